@@ -1,0 +1,54 @@
+import type { ParsedCsr } from '../../certs/csr.js';
+
+/** The certificate profile after config resolution: what the CA puts into the certificate. */
+export interface ResolvedProfile {
+  name: string;
+  validityDays: number;
+  /** RFC 5280 key usage names, e.g. digitalSignature, keyEncipherment. */
+  keyUsage: string[];
+  /** Extended key usage names (clientAuth, serverAuth, emailProtection, codeSigning, …) or dotted OIDs. */
+  eku: string[];
+}
+
+export interface IssueRequest {
+  csr: ParsedCsr;
+  profile: ResolvedProfile;
+  /** Who asked (SCEP transaction id, CLI user, job id): stored in the inventory. */
+  requester: string;
+  /** SANs to put into the certificate (already checked against policy). Defaults to the CSR's. */
+  sans?: ParsedCsr['sans'];
+}
+
+export interface IssuedCertificate {
+  /** DER of the issued certificate. */
+  der: Buffer;
+  /** Lower-case hex, no leading zeros stripped beyond DER's own encoding. */
+  serialHex: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export type RevocationReason =
+  | 'unspecified'
+  | 'keyCompromise'
+  | 'cACompromise'
+  | 'affiliationChanged'
+  | 'superseded'
+  | 'cessationOfOperation'
+  | 'certificateHold'
+  | 'privilegeWithdrawn';
+
+/**
+ * What the issuance authority needs from a CA. Backends are chosen by `connector.ca.type`.
+ * Throws OutpostError: `unavailable` (retryable) when the CA cannot be reached, `conflict` when
+ * a certificate is already revoked, `notFound` for an unknown serial.
+ */
+export interface CaBackend {
+  readonly type: string;
+  issue(req: IssueRequest): Promise<IssuedCertificate>;
+  revoke(serialHex: string, reason: RevocationReason): Promise<void>;
+  /** DER of the CA chain, issuing CA first, root last. */
+  caChain(): Buffer[];
+  /** DER of the current CRL, if this backend publishes one. */
+  currentCrl(): Buffer | undefined;
+}
