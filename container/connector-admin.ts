@@ -1,0 +1,32 @@
+import type { RevocationReason } from '../connector/ca/ca-backend.js';
+import type { InventoryFilter, InventoryRecord, PendingRequest } from '../connector/issuance/ports.js';
+
+/**
+ * What the CLI verbs (`ca …`, `scep challenge`, `certs …`) need from the connector role.
+ * Implemented by container/wiring over the connector's store, CA and authority; the CLI only
+ * talks to this interface.
+ */
+export interface ConnectorAdmin {
+  /** Creates the built-in CA and RA (refuses to overwrite unless force). Returns PEMs. */
+  initCa(opts: { keyAlgorithm?: 'rsa-3072' | 'rsa-2048' | 'ec-p384'; force?: boolean }): Promise<{
+    caPem: string;
+    raPem: string;
+  }>;
+  /** Imports existing CA (and optional RA) material from PEM files or a PKCS#12 file. */
+  importCa(opts: {
+    certFile?: string;
+    keyFile?: string;
+    pkcs12File?: string;
+    passwordFile?: string;
+    force?: boolean;
+  }): Promise<{ caPem: string; raPem: string }>;
+  caInfo(): Promise<{ subject: string; notAfter: Date; fingerprintSha256: string; keyType: string; caPem: string }>;
+  /** Mints a one-time SCEP challenge, stores its hash, returns the challenge text. */
+  mintChallenge(opts: { ttlSeconds: number; profile?: string }): Promise<string>;
+  listCertificates(filter: InventoryFilter): Promise<InventoryRecord[]>;
+  revoke(serialHex: string, reason: RevocationReason): Promise<InventoryRecord>;
+  listPending(): Promise<PendingRequest[]>;
+  approve(transactionId: string): Promise<InventoryRecord>;
+  reject(transactionId: string): Promise<void>;
+  close(): Promise<void>;
+}
