@@ -1,0 +1,261 @@
+import { createHash } from 'node:crypto';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import type { ParsedCsr, SubjectAltNames } from '../../certs/csr.js';
+import { parseCsr } from '../../certs/csr.js';
+import { parseCertificate } from '../../certs/certificate.js';
+import type { CaBackend, RevocationReason } from '../ca/ca-backend.js';
+import type { ChallengeVerifier } from './challenge/challenge-verifier.js';
+import type { ChallengeGrant } from './challenge/expectations.js';
+import { checkCsr } from './csr-policy.js';
+import type { Inventory, InventoryRecord, PendingRequest, PendingStore } from './ports.js';
+import type { ProfilePolicy } from './profile-policy.js';
+
+export type EnrollOutcome =
+  | { status: 'issued'; record: InventoryRecord }
+  | { status: 'pending'; transactionId: string };
+
+export interface EnrollRequest {
+  csr: ParsedCsr;
+  transactionId: string;
+  /** Who asked, for the inventory: e.g. "scep:192.0.2.7". */
+  requester: string;
+}
+
+export interface RenewalRequest extends EnrollRequest {
+  /** DER of the certificate that signed the RenewalReq (RFC 8894 §3.3.1.2). */
+  signerCertDer: Buffer;
+}
+
+export interface AuthorityEvents {
+  issued?(record: InventoryRecord, via: string): void;
+  refused?(error: OutpostError, transactionId: string): void;
+}
+
+export interface AuthorityOptions {
+  backend: CaBackend;
+  inventory: Inventory;
+  pending: PendingStore;
+  challenges: ChallengeVerifier;
+  profiles: ReadonlyMap<string, ProfilePolicy>;
+  defaultProfile: string;
+  clock: () => Date;
+  events?: AuthorityEvents;
+}
+
+function flattenSans(sans: SubjectAltNames): string[] {
+  return (['dns', 'email', 'uri', 'ip', 'upn'] as const).flatMap((kind) => sans[kind].map((v) => `${kind}:${v}`));
+}
+
+function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * The issuance authority: challenge, CSR rules, optional manual approval, then the CA backend,
+ * then the inventory. Protocol adapters (SCEP, link jobs, CLI) all go through here, like
+ * smallstep's authority sits between its provisioners and its CA.
+ */
+export class Authority {
+  constructor(private readonly options: AuthorityOptions) {}
+
+  /** PKCSReq: an initial enrollment authorized by a challenge. Idempotent per transaction id. */
+  async enroll(req: EnrollRequest): Promise<EnrollOutcome> {
+    const earlier = this.earlierOutcome(req);
+    if (earlier) return earlier;
+    const grant = await this.options.challenges.verify(req.csr.challengePassword);
+    const profile = this.profileFor(grant);
+    return this.admit(req, profile, grant, `challenge:${grant.reference}`);
+  }
+
+  /** RenewalReq: authorized by a still-valid certificate this connector issued. */
+  async renew(req: RenewalRequest): Promise<EnrollOutcome> {
+    const earlier = this.earlierOutcome(req, req.signerCertDer);
+    if (earlier) return earlier;
+    const previous = this.currentCertificate(req.signerCertDer);
+    if (previous.subject !== req.csr.subject.text) {
+      throw new OutpostError(ErrorCodes.badRequest, 'a renewal must keep the subject of the certificate it renews');
+    }
+    const profile = this.profileByName(previous.profile);
+    const grant: ChallengeGrant = { kind: 'static', expectations: {}, reference: `renewal:${previous.serialHex}` };
+    return this.admit(req, profile, grant, `renewal:${previous.serialHex}`);
+  }
+
+  /** CertPoll / GetCertInitial: the state of an earlier request. */
+  poll(transactionId: string): EnrollOutcome {
+    const record = this.options.inventory.byTransactionId(transactionId);
+    if (record) return { status: 'issued', record };
+    const parked = this.options.pending.get(transactionId);
+    if (!parked) throw new OutpostError(ErrorCodes.notFound, 'unknown transaction');
+    if (parked.status === 'rejected') throw new OutpostError(ErrorCodes.badRequest, 'the request was rejected');
+    return { status: 'pending', transactionId };
+  }
+
+  /** GetCert: a certificate by serial. */
+  certificate(serialHex: string): InventoryRecord {
+    const record = this.options.inventory.bySerial(serialHex.toLowerCase());
+    if (!record) throw new OutpostError(ErrorCodes.notFound, 'unknown certificate');
+    return record;
+  }
+
+  /** Issues a parked request now (`outpost certs approve`). */
+  async approve(transactionId: string): Promise<InventoryRecord> {
+    const parked = this.parked(transactionId);
+    const csr = parseCsr(parked.csrDer);
+    const profile = this.profileByName(parked.profile);
+    const usages = checkCsr(csr, profile, {});
+    const record = await this.issue(csr, profile, usages, parked.requester, transactionId, 'approval');
+    this.options.pending.setStatus(transactionId, 'issued', record.serialHex);
+    return record;
+  }
+
+  reject(transactionId: string): void {
+    this.parked(transactionId);
+    this.options.pending.setStatus(transactionId, 'rejected');
+  }
+
+  /**
+   * Marks the inventory first so the CRL the backend regenerates includes the serial; undone if
+   * the backend refuses, so the inventory never claims a revocation the CA did not make.
+   */
+  async revoke(serialHex: string, reason: RevocationReason): Promise<InventoryRecord> {
+    const serial = serialHex.toLowerCase();
+    const { inventory, backend, clock } = this.options;
+    inventory.markRevoked(serial, reason, clock());
+    try {
+      await backend.revoke(serial, reason);
+    } catch (e) {
+      inventory.unmarkRevoked(serial);
+      throw e;
+    }
+    return inventory.bySerial(serial)!;
+  }
+
+  private parked(transactionId: string): PendingRequest {
+    const parked = this.options.pending.get(transactionId);
+    if (!parked) throw new OutpostError(ErrorCodes.notFound, 'unknown pending request');
+    if (parked.status !== 'pending') {
+      throw new OutpostError(ErrorCodes.conflict, `the request is already ${parked.status}`);
+    }
+    return parked;
+  }
+
+  /**
+   * A client that retries a transaction (lost reply, polling) gets the same answer, provided it
+   * proves the same key: RFC 8894 §3.2.1.1 identifies a request by transactionID (micromdm
+   * scepclient derives it from the public key), and the key check keeps a guessed id from fetching
+   * someone else's result. A revoked or expired earlier certificate is never handed out again, and
+   * `renewing` names the certificate a RenewalReq replaces: that one is not an earlier answer.
+   */
+  private earlierOutcome(req: EnrollRequest, renewing?: Buffer): EnrollOutcome | undefined {
+    const record = this.options.inventory.byTransactionId(req.transactionId);
+    if (record && this.isCurrent(record) && !(renewing && record.thumbprint === sha256Hex(renewing))) {
+      if (!this.sameKey(record.der, req.csr)) return this.transactionClash();
+      return { status: 'issued', record };
+    }
+    const parked = this.options.pending.get(req.transactionId);
+    if (!parked || parked.status === 'issued') return undefined;
+    if (!parseCsr(parked.csrDer).spkiDer.equals(req.csr.spkiDer)) return this.transactionClash();
+    if (parked.status === 'rejected') throw new OutpostError(ErrorCodes.badRequest, 'the request was rejected');
+    return { status: 'pending', transactionId: req.transactionId };
+  }
+
+  private isCurrent(record: InventoryRecord): boolean {
+    return record.status === 'valid' && record.notAfter.getTime() > this.options.clock().getTime();
+  }
+
+  private transactionClash(): never {
+    throw new OutpostError(ErrorCodes.badRequest, 'transaction id already used with another key');
+  }
+
+  private sameKey(certDer: Buffer, csr: ParsedCsr): boolean {
+    // The SPKI DER appears verbatim inside the certificate we issued from it.
+    return certDer.includes(csr.spkiDer);
+  }
+
+  private currentCertificate(signerCertDer: Buffer): InventoryRecord {
+    const record = this.issuedByUs(signerCertDer);
+    const now = this.options.clock();
+    if (!record || record.status !== 'valid') {
+      throw new OutpostError(ErrorCodes.badRequest, 'renewal must be signed by a valid certificate from this CA');
+    }
+    if (record.notAfter.getTime() < now.getTime()) {
+      throw new OutpostError(ErrorCodes.badRequest, 'the certificate to renew has expired');
+    }
+    return record;
+  }
+
+  /** The inventory record of exactly this certificate (same serial and same bytes), if we issued it. */
+  private issuedByUs(signerCertDer: Buffer): InventoryRecord | undefined {
+    let serialHex: string;
+    try {
+      serialHex = parseCertificate(signerCertDer).serialHex;
+    } catch {
+      return undefined;
+    }
+    const record = this.options.inventory.bySerial(serialHex);
+    return record && record.thumbprint === sha256Hex(signerCertDer) ? record : undefined;
+  }
+
+  private profileFor(grant: ChallengeGrant): ProfilePolicy {
+    return this.profileByName(grant.profile ?? this.options.defaultProfile);
+  }
+
+  private profileByName(name: string): ProfilePolicy {
+    const profile = this.options.profiles.get(name);
+    if (!profile) throw new OutpostError(ErrorCodes.badRequest, `unknown certificate profile ${name}`);
+    return profile;
+  }
+
+  private async admit(
+    req: EnrollRequest,
+    profile: ProfilePolicy,
+    grant: ChallengeGrant,
+    via: string,
+  ): Promise<EnrollOutcome> {
+    const usages = checkCsr(req.csr, profile, grant.expectations);
+    if (profile.approval === 'manual') {
+      this.options.pending.add({
+        transactionId: req.transactionId,
+        csrDer: req.csr.der,
+        profile: profile.name,
+        requester: req.requester,
+        subject: req.csr.subject.text,
+        createdAt: this.options.clock(),
+      });
+      return { status: 'pending', transactionId: req.transactionId };
+    }
+    const record = await this.issue(req.csr, profile, usages, req.requester, req.transactionId, via);
+    return { status: 'issued', record };
+  }
+
+  private async issue(
+    csr: ParsedCsr,
+    profile: ProfilePolicy,
+    usages: { keyUsage: string[]; eku: string[] },
+    requester: string,
+    transactionId: string,
+    via: string,
+  ): Promise<InventoryRecord> {
+    const issued = await this.options.backend.issue({
+      csr,
+      profile: { ...profile, keyUsage: usages.keyUsage, eku: usages.eku },
+      requester,
+    });
+    const record: InventoryRecord = {
+      serialHex: issued.serialHex,
+      subject: csr.subject.text,
+      sans: flattenSans(csr.sans),
+      profile: profile.name,
+      requester,
+      transactionId,
+      notBefore: issued.notBefore,
+      notAfter: issued.notAfter,
+      status: 'valid',
+      thumbprint: sha256Hex(issued.der),
+      der: issued.der,
+    };
+    this.options.inventory.record(record);
+    this.options.events?.issued?.(record, via);
+    return record;
+  }
+}

@@ -1,0 +1,120 @@
+import { type JSONWebKeySet, type JWTPayload, createLocalJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import { ErrorCodes, OutpostError } from '../../../core/errors.js';
+import type { ChallengeStore } from '../ports.js';
+import type { ChallengeGrant, CsrExpectations } from './expectations.js';
+
+export interface JwsChallengeOptions {
+  jwks: JSONWebKeySet;
+  store: ChallengeStore;
+  clock: () => Date;
+  /** Expected `iss`, when configured. */
+  issuer?: string;
+  /** Expected `aud`; the cloud mints challenges for this audience. */
+  audience?: string;
+  /** Tolerated clock skew in seconds. */
+  clockToleranceSeconds?: number;
+}
+
+/** Algorithms a challenge may be signed with; never `none` or HMAC (the JWKS is public). */
+const allowedAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'];
+
+function refused(detail: string, cause?: unknown): OutpostError {
+  return new OutpostError(ErrorCodes.badChallenge, 'challenge password is missing, wrong, expired or used', {
+    detail,
+    cause,
+  });
+}
+
+function stringArray(value: unknown, claim: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+    throw refused(`claim ${claim} must be an array of strings`);
+  }
+  return value as string[];
+}
+
+function optionalString(value: unknown, claim: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw refused(`claim ${claim} must be a string`);
+  return value;
+}
+
+/** Reads the expectation claims; unknown claims are ignored, wrong types refused. */
+export function expectationsFromClaims(payload: JWTPayload): CsrExpectations {
+  const sansClaim = payload.sans;
+  if (sansClaim !== undefined && (typeof sansClaim !== 'object' || sansClaim === null || Array.isArray(sansClaim))) {
+    throw refused('claim sans must be an object');
+  }
+  const sansObject = (sansClaim ?? {}) as Record<string, unknown>;
+  const sans: NonNullable<CsrExpectations['sans']> = {};
+  for (const kind of ['dns', 'email', 'uri', 'ip', 'upn'] as const) {
+    const list = stringArray(sansObject[kind], `sans.${kind}`);
+    if (list) sans[kind] = list;
+  }
+  const keySize = payload.keySize;
+  if (keySize !== undefined && (typeof keySize !== 'number' || !Number.isInteger(keySize))) {
+    throw refused('claim keySize must be an integer');
+  }
+  const result: CsrExpectations = {};
+  const subject = optionalString(payload.subject, 'subject');
+  if (subject !== undefined) result.subject = subject;
+  if (sansClaim !== undefined) result.sans = sans;
+  const keyUsage = stringArray(payload.keyUsage, 'keyUsage');
+  if (keyUsage) result.keyUsage = keyUsage;
+  const eku = stringArray(payload.eku, 'eku');
+  if (eku) result.eku = eku;
+  if (keySize !== undefined) result.keySize = keySize as number;
+  const profile = optionalString(payload.profile, 'profile');
+  if (profile !== undefined) result.profile = profile;
+  const deviceId = optionalString(payload.deviceId, 'deviceId');
+  if (deviceId !== undefined) result.deviceId = deviceId;
+  const userId = optionalString(payload.userId, 'userId');
+  if (userId !== undefined) result.userId = userId;
+  return result;
+}
+
+/**
+ * Verifies a challenge that is a compact JWS signed by a key of the configured JWKS, offline.
+ * `exp` and `jti` are required: a challenge without expiry or id could be replayed forever.
+ */
+export class JwsChallengeVerifier {
+  private readonly keySet: ReturnType<typeof createLocalJWKSet>;
+
+  constructor(private readonly options: JwsChallengeOptions) {
+    this.keySet = createLocalJWKSet(options.jwks);
+  }
+
+  async verify(token: string): Promise<ChallengeGrant> {
+    const { payload } = await this.verifySignature(token);
+    if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256) {
+      throw refused('token has no usable jti');
+    }
+    const expectations = expectationsFromClaims(payload);
+    const expiresAt = new Date((payload.exp as number) * 1000);
+    if (!this.options.store.consumeTokenId(payload.jti, expiresAt, this.options.clock())) {
+      throw refused(`token ${payload.jti} was already used`);
+    }
+    return {
+      kind: 'jws',
+      expectations,
+      reference: `jti:${payload.jti}`,
+      ...(expectations.profile ? { profile: expectations.profile } : {}),
+    };
+  }
+
+  private async verifySignature(token: string) {
+    try {
+      return await jwtVerify(token, this.keySet, {
+        algorithms: allowedAlgorithms,
+        currentDate: this.options.clock(),
+        requiredClaims: ['exp', 'jti'],
+        clockTolerance: this.options.clockToleranceSeconds ?? 60,
+        ...(this.options.issuer ? { issuer: this.options.issuer } : {}),
+        ...(this.options.audience ? { audience: this.options.audience } : {}),
+      });
+    } catch (e) {
+      const reason = e instanceof joseErrors.JOSEError ? e.code : 'invalid token';
+      throw refused(`JWS challenge rejected: ${reason}`, e);
+    }
+  }
+}

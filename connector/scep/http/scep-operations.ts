@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { DecodeError, ErrorCodes, OutpostError, toOutpostError } from '../../../core/errors.js';
+import { parseCsr } from '../../../certs/csr.js';
+import type { Authority, EnrollOutcome } from '../../issuance/authority.js';
+import {
+  type DecodedPkiMessage,
+  MessageType,
+  PkiStatus,
+  decodePkiMessage,
+  encodeCertRep,
+  type CertRepInput,
+} from '../codec/index.js';
+import type { ScepRa } from './scep-ra.js';
+import { failInfoFor } from './scep-failure.js';
+
+export interface PkiOperationResult {
+  /** DER of the CertRep. */
+  body: Buffer;
+  messageType: number;
+  status: 'success' | 'failure' | 'pending';
+  /** Set when status is failure: the reason, for logs and metrics (never sent but as failInfo). */
+  error?: OutpostError;
+}
+
+export interface ScepOperationsOptions {
+  ra: ScepRa;
+  authority: Authority;
+  maxMessageBytes: number;
+  logger: Logger;
+}
+
+/**
+ * PKIOperation semantics (RFC 8894 §3.3): decode and authenticate the pkiMessage, dispatch on its
+ * messageType to the authority, and answer with a CertRep. Anything that goes wrong after the
+ * message decoded becomes a FAILURE CertRep; only undecodable input escapes as an error.
+ */
+export class ScepOperations {
+  constructor(private readonly options: ScepOperationsOptions) {}
+
+  async pkiOperation(der: Buffer, client: string): Promise<PkiOperationResult> {
+    const message = this.decode(der);
+    const log = this.options.logger.child({ transactionId: message.transactionId, client });
+    try {
+      const reply = await this.dispatch(message, client);
+      return { ...reply, body: this.certRep(message, reply.input), messageType: message.messageType };
+    } catch (e) {
+      const error = toOutpostError(e);
+      if (error.code === ErrorCodes.internal || error.code === ErrorCodes.unavailable) {
+        log.error({ err: error, code: error.code }, 'SCEP operation failed');
+      } else {
+        log.info({ code: error.code, reason: error.message }, 'SCEP request refused');
+      }
+      const input = { status: PkiStatus.FAILURE, failInfo: failInfoFor(error) } as const;
+      return { body: this.certRep(message, input), messageType: message.messageType, status: 'failure', error };
+    }
+  }
+
+  private decode(der: Buffer): DecodedPkiMessage {
+    const { ra, maxMessageBytes } = this.options;
+    try {
+      return decodePkiMessage(der, { raCertDer: ra.certDer, raPrivateKey: ra.privateKey, maxBytes: maxMessageBytes });
+    } catch (e) {
+      if (e instanceof OutpostError) throw e;
+      throw new DecodeError('malformed pkiMessage', { cause: e });
+    }
+  }
+
+  private async dispatch(
+    message: DecodedPkiMessage,
+    client: string,
+  ): Promise<{ status: PkiOperationResult['status']; input: ReplyInput }> {
+    const { authority } = this.options;
+    const requester = `scep:${client}`;
+    const payload = message.payload;
+    switch (message.messageType) {
+      case MessageType.PKCSReq:
+      case MessageType.RenewalReq: {
+        if (payload.kind !== 'csr') throw new DecodeError('PKCSReq without a CSR');
+        const csr = parseCsr(payload.csrDer);
+        const base = { csr, transactionId: message.transactionId, requester };
+        const outcome =
+          message.messageType === MessageType.RenewalReq
+            ? await authority.renew({ ...base, signerCertDer: message.signerCertDer })
+            : await authority.enroll(base);
+        return this.fromOutcome(outcome);
+      }
+      case MessageType.CertPoll:
+        return this.fromOutcome(authority.poll(message.transactionId));
+      case MessageType.GetCert: {
+        if (payload.kind !== 'issuerAndSerial') throw new DecodeError('GetCert without issuerAndSerial');
+        const record = authority.certificate(payload.serialHex);
+        return { status: 'success', input: { status: PkiStatus.SUCCESS, issuedCertsDer: [record.der] } };
+      }
+      case MessageType.GetCRL: {
+        const crl = this.options.ra.currentCrl();
+        if (!crl) throw new OutpostError(ErrorCodes.notFound, 'no CRL is published by this CA');
+        return { status: 'success', input: { status: PkiStatus.SUCCESS, crlDer: crl } };
+      }
+      default:
+        throw new OutpostError(ErrorCodes.badRequest, `unsupported messageType ${message.messageType}`);
+    }
+  }
+
+  private fromOutcome(outcome: EnrollOutcome): { status: PkiOperationResult['status']; input: ReplyInput } {
+    if (outcome.status === 'pending') return { status: 'pending', input: { status: PkiStatus.PENDING } };
+    // scepclient reads the first certificate of the degenerate PKCS#7 as the issued one.
+    const issuedCertsDer = [outcome.record.der, ...this.options.ra.caChainDer];
+    return { status: 'success', input: { status: PkiStatus.SUCCESS, issuedCertsDer } };
+  }
+
+  private certRep(message: DecodedPkiMessage, input: ReplyInput): Buffer {
+    const { ra } = this.options;
+    return encodeCertRep({
+      ...input,
+      transactionId: message.transactionId,
+      recipientNonce: message.senderNonce,
+      senderNonce: randomBytes(16),
+      requesterCertDer: message.signerCertDer,
+      raCertDer: ra.certDer,
+      raSigner: ra.signer,
+      hash: message.digestAlgorithm,
+      cipher: message.contentCipher,
+    });
+  }
+}
+
+type ReplyInput = Pick<CertRepInput, 'status' | 'failInfo' | 'issuedCertsDer' | 'crlDer'>;

@@ -1,0 +1,110 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+export const cliPath = resolve(import.meta.dirname, '../../dist/container/cli/main.js');
+
+/** A free loopback TCP port (bind to 0, read it, close). */
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export interface RunningAppliance {
+  dataDir: string;
+  configFile: string;
+  scepUrl: string;
+  baseUrl: string;
+  adminUrl: string;
+  logs: () => string;
+  /** Runs an `outpost` CLI verb against the same config and data directory. */
+  cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `outpost run` from the built dist/ as a child process with its own data directory and
+ * loopback ports, and waits for /readyz. `extraConfig` is YAML appended to the generated config.
+ */
+export async function startAppliance(extraConfig = ''): Promise<RunningAppliance> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-test-'));
+  const scepPort = await freePort();
+  const adminPort = await freePort();
+  const configFile = join(dataDir, 'outpost.yaml');
+  writeFileSync(
+    configFile,
+    [
+      `dataDir: ${dataDir}`,
+      'roles: [connector]',
+      `admin: { listen: "127.0.0.1:${adminPort}" }`,
+      'log: { level: info }',
+      'connector:',
+      `  scep: { listen: "127.0.0.1:${scepPort}", path: /scep }`,
+      extraConfig,
+    ].join('\n'),
+  );
+  let output = '';
+  const child = spawn(process.execPath, [cliPath, 'run', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  await waitReady(adminUrl, child, () => output);
+  const cli = async (args: string[]) => {
+    try {
+      const { stdout, stderr } = await execFileAsync(process.execPath, [cliPath, ...args, '--config', configFile]);
+      return { stdout, stderr, code: 0 };
+    } catch (e) {
+      const err = e as { stdout: string; stderr: string; code: number };
+      return { stdout: err.stdout, stderr: err.stderr, code: err.code };
+    }
+  };
+  return {
+    dataDir,
+    configFile,
+    scepUrl: `http://127.0.0.1:${scepPort}/scep`,
+    baseUrl: `http://127.0.0.1:${scepPort}`,
+    adminUrl,
+    logs: () => output,
+    cli,
+    stop: () => stopChild(child, dataDir),
+  };
+}
+
+async function waitReady(adminUrl: string, child: ChildProcess, logs: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`appliance exited with ${child.exitCode}:\n${logs()}`);
+    try {
+      const res = await fetch(`${adminUrl}/readyz`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`appliance not ready within 60 s:\n${logs()}`);
+}
+
+async function stopChild(child: ChildProcess, dataDir: string): Promise<void> {
+  if (child.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
