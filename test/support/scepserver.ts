@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './appliance.js';
+import { openssl } from './run.js';
+
+export interface RunningScepServer {
+  url: string;
+  challenge: string;
+  caCertFile: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * micromdm scepserver 2.1.0 (Debian `scep`) with a CA made by openssl, as in
+ * shared/peers/start-scep.sh: its file depot only reads a legacy-encrypted PKCS#1 key, it binds
+ * ":PORT" on all interfaces, serves only `/scep`, and needs `-allowrenew 0` so re-enrolling a CN
+ * does not fail with "DN already exists".
+ */
+export async function startScepServer(options: { caKeyBits?: number; challenge?: string } = {}): Promise<RunningScepServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-scepserver-'));
+  const depot = join(dir, 'depot');
+  mkdirSync(depot);
+  const caCertFile = join(depot, 'ca.pem');
+  const plainKey = join(dir, 'ca.plain.key');
+  const challenge = options.challenge ?? 'secret123';
+  await openssl([
+    'req', '-x509', '-newkey', `rsa:${options.caKeyBits ?? 2048}`, '-nodes', '-keyout', plainKey, '-out', caCertFile,
+    '-days', '3650', '-subj', '/C=US/O=fixture-scep-ca/CN=Fixture SCEP CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign,cRLSign',
+    '-addext', 'subjectKeyIdentifier=hash',
+  ]);
+  await openssl(['rsa', '-in', plainKey, '-traditional', '-des3', '-passout', 'pass:capass', '-out', join(depot, 'ca.key')]);
+  const port = await freePort();
+  const child = spawn(
+    'scepserver',
+    ['-depot', depot, '-port', String(port), '-capass', 'capass', '-challenge', challenge, '-allowrenew', '0', '-crtvalid', '365'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  const url = `http://127.0.0.1:${port}/scep`;
+  await waitUp(url, child, () => log);
+  return { url, challenge, caCertFile, stop: () => stop(child, dir) };
+}
+
+async function waitUp(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`scepserver exited:\n${log()}`);
+    try {
+      if ((await fetch(`${url}?operation=GetCACaps`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`scepserver not ready:\n${log()}`);
+}
+
+async function stop(child: ChildProcess, dir: string): Promise<void> {
+  if (child.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
