@@ -1,0 +1,73 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningAppliance, startAppliance } from './support/appliance.js';
+import { openssl, run } from './support/run.js';
+
+const scepSubmit = '/usr/lib/certmonger/scep-submit'; // Debian's path (not libexec)
+
+function pemBlocks(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
+}
+
+// certmonger: its scep-submit helper standalone (GetCACaps, GetCACert), and the certmonger daemon
+// doing a whole enrollment (it builds its own PKCSReq with SHA-256 + AES when advertised, and
+// sends PKIOperation as GET with standard base64).
+describe('certmonger against outpost', () => {
+  let app: RunningAppliance;
+  beforeAll(async () => {
+    app = await startAppliance();
+  });
+  afterAll(async () => app?.stop());
+
+  it('scep-submit reads GetCACaps and GetCACert (RA first, then the CA that signed it)', async () => {
+    const caps = await run(scepSubmit, ['-u', app.scepUrl, '-c']);
+    expect(caps.code, caps.stderr).toBe(0);
+    const advertised = caps.stdout.split(/\s+/);
+    for (const cap of ['POSTPKIOperation', 'SHA-256', 'AES', 'SCEPStandard', 'Renewal']) expect(advertised).toContain(cap);
+
+    const certs = await run(scepSubmit, ['-u', app.scepUrl, '-C']);
+    expect(certs.code, certs.stderr).toBe(0);
+    const [ra, ca] = pemBlocks(certs.stdout);
+    const dir = mkdtempSync(join(tmpdir(), 'outpost-cm-'));
+    writeFileSync(join(dir, 'ra.pem'), ra!);
+    writeFileSync(join(dir, 'ca.pem'), ca!);
+    expect(await openssl(['verify', '-CAfile', join(dir, 'ca.pem'), join(dir, 'ra.pem')])).toContain(': OK');
+    expect(readFileSync(join(app.dataDir, 'ca', 'ca.pem'), 'utf8').trim()).toBe(ca!.trim());
+  });
+
+  it('the certmonger daemon enrolls with a one-time challenge', async () => {
+    const challenge = (await app.cli(['scep', 'challenge', '--ttl', '600'])).stdout.trim();
+    const sandbox = mkdtempSync(join(tmpdir(), 'outpost-certmonger-'));
+    for (const sub of ['home', 'requests', 'cas', 'tmp', 'local', 'out']) mkdirSync(join(sandbox, sub));
+    const caFile = join(app.dataDir, 'ca', 'ca.pem');
+    const out = join(sandbox, 'out');
+    writeFileSync(
+      join(sandbox, 'run.sh'),
+      [
+        `getcert add-scep-ca -s -c outpost -u '${app.scepUrl}' -N '${caFile}' || exit 10`,
+        'sleep 1',
+        `getcert request -s -c outpost -k '${out}/key.pem' -f '${out}/cert.pem' -N 'CN=cm-device' -L '${challenge}' -w -v`,
+        `getcert list -s > '${out}/list.txt'`,
+      ].join('\n'),
+    );
+    const env = {
+      ...process.env,
+      HOME: join(sandbox, 'home'),
+      CERTMONGER_REQUESTS_DIR: join(sandbox, 'requests'),
+      CERTMONGER_CAS_DIR: join(sandbox, 'cas'),
+      CERTMONGER_TMPDIR: join(sandbox, 'tmp'),
+      CERTMONGER_LOCAL_CA_DIR: join(sandbox, 'local'),
+    };
+    const result = await run(
+      'timeout',
+      ['90', 'dbus-run-session', '--', 'certmonger', '-s', '-n', '-d', '2', '-c', `bash ${join(sandbox, 'run.sh')}`],
+      { env, timeoutMs: 100_000 },
+    );
+    const list = readFileSync(join(out, 'list.txt'), 'utf8');
+    expect(list, `${result.stdout}\n${result.stderr}\n${app.logs()}`).toContain('status: MONITORING');
+    expect(await openssl(['verify', '-CAfile', caFile, join(out, 'cert.pem')])).toContain(': OK');
+    expect(await openssl(['x509', '-in', join(out, 'cert.pem'), '-noout', '-subject'])).toContain('cm-device');
+  });
+});
