@@ -1,0 +1,120 @@
+import { constants, type KeyObject, verify } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import { DecodeError } from '../core/errors.js';
+import { childrenOf, expectOid, isContextTag } from './asn1.js';
+import { Oid } from './oids.js';
+import type { HashName } from './signer.js';
+
+type KeyType = 'rsa' | 'ec';
+
+const RSA_SIG: Record<HashName, string> = {
+  sha1: Oid.sha1WithRSAEncryption,
+  sha256: Oid.sha256WithRSAEncryption,
+  sha384: Oid.sha384WithRSAEncryption,
+  sha512: Oid.sha512WithRSAEncryption,
+};
+const EC_SIG: Record<HashName, string> = {
+  sha1: Oid.ecdsaWithSHA1,
+  sha256: Oid.ecdsaWithSHA256,
+  sha384: Oid.ecdsaWithSHA384,
+  sha512: Oid.ecdsaWithSHA512,
+};
+
+/** Signature OID → what verifies it. */
+function byOid(): Map<string, { keyType: KeyType; hash: HashName }> {
+  const map = new Map<string, { keyType: KeyType; hash: HashName }>();
+  for (const hash of Object.keys(RSA_SIG) as HashName[]) {
+    map.set(RSA_SIG[hash], { keyType: 'rsa', hash });
+    map.set(EC_SIG[hash], { keyType: 'ec', hash });
+  }
+  return map;
+}
+const BY_OID = byOid();
+
+const HASH_BY_OID: ReadonlyMap<string, HashName> = new Map<string, HashName>([
+  [Oid.sha1, 'sha1'],
+  [Oid.sha256, 'sha256'],
+  [Oid.sha384, 'sha384'],
+  [Oid.sha512, 'sha512'],
+]);
+
+export function signatureAlgorithmOid(keyType: KeyType, hash: HashName): string {
+  return (keyType === 'rsa' ? RSA_SIG : EC_SIG)[hash];
+}
+
+/**
+ * AlgorithmIdentifier for a signature: RSA with explicit NULL parameters (RFC 4055 §5), ECDSA with
+ * parameters absent (RFC 5758 §3.2).
+ */
+export function signatureAlgorithm(keyType: KeyType, hash: HashName): asn1js.Sequence {
+  const value: asn1js.AsnType[] = [
+    new asn1js.ObjectIdentifier({ value: signatureAlgorithmOid(keyType, hash) }),
+  ];
+  if (keyType === 'rsa') value.push(new asn1js.Null());
+  return new asn1js.Sequence({ value });
+}
+
+/**
+ * Verifies `signature` over `data` as described by the AlgorithmIdentifier `algorithm`. Returns false
+ * (never throws) for a wrong signature, a key of the wrong type or an algorithm we do not support,
+ * so that callers map all of them to one "bad signature" outcome.
+ */
+export function verifySignature(
+  algorithm: asn1js.AsnType,
+  data: Uint8Array,
+  signature: Uint8Array,
+  publicKey: KeyObject,
+): boolean {
+  try {
+    const [oidBlock, params] = childrenOf(algorithm, 'AlgorithmIdentifier');
+    const oid = expectOid(oidBlock, 'signature algorithm');
+    const keyType = publicKey.asymmetricKeyType;
+    if (oid === Oid.rsassaPss) {
+      if (keyType !== 'rsa' && keyType !== 'rsa-pss') return false;
+      const pss = decodePssParams(params);
+      return verify(
+        pss.hash,
+        data,
+        { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength },
+        signature,
+      );
+    }
+    const alg = BY_OID.get(oid);
+    if (!alg || alg.keyType !== keyType) return false;
+    return verify(alg.hash, data, publicKey, signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * RSASSA-PSS-params (RFC 4055 §3.1): defaults sha1 / MGF1-sha1 / salt 20. node:crypto uses the
+ * message hash for MGF1, so a different MGF1 hash is unsupported (rejected).
+ */
+function decodePssParams(params: asn1js.AsnType | undefined): { hash: HashName; saltLength: number } {
+  let hash: HashName = 'sha1';
+  let mgfHash: HashName = 'sha1';
+  let saltLength = 20;
+  const fields = params && !(params instanceof asn1js.Null) ? childrenOf(params, 'RSASSA-PSS-params') : [];
+  for (const field of fields) {
+    const [inner] = childrenOf(field, 'PSS field');
+    if (isContextTag(field, 0)) hash = hashOf(inner);
+    else if (isContextTag(field, 1)) mgfHash = mgf1Hash(inner);
+    else if (isContextTag(field, 2) && inner instanceof asn1js.Integer)
+      saltLength = inner.valueBlock.valueDec;
+  }
+  if (mgfHash !== hash) throw new DecodeError('PSS with a different MGF1 hash');
+  return { hash, saltLength };
+}
+
+function hashOf(algorithm: asn1js.AsnType | undefined): HashName {
+  const hash = HASH_BY_OID.get(expectOid(childrenOf(algorithm, 'hash algorithm')[0], 'hash'));
+  if (!hash) throw new DecodeError('unsupported hash');
+  return hash;
+}
+
+function mgf1Hash(algorithm: asn1js.AsnType | undefined): HashName {
+  const [oid, hashAlg] = childrenOf(algorithm, 'MGF');
+  if (expectOid(oid, 'MGF') !== Oid.mgf1) throw new DecodeError('unsupported MGF');
+  return hashOf(hashAlg);
+}
