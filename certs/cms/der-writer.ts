@@ -1,0 +1,75 @@
+/**
+ * A tiny DER encoder. Builders embed ready-made DER (certificates, CSRs, nested ContentInfo) many
+ * times per request; asn1js 4 cannot embed raw DER inside a constructed value (its RawData is
+ * dropped by Sequence.toBER), and re-parsing the DER just to re-encode it would waste the hot path.
+ * Every function returns a finished TLV, so values compose by concatenation only.
+ */
+
+function lengthOctets(length: number): Buffer {
+  if (length < 0x80) return Buffer.from([length]);
+  const bytes: number[] = [];
+  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+/** A TLV with a one-byte identifier (tag numbers < 31 are all CMS/SCEP needs). */
+export function tlv(identifier: number, ...contents: Uint8Array[]): Buffer {
+  const body = contents.length === 1 ? contents[0]! : Buffer.concat(contents);
+  return Buffer.concat([Buffer.from([identifier]), lengthOctets(body.length), body]);
+}
+
+export const sequence = (...items: Uint8Array[]): Buffer => tlv(0x30, ...items);
+
+/** SET with items in the given order: certificate sets keep the issued cert first (scepclient quirk). */
+export const setInOrder = (...items: Uint8Array[]): Buffer => tlv(0x31, ...items);
+
+/** DER SET OF: items sorted by their encodings (X.690 §11.6), e.g. signed attributes. */
+export const setOf = (items: readonly Uint8Array[]): Buffer => tlv(0x31, ...[...items].sort(Buffer.compare));
+
+/** [n] EXPLICIT or IMPLICIT-constructed context tag. */
+export const contextConstructed = (n: number, ...items: Uint8Array[]): Buffer => tlv(0xa0 | n, ...items);
+
+/** [n] IMPLICIT primitive context tag (e.g. encryptedContent, subjectKeyIdentifier). */
+export const contextPrimitive = (n: number, bytes: Uint8Array): Buffer => tlv(0x80 | n, bytes);
+
+export const octetString = (bytes: Uint8Array): Buffer => tlv(0x04, bytes);
+
+export const printableString = (text: string): Buffer => tlv(0x13, Buffer.from(text, 'latin1'));
+
+export const derNull: Buffer = Buffer.from([0x05, 0x00]);
+
+/** INTEGER from a small non-negative number (versions). */
+export function smallInteger(value: number): Buffer {
+  return tlv(0x02, Buffer.from([value & 0x7f]));
+}
+
+/** Replaces the identifier octet of an encoded TLV: SET OF ↔ [0] IMPLICIT (RFC 5652 §5.4). */
+export function retag(der: Uint8Array, identifier: number): Buffer {
+  const copy = Buffer.from(der);
+  copy[0] = identifier;
+  return copy;
+}
+
+const oidCache = new Map<string, Buffer>();
+
+/** OBJECT IDENTIFIER from dotted text; cached because the same few OIDs are written per message. */
+export function objectIdentifier(dotted: string): Buffer {
+  let encoded = oidCache.get(dotted);
+  if (encoded) return encoded;
+  const arcs = dotted.split('.').map(Number);
+  const first = arcs[0]! * 40 + arcs[1]!;
+  const bytes: number[] = [];
+  for (const arc of [first, ...arcs.slice(2)]) {
+    const base128: number[] = [arc & 0x7f];
+    for (let n = Math.floor(arc / 128); n > 0; n = Math.floor(n / 128)) base128.unshift(0x80 | (n & 0x7f));
+    bytes.push(...base128);
+  }
+  encoded = tlv(0x06, Buffer.from(bytes));
+  oidCache.set(dotted, encoded);
+  return encoded;
+}
+
+/** AlgorithmIdentifier; `parameters` omitted when undefined (RFC 5754 §2 for SHA-2). */
+export function algorithmIdentifier(oid: string, parameters?: Uint8Array): Buffer {
+  return parameters ? sequence(objectIdentifier(oid), parameters) : sequence(objectIdentifier(oid));
+}
