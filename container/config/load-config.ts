@@ -1,0 +1,54 @@
+import { applyOverrides } from './apply-overrides.js';
+import { ConfigError } from './config-error.js';
+import { defaultDataDir } from './default-data-dir.js';
+import { type ConfigOverride, envOverrides } from './env-overrides.js';
+import { formatIssues } from './format-issues.js';
+import { readConfigFile } from './read-config-file.js';
+import { configSchema, type OutpostConfig } from './schema.js';
+
+export interface LoadConfigOptions {
+  /** YAML (or JSON) file; absent = embedded defaults only. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** From the command line; they win over the file and the environment. */
+  overrides?: { dataDir?: string };
+}
+
+function cliOverrides(overrides: LoadConfigOptions['overrides']): ConfigOverride[] {
+  const list: ConfigOverride[] = [];
+  if (overrides?.dataDir !== undefined)
+    list.push({ source: '--data-dir', path: ['dataDir'], value: overrides.dataDir });
+  return list;
+}
+
+/** The defaults tree, used to match upper-cased environment keys to the schema's camelCase names. */
+function defaultsTree(): unknown {
+  const parsed = configSchema.safeParse({});
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * Builds the effective config: embedded defaults < file < environment < command line.
+ * Throws ConfigError (code OUTPOST_ERR_CONFIG) listing every problem, never anything else.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): OutpostConfig {
+  const env = options.env ?? {};
+  const fromFile = options.file ? readConfigFile(options.file) : {};
+  const layered = applyOverrides(
+    fromFile,
+    [...envOverrides(env), ...cliOverrides(options.overrides)],
+    defaultsTree(),
+  );
+  if (layered.dataDir === undefined || layered.dataDir === null) {
+    layered.dataDir = defaultDataDir(env);
+  }
+  let result: ReturnType<typeof configSchema.safeParse>;
+  try {
+    result = configSchema.safeParse(layered, { reportInput: true });
+  } catch (e) {
+    // A value the schema cannot even inspect (exotic YAML tags); report it rather than crash.
+    throw new ConfigError([`configuration could not be validated: ${String(e)}`], { cause: e });
+  }
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues));
+  return result.data;
+}

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import {
+  anyCidr,
+  boundedInt,
+  filePath,
+  ipAddress,
+  ipv4Cidr,
+  ipv6Cidr,
+  listenAddress,
+  section,
+  uniqueList,
+} from './schema-common.js';
+
+const gatewayTls = z.strictObject({ cert: filePath, key: filePath });
+
+const gatewayAuth = z.strictObject({
+  methods: uniqueList(z.enum(['certificate', 'password', 'token']))
+    .min(1)
+    .default(['certificate']),
+  certificate: section(
+    z.strictObject({
+      /** `builtin` trusts the built-in CA; otherwise a PEM bundle path. */
+      ca: z.string().min(1).default('builtin'),
+      usernameFrom: z.enum(['cn', 'upn', 'email']).default('cn'),
+    }),
+  ),
+  password: section(
+    z.strictObject({
+      /** Name of an entry under `directories`. */
+      directory: z.string().min(1).nullable().default(null),
+    }),
+  ),
+  token: section(
+    z.strictObject({
+      /** JWKS file path or URL. */
+      jwks: z.string().min(1).nullable().default(null),
+      issuer: z.string().min(1).nullable().default(null),
+      audience: z.string().min(1).default('outpost-gateway'),
+      usernameClaim: z.string().min(1).default('upn'),
+    }),
+  ),
+});
+
+/** Seconds, as ocserv counts them. */
+const gatewayTimers = z.strictObject({
+  dpd: boundedInt(5, 3600).default(90),
+  keepalive: boundedInt(5, 3600).default(30),
+  idle: boundedInt(60, 7 * 86400).default(1800),
+  session: boundedInt(60, 30 * 86400).default(3600),
+  cookie: boundedInt(10, 86400).default(300),
+});
+
+export const gatewaySchema = z.strictObject({
+  listen: listenAddress.default('0.0.0.0:8443'),
+  /** Absent: the gateway's server certificate is issued by the built-in CA. */
+  tls: gatewayTls.optional(),
+  pool: section(
+    z.strictObject({
+      ipv4: ipv4Cidr.default('10.200.100.0/24'),
+      ipv6: ipv6Cidr.nullable().default(null),
+    }),
+  ),
+  dns: section(
+    z.strictObject({
+      servers: z.array(ipAddress).max(8).default([]),
+      domain: z.string().min(1).nullable().default(null),
+      split: z.array(z.string().min(1)).max(256).default([]),
+    }),
+  ),
+  routes: section(
+    z.strictObject({
+      include: z.array(anyCidr).max(1024).default([]),
+      exclude: z.array(anyCidr).max(1024).default([]),
+    }),
+  ),
+  tun: section(
+    z.strictObject({
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,15}$/, { message: 'expected an interface name of 1-15 characters' })
+        .default('outpost0'),
+      mtu: boundedInt(1280, 9000).default(1472),
+    }),
+  ),
+  /** true = masquerade tunnel traffic to the host's address. */
+  nat: z.boolean().default(false),
+  auth: section(gatewayAuth),
+  timers: section(gatewayTimers),
+});

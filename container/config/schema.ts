@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { boundedInt, filePath, listenAddress, section, uniqueList, urlWithScheme } from './schema-common.js';
+import { connectorSchema } from './schema-connector.js';
+import { gatewaySchema } from './schema-gateway.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** An LDAP / Active Directory connection, referred to by name (e.g. gateway.auth.password.directory). */
+const directorySchema = z.strictObject({
+  url: urlWithScheme(['ldap:', 'ldaps:']),
+  bindDn: z.string().min(1).nullable().default(null),
+  /** The bind password is read from this file (a mounted secret), never written in the config. */
+  bindPasswordFile: filePath.nullable().default(null),
+  baseDn: z.string().min(1),
+  /** ldap:// only: upgrade with StartTLS before binding. */
+  startTls: z.boolean().default(false),
+  /** CA bundle for ldaps:// / StartTLS; system roots when null. */
+  ca: filePath.nullable().default(null),
+  timeoutMs: boundedInt(100, 120_000).default(10_000),
+  sizeLimit: boundedInt(1, 100_000).default(1000),
+});
+
+/** Absent (or null) means standalone: no link to a control plane. */
+const cloudSchema = z.strictObject({
+  url: urlWithScheme(['https:', 'wss:']),
+  /** CA bundle that signs the cloud's server certificate; system roots when absent. */
+  ca: filePath.optional(),
+});
+
+const configObject = z.strictObject({
+  /** Default depends on where Outpost runs; loadConfig fills it in (see default-data-dir.ts). */
+  dataDir: z.string().min(1).default('./data'),
+  roles: uniqueList(z.enum(['gateway', 'connector']))
+    .min(1)
+    .default(['gateway', 'connector']),
+  admin: section(z.strictObject({ listen: listenAddress.default('127.0.0.1:9090') })),
+  log: section(z.strictObject({ level: z.enum(LOG_LEVELS).default('info') })),
+  cloud: z.preprocess((v) => (v === null ? undefined : v), cloudSchema.optional()),
+  gateway: section(gatewaySchema),
+  connector: section(connectorSchema),
+  directories: z.preprocess(
+    (v) => (v === null ? undefined : v),
+    z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { message: 'expected a name of letters, digits, _ or -' }),
+        directorySchema,
+      )
+      .default({}),
+  ),
+});
+
+type ConfigShape = z.output<typeof configObject>;
+
+/** Checks that span sections: references by name must resolve, enabled methods must be configured. */
+function checkCrossReferences(config: ConfigShape, ctx: z.RefinementCtx): void {
+  const auth = config.gateway.auth;
+  if (!config.roles.includes('gateway')) return;
+  if (auth.methods.includes('password')) {
+    const name = auth.password.directory;
+    if (name === null || !Object.hasOwn(config.directories, name)) {
+      const known = Object.keys(config.directories);
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway', 'auth', 'password', 'directory'],
+        input: name,
+        message: `expected the name of an entry under directories (${known.length ? known.join(', ') : 'none defined'}) when password auth is enabled`,
+      });
+    }
+  }
+  if (auth.methods.includes('token') && auth.token.jwks === null) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['gateway', 'auth', 'token', 'jwks'],
+      input: null,
+      message: 'expected a JWKS file path or URL when token auth is enabled',
+    });
+  }
+}
+
+export const configSchema = configObject.superRefine(checkCrossReferences);
+
+/** The validated, fully defaulted configuration every role receives. */
+export type OutpostConfig = z.output<typeof configSchema>;
