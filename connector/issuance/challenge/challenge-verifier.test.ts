@@ -29,7 +29,7 @@ async function token(claims: Record<string, unknown>, opts: { key?: typeof cloud
 async function verifier(staticChallenge: string | null = null) {
   const store = new MemoryChallengeStore();
   const jws = new JwsChallengeVerifier({ jwks: await jwks(), store, clock, audience: 'outpost-scep' });
-  return { store, verifier: new ChallengeVerifier({ staticChallenge, store, jws, clock }) };
+  return { store, verifier: new ChallengeVerifier({ staticChallenge, store, jws, clock, oneTime: true }) };
 }
 
 describe('ChallengeVerifier', () => {
@@ -52,7 +52,7 @@ describe('ChallengeVerifier', () => {
   it('refuses an expired one-time challenge', async () => {
     const store = new MemoryChallengeStore();
     let t = now;
-    const v = new ChallengeVerifier({ staticChallenge: null, store, clock: () => t });
+    const v = new ChallengeVerifier({ staticChallenge: null, store, clock: () => t, oneTime: true });
     const challenge = v.mintOneTime(60);
     t = new Date(now.getTime() + 61_000);
     await expect(v.verify(challenge)).rejects.toMatchObject({ code: ErrorCodes.badChallenge });

@@ -9,6 +9,8 @@ export interface ChallengeVerifierOptions {
   /** A shared static challenge (standalone mode); null disables it. */
   staticChallenge: string | null;
   store: ChallengeStore;
+  /** Accept one-time challenges minted with `outpost scep challenge`. */
+  oneTime: boolean;
   /** Verifier for challenges that are compact JWS tokens; absent when no JWKS is configured. */
   jws?: JwsChallengeVerifier;
   clock: () => Date;
@@ -34,11 +36,12 @@ export class ChallengeVerifier {
   async verify(challenge: string | undefined): Promise<ChallengeGrant> {
     if (challenge === undefined || challenge.length === 0) throw refused('no challengePassword in the CSR');
     if (challenge.length > maxChallengeLength) throw refused('challenge too long');
-    const { jws, staticChallenge, store, clock } = this.options;
+    const { jws, staticChallenge, store, clock, oneTime } = this.options;
     if (jws && compactJwsShape.test(challenge)) return jws.verify(challenge);
     if (staticChallenge !== null && secretsEqual(challenge, staticChallenge)) {
       return { kind: 'static', expectations: {}, reference: 'static' };
     }
+    if (!oneTime) throw refused('one-time challenges are disabled');
     const hash = challengeHash(challenge);
     const consumed = store.consumeOneTime(hash, clock());
     if (consumed) {

@@ -1,0 +1,49 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Inventory } from '../../connector/issuance/ports.js';
+import type { ScepMetrics } from '../../connector/scep/http/scep-routes.js';
+
+export interface ConnectorMetrics extends ScepMetrics {
+  issued(profile: string, via: string): void;
+}
+
+/** Prometheus metrics of the connector role; the inventory gauge is read at scrape time. */
+export function createConnectorMetrics(registry: Registry, inventory: Inventory): ConnectorMetrics {
+  const requests = new Counter({
+    name: 'outpost_scep_requests_total',
+    help: 'SCEP requests by operation and outcome (ok, success, failure, pending, rejected, busy, error)',
+    labelNames: ['operation', 'outcome'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'outpost_scep_request_duration_seconds',
+    help: 'SCEP request handling time',
+    labelNames: ['operation'],
+    buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const issued = new Counter({
+    name: 'outpost_certificates_issued_total',
+    help: 'Certificates issued by profile and authorization (challenge kind, renewal, approval)',
+    labelNames: ['profile', 'via'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'outpost_certificates_inventory',
+    help: 'Certificates in the inventory by status',
+    labelNames: ['status'],
+    registers: [registry],
+    collect() {
+      this.set({ status: 'valid' }, inventory.count({ status: 'valid' }));
+      this.set({ status: 'revoked' }, inventory.count({ status: 'revoked' }));
+    },
+  });
+  return {
+    observe(operation, outcome, seconds) {
+      requests.inc({ operation, outcome });
+      duration.observe({ operation }, seconds);
+    },
+    issued(profile, via) {
+      issued.inc({ profile, via: via.split(':')[0] ?? via });
+    },
+  };
+}
