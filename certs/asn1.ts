@@ -60,3 +60,56 @@ export function primitiveContent(block: asn1js.AsnType): Buffer {
   if (!hex) throw new DecodeError('expected a primitive element');
   return Buffer.from(hex);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Minimal DER writer: splices already-encoded parts (issuer Name, SPKI, extensions) without
+// re-parsing them, which keeps certificate issuance off the asn1js object graph on the hot path.
+
+export const Tag = {
+  integer: 0x02,
+  bitString: 0x03,
+  octetString: 0x04,
+  sequence: 0x30,
+  set: 0x31,
+  /** [n] constructed, context-specific: 0xa0 + n. */
+  context: (n: number) => 0xa0 + n,
+} as const;
+
+function derLength(length: number): Buffer {
+  if (length < 0x80) return Buffer.from([length]);
+  const bytes: number[] = [];
+  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+export function derTlv(tag: number, ...contents: Uint8Array[]): Buffer {
+  const body = Buffer.concat(contents);
+  return Buffer.concat([Buffer.from([tag]), derLength(body.length), body]);
+}
+
+export function derSequence(...parts: Uint8Array[]): Buffer {
+  return derTlv(Tag.sequence, ...parts);
+}
+
+/** BIT STRING with zero unused bits (signatures, public keys). */
+export function derBitString(bytes: Uint8Array): Buffer {
+  return derTlv(Tag.bitString, Buffer.from([0]), bytes);
+}
+
+/** A positive INTEGER from big-endian magnitude bytes, minimally encoded (X.690 §8.3.2). */
+export function derPositiveInteger(magnitude: Uint8Array): Buffer {
+  let start = 0;
+  while (start < magnitude.length - 1 && magnitude[start] === 0) start++;
+  const trimmed = Buffer.from(magnitude.subarray(start));
+  const needsPad = trimmed.length === 0 || (trimmed[0]! & 0x80) !== 0;
+  return derTlv(Tag.integer, needsPad ? Buffer.concat([Buffer.from([0]), trimmed]) : trimmed);
+}
+
+/** UTCTime for 1950–2049, GeneralizedTime otherwise, whole seconds, 'Z' (RFC 5280 §4.1.2.5). */
+export function derTime(date: Date): Buffer {
+  const iso = new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString(); // 2024-01-02T03:04:05.000Z
+  const digits = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  const year = date.getUTCFullYear();
+  if (year >= 1950 && year < 2050) return derTlv(0x17, Buffer.from(digits.slice(2), 'ascii'));
+  return derTlv(0x18, Buffer.from(digits, 'ascii'));
+}
