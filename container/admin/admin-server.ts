@@ -1,0 +1,80 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import { parseListenAddress } from '../config/listen-address.js';
+import type { Readiness } from './readiness.js';
+
+export interface AdminServerOptions {
+  /** `host:port`; port 0 picks a free port (tests). */
+  listen: string;
+  registry: Registry;
+  readiness: Readiness;
+  logger: Logger;
+  /** Lets the integrator add the local admin API routes before the server starts listening. */
+  routes?: (app: FastifyInstance) => void | Promise<void>;
+}
+
+export interface AdminServer {
+  address: { host: string; port: number };
+  close(): Promise<void>;
+}
+
+/** Marks a registry so that default process metrics are added once, however many servers use it. */
+const DEFAULT_METRICS_PROBE = 'process_cpu_user_seconds_total';
+
+function ensureDefaultMetrics(registry: Registry): void {
+  if (!registry.getSingleMetric(DEFAULT_METRICS_PROBE)) collectDefaultMetrics({ register: registry });
+}
+
+function buildApp(options: AdminServerOptions): FastifyInstance {
+  const app = Fastify({
+    // fastify types its logger against its own pino version; the runtime object is the same shape.
+    loggerInstance: options.logger.child({ component: 'admin' }) as FastifyBaseLogger,
+    // Probes hit these routes every few seconds; logging each would drown everything else.
+    disableRequestLogging: true,
+    bodyLimit: 64 * 1024,
+    connectionTimeout: 10_000,
+    requestTimeout: 10_000,
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const report = await options.readiness.run();
+    return reply
+      .code(report.ready ? 200 : 503)
+      .send({ status: report.ready ? 'ready' : 'not ready', checks: report.checks });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const body = await options.registry.metrics();
+    return reply.type(options.registry.contentType).send(body);
+  });
+  return app;
+}
+
+/** Serves /healthz, /readyz and /metrics (plus any routes the caller adds) on `listen`. */
+export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
+  const where = parseListenAddress(options.listen);
+  if (!where) throw new OutpostError(ErrorCodes.config, `admin.listen: invalid address ${options.listen}`);
+  ensureDefaultMetrics(options.registry);
+  const app = buildApp(options);
+  if (options.routes) await app.register(async (scope) => options.routes?.(scope));
+  try {
+    await app.listen({ host: where.host, port: where.port });
+  } catch (e) {
+    await app.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new OutpostError(
+      ErrorCodes.unavailable,
+      `admin server cannot listen on ${options.listen} (${code ?? 'error'})`,
+      {
+        cause: e,
+      },
+    );
+  }
+  const bound = app.server.address();
+  const port = typeof bound === 'object' && bound ? bound.port : where.port;
+  options.logger
+    .child({ component: 'admin' })
+    .info({ listen: `${where.host}:${port}` }, 'admin server listening');
+  return { address: { host: where.host, port }, close: () => app.close() };
+}
