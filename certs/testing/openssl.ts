@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,21 @@ export function opensslOutput(
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
     execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     return readFileSync(join(dir, output));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs openssl and returns stdout + stderr and the exit status (some commands report verify results on stderr only). */
+export function opensslAll(
+  args: string[],
+  files: Record<string, string | Uint8Array> = {},
+): { status: number | null; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-openssl-'));
+  try {
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    return { status: r.status, output: `${r.stdout}${r.stderr}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
