@@ -1,12 +1,20 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { stringify } from 'yaml';
 
 const execFileAsync = promisify(execFile);
-export const cliPath = resolve(import.meta.dirname, '../../dist/container/cli/main.js');
+/** The repository root: this file runs from test/support (vitest) or dist/test/support (benchmarks). */
+function repoRoot(): string {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+export const cliPath = join(repoRoot(), 'dist/container/cli/main.js');
 
 /** A free loopback TCP port (bind to 0, read it, close). */
 export async function freePort(): Promise<number> {
@@ -29,30 +37,42 @@ export interface RunningAppliance {
   logs: () => string;
   /** Runs an `outpost` CLI verb against the same config and data directory. */
   cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }>;
-  stop(): Promise<void>;
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+type ConfigTree = { [key: string]: unknown };
+
+function isTree(value: unknown): value is ConfigTree {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Deep merge of plain objects; arrays and scalars from `extra` replace. */
+function merge(base: ConfigTree, extra: ConfigTree): ConfigTree {
+  const out: ConfigTree = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const current = out[key];
+    out[key] = isTree(current) && isTree(value) ? merge(current, value) : value;
+  }
+  return out;
 }
 
 /**
  * Starts `outpost run` from the built dist/ as a child process with its own data directory and
- * loopback ports, and waits for /readyz. `extraConfig` is YAML appended to the generated config.
+ * loopback ports, and waits for /readyz. `config` is merged over the generated configuration.
  */
-export async function startAppliance(extraConfig = ''): Promise<RunningAppliance> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-test-'));
+export async function startAppliance(config: ConfigTree = {}, options: { dataDir?: string } = {}): Promise<RunningAppliance> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'outpost-test-'));
   const scepPort = await freePort();
   const adminPort = await freePort();
   const configFile = join(dataDir, 'outpost.yaml');
-  writeFileSync(
-    configFile,
-    [
-      `dataDir: ${dataDir}`,
-      'roles: [connector]',
-      `admin: { listen: "127.0.0.1:${adminPort}" }`,
-      'log: { level: info }',
-      'connector:',
-      `  scep: { listen: "127.0.0.1:${scepPort}", path: /scep }`,
-      extraConfig,
-    ].join('\n'),
-  );
+  const base: ConfigTree = {
+    dataDir,
+    roles: ['connector'],
+    admin: { listen: `127.0.0.1:${adminPort}` },
+    log: { level: 'info' },
+    connector: { scep: { listen: `127.0.0.1:${scepPort}`, path: '/scep' } },
+  };
+  writeFileSync(configFile, stringify(merge(base, config)));
   let output = '';
   const child = spawn(process.execPath, [cliPath, 'run', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -78,7 +98,7 @@ export async function startAppliance(extraConfig = ''): Promise<RunningAppliance
     adminUrl,
     logs: () => output,
     cli,
-    stop: () => stopChild(child, dataDir),
+    stop: (opts?: { keepData?: boolean }) => stopChild(child, opts?.keepData ? undefined : dataDir),
   };
 }
 
@@ -98,7 +118,7 @@ async function waitReady(adminUrl: string, child: ChildProcess, logs: () => stri
   throw new Error(`appliance not ready within 60 s:\n${logs()}`);
 }
 
-async function stopChild(child: ChildProcess, dataDir: string): Promise<void> {
+async function stopChild(child: ChildProcess, dataDir: string | undefined): Promise<void> {
   if (child.exitCode === null) {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
@@ -106,5 +126,5 @@ async function stopChild(child: ChildProcess, dataDir: string): Promise<void> {
     await exited;
     clearTimeout(timer);
   }
-  rmSync(dataDir, { recursive: true, force: true });
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 }

@@ -1,0 +1,125 @@
+import { parseArgs } from 'node:util';
+import { decodeSignedData } from '../../certs/cms/index.js';
+import { type RunningAppliance, startAppliance } from '../../test/support/appliance.js';
+import { startScepServer } from '../../test/support/scepserver.js';
+import { type DeviceKey, makeDeviceKeys, prepareRequests } from './client-material.js';
+import { type LoadResult, runLoad } from './load.js';
+import { prefill } from './prefill.js';
+import { type Validation, validate } from './validate.js';
+
+/**
+ * `npm run bench:scep`: enrollments/s and latency of Outpost's SCEP server against micromdm
+ * scepserver 2.1.0 on this machine in the same run, both with a 2048-bit CA, both fed the same
+ * kind of precomputed PKCSReq messages over HTTP POST. Prints a table, then exactly one summary
+ * line `scep: outpost=… scepserver=… ratio=… p99_ms=…` (Outpost at concurrency 16 vs scepserver
+ * at concurrency 1, the only level at which scepserver answers correctly).
+ */
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '2000' },
+    'scepserver-requests': { type: 'string', default: '500' },
+    prefill: { type: 'string', default: '1000000' },
+    keys: { type: 'string', default: '16' },
+  },
+});
+const requestCount = Number(values.requests);
+const scepserverCount = Number(values['scepserver-requests']);
+const prefillCount = Number(values.prefill);
+const challenge = 'bench-challenge-secret';
+
+interface Row {
+  server: string;
+  load: LoadResult;
+  check: Validation;
+  note?: string;
+}
+
+async function caCerts(url: string): Promise<Buffer[]> {
+  const res = await fetch(`${url}?operation=GetCACert`);
+  const body = Buffer.from(await res.arrayBuffer());
+  if (res.headers.get('content-type')?.includes('x-x509-ca-ra-cert')) return decodeSignedData(body, { maxBytes: 1 << 20 }).certificates;
+  return [body];
+}
+
+async function measure(server: string, url: string, keys: DeviceKey[], count: number, concurrency: number, serials: Set<string>, note?: string): Promise<Row> {
+  const certs = await caCerts(url);
+  const requests = prepareRequests(keys, count, certs[0]!, challenge, `${server}-c${concurrency}-${Date.now()}`);
+  const load = await runLoad(url, requests, concurrency);
+  const check = validate(load, requests, certs, serials);
+  const row: Row = { server, load, check, ...(note ? { note } : {}) };
+  printRow(row);
+  return row;
+}
+
+function printRow({ server, load, check, note }: Row): void {
+  const cells = [
+    server.padEnd(11),
+    `c=${String(load.concurrency).padEnd(3)}`,
+    `n=${String(load.requests).padEnd(5)}`,
+    `${load.perSecond.toFixed(1).padStart(7)} enroll/s`,
+    `p50 ${load.p50Ms.toFixed(1).padStart(6)} ms`,
+    `p99 ${load.p99Ms.toFixed(1).padStart(6)} ms`,
+    `ok ${check.issued}`,
+    `failed ${check.failures}`,
+    `dup-serials ${check.duplicateSerials}`,
+  ];
+  console.log(cells.join('  ') + (note ? `  (${note})` : ''));
+}
+
+async function startOutpost(dataDir?: string): Promise<RunningAppliance> {
+  return startAppliance(
+    {
+      log: { level: 'warn' },
+      connector: {
+        ca: { keyAlgorithm: 'rsa-2048' },
+        scep: { challenge: { static: challenge }, limits: { ratePerClientPerMinute: 0, maxConcurrent: 1024 } },
+      },
+    },
+    dataDir ? { dataDir } : {},
+  );
+}
+
+async function main(): Promise<void> {
+  console.log(`preparing ${values.keys} device keys…`);
+  const keys = await makeDeviceKeys(Number(values.keys));
+  const outpostSerials = new Set<string>();
+  const rows: Row[] = [];
+
+  let outpost = await startOutpost();
+  try {
+    for (const concurrency of [1, 16, 64]) {
+      rows.push(await measure('outpost', outpost.scepUrl, keys, requestCount, concurrency, outpostSerials));
+    }
+    if (prefillCount > 0) {
+      const dataDir = outpost.dataDir;
+      await outpost.stop({ keepData: true });
+      const seconds = await prefill(dataDir, prefillCount);
+      console.log(`prefilled the inventory with ${prefillCount} certificates in ${seconds.toFixed(1)} s`);
+      outpost = await startOutpost(dataDir);
+      rows.push(await measure('outpost', outpost.scepUrl, keys, requestCount, 16, outpostSerials, `${prefillCount} in inventory`));
+    }
+  } finally {
+    await outpost.stop();
+  }
+
+  const scepserver = await startScepServer({ caKeyBits: 2048, challenge });
+  const scepserverSerials = new Set<string>();
+  try {
+    rows.push(await measure('scepserver', scepserver.url, keys, scepserverCount, 1, scepserverSerials));
+    rows.push(await measure('scepserver', scepserver.url, keys, Math.min(scepserverCount, 200), 4, scepserverSerials));
+  } finally {
+    await scepserver.stop();
+  }
+
+  const ours = rows.find((r) => r.server === 'outpost' && r.load.concurrency === 16)!;
+  const theirs = rows.find((r) => r.server === 'scepserver' && r.load.concurrency === 1)!;
+  const ratio = ours.load.perSecond / theirs.load.perSecond;
+  console.log(
+    `scep: outpost=${ours.load.perSecond.toFixed(1)} scepserver=${theirs.load.perSecond.toFixed(1)} ratio=${ratio.toFixed(2)} p99_ms=${ours.load.p99Ms.toFixed(1)}`,
+  );
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,53 @@
+import { parseCertificate } from '../../certs/certificate.js';
+import { PkiStatus, decodeCertRep } from '../../connector/scep/codec/index.js';
+import type { PreparedRequest } from './client-material.js';
+import type { LoadResult } from './load.js';
+
+export interface Validation {
+  issued: number;
+  failures: number;
+  /** Serial numbers that appeared more than once (in this run or an earlier one). */
+  duplicateSerials: number;
+}
+
+/**
+ * Decrypts and checks every CertRep after the timed phase: SUCCESS, issued certificate for the
+ * requested CN and key, serial never seen before. `seenSerials` spans the whole benchmark.
+ */
+export function validate(
+  result: LoadResult,
+  requests: PreparedRequest[],
+  raCertsDer: Buffer[],
+  seenSerials: Set<string>,
+): Validation {
+  let issued = 0;
+  let failures = result.httpErrors;
+  let duplicateSerials = 0;
+  result.responses.forEach((body, i) => {
+    if (!body) return;
+    const request = requests[i]!;
+    try {
+      const rep = decodeCertRep(body, {
+        requesterPrivateKey: request.key.pair.privateKey,
+        requesterCertDer: request.key.signerCertDer,
+        raCertsDer,
+      });
+      const cert = rep.status === PkiStatus.SUCCESS ? rep.issuedCertsDer[0] : undefined;
+      if (!cert || rep.transactionId !== request.transactionId) {
+        failures++;
+        return;
+      }
+      const parsed = parseCertificate(cert);
+      if (!parsed.subject.text.includes(`CN=${request.cn}`)) {
+        failures++;
+        return;
+      }
+      if (seenSerials.has(parsed.serialHex)) duplicateSerials++;
+      seenSerials.add(parsed.serialHex);
+      issued++;
+    } catch {
+      failures++;
+    }
+  });
+  return { issued, failures, duplicateSerials };
+}
