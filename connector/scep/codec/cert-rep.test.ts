@@ -5,6 +5,7 @@ import { FailInfo, PkiStatus } from './constants.js';
 import { decodeCertRep } from './decode-cert-rep.js';
 import { decodePkiMessage } from './decode-pki-message.js';
 import { type CertRepInput, encodeCertRep } from './encode-cert-rep.js';
+import { decodeGetMessageParam } from './get-message-param.js';
 import { fixture, fixtureKey, fixtureSigner, openssl } from './test-support.js';
 
 describe('decodeCertRep on CertReps captured from micromdm scepserver 2.1.0', () => {
@@ -26,6 +27,18 @@ describe('decodeCertRep on CertReps captured from micromdm scepserver 2.1.0', ()
       recipientNonce: req.senderNonce,
     });
     expect(new X509Certificate(rep.issuedCertsDer[0]!).subject).toContain('CN=fixture-device-1');
+  });
+
+  it('the CertRep scepserver sent to certmonger (AES-256 request, DES-CBC reply)', () => {
+    const param = fixture('certmonger-pkcsreq.get-param.txt').toString().trim();
+    const req = decodePkiMessage(decodeGetMessageParam(param), ra);
+    const rep = decodeCertRep(fixture('scepserver-certrep-certmonger.der'), {
+      requesterPrivateKey: fixtureKey('certmonger.key'),
+      requesterCertDer: req.signerCertDer,
+      raCertsDer,
+    });
+    expect(rep).toMatchObject({ status: PkiStatus.SUCCESS, transactionId: req.transactionId });
+    expect(new X509Certificate(rep.issuedCertsDer[0]!).subject).toContain('CN=cm-fixture-1');
   });
 
   it('refuses a CertRep signed by a certificate outside raCertsDer', () => {

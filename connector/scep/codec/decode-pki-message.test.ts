@@ -6,6 +6,7 @@ import { ErrorCodes } from '../../../core/errors.js';
 import { MessageType, ScepOid } from './constants.js';
 import { decodePkiMessage } from './decode-pki-message.js';
 import { encodePkiMessage, type PkiMessageInput } from './encode-pki-message.js';
+import { decodeGetMessageParam } from './get-message-param.js';
 import { fixture, fixtureKey, fixtureSigner, openssl } from './test-support.js';
 
 const maxBytes = 64 * 1024;
@@ -37,6 +38,24 @@ describe('decodePkiMessage on requests captured from micromdm scepclient 2.1.0',
       message.payload.csrDer,
     ).toString();
     expect(text).toContain('CN = fixture-device-1');
+  });
+
+  it('certmonger 0.79 PKCSReq, sent as a percent-encoded standard-base64 GET parameter', () => {
+    const param = fixture('certmonger-pkcsreq.get-param.txt').toString().trim();
+    const message = decodePkiMessage(decodeGetMessageParam(param), ra);
+    expect(message).toMatchObject({
+      messageType: MessageType.PKCSReq,
+      digestAlgorithm: 'sha256',
+      contentCipher: 'aes-256-cbc',
+      keyTransport: 'rsa-pkcs1',
+    });
+    expect(message.payload.kind).toBe('csr');
+    if (message.payload.kind !== 'csr') return;
+    const text = openssl(
+      ['req', '-inform', 'DER', '-noout', '-verify', '-subject'],
+      message.payload.csrDer,
+    ).toString();
+    expect(text).toContain('CN = cm-fixture-1');
   });
 
   it('fails with decrypt, not a decode error, under a different RA key', () => {
