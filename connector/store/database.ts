@@ -1,0 +1,40 @@
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from './migrations.js';
+
+export type Db = Database.Database;
+
+/**
+ * Opens (creating if needed) the appliance database and brings its schema up to date.
+ * WAL lets readers (admin API, CLI) run beside the writer; synchronous=NORMAL is durable across
+ * process crashes in WAL mode and only risks the last transactions on power loss, which the cloud
+ * link's at-least-once delivery covers. `:memory:` works for tests.
+ */
+export function openDatabase(file: string, opts: { busyTimeoutMs?: number } = {}): Db {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+/** Current schema version (0 = empty database). */
+export function schemaVersion(db: Db): number {
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+function migrate(db: Db): void {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
+  );
+  const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
+  // IMMEDIATE takes the write lock first, so two processes opening the same file cannot both migrate.
+  db.transaction(() => {
+    for (let v = schemaVersion(db) + 1; v <= MIGRATIONS.length; v++) {
+      db.exec(MIGRATIONS[v - 1]!);
+      record.run(v, Date.now());
+    }
+  }).immediate();
+}

@@ -1,0 +1,175 @@
+import type { Statement } from 'better-sqlite3';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import type { RevocationReason } from '../ca/ca-backend.js';
+import type { Inventory, InventoryFilter, InventoryRecord } from '../issuance/ports.js';
+import type { Db } from './database.js';
+
+interface Row {
+  serial_hex: string;
+  subject: string;
+  sans: string;
+  profile: string;
+  requester: string;
+  transaction_id: string | null;
+  not_before: number;
+  not_after: number;
+  status: 'valid' | 'revoked';
+  revoked_at: number | null;
+  revocation_reason: string | null;
+  thumbprint: string;
+  der: Buffer;
+}
+
+const DEFAULT_LIST_LIMIT = 100;
+const MAX_LIST_LIMIT = 10_000;
+
+/** The issued-certificate inventory in SQLite. Serials are compared in lower-case hex. */
+export class SqliteInventory implements Inventory {
+  private readonly insert: Statement;
+  private readonly selectBySerial: Statement<[string], Row>;
+  private readonly selectByTransaction: Statement<[string], Row>;
+  private readonly revoke: Statement;
+  private readonly unrevoke: Statement;
+  private readonly selectRevoked: Statement<[], Pick<Row, 'serial_hex' | 'revoked_at' | 'revocation_reason'>>;
+  private readonly countAll: Statement<[], { n: number }>;
+  private readonly countByStatus: Statement<[string], { n: number }>;
+  /** One statement per filter shape, prepared on first use and kept. */
+  private readonly listStatements = new Map<string, Statement>();
+
+  constructor(private readonly db: Db) {
+    this.insert = db.prepare(`INSERT INTO certificates
+      (serial_hex, subject, sans, profile, requester, transaction_id, not_before, not_after, status,
+       revoked_at, revocation_reason, thumbprint, der)
+      VALUES (@serial_hex, @subject, @sans, @profile, @requester, @transaction_id, @not_before, @not_after,
+       @status, @revoked_at, @revocation_reason, @thumbprint, @der)`);
+    this.selectBySerial = db.prepare('SELECT * FROM certificates WHERE serial_hex = ?');
+    this.selectByTransaction = db.prepare(
+      'SELECT * FROM certificates WHERE transaction_id = ? ORDER BY rowid DESC LIMIT 1',
+    );
+    this.revoke =
+      db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
+      WHERE serial_hex = ? AND status = 'valid'`);
+    this.unrevoke =
+      db.prepare(`UPDATE certificates SET status = 'valid', revoked_at = NULL, revocation_reason = NULL
+      WHERE serial_hex = ? AND status = 'revoked'`);
+    this.selectRevoked = db.prepare(`SELECT serial_hex, revoked_at, revocation_reason FROM certificates
+      WHERE status = 'revoked' ORDER BY serial_hex`);
+    this.countAll = db.prepare('SELECT COUNT(*) AS n FROM certificates');
+    this.countByStatus = db.prepare('SELECT COUNT(*) AS n FROM certificates WHERE status = ?');
+  }
+
+  record(rec: InventoryRecord): void {
+    try {
+      this.insert.run(toRow(rec));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new OutpostError(ErrorCodes.conflict, 'serial already recorded', {
+          cause: e,
+          detail: rec.serialHex,
+        });
+      }
+      throw e;
+    }
+  }
+
+  bySerial(serialHex: string): InventoryRecord | undefined {
+    const row = this.selectBySerial.get(serialHex.toLowerCase());
+    return row && fromRow(row);
+  }
+
+  byTransactionId(transactionId: string): InventoryRecord | undefined {
+    const row = this.selectByTransaction.get(transactionId);
+    return row && fromRow(row);
+  }
+
+  list(filter: InventoryFilter): InventoryRecord[] {
+    const limit = Math.min(Math.max(filter.limit ?? DEFAULT_LIST_LIMIT, 0), MAX_LIST_LIMIT);
+    const params: Array<string | number> = [];
+    if (filter.status) params.push(filter.status);
+    if (filter.subjectContains) params.push(filter.subjectContains.toLowerCase());
+    params.push(limit, Math.max(filter.offset ?? 0, 0));
+    return (this.listStatement(!!filter.status, !!filter.subjectContains).all(...params) as Row[]).map(
+      fromRow,
+    );
+  }
+
+  count(filter?: Pick<InventoryFilter, 'status'>): number {
+    return (filter?.status ? this.countByStatus.get(filter.status) : this.countAll.get())!.n;
+  }
+
+  markRevoked(serialHex: string, reason: RevocationReason, at: Date): void {
+    const serial = serialHex.toLowerCase();
+    if (this.revoke.run(at.getTime(), reason, serial).changes === 1) return;
+    if (!this.selectBySerial.get(serial)) {
+      throw new OutpostError(ErrorCodes.notFound, 'unknown certificate serial', { detail: serial });
+    }
+    throw new OutpostError(ErrorCodes.conflict, 'certificate already revoked', { detail: serial });
+  }
+
+  unmarkRevoked(serialHex: string): void {
+    this.unrevoke.run(serialHex.toLowerCase());
+  }
+
+  revokedEntries(): Array<{ serialHex: string; revokedAt: Date; reason: RevocationReason }> {
+    return this.selectRevoked.all().map((r) => ({
+      serialHex: r.serial_hex,
+      revokedAt: new Date(r.revoked_at ?? 0),
+      reason: (r.revocation_reason ?? 'unspecified') as RevocationReason,
+    }));
+  }
+
+  /** Newest first (rowid order = insertion order), so the admin view shows recent issuances. */
+  private listStatement(byStatus: boolean, bySubject: boolean): Statement {
+    const key = `${byStatus}:${bySubject}`;
+    let stmt = this.listStatements.get(key);
+    if (!stmt) {
+      const where = [byStatus ? 'status = ?' : '', bySubject ? 'instr(lower(subject), ?) > 0' : ''].filter(
+        Boolean,
+      );
+      stmt = this.db.prepare(
+        `SELECT * FROM certificates ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY rowid DESC LIMIT ? OFFSET ?`,
+      );
+      this.listStatements.set(key, stmt);
+    }
+    return stmt;
+  }
+}
+
+function toRow(rec: InventoryRecord): Row {
+  return {
+    serial_hex: rec.serialHex.toLowerCase(),
+    subject: rec.subject,
+    sans: JSON.stringify(rec.sans),
+    profile: rec.profile,
+    requester: rec.requester,
+    transaction_id: rec.transactionId ?? null,
+    not_before: rec.notBefore.getTime(),
+    not_after: rec.notAfter.getTime(),
+    status: rec.status,
+    revoked_at: rec.revokedAt?.getTime() ?? null,
+    revocation_reason: rec.revocationReason ?? null,
+    thumbprint: rec.thumbprint,
+    der: rec.der,
+  };
+}
+
+function fromRow(row: Row): InventoryRecord {
+  return {
+    serialHex: row.serial_hex,
+    subject: row.subject,
+    sans: JSON.parse(row.sans) as string[],
+    profile: row.profile,
+    requester: row.requester,
+    ...(row.transaction_id !== null ? { transactionId: row.transaction_id } : {}),
+    notBefore: new Date(row.not_before),
+    notAfter: new Date(row.not_after),
+    status: row.status,
+    ...(row.revoked_at !== null ? { revokedAt: new Date(row.revoked_at) } : {}),
+    ...(row.revocation_reason !== null
+      ? { revocationReason: row.revocation_reason as RevocationReason }
+      : {}),
+    thumbprint: row.thumbprint,
+    der: row.der,
+  };
+}

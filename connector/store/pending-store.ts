@@ -1,0 +1,84 @@
+import type { Statement } from 'better-sqlite3';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import type { PendingRequest, PendingStatus, PendingStore } from '../issuance/ports.js';
+import type { Db } from './database.js';
+
+interface Row {
+  transaction_id: string;
+  csr_der: Buffer;
+  profile: string;
+  requester: string;
+  subject: string;
+  created_at: number;
+  status: PendingStatus;
+  serial_hex: string | null;
+}
+
+/** Requests waiting for manual approval, keyed by SCEP transaction id. */
+export class SqlitePendingStore implements PendingStore {
+  private readonly insert: Statement;
+  private readonly select: Statement<[string], Row>;
+  private readonly listAll: Statement<[], Row>;
+  private readonly listByStatus: Statement<[string], Row>;
+  private readonly update: Statement;
+
+  constructor(db: Db) {
+    this.insert = db.prepare(`INSERT INTO pending_requests
+      (transaction_id, csr_der, profile, requester, subject, created_at, status)
+      VALUES (?, ?, ?, ?, ?, ?, 'pending')`);
+    this.select = db.prepare('SELECT * FROM pending_requests WHERE transaction_id = ?');
+    this.listAll = db.prepare('SELECT * FROM pending_requests ORDER BY created_at, transaction_id');
+    this.listByStatus = db.prepare(
+      'SELECT * FROM pending_requests WHERE status = ? ORDER BY created_at, transaction_id',
+    );
+    this.update = db.prepare(
+      'UPDATE pending_requests SET status = ?, serial_hex = COALESCE(?, serial_hex) WHERE transaction_id = ?',
+    );
+  }
+
+  add(req: Omit<PendingRequest, 'status' | 'serialHex'>): void {
+    try {
+      this.insert.run(
+        req.transactionId,
+        req.csrDer,
+        req.profile,
+        req.requester,
+        req.subject,
+        req.createdAt.getTime(),
+      );
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new OutpostError(ErrorCodes.conflict, 'transaction already pending', { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  get(transactionId: string): PendingRequest | undefined {
+    const row = this.select.get(transactionId);
+    return row && fromRow(row);
+  }
+
+  list(status?: PendingStatus): PendingRequest[] {
+    return (status ? this.listByStatus.all(status) : this.listAll.all()).map(fromRow);
+  }
+
+  setStatus(transactionId: string, status: PendingStatus, serialHex?: string): void {
+    if (this.update.run(status, serialHex?.toLowerCase() ?? null, transactionId).changes === 0) {
+      throw new OutpostError(ErrorCodes.notFound, 'unknown transaction', { detail: transactionId });
+    }
+  }
+}
+
+function fromRow(row: Row): PendingRequest {
+  return {
+    transactionId: row.transaction_id,
+    csrDer: row.csr_der,
+    profile: row.profile,
+    requester: row.requester,
+    subject: row.subject,
+    createdAt: new Date(row.created_at),
+    status: row.status,
+    ...(row.serial_hex !== null ? { serialHex: row.serial_hex } : {}),
+  };
+}

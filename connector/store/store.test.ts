@@ -1,0 +1,188 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCodes } from '../../core/errors.js';
+import type { InventoryRecord } from '../issuance/ports.js';
+import { SqliteChallengeStore } from './challenge-store.js';
+import { type Db, openDatabase, schemaVersion } from './database.js';
+import { SqliteInventory } from './inventory.js';
+import { MIGRATIONS } from './migrations.js';
+import { SqlitePendingStore } from './pending-store.js';
+import { prefillInventory } from './prefill.js';
+
+const NOW = new Date('2025-03-01T12:00:00.000Z');
+const later = (ms: number) => new Date(NOW.getTime() + ms);
+
+function record(serialHex: string, over: Partial<InventoryRecord> = {}): InventoryRecord {
+  return {
+    serialHex,
+    subject: `CN=device-${serialHex},O=Example`,
+    sans: ['dns:a.test', 'upn:u@corp'],
+    profile: 'device',
+    requester: 'scep',
+    notBefore: NOW,
+    notAfter: later(86_400_000),
+    status: 'valid',
+    thumbprint: 'ab'.repeat(32),
+    der: Buffer.from([0x30, 0x00]),
+    ...over,
+  };
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
+}
+
+describe('openDatabase', () => {
+  it('migrates once and reopens a file in WAL mode', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outpost-db-'));
+    try {
+      const file = join(dir, 'outpost.db');
+      const first = openDatabase(file);
+      expect(schemaVersion(first)).toBe(MIGRATIONS.length);
+      expect(first.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(first.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
+      new SqliteInventory(first).record(record('01'));
+      first.close();
+      const second = openDatabase(file);
+      expect(schemaVersion(second)).toBe(MIGRATIONS.length);
+      expect(new SqliteInventory(second).count()).toBe(1);
+      second.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('stores', () => {
+  let db: Db;
+  beforeEach(() => {
+    db = openDatabase(':memory:');
+  });
+  afterEach(() => db.close());
+
+  describe('SqliteInventory', () => {
+    it('records and finds by serial (case-insensitive) and transaction id', () => {
+      const inv = new SqliteInventory(db);
+      const rec = record('0A1B', { transactionId: 'tx-1' });
+      inv.record(rec);
+      expect(inv.bySerial('0a1b')).toEqual({ ...rec, serialHex: '0a1b' });
+      expect(inv.byTransactionId('tx-1')?.serialHex).toBe('0a1b');
+      expect(inv.bySerial('ff')).toBeUndefined();
+      expect(codeOf(() => inv.record(rec))).toBe(ErrorCodes.conflict);
+    });
+
+    it('revokes, refuses twice, undoes, lists revoked entries ordered by serial', () => {
+      const inv = new SqliteInventory(db);
+      for (const s of ['03', '01', '02']) inv.record(record(s));
+      inv.markRevoked('03', 'keyCompromise', NOW);
+      inv.markRevoked('01', 'superseded', later(1000));
+      expect(codeOf(() => inv.markRevoked('03', 'keyCompromise', NOW))).toBe(ErrorCodes.conflict);
+      expect(codeOf(() => inv.markRevoked('99', 'keyCompromise', NOW))).toBe(ErrorCodes.notFound);
+      expect(inv.revokedEntries()).toEqual([
+        { serialHex: '01', revokedAt: later(1000), reason: 'superseded' },
+        { serialHex: '03', revokedAt: NOW, reason: 'keyCompromise' },
+      ]);
+      expect(inv.bySerial('03')).toMatchObject({
+        status: 'revoked',
+        revokedAt: NOW,
+        revocationReason: 'keyCompromise',
+      });
+      inv.unmarkRevoked('01');
+      inv.unmarkRevoked('02'); // not revoked: no-op
+      expect(inv.bySerial('01')).not.toHaveProperty('revokedAt');
+      expect(inv.count({ status: 'revoked' })).toBe(1);
+      expect(inv.count({ status: 'valid' })).toBe(2);
+      expect(inv.count()).toBe(3);
+    });
+
+    it.each([
+      [{}, ['05', '04', '03', '02', '01']],
+      [{ status: 'revoked' as const }, ['04', '02']],
+      [{ subjectContains: 'DEVICE-03' }, ['03']],
+      [{ status: 'valid' as const, subjectContains: 'device' }, ['05', '03', '01']],
+      [{ limit: 2, offset: 1 }, ['04', '03']],
+    ])('list(%j)', (filter, serials) => {
+      const inv = new SqliteInventory(db);
+      for (const s of ['01', '02', '03', '04', '05']) inv.record(record(s));
+      inv.markRevoked('02', 'unspecified', NOW);
+      inv.markRevoked('04', 'unspecified', NOW);
+      expect(inv.list(filter).map((r) => r.serialHex)).toEqual(serials);
+    });
+
+    it('stays fast with a prefilled inventory', () => {
+      const n = 100_000;
+      const t0 = performance.now();
+      const serials = prefillInventory(db, n, { now: NOW, revokedEvery: 1000 });
+      const prefillMs = performance.now() - t0;
+      expect(prefillMs).toBeLessThan(15_000);
+      const inv = new SqliteInventory(db);
+      expect(inv.count()).toBe(n);
+      const t1 = performance.now();
+      for (let i = 0; i < 1000; i++) inv.bySerial(serials[(i * 7919) % n]!);
+      expect(inv.revokedEntries()).toHaveLength(n / 1000);
+      inv.markRevoked(serials[1]!, 'keyCompromise', NOW);
+      expect(performance.now() - t1).toBeLessThan(1000);
+      const plan = db
+        .prepare(
+          `EXPLAIN QUERY PLAN SELECT serial_hex FROM certificates WHERE status = 'revoked' ORDER BY serial_hex`,
+        )
+        .all();
+      expect(JSON.stringify(plan)).toContain('certificates_status_serial');
+    });
+  });
+
+  describe('SqliteChallengeStore', () => {
+    it('consumes a one-time challenge once and not after expiry', () => {
+      const store = new SqliteChallengeStore(db);
+      store.addOneTime('AA', later(60_000), 'device');
+      store.addOneTime('bb', later(60_000));
+      store.addOneTime('cc', later(1000));
+      expect(store.consumeOneTime('aa', NOW)).toEqual({ profile: 'device' });
+      expect(store.consumeOneTime('aa', NOW)).toBeUndefined();
+      expect(store.consumeOneTime('bb', NOW)).toEqual({});
+      expect(store.consumeOneTime('cc', later(1000))).toBeUndefined();
+      expect(store.purgeExpired(later(1000))).toBe(1);
+    });
+
+    it('accepts a token id once and purges expired ids', () => {
+      const store = new SqliteChallengeStore(db);
+      expect(store.consumeTokenId('jti-1', later(1000), NOW)).toBe(true);
+      expect(store.consumeTokenId('jti-1', later(1000), NOW)).toBe(false);
+      expect(store.consumeTokenId('jti-2', later(5000), NOW)).toBe(true);
+      expect(store.purgeExpired(later(1000))).toBe(1);
+      expect(store.consumeTokenId('jti-2', later(5000), NOW)).toBe(false);
+    });
+  });
+
+  describe('SqlitePendingStore', () => {
+    it('adds, lists by status and moves through states', () => {
+      const store = new SqlitePendingStore(db);
+      const base = { csrDer: Buffer.from([1, 2]), profile: 'device', requester: 'scep', subject: 'CN=x' };
+      store.add({ ...base, transactionId: 't2', createdAt: later(1) });
+      store.add({ ...base, transactionId: 't1', createdAt: NOW });
+      expect(codeOf(() => store.add({ ...base, transactionId: 't1', createdAt: NOW }))).toBe(
+        ErrorCodes.conflict,
+      );
+      expect(store.list().map((p) => p.transactionId)).toEqual(['t1', 't2']);
+      store.setStatus('t1', 'approved');
+      store.setStatus('t1', 'issued', 'ABCD');
+      expect(store.get('t1')).toEqual({
+        ...base,
+        transactionId: 't1',
+        createdAt: NOW,
+        status: 'issued',
+        serialHex: 'abcd',
+      });
+      expect(store.list('pending').map((p) => p.transactionId)).toEqual(['t2']);
+      expect(codeOf(() => store.setStatus('nope', 'rejected'))).toBe(ErrorCodes.notFound);
+      expect(store.get('nope')).toBeUndefined();
+    });
+  });
+});
