@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildCertificate, type ParsedCertificate, parseCertificate } from './certificate.js';
-import { buildCrl } from './crl.js';
+import { buildCrl, parseCrlInfo } from './crl.js';
 import { generateKeyPair, type KeyPair, keyPairSigner, spkiDer } from './keys.js';
 import { toPem } from './pem.js';
 import { opensslAll } from './testing/openssl.js';
@@ -67,6 +67,12 @@ describe('buildCrl', () => {
     );
     expect(text).toMatch(/Serial Number: 7F00\s*\n\s*Revocation Date: [^\n]*\n\s*Serial Number: 80/);
     expect(text).toContain('Superseded');
+    expect(parseCrlInfo(der)).toEqual({
+      thisUpdate: NOW,
+      nextUpdate: new Date(NOW.getTime() + WEEK),
+      crlNumber: 300n,
+      revokedCount: 3,
+    });
   });
 
   it('fails openssl verification against another CA', async () => {

@@ -1,7 +1,24 @@
+import * as asn1js from 'asn1js';
 import { DecodeError } from '../core/errors.js';
 import { signatureAlgorithm } from './algorithms.js';
-import { derBitString, derPositiveInteger, derSequence, derTime, derTlv, Tag, toBuffer } from './asn1.js';
-import { type Extension, encodeAuthorityKeyIdentifier, encodeExtension } from './extensions.js';
+import {
+  childrenOf,
+  decodeDer,
+  derBitString,
+  derPositiveInteger,
+  derSequence,
+  derTime,
+  derTlv,
+  isContextTag,
+  Tag,
+  toBuffer,
+} from './asn1.js';
+import {
+  decodeExtensions,
+  type Extension,
+  encodeAuthorityKeyIdentifier,
+  encodeExtension,
+} from './extensions.js';
 import { Oid } from './oids.js';
 import { type ParsedCertificate, parseCertificate } from './parsed-certificate.js';
 import type { HashName, Signer } from './signer.js';
@@ -85,4 +102,49 @@ function bigintBytes(n: bigint): Buffer {
   if (n < 0n) throw new DecodeError('negative CRL number');
   const hex = n.toString(16);
   return Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex');
+}
+
+/** What a publisher needs to resume from a CRL on disk. */
+export interface CrlInfo {
+  thisUpdate: Date;
+  nextUpdate?: Date;
+  crlNumber?: bigint;
+  revokedCount: number;
+}
+
+/** Reads thisUpdate, nextUpdate, cRLNumber and the entry count from a DER CRL (RFC 5280 §5.1). */
+export function parseCrlInfo(der: Uint8Array): CrlInfo {
+  try {
+    const [tbs] = childrenOf(decodeDer(der, 'CertificateList'), 'CertificateList');
+    const fields = childrenOf(tbs, 'TBSCertList');
+    if (fields[0] instanceof asn1js.Integer) fields.shift(); // version
+    const [, , thisUpdate, ...rest] = fields;
+    const info: CrlInfo = { thisUpdate: timeOf(thisUpdate), revokedCount: 0 };
+    for (const field of rest) {
+      if (field instanceof asn1js.UTCTime || field instanceof asn1js.GeneralizedTime)
+        info.nextUpdate = field.toDate();
+      else if (field instanceof asn1js.Sequence)
+        info.revokedCount = childrenOf(field, 'revokedCertificates').length;
+      else if (isContextTag(field, 0))
+        info.crlNumber = crlNumberOf(decodeExtensions(childrenOf(field, 'crlExtensions')[0]!));
+    }
+    return info;
+  } catch (e) {
+    if (e instanceof DecodeError) throw e;
+    throw new DecodeError('malformed CRL', { cause: e });
+  }
+}
+
+function timeOf(block: asn1js.AsnType | undefined): Date {
+  if (block instanceof asn1js.UTCTime || block instanceof asn1js.GeneralizedTime) return block.toDate();
+  throw new DecodeError('CRL: thisUpdate is not a time');
+}
+
+function crlNumberOf(extensions: Extension[]): bigint | undefined {
+  const ext = extensions.find((e) => e.oid === Oid.crlNumber);
+  if (!ext) return undefined;
+  const integer = decodeDer(ext.value, 'CRLNumber');
+  if (!(integer instanceof asn1js.Integer)) throw new DecodeError('CRLNumber is not an INTEGER');
+  const hex = toBuffer(integer.valueBlock.valueHexView).toString('hex');
+  return hex ? BigInt(`0x${hex}`) : 0n;
 }
