@@ -127,12 +127,10 @@ describe.skipIf(!built)('outpost (built CLI, spawned)', () => {
       const port = await new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no admin server within 15 s:\n${logs}`)), 15_000);
         child?.stdout?.on('data', () => {
-          const match =
-            /"admin server listening".*|"listen":"127\.0\.0\.1:(\d+)".*"admin server listening"/.exec(logs);
-          const port = /"listen":"127\.0\.0\.1:(\d+)"[^\n]*"msg":"admin server listening"/.exec(logs)?.[1];
-          if (match && port) {
+          const found = /"listen":"127\.0\.0\.1:(\d+)"[^\n]*"msg":"admin server listening"/.exec(logs)?.[1];
+          if (found) {
             clearTimeout(timer);
-            resolve(Number(port));
+            resolve(Number(found));
           }
         });
         child?.on('exit', (code) => reject(new Error(`exited ${code} before listening:\n${logs}`)));
