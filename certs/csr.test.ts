@@ -158,7 +158,7 @@ describe('buildCsr', () => {
     });
     fc.assert(
       fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (mutations) => {
-        let bytes = Buffer.from(valid);
+        let bytes: Buffer = Buffer.from(valid);
         for (const m of mutations) bytes = mutate(bytes, m);
         expectOnlyDecodeError(() => parseCsr(bytes));
       }),
