@@ -52,11 +52,17 @@ function syntheticKey(privateKey: KeyObject, encryptedKey: Buffer, length: numbe
   return Buffer.concat(blocks).subarray(0, length);
 }
 
+/** asymmetricKeyDetails builds a fresh object per call; the RA key is the same on every request. */
+const modulusByteCache = new WeakMap<KeyObject, number>();
+
 function modulusBytes(privateKey: KeyObject): number {
+  const cached = modulusByteCache.get(privateKey);
+  if (cached) return cached;
   const bits = privateKey.asymmetricKeyDetails?.modulusLength;
   if (privateKey.asymmetricKeyType !== 'rsa' || !bits) {
     throw new OutpostError(ErrorCodes.unsupportedAlgorithm, 'recipient key is not RSA');
   }
+  modulusByteCache.set(privateKey, Math.ceil(bits / 8));
   return Math.ceil(bits / 8);
 }
 
