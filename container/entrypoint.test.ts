@@ -1,0 +1,127 @@
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { type DirectoryState, type FsProbe, planEntrypoint } from './entrypoint.js';
+import { realFsProbe } from './entrypoint-probe.js';
+
+function probe(state: Partial<DirectoryState> = {}, uid: number | undefined = 10001) {
+  const inspectDataDir = vi.fn(() => ({ exists: true, writable: true, ...state }));
+  return { fs: { inspectDataDir, uid: () => uid } satisfies FsProbe, inspectDataDir };
+}
+
+const CONTAINER = { OUTPOST_IN_CONTAINER: '1' };
+
+describe('planEntrypoint: which command runs', () => {
+  it.each([
+    [[], ['run']],
+    [['run'], ['run']],
+    [
+      ['--config', '/etc/outpost.yaml'],
+      ['run', '--config', '/etc/outpost.yaml'],
+    ],
+    [
+      ['config', 'check'],
+      ['config', 'check'],
+    ],
+    [
+      ['--config', '/etc/o.yaml', 'config', 'check'],
+      ['--config', '/etc/o.yaml', 'config', 'check'],
+    ],
+    [
+      ['scep', 'challenge', '--ttl', '60'],
+      ['scep', 'challenge', '--ttl', '60'],
+    ],
+    [['--help'], ['--help']],
+    [['--version'], ['--version']],
+    [
+      ['certs', 'list', '--json'],
+      ['certs', 'list', '--json'],
+    ],
+  ])('%j → outpost %j', (argv, expected) => {
+    const plan = planEntrypoint(CONTAINER, argv, probe().fs);
+    expect(plan).toMatchObject({ kind: 'run-cli', argv: expected });
+  });
+});
+
+describe('planEntrypoint: data directory', () => {
+  it.each([
+    ['the volume by default', {}, [], '/var/lib/outpost'],
+    ['OUTPOST_DATA_DIR', { OUTPOST_DATA_DIR: '/data' }, [], '/data'],
+    ['--data-dir', { OUTPOST_DATA_DIR: '/data' }, ['--data-dir', '/cli', 'run'], '/cli'],
+    ['--data-dir=', {}, ['run', '--data-dir=/cli2'], '/cli2'],
+    ['-d', {}, ['-d', '/cli3', 'certs', 'list'], '/cli3'],
+  ])('checks %s', (_name, env, argv, dir) => {
+    const { fs, inspectDataDir } = probe();
+    planEntrypoint({ ...CONTAINER, ...env }, argv, fs);
+    expect(inspectDataDir).toHaveBeenCalledWith(dir);
+  });
+
+  it.each([[['config', 'check']], [['--help']], [['ca', 'init', '--help']], [['--version']]])(
+    'does not touch it for %j',
+    (argv) => {
+      const { fs, inspectDataDir } = probe({ writable: false });
+      expect(planEntrypoint(CONTAINER, argv, fs).kind).toBe('run-cli');
+      expect(inspectDataDir).not.toHaveBeenCalled();
+    },
+  );
+
+  it('exports the defaults the CLI should see', () => {
+    expect(planEntrypoint({}, [], probe().fs)).toMatchObject({
+      env: { OUTPOST_IN_CONTAINER: '1', OUTPOST_DATA_DIR: '/var/lib/outpost' },
+    });
+    expect(planEntrypoint({ ...CONTAINER, OUTPOST_DATA_DIR: '/d' }, [], probe().fs)).toMatchObject({
+      env: {},
+    });
+  });
+
+  it.each([
+    [
+      'root-owned volume',
+      { writable: false, ownerUid: 0, error: 'EACCES' },
+      10001,
+      [
+        /not writable by uid 10001 \(owned by uid 0\): EACCES/,
+        /--entrypoint chown outpost 10001:10001 \/var\/lib\/outpost/,
+        /sudo chown -R 10001:10001/,
+      ],
+    ],
+    ['read-only mount', { writable: false, ownerUid: 10001, error: 'EROFS' }, 10001, [/EROFS/]],
+    [
+      'other user',
+      { writable: false, exists: false, error: 'EACCES' },
+      1234,
+      [/uid 1234/, /outpost 1234:1234 /],
+    ],
+  ])('fails with advice on a %s', (_name, state, uid, messages) => {
+    const plan = planEntrypoint(CONTAINER, [], probe(state, uid).fs);
+    expect(plan.kind).toBe('fail');
+    if (plan.kind !== 'fail') return;
+    expect(plan.exitCode).toBe(1);
+    for (const message of messages) expect(plan.message).toMatch(message);
+  });
+});
+
+describe('realFsProbe', () => {
+  const root = mkdtempSync(join(tmpdir(), 'outpost-entry-'));
+  it('creates a missing directory and finds it writable', () => {
+    expect(realFsProbe.inspectDataDir(join(root, 'a', 'b'))).toEqual({ exists: true, writable: true });
+  });
+
+  it.skipIf(process.getuid?.() === 0)(
+    'reports a directory it cannot write (skipped as root: root writes anywhere)',
+    () => {
+      const locked = join(root, 'locked');
+      mkdirSync(locked, { mode: 0o500 });
+      expect(realFsProbe.inspectDataDir(locked)).toMatchObject({
+        exists: true,
+        writable: false,
+        error: 'EACCES',
+      });
+    },
+  );
+
+  it('reports a path under a file', () => {
+    expect(realFsProbe.inspectDataDir('/dev/null/x')).toMatchObject({ writable: false, error: 'ENOTDIR' });
+  });
+});
