@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DecodeError, ErrorCodes, OutpostError, toOutpostError } from '../../../core/errors.js';
-import { parseCsr } from '../../../certs/csr.js';
+import { type ParsedCsr, parseCsr } from '../../../certs/csr.js';
 import type { Authority, EnrollOutcome } from '../../issuance/authority.js';
 import {
   type DecodedPkiMessage,
@@ -39,10 +39,10 @@ export class ScepOperations {
   constructor(private readonly options: ScepOperationsOptions) {}
 
   async pkiOperation(der: Buffer, client: string): Promise<PkiOperationResult> {
-    const message = this.decode(der);
+    const { message, csr } = this.decode(der);
     const log = this.options.logger.child({ transactionId: message.transactionId, client });
     try {
-      const reply = await this.dispatch(message, client);
+      const reply = await this.dispatch(message, csr, client);
       return { ...reply, body: this.certRep(message, reply.input), messageType: message.messageType };
     } catch (e) {
       const error = toOutpostError(e);
@@ -56,18 +56,32 @@ export class ScepOperations {
     }
   }
 
-  private decode(der: Buffer): DecodedPkiMessage {
+  /**
+   * Decodes, authenticates and decrypts the message, and parses the CSR it carries. A CSR that
+   * does not parse fails exactly like an envelope that does not decrypt: anyone can wrap a
+   * captured envelope in a message of their own, so a different answer for "decrypted but not a
+   * CSR" would turn the server into a CBC padding oracle.
+   */
+  private decode(der: Buffer): { message: DecodedPkiMessage; csr?: ParsedCsr } {
     const { ra, maxMessageBytes } = this.options;
+    let message: DecodedPkiMessage;
     try {
-      return decodePkiMessage(der, { raCertDer: ra.certDer, raPrivateKey: ra.privateKey, maxBytes: maxMessageBytes });
+      message = decodePkiMessage(der, { raCertDer: ra.certDer, raPrivateKey: ra.privateKey, maxBytes: maxMessageBytes });
     } catch (e) {
       if (e instanceof OutpostError) throw e;
       throw new DecodeError('malformed pkiMessage', { cause: e });
+    }
+    if (message.payload.kind !== 'csr') return { message };
+    try {
+      return { message, csr: parseCsr(message.payload.csrDer) };
+    } catch (e) {
+      throw new OutpostError(ErrorCodes.decrypt, 'could not decrypt', { cause: e, detail: 'content is not a CSR' });
     }
   }
 
   private async dispatch(
     message: DecodedPkiMessage,
+    csr: ParsedCsr | undefined,
     client: string,
   ): Promise<{ status: PkiOperationResult['status']; input: ReplyInput }> {
     const { authority } = this.options;
@@ -76,8 +90,7 @@ export class ScepOperations {
     switch (message.messageType) {
       case MessageType.PKCSReq:
       case MessageType.RenewalReq: {
-        if (payload.kind !== 'csr') throw new DecodeError('PKCSReq without a CSR');
-        const csr = parseCsr(payload.csrDer);
+        if (!csr) throw new DecodeError('PKCSReq without a CSR');
         const base = { csr, transactionId: message.transactionId, requester };
         const outcome =
           message.messageType === MessageType.RenewalReq
