@@ -66,7 +66,7 @@ describe('planEntrypoint: data directory', () => {
     },
   );
 
-  it('exports the defaults the CLI should see', () => {
+  it('makes the CLI default to the container data directory', () => {
     expect(planEntrypoint({}, [], probe().fs)).toMatchObject({
       env: { OUTPOST_IN_CONTAINER: '1', OUTPOST_DATA_DIR: '/var/lib/outpost' },
     });

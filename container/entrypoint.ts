@@ -73,8 +73,9 @@ export function planEntrypoint(env: NodeJS.ProcessEnv, argv: readonly string[], 
   const args = withVerb(argv);
   const extraEnv: Record<string, string> = {};
   if (env.OUTPOST_IN_CONTAINER === undefined) extraEnv.OUTPOST_IN_CONTAINER = '1';
+  // Not exported as OUTPOST_DATA_DIR: that would override a dataDir set in the config file
+  // (whose value this check does not see; outpost reports that case itself when it opens it).
   const dataDir = dataDirFromArgv(args) ?? (env.OUTPOST_DATA_DIR || CONTAINER_DATA_DIR);
-  if (!env.OUTPOST_DATA_DIR) extraEnv.OUTPOST_DATA_DIR = dataDir;
   if (needsDataDir(args)) {
     const state = fs.inspectDataDir(dataDir);
     if (!state.writable)
