@@ -4,19 +4,23 @@ import { startAdminServer } from '../admin/admin-server.js';
 import { Readiness } from '../admin/readiness.js';
 import type { OutpostConfig } from '../config/schema.js';
 import type { ShutdownManager } from '../shutdown.js';
+import { startConnectorRole } from './connector-role.js';
 
 /**
- * STUB: starts only the admin server (/healthz, /readyz, /metrics). The integrator replaces it
- * with the wiring of the roles; each started piece registers its closer with `shutdown`.
+ * `outpost run`: starts each configured role, then the admin server (/healthz, /readyz,
+ * /metrics). Every started piece registers its closer, so SIGTERM undoes them in reverse order.
  */
-export async function startAppliance(
-  config: OutpostConfig,
-  logger: Logger,
-  shutdown: ShutdownManager,
-): Promise<void> {
+export async function startAppliance(config: OutpostConfig, logger: Logger, shutdown: ShutdownManager): Promise<void> {
   const registry = new Registry();
   const readiness = new Readiness();
+  if (config.roles.includes('connector')) {
+    await startConnectorRole(config, logger, registry, readiness, shutdown);
+  }
+  if (config.roles.includes('gateway')) {
+    // The gateway role (issue 3) is not built yet: say so once rather than pretend it runs.
+    logger.warn({ component: 'gateway' }, 'the gateway role is not available in this version; not started');
+  }
   const admin = await startAdminServer({ listen: config.admin.listen, registry, readiness, logger });
   shutdown.register('admin server', () => admin.close());
-  logger.warn({ roles: config.roles }, 'roles are not wired yet: only the admin server runs');
+  logger.info({ roles: config.roles, admin: config.admin.listen, dataDir: config.dataDir }, 'outpost running');
 }

@@ -1,0 +1,91 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { BuiltinCa } from '../../connector/ca/builtin/builtin-ca.js';
+import { Authority, type AuthorityEvents } from '../../connector/issuance/authority.js';
+import { ChallengeVerifier } from '../../connector/issuance/challenge/challenge-verifier.js';
+import { JwsChallengeVerifier } from '../../connector/issuance/challenge/jws-challenge.js';
+import { crlPath } from '../../connector/scep/http/crl-route.js';
+import { SqliteChallengeStore } from '../../connector/store/challenge-store.js';
+import { type Db, openDatabase } from '../../connector/store/database.js';
+import { SqliteInventory } from '../../connector/store/inventory.js';
+import { SqlitePendingStore } from '../../connector/store/pending-store.js';
+import type { OutpostConfig } from '../config/schema.js';
+import { loadChallengeJwks } from './challenge-jwks.js';
+import { profilePolicies } from './profiles.js';
+
+/** Everything the connector role is made of, short of its network listener. */
+export interface ConnectorCore {
+  db: Db;
+  inventory: SqliteInventory;
+  challengeStore: SqliteChallengeStore;
+  pending: SqlitePendingStore;
+  ca: BuiltinCa;
+  challenges: ChallengeVerifier;
+  authority: Authority;
+  close(): void;
+}
+
+export function databasePath(config: OutpostConfig): string {
+  return join(config.dataDir, 'outpost.db');
+}
+
+export function caDirectory(config: OutpostConfig): string {
+  return join(config.dataDir, 'ca');
+}
+
+/** Options of the built-in CA from config; shared by `run` and the `ca …` verbs. */
+export function builtinCaOptions(config: OutpostConfig, inventory: SqliteInventory) {
+  const { ca, scep } = config.connector;
+  return {
+    dir: caDirectory(config),
+    keyAlgorithm: ca.keyAlgorithm,
+    caSubject: ca.subject,
+    crlValidityHours: ca.crlValidityHours,
+    crlUrl: `${scep.publicUrl}${crlPath}`,
+    inventory,
+  };
+}
+
+/**
+ * Opens the database, the CA (creating it on first start), the challenge verifiers and the
+ * authority. Used by `outpost run` and by the CLI verbs, which run in their own process against
+ * the same data directory (SQLite WAL makes that safe).
+ */
+export async function openConnectorCore(
+  config: OutpostConfig,
+  logger: Logger,
+  events?: AuthorityEvents,
+): Promise<ConnectorCore> {
+  const db = openDatabase(databasePath(config));
+  try {
+    const inventory = new SqliteInventory(db);
+    const challengeStore = new SqliteChallengeStore(db);
+    const pending = new SqlitePendingStore(db);
+    const ca = await BuiltinCa.open(builtinCaOptions(config, inventory));
+    const clock = () => new Date();
+    const { challenge } = config.connector.scep;
+    const jwks = challenge.jwks ? await loadChallengeJwks(challenge.jwks) : undefined;
+    const challenges = new ChallengeVerifier({
+      staticChallenge: challenge.static,
+      oneTime: challenge.oneTime,
+      store: challengeStore,
+      clock,
+      ...(jwks ? { jws: new JwsChallengeVerifier({ jwks, store: challengeStore, clock }) } : {}),
+    });
+    const authority = new Authority({
+      backend: ca,
+      inventory,
+      pending,
+      challenges,
+      profiles: profilePolicies(config),
+      defaultProfile: config.connector.defaultProfile,
+      clock,
+      ...(events ? { events } : {}),
+    });
+    logger.debug({ component: 'connector', dataDir: config.dataDir }, 'connector core open');
+    return { db, inventory, challengeStore, pending, ca, challenges, authority, close: () => db.close() };
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
