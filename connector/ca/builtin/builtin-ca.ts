@@ -1,0 +1,232 @@
+import type { KeyObject } from 'node:crypto';
+import {
+  buildCertificate,
+  type ParsedCertificate,
+  randomSerial,
+  serialHex,
+} from '../../../certs/certificate.js';
+import type { KeyAlgorithm } from '../../../certs/keys.js';
+import type { HashName, Signer } from '../../../certs/signer.js';
+import { ErrorCodes, OutpostError } from '../../../core/errors.js';
+import type { Inventory } from '../../issuance/ports.js';
+import type { CaBackend, IssuedCertificate, IssueRequest, RevocationReason } from '../ca-backend.js';
+import { CrlPublisher } from './crl-publisher.js';
+import { ensurePrivateDir } from './files.js';
+import {
+  type CaMaterial,
+  createCaMaterial,
+  createRa,
+  hasAnyMaterial,
+  type KeyedCertificate,
+  keyedFromPem,
+  loadMaterial,
+  saveMaterial,
+  saveRa,
+} from './material.js';
+
+export interface BuiltinCaOptions {
+  /** Holds ca.pem, ca.key, ra.pem, ra.key, crl.der; created 0700. */
+  dir: string;
+  keyAlgorithm?: Extract<KeyAlgorithm, 'rsa-3072' | 'rsa-2048' | 'ec-p384'>;
+  caSubject?: string;
+  caValidityYears?: number;
+  /** Put into issued certificates as the CRL distribution point. */
+  crlUrl?: string;
+  crlValidityHours?: number;
+  inventory: Inventory;
+  clock?: () => Date;
+  hash?: HashName;
+}
+
+export interface ImportPemMaterial {
+  caCertPem: string;
+  caKeyPem: string;
+  caKeyPassphrase?: string;
+  /** Without an RA, a new one is made and signed by the imported CA. */
+  raCertPem?: string;
+  raKeyPem?: string;
+  raKeyPassphrase?: string;
+}
+
+const DEFAULTS = {
+  keyAlgorithm: 'rsa-3072',
+  caSubject: 'CN=Outpost Root CA,O=Outpost',
+  caValidityYears: 10,
+  crlValidityHours: 168,
+  hash: 'sha256',
+} as const;
+
+/** Tolerance for clients whose clocks run behind: certificates are valid from 5 minutes ago. */
+const BACKDATE_MS = 5 * 60 * 1000;
+const DAY_MS = 24 * 3600 * 1000;
+
+type Resolved = Required<Omit<BuiltinCaOptions, 'crlUrl'>> & Pick<BuiltinCaOptions, 'crlUrl'>;
+
+/**
+ * The appliance's own CA. Material is parsed once at open; `issue()` does one private-key operation
+ * and no I/O. Revocation regenerates the CRL from the inventory (the caller marks the inventory first).
+ */
+export class BuiltinCa implements CaBackend {
+  readonly type = 'builtin';
+  private readonly crl: CrlPublisher;
+
+  private constructor(
+    private readonly opts: Resolved,
+    private readonly ca: KeyedCertificate,
+    private readonly ra: KeyedCertificate,
+  ) {
+    this.crl = new CrlPublisher(opts.dir, ca, opts.inventory, opts.crlValidityHours * 3600 * 1000, opts.hash);
+  }
+
+  /** Loads the CA from `dir`, creating it (and the RA and a first CRL) on first start. */
+  static async open(options: BuiltinCaOptions): Promise<BuiltinCa> {
+    const opts = resolve(options);
+    if (!(await hasAnyMaterial(opts.dir))) return BuiltinCa.init(options, { force: false });
+    const loaded = await loadMaterial(opts.dir);
+    const ra = loaded.ra ?? (await BuiltinCa.newRa(opts, loaded.ca));
+    return BuiltinCa.start(opts, { ca: loaded.ca, ra });
+  }
+
+  /** Creates new CA material; refuses to replace existing material unless `force`. */
+  static async init(options: BuiltinCaOptions, { force }: { force: boolean }): Promise<BuiltinCa> {
+    const opts = resolve(options);
+    await refuseOverwrite(opts.dir, force);
+    const material = await createCaMaterial({ ...opts, now: opts.clock() });
+    await saveMaterial(opts.dir, material);
+    return BuiltinCa.start(opts, material, { freshCrl: true });
+  }
+
+  /** Imports an existing CA (and optionally its RA) from PEM; refuses to overwrite unless `force`. */
+  static async importPem(
+    options: BuiltinCaOptions,
+    m: ImportPemMaterial,
+    { force }: { force: boolean } = { force: false },
+  ): Promise<BuiltinCa> {
+    const opts = resolve(options);
+    await refuseOverwrite(opts.dir, force);
+    const ca = keyedFromPem(m.caCertPem, m.caKeyPem, m.caKeyPassphrase);
+    if (!ca.cert.isCa) throw new OutpostError(ErrorCodes.config, 'imported certificate is not a CA');
+    const ra =
+      m.raCertPem && m.raKeyPem
+        ? keyedFromPem(m.raCertPem, m.raKeyPem, m.raKeyPassphrase)
+        : await createRa(ca, opts.hash, opts.clock());
+    await saveMaterial(opts.dir, { ca, ra });
+    return BuiltinCa.start(opts, { ca, ra }, { freshCrl: true });
+  }
+
+  private static async newRa(opts: Resolved, ca: KeyedCertificate): Promise<KeyedCertificate> {
+    const ra = await createRa(ca, opts.hash, opts.clock());
+    await saveRa(opts.dir, ra);
+    return ra;
+  }
+
+  private static async start(
+    opts: Resolved,
+    m: CaMaterial,
+    o: { freshCrl?: boolean } = {},
+  ): Promise<BuiltinCa> {
+    const ca = new BuiltinCa(opts, m.ca, m.ra);
+    if (o.freshCrl) await ca.crl.regenerate(opts.clock());
+    else await ca.crl.load(opts.clock());
+    return ca;
+  }
+
+  // ---- material exposed to the SCEP adapter ------------------------------------------------
+
+  get caCertificateDer(): Buffer {
+    return this.ca.cert.der;
+  }
+  get caCertificate(): ParsedCertificate {
+    return this.ca.cert;
+  }
+  get caSigner(): Signer {
+    return this.ca.signer;
+  }
+  get raCertificateDer(): Buffer {
+    return this.ra.cert.der;
+  }
+  get raCertificate(): ParsedCertificate {
+    return this.ra.cert;
+  }
+  get raPrivateKey(): KeyObject {
+    return this.ra.privateKey;
+  }
+  get raSigner(): Signer {
+    return this.ra.signer;
+  }
+
+  // ---- CaBackend ----------------------------------------------------------------------------
+
+  async issue(req: IssueRequest): Promise<IssuedCertificate> {
+    if (!req.csr.signatureValid)
+      throw new OutpostError(ErrorCodes.badSignature, 'CSR signature does not verify');
+    const now = this.opts.clock().getTime();
+    const notBefore = wholeSecond(now - BACKDATE_MS);
+    // RFC 5280 §6.1.3: a chain is valid only while every certificate is; never outlive the CA.
+    const notAfter = wholeSecond(
+      Math.min(now + req.profile.validityDays * DAY_MS, this.ca.cert.notAfter.getTime()),
+    );
+    if (notAfter <= notBefore) throw new OutpostError(ErrorCodes.unavailable, 'CA certificate has expired');
+    const serial = randomSerial();
+    const der = buildCertificate(
+      {
+        subject: req.csr.subject,
+        spkiDer: req.csr.spkiDer,
+        issuer: this.ca.cert,
+        serial,
+        notBefore,
+        notAfter,
+        isCa: false,
+        keyUsage: req.profile.keyUsage,
+        eku: req.profile.eku,
+        sans: req.sans ?? req.csr.sans,
+        ...(this.opts.crlUrl ? { crlDistributionPoint: this.opts.crlUrl } : {}),
+      },
+      this.ca.signer,
+      this.opts.hash,
+    );
+    return { der, serialHex: serialHex(serial), notBefore, notAfter };
+  }
+
+  /** The caller has already marked the inventory; this republishes the CRL. */
+  async revoke(serial: string, _reason: RevocationReason): Promise<void> {
+    if (!this.opts.inventory.bySerial(serial)) {
+      throw new OutpostError(ErrorCodes.notFound, 'unknown certificate serial', { detail: serial });
+    }
+    await this.crl.regenerate(this.opts.clock());
+  }
+
+  caChain(): Buffer[] {
+    return [this.ca.cert.der];
+  }
+
+  currentCrl(): Buffer | undefined {
+    return this.crl.current();
+  }
+
+  /** Called by the service on a timer; regenerates when less than half the CRL lifetime remains. */
+  refreshCrlIfDue(now: Date = this.opts.clock()): Promise<boolean> {
+    return this.crl.refreshIfDue(now);
+  }
+}
+
+function resolve(o: BuiltinCaOptions): Resolved {
+  return {
+    ...DEFAULTS,
+    clock: () => new Date(),
+    ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
+  } as Resolved;
+}
+
+async function refuseOverwrite(dir: string, force: boolean): Promise<void> {
+  await ensurePrivateDir(dir);
+  if (!force && (await hasAnyMaterial(dir))) {
+    throw new OutpostError(ErrorCodes.conflict, 'CA material already exists (use force to replace it)', {
+      detail: dir,
+    });
+  }
+}
+
+function wholeSecond(ms: number): Date {
+  return new Date(Math.floor(ms / 1000) * 1000);
+}
