@@ -115,7 +115,7 @@ describe('BuiltinCa', () => {
     expect(text).toContain('TLS Web Client Authentication');
     expect(text).toContain('DNS:device-1.corp.test');
     expect(text).toContain('URI:http://outpost.test/crl.der');
-    expect(text).toContain('Subject: O=Example, CN=device-1'); // openssl prints encoding order
+    expect(text).toContain('Subject: O = Example, CN = device-1'); // openssl prints encoding order
     const leaf = parseCertificate(issued.der);
     expect(leaf.serialHex).toBe(issued.serialHex);
     expect(leaf.spkiDer).toEqual(csr().spkiDer);
