@@ -204,6 +204,11 @@ export class BuiltinCa implements CaBackend {
     return this.crl.current();
   }
 
+  /** Called by the service on a timer: adopts a newer CRL another process wrote. */
+  reloadCrl(): Promise<boolean> {
+    return this.crl.reloadIfNewer();
+  }
+
   /** Called by the service on a timer; regenerates when less than half the CRL lifetime remains. */
   refreshCrlIfDue(now: Date = this.opts.clock()): Promise<boolean> {
     return this.crl.refreshIfDue(now);

@@ -46,6 +46,24 @@ export class CrlPublisher {
     if (!this.state) await this.regenerate(now);
   }
 
+  /**
+   * Adopts `crl.der` when another process (an `outpost certs revoke` run) wrote a newer one:
+   * CRL numbers only grow, so a higher number on disk means ours is stale.
+   */
+  reloadIfNewer(): Promise<boolean> {
+    const run = this.queue.then(async () => {
+      const der = await readIfExists(pathIn(this.dir, CaFiles.crl));
+      if (!der || (this.state && der.equals(this.state.der))) return false;
+      const info = parseCrlInfo(der);
+      const number = info.crlNumber ?? 0n;
+      if (this.state && number <= this.state.number) return false;
+      this.state = { der, number, thisUpdate: info.thisUpdate, nextUpdate: info.nextUpdate ?? info.thisUpdate };
+      return true;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   current(): Buffer | undefined {
     return this.state?.der;
   }
