@@ -61,6 +61,8 @@ export async function withConnectorAdmin<T>(
   operation: (admin: ConnectorAdmin, config: OutpostConfig) => Promise<T>,
 ): Promise<T> {
   const config = await loadCliConfig(deps, globals);
+  const { ensureDataDir } = await import('../data-dir.js');
+  ensureDataDir(config.dataDir);
   const logger = await verbLogger(config);
   const admin = await (deps.openConnectorAdmin ?? defaultOpenConnectorAdmin)(config, logger);
   try {

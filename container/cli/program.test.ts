@@ -1,8 +1,14 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import type { InventoryRecord, PendingRequest } from '../../connector/issuance/ports.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { ConnectorAdmin } from '../connector-admin.js';
 import { runCli } from './program.js';
+
+// Verbs create the data directory; keep that out of the checkout.
+const dataDir = mkdtempSync(join(tmpdir(), 'outpost-cli-data-'));
 
 const record: InventoryRecord = {
   serialHex: '0a1b',
@@ -50,7 +56,8 @@ function fakeAdmin(overrides: Partial<ConnectorAdmin> = {}) {
   return admin;
 }
 
-async function cli(argv: string[], admin = fakeAdmin(), env: NodeJS.ProcessEnv = {}) {
+async function cli(argv: string[], admin = fakeAdmin(), extraEnv: NodeJS.ProcessEnv = {}) {
+  const env = { OUTPOST_DATA_DIR: dataDir, ...extraEnv };
   let out = '';
   let err = '';
   const code = await runCli(argv, {
@@ -114,13 +121,13 @@ describe('connector verbs call ConnectorAdmin', () => {
 
   it('the connector is configured from --config/--data-dir/env', async () => {
     const open = vi.fn(async () => fakeAdmin());
-    await runCli(['--data-dir', '/tmp/x', 'certs', 'pending'], {
+    await runCli(['--data-dir', join(dataDir, 'x'), 'certs', 'pending'], {
       io: { out: () => {}, err: () => {} },
       env: { OUTPOST_LOG_LEVEL: 'error' },
       openConnectorAdmin: open,
     });
     expect(open).toHaveBeenCalledWith(
-      expect.objectContaining({ dataDir: '/tmp/x', log: { level: 'error' } }),
+      expect.objectContaining({ dataDir: join(dataDir, 'x'), log: { level: 'error' } }),
       expect.anything(),
     );
   });
@@ -246,8 +253,8 @@ describe('errors and exit codes', () => {
 
 describe('config check', () => {
   it.each([
-    [[], /^dataDir: \.\/data\n/],
-    [['--json'], /^\{\n {2}"dataDir": "\.\/data",/],
+    [[], /^dataDir: \S+outpost-cli-data-\S+\n/],
+    [['--json'], /^\{\n {2}"dataDir": "\S+outpost-cli-data-\S+",/],
   ])('%j prints the effective config', async (extra, expected) => {
     const result = await cli(['config', 'check', ...extra]);
     expect(result.code).toBe(0);

@@ -34,10 +34,12 @@ export function registerRunVerb(
     .action(async (_options, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const config = await loadCliConfig(deps, globals);
-      const [{ createLogger }, { ShutdownManager }] = await Promise.all([
+      const [{ createLogger }, { ShutdownManager }, { ensureDataDir }] = await Promise.all([
         import('../../log.js'),
         import('../../shutdown.js'),
+        import('../../data-dir.js'),
       ]);
+      ensureDataDir(config.dataDir);
       const logger = createLogger({ level: config.log.level });
       const shutdown = new ShutdownManager({ logger });
       shutdown.installSignalHandlers();
