@@ -8,6 +8,9 @@ FROM node:24-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
  && rm -rf /var/lib/apt/lists/*
+# If it has to compile, node-gyp uses the headers that ship with this Node instead of
+# downloading them.
+ENV npm_config_nodedir=/usr/local
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: "prepare" would build before the sources are copied; the one install script
