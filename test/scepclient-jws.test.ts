@@ -40,18 +40,18 @@ describe('micromdm scepclient with JWS challenges', () => {
 
     const replay = await scepclient(app.scepUrl, { cn: 'jws-device', challenge: token });
     expect(replay.code).toBe(1);
-    expect(replay.stderr).toContain('failInfo: badRequest (2)');
+    expect(replay.stdout + replay.stderr).toContain('failInfo: badRequest (2)');
   });
 
   it('refuses a CSR whose subject or key size differs from the token', async () => {
     const wrongSubject = await challenge({ subject: 'CN=someone-else,OU=Devices,O=Example,C=US' });
     const a = await scepclient(app.scepUrl, { cn: 'jws-device-2', challenge: wrongSubject });
     expect(a.code).toBe(1);
-    expect(a.stderr).toContain('failInfo: badRequest (2)');
+    expect(a.stdout + a.stderr).toContain('failInfo: badRequest (2)');
 
     const wrongSize = await challenge({ subject: 'CN=jws-device-3,OU=Devices,O=Example,C=US', keySize: 3072 });
     const b = await scepclient(app.scepUrl, { cn: 'jws-device-3', challenge: wrongSize });
     expect(b.code).toBe(1);
-    expect(app.logs()).toContain('key size 2048 does not match the challenge');
+    expect(await app.waitForLog('key size 2048 does not match the challenge'), app.logs()).toBe(true);
   });
 });

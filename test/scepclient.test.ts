@@ -55,7 +55,7 @@ describe('micromdm scepclient against outpost', () => {
     expect(first.code, first.stderr).toBe(0);
     const second = await scepclient(app.scepUrl, { cn: 'device-three', challenge });
     expect(second.code).toBe(1);
-    expect(second.stderr).toContain('failInfo: badRequest (2)');
+    expect(second.stdout + second.stderr).toContain('failInfo: badRequest (2)');
     expect(existsSync(second.certFile)).toBe(false);
   });
 
@@ -63,7 +63,7 @@ describe('micromdm scepclient against outpost', () => {
     for (const challenge of ['not-a-real-challenge', undefined]) {
       const result = await scepclient(app.scepUrl, { cn: 'device-four', ...(challenge ? { challenge } : {}) });
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain('failInfo: badRequest (2)');
+      expect(result.stdout + result.stderr).toContain('failInfo: badRequest (2)');
     }
     // The server stays healthy after refusals.
     expect((await fetch(`${app.adminUrl}/healthz`)).status).toBe(200);

@@ -35,6 +35,8 @@ export interface RunningAppliance {
   baseUrl: string;
   adminUrl: string;
   logs: () => string;
+  /** Resolves true once the appliance's output contains `text` (logs are written asynchronously). */
+  waitForLog(text: string, timeoutMs?: number): Promise<boolean>;
   /** Runs an `outpost` CLI verb against the same config and data directory. */
   cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }>;
   stop(options?: { keepData?: boolean }): Promise<void>;
@@ -97,6 +99,14 @@ export async function startAppliance(config: ConfigTree = {}, options: { dataDir
     baseUrl: `http://127.0.0.1:${scepPort}`,
     adminUrl,
     logs: () => output,
+    waitForLog: async (text: string, timeoutMs = 5_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!output.includes(text)) {
+        if (Date.now() > deadline) return false;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return true;
+    },
     cli,
     stop: (opts?: { keepData?: boolean }) => stopChild(child, opts?.keepData ? undefined : dataDir),
   };
