@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { DecodeError } from '../core/errors.js';
 import { verifySignature } from './algorithms.js';
@@ -13,6 +13,7 @@ import {
 } from './extensions.js';
 import { nameFromAsn1 } from './name.js';
 import { Oid } from './oids.js';
+import { publicKeyFromSpki as cachedPublicKey } from './public-key-cache.js';
 
 export { type BuildCsrOptions, buildCsr } from './csr-builder.js';
 
@@ -119,7 +120,7 @@ function parseCsrUnchecked(der: Uint8Array): ParsedCsr {
 
 function publicKeyFromSpki(spkiDer: Buffer): KeyObject {
   try {
-    return createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+    return cachedPublicKey(spkiDer);
   } catch (cause) {
     throw new DecodeError('CSR: unreadable public key', { cause });
   }

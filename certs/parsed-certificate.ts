@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { DecodeError } from '../core/errors.js';
 import { verifySignature } from './algorithms.js';
@@ -16,6 +16,7 @@ import {
 } from './extensions.js';
 import { nameFromAsn1 } from './name.js';
 import { Oid } from './oids.js';
+import { publicKeyFromSpki } from './public-key-cache.js';
 
 /**
  * What the rest of the appliance needs from an X.509 certificate. Parse the CA certificate once and
@@ -85,7 +86,7 @@ function parseUnchecked(der: Uint8Array): ParsedCertificate {
     notBefore: notBefore!,
     notAfter: notAfter!,
     spkiDer,
-    publicKey: createPublicKey({ key: spkiDer, format: 'der', type: 'spki' }),
+    publicKey: publicKeyFromSpki(spkiDer),
     ...extensionFacts(extensions, spkiDer),
     extensions,
     tbsDer: encodedBytes(tbs!),

@@ -1,4 +1,5 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { publicKeyFromSpki } from '../public-key-cache.js';
 import {
   type AsnNode,
   decoding,
@@ -80,9 +81,7 @@ function readCertificate(der: Uint8Array): CertificateRef {
     spkiDer,
     subjectKeyIdentifier: extensions ? findSubjectKeyIdentifier(extensions) : undefined,
     publicKey() {
-      publicKey ??= decoding('subjectPublicKeyInfo', () =>
-        createPublicKey({ key: spkiDer, format: 'der', type: 'spki' }),
-      );
+      publicKey ??= decoding('subjectPublicKeyInfo', () => publicKeyFromSpki(spkiDer));
       return publicKey;
     },
   };
