@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
@@ -29,10 +29,8 @@ function ensureDefaultMetrics(registry: Registry): void {
 
 function buildApp(options: AdminServerOptions): FastifyInstance {
   const app = Fastify({
-    // fastify types its logger against its own pino version; the runtime object is the same shape.
-    loggerInstance: options.logger.child({ component: 'admin' }) as FastifyBaseLogger,
-    // Probes hit these routes every few seconds; logging each would drown everything else.
-    disableRequestLogging: true,
+    // Probes hit these routes every few seconds: no per-request logging; start-up is logged below.
+    logger: false,
     bodyLimit: 64 * 1024,
     connectionTimeout: 10_000,
     requestTimeout: 10_000,

@@ -72,6 +72,11 @@ const scepSchema = z
         oneTime: z.boolean().default(true),
       }),
     ),
+    /**
+     * SCEP worker processes (node:cluster sharing the listener): each RSA operation runs on the
+     * thread that asked for it, so one process uses one core. 0 = one per CPU; 1 = in-process.
+     */
+    workers: boundedInt(0, 64).default(0),
     limits: section(
       z.strictObject({
         maxBodyBytes: boundedInt(1024, 16 * 1024 * 1024).default(262144),

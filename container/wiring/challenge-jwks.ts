@@ -9,7 +9,9 @@ function parseJwks(text: string, source: string): JSONWebKeySet {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new OutpostError(ErrorCodes.config, `connector.scep.challenge.jwks: ${source} is not JSON`, { cause: e });
+    throw new OutpostError(ErrorCodes.config, `connector.scep.challenge.jwks: ${source} is not JSON`, {
+      cause: e,
+    });
   }
   const keys = (value as { keys?: unknown }).keys;
   if (!Array.isArray(keys) || keys.length === 0) {
@@ -22,17 +24,25 @@ function parseJwks(text: string, source: string): JSONWebKeySet {
 export async function loadChallengeJwks(source: string): Promise<JSONWebKeySet> {
   if (/^https?:\/\//.test(source)) {
     const res = await fetch(source, { signal: AbortSignal.timeout(10_000) }).catch((e: unknown) => {
-      throw new OutpostError(ErrorCodes.unavailable, `cannot fetch the challenge JWKS from ${source}`, { cause: e });
+      throw new OutpostError(ErrorCodes.unavailable, `cannot fetch the challenge JWKS from ${source}`, {
+        cause: e,
+      });
     });
     const text = await res.text();
     if (!res.ok || text.length > maxJwksBytes) {
-      throw new OutpostError(ErrorCodes.unavailable, `cannot fetch the challenge JWKS from ${source} (${res.status})`);
+      throw new OutpostError(
+        ErrorCodes.unavailable,
+        `cannot fetch the challenge JWKS from ${source} (${res.status})`,
+      );
     }
     return parseJwks(text, source);
   }
   const text = await readFile(source, 'utf8').catch((e: unknown) => {
-    throw new OutpostError(ErrorCodes.config, `connector.scep.challenge.jwks: cannot read ${source}`, { cause: e });
+    throw new OutpostError(ErrorCodes.config, `connector.scep.challenge.jwks: cannot read ${source}`, {
+      cause: e,
+    });
   });
-  if (text.length > maxJwksBytes) throw new OutpostError(ErrorCodes.config, `connector.scep.challenge.jwks: ${source} is too large`);
+  if (text.length > maxJwksBytes)
+    throw new OutpostError(ErrorCodes.config, `connector.scep.challenge.jwks: ${source} is too large`);
   return parseJwks(text, source);
 }

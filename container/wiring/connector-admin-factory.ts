@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import { certificateThumbprint, parseCertificate } from '../../certs/certificate.js';
 import { toPem } from '../../certs/pem.js';
 import { BuiltinCa } from '../../connector/ca/builtin/builtin-ca.js';
-import { SqliteInventory } from '../../connector/store/inventory.js';
 import { openDatabase } from '../../connector/store/database.js';
+import { SqliteInventory } from '../../connector/store/inventory.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { OutpostConfig } from '../config/schema.js';
 import type { ConnectorAdmin } from '../connector-admin.js';
@@ -16,16 +16,23 @@ async function readBounded(path: string, what: string): Promise<Buffer> {
   const data = await readFile(path).catch((e: unknown) => {
     throw new OutpostError(ErrorCodes.config, `cannot read the ${what} file ${path}`, { cause: e });
   });
-  if (data.length > maxImportFileBytes) throw new OutpostError(ErrorCodes.limit, `the ${what} file is too large`);
+  if (data.length > maxImportFileBytes)
+    throw new OutpostError(ErrorCodes.limit, `the ${what} file is too large`);
   return data;
 }
 
 function pems(ca: BuiltinCa): { caPem: string; raPem: string } {
-  return { caPem: toPem('CERTIFICATE', ca.caCertificateDer), raPem: toPem('CERTIFICATE', ca.raCertificateDer) };
+  return {
+    caPem: toPem('CERTIFICATE', ca.caCertificateDer),
+    raPem: toPem('CERTIFICATE', ca.raCertificateDer),
+  };
 }
 
 /** CA creation and import work on the files and database alone, before any CA exists. */
-async function withInventory<T>(config: OutpostConfig, work: (inventory: SqliteInventory) => Promise<T>): Promise<T> {
+async function withInventory<T>(
+  config: OutpostConfig,
+  work: (inventory: SqliteInventory) => Promise<T>,
+): Promise<T> {
   const db = openDatabase(databasePath(config));
   try {
     return await work(new SqliteInventory(db));
@@ -50,10 +57,17 @@ export async function openConnectorAdmin(config: OutpostConfig, logger: Logger):
     importCa: ({ certFile, keyFile, pkcs12File, force }) =>
       withInventory(config, async (inventory) => {
         if (pkcs12File) {
-          throw new OutpostError(ErrorCodes.unsupportedAlgorithm, 'PKCS#12 import is not available yet; convert with openssl pkcs12 -nodes and import the PEM files');
+          throw new OutpostError(
+            ErrorCodes.unsupportedAlgorithm,
+            'PKCS#12 import is not available yet; convert with openssl pkcs12 -nodes and import the PEM files',
+          );
         }
-        if (!certFile || !keyFile) throw new OutpostError(ErrorCodes.badRequest, 'both --cert and --key are needed');
-        const [certPem, keyPem] = await Promise.all([readBounded(certFile, 'certificate'), readBounded(keyFile, 'key')]);
+        if (!certFile || !keyFile)
+          throw new OutpostError(ErrorCodes.badRequest, 'both --cert and --key are needed');
+        const [certPem, keyPem] = await Promise.all([
+          readBounded(certFile, 'certificate'),
+          readBounded(keyFile, 'key'),
+        ]);
         const material = certPem.toString('utf8');
         const blocks = material.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
         const ca = await BuiltinCa.importPem(
@@ -77,7 +91,10 @@ export async function openConnectorAdmin(config: OutpostConfig, logger: Logger):
     mintChallenge: async ({ ttlSeconds, profile }) => {
       const c = await opened();
       if (!config.connector.scep.challenge.oneTime) {
-        throw new OutpostError(ErrorCodes.config, 'one-time challenges are disabled (connector.scep.challenge.oneTime)');
+        throw new OutpostError(
+          ErrorCodes.config,
+          'one-time challenges are disabled (connector.scep.challenge.oneTime)',
+        );
       }
       if (profile && !Object.hasOwn(config.connector.profiles, profile)) {
         throw new OutpostError(ErrorCodes.notFound, `unknown profile ${profile}`);

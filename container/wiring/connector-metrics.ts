@@ -31,6 +31,8 @@ export function createConnectorMetrics(registry: Registry, inventory: Inventory)
     name: 'outpost_certificates_inventory',
     help: 'Certificates in the inventory by status',
     labelNames: ['status'],
+    // Every SCEP worker reads the same database: across a cluster take one reading, not the sum.
+    aggregator: 'max',
     registers: [registry],
     collect() {
       this.set({ status: 'valid' }, inventory.count({ status: 'valid' }));

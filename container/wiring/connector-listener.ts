@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { createConnectorHttp } from '../../connector/scep/http/connector-http.js';
+import { registerCrlRoute } from '../../connector/scep/http/crl-route.js';
+import { ScepOperations } from '../../connector/scep/http/scep-operations.js';
+import type { ScepRa } from '../../connector/scep/http/scep-ra.js';
+import { registerScepRoutes } from '../../connector/scep/http/scep-routes.js';
+import { parseListenAddress } from '../config/listen-address.js';
+import type { OutpostConfig } from '../config/schema.js';
+import type { ConnectorCore } from './connector-core.js';
+import type { ConnectorMetrics } from './connector-metrics.js';
+
+function scepRa(core: ConnectorCore): ScepRa {
+  return {
+    certDer: core.ca.raCertificateDer,
+    privateKey: core.ca.raPrivateKey,
+    signer: core.ca.raSigner,
+    caChainDer: core.ca.caChain(),
+    currentCrl: () => core.ca.currentCrl(),
+  };
+}
+
+/**
+ * The device-facing HTTP listener (SCEP + CRL) over an open core. With `share` processes behind
+ * one port, each enforces its share of the per-client rate and concurrency limits (the cluster
+ * spreads connections round-robin), so the configured totals hold for the whole appliance.
+ */
+export async function startConnectorListener(
+  core: ConnectorCore,
+  config: OutpostConfig,
+  logger: Logger,
+  metrics: ConnectorMetrics,
+  share = 1,
+): Promise<FastifyInstance> {
+  const { scep } = config.connector;
+  const limits = {
+    ...scep.limits,
+    ratePerClientPerMinute: Math.ceil(scep.limits.ratePerClientPerMinute / share),
+    maxConcurrent: Math.ceil(scep.limits.maxConcurrent / share),
+  };
+  const app = createConnectorHttp({
+    maxBodyBytes: limits.maxBodyBytes,
+    requestTimeoutMs: limits.requestTimeoutMs,
+  });
+  const ra = scepRa(core);
+  const scepLog = logger.child({ component: 'scep' });
+  const operations = new ScepOperations({
+    ra,
+    authority: core.authority,
+    maxMessageBytes: limits.maxBodyBytes,
+    logger: scepLog,
+  });
+  registerScepRoutes(app, { path: scep.path, ra, operations, limits, logger: scepLog, metrics });
+  registerCrlRoute(app, () => core.ca.currentCrl());
+  const where = parseListenAddress(scep.listen)!;
+  await app.listen({ host: where.host, port: where.port });
+  return app;
+}
+
+/** Logs each issuance and counts it: the authority's event hook, shared by both run modes. */
+export function issuanceEvents(logger: Logger, metrics: () => ConnectorMetrics) {
+  return {
+    issued: (
+      record: { serialHex: string; subject: string; profile: string; transactionId?: string },
+      via: string,
+    ) => {
+      metrics().issued(record.profile, via);
+      logger.info(
+        {
+          serial: record.serialHex,
+          subject: record.subject,
+          profile: record.profile,
+          via,
+          transactionId: record.transactionId,
+        },
+        'certificate issued',
+      );
+    },
+  };
+}
+
+export type { Registry };
