@@ -16,7 +16,7 @@ export interface ScepClientRun extends RunResult {
  */
 export async function scepclient(
   url: string,
-  options: { cn: string; challenge?: string; dir?: string; keySize?: number; caFingerprint?: string },
+  options: { cn: string; challenge?: string; dir?: string; keySize?: number; caFingerprint?: string; timeoutMs?: number },
 ): Promise<ScepClientRun> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'outpost-scepclient-'));
   rmSync(join(dir, 'csr.pem'), { force: true });
@@ -30,6 +30,6 @@ export async function scepclient(
   if (options.challenge !== undefined) args.push('-challenge', options.challenge);
   if (options.caFingerprint) args.push('-ca-fingerprint', options.caFingerprint);
   // PENDING makes scepclient sleep 30 s and retry forever: the time limit ends such a run.
-  const result = await run('scepclient', args, { timeoutMs: 20_000, cwd: dir });
+  const result = await run('scepclient', args, { timeoutMs: options.timeoutMs ?? 20_000, cwd: dir });
   return { ...result, dir, certFile, keyFile };
 }
