@@ -1,18 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { DecodeError, ErrorCodes, OutpostError, toOutpostError } from '../../../core/errors.js';
 import { type ParsedCsr, parseCsr } from '../../../certs/csr.js';
+import { DecodeError, ErrorCodes, OutpostError, toOutpostError } from '../../../core/errors.js';
 import type { Authority, EnrollOutcome } from '../../issuance/authority.js';
 import {
+  type CertRepInput,
   type DecodedPkiMessage,
-  MessageType,
-  PkiStatus,
   decodePkiMessage,
   encodeCertRep,
-  type CertRepInput,
+  MessageType,
+  PkiStatus,
 } from '../codec/index.js';
-import type { ScepRa } from './scep-ra.js';
 import { failInfoFor } from './scep-failure.js';
+import type { ScepRa } from './scep-ra.js';
 
 export interface PkiOperationResult {
   /** DER of the CertRep. */
@@ -52,7 +52,12 @@ export class ScepOperations {
         log.info({ code: error.code, reason: error.message }, 'SCEP request refused');
       }
       const input = { status: PkiStatus.FAILURE, failInfo: failInfoFor(error) } as const;
-      return { body: this.certRep(message, input), messageType: message.messageType, status: 'failure', error };
+      return {
+        body: this.certRep(message, input),
+        messageType: message.messageType,
+        status: 'failure',
+        error,
+      };
     }
   }
 
@@ -66,7 +71,11 @@ export class ScepOperations {
     const { ra, maxMessageBytes } = this.options;
     let message: DecodedPkiMessage;
     try {
-      message = decodePkiMessage(der, { raCertDer: ra.certDer, raPrivateKey: ra.privateKey, maxBytes: maxMessageBytes });
+      message = decodePkiMessage(der, {
+        raCertDer: ra.certDer,
+        raPrivateKey: ra.privateKey,
+        maxBytes: maxMessageBytes,
+      });
     } catch (e) {
       if (e instanceof OutpostError) throw e;
       throw new DecodeError('malformed pkiMessage', { cause: e });
@@ -75,7 +84,10 @@ export class ScepOperations {
     try {
       return { message, csr: parseCsr(message.payload.csrDer) };
     } catch (e) {
-      throw new OutpostError(ErrorCodes.decrypt, 'could not decrypt', { cause: e, detail: 'content is not a CSR' });
+      throw new OutpostError(ErrorCodes.decrypt, 'could not decrypt', {
+        cause: e,
+        detail: 'content is not a CSR',
+      });
     }
   }
 

@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import { DecodeError, ErrorCodes, OutpostError, toOutpostError } from '../../../core/errors.js';
 import { capabilities, decodeGetMessageParam, encodeCaCertResponse } from '../codec/index.js';
 import { ClientRateLimiter, ConcurrencyGate } from './client-limits.js';
+import { httpStatusFor } from './scep-failure.js';
 import type { ScepOperations } from './scep-operations.js';
 import type { ScepRa } from './scep-ra.js';
-import { httpStatusFor } from './scep-failure.js';
 
 export interface ScepMetrics {
   observe(operation: string, outcome: string, seconds: number): void;
@@ -29,7 +29,8 @@ const knownOperations = new Set(['GetCACaps', 'GetCACert', 'GetNextCACert', 'PKI
 export function registerScepRoutes(app: FastifyInstance, options: ScepRouteOptions): void {
   const rate = new ClientRateLimiter(options.limits.ratePerClientPerMinute);
   const gate = new ConcurrencyGate(options.limits.maxConcurrent);
-  const handler = (request: FastifyRequest, reply: FastifyReply) => handle(request, reply, options, rate, gate);
+  const handler = (request: FastifyRequest, reply: FastifyReply) =>
+    handle(request, reply, options, rate, gate);
   app.get(options.path, handler);
   app.post(options.path, { bodyLimit: options.limits.maxBodyBytes }, handler);
 }
@@ -66,7 +67,8 @@ async function handle(
 
 function logRejection(logger: Logger, error: OutpostError, request: FastifyRequest, operation: string): void {
   const fields = { code: error.code, client: request.ip, operation, reason: error.message };
-  if (error.code === ErrorCodes.internal) logger.error({ ...fields, err: error.cause }, 'SCEP request failed');
+  if (error.code === ErrorCodes.internal)
+    logger.error({ ...fields, err: error.cause }, 'SCEP request failed');
   else logger.info(fields, 'SCEP request rejected');
 }
 
@@ -99,7 +101,8 @@ async function answer(
 /** The pkiMessage: the POST body, or the GET `message` parameter in either base64 alphabet. */
 function messageBytes(request: FastifyRequest, options: ScepRouteOptions): Buffer {
   if (request.method === 'POST') {
-    if (!Buffer.isBuffer(request.body) || request.body.length === 0) throw new DecodeError('empty request body');
+    if (!Buffer.isBuffer(request.body) || request.body.length === 0)
+      throw new DecodeError('empty request body');
     return request.body;
   }
   const param = rawQueryParam(request.raw.url ?? '', 'message');
