@@ -20,7 +20,13 @@ export interface ConnectorAdmin {
     passwordFile?: string;
     force?: boolean;
   }): Promise<{ caPem: string; raPem: string }>;
-  caInfo(): Promise<{ subject: string; notAfter: Date; fingerprintSha256: string; keyType: string; caPem: string }>;
+  caInfo(): Promise<{
+    subject: string;
+    notAfter: Date;
+    fingerprintSha256: string;
+    keyType: string;
+    caPem: string;
+  }>;
   /** Mints a one-time SCEP challenge, stores its hash, returns the challenge text. */
   mintChallenge(opts: { ttlSeconds: number; profile?: string }): Promise<string>;
   listCertificates(filter: InventoryFilter): Promise<InventoryRecord[]>;

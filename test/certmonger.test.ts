@@ -25,7 +25,8 @@ describe('certmonger against outpost', () => {
     const caps = await run(scepSubmit, ['-u', app.scepUrl, '-c']);
     expect(caps.code, caps.stderr).toBe(0);
     const advertised = caps.stdout.split(/\s+/);
-    for (const cap of ['POSTPKIOperation', 'SHA-256', 'AES', 'SCEPStandard', 'Renewal']) expect(advertised).toContain(cap);
+    for (const cap of ['POSTPKIOperation', 'SHA-256', 'AES', 'SCEPStandard', 'Renewal'])
+      expect(advertised).toContain(cap);
 
     const certs = await run(scepSubmit, ['-u', app.scepUrl, '-C']);
     expect(certs.code, certs.stderr).toBe(0);
@@ -62,12 +63,25 @@ describe('certmonger against outpost', () => {
     };
     const result = await run(
       'timeout',
-      ['90', 'dbus-run-session', '--', 'certmonger', '-s', '-n', '-d', '2', '-c', `bash ${join(sandbox, 'run.sh')}`],
+      [
+        '90',
+        'dbus-run-session',
+        '--',
+        'certmonger',
+        '-s',
+        '-n',
+        '-d',
+        '2',
+        '-c',
+        `bash ${join(sandbox, 'run.sh')}`,
+      ],
       { env, timeoutMs: 100_000 },
     );
     const list = readFileSync(join(out, 'list.txt'), 'utf8');
     expect(list, `${result.stdout}\n${result.stderr}\n${app.logs()}`).toContain('status: MONITORING');
     expect(await openssl(['verify', '-CAfile', caFile, join(out, 'cert.pem')])).toContain(': OK');
-    expect(await openssl(['x509', '-in', join(out, 'cert.pem'), '-noout', '-subject'])).toContain('cm-device');
+    expect(await openssl(['x509', '-in', join(out, 'cert.pem'), '-noout', '-subject'])).toContain(
+      'cm-device',
+    );
   });
 });

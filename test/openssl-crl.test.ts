@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toPem } from '../certs/pem.js';
 import { decodeSignedData } from '../certs/cms/index.js';
+import { toPem } from '../certs/pem.js';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
 import { openssl } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
@@ -37,10 +37,22 @@ describe('openssl verifies the CA, CRL and CertRep of a running appliance', () =
   it('lists a serial revoked with the CLI on the CRL served at the CDP, and -crl_check rejects it', async () => {
     const enrolled = await scepclient(app.scepUrl, { cn: 'to-revoke', challenge: 'static-secret' });
     expect(enrolled.code, enrolled.stdout + enrolled.stderr).toBe(0);
-    const serial = (await openssl(['x509', '-in', enrolled.certFile, '-noout', '-serial'])).trim().split('=')[1]!;
+    const serial = (await openssl(['x509', '-in', enrolled.certFile, '-noout', '-serial']))
+      .trim()
+      .split('=')[1]!;
 
     const before = await fetchCrl(enrolled.certFile);
-    const beforeText = await openssl(['crl', '-inform', 'DER', '-in', before, '-CAfile', caFile, '-noout', '-text']);
+    const beforeText = await openssl([
+      'crl',
+      '-inform',
+      'DER',
+      '-in',
+      before,
+      '-CAfile',
+      caFile,
+      '-noout',
+      '-text',
+    ]);
     expect(beforeText).toContain('verify OK');
     expect(beforeText).not.toContain(serial);
 
@@ -63,9 +75,15 @@ describe('openssl verifies the CA, CRL and CertRep of a running appliance', () =
 
     const crlPem = join(work, 'crl.pem');
     await openssl(['crl', '-inform', 'DER', '-in', join(app.dataDir, 'ca', 'crl.der'), '-out', crlPem]);
-    const check = await openssl(['verify', '-crl_check', '-CAfile', caFile, '-CRLfile', crlPem, enrolled.certFile]).catch(
-      (e: Error) => e.message,
-    );
+    const check = await openssl([
+      'verify',
+      '-crl_check',
+      '-CAfile',
+      caFile,
+      '-CRLfile',
+      crlPem,
+      enrolled.certFile,
+    ]).catch((e: Error) => e.message);
     expect(check).toContain('certificate revoked');
 
     const listed = JSON.parse((await app.cli(['certs', 'list', '--status', 'revoked', '--json'])).stdout);
@@ -81,9 +99,12 @@ describe('openssl verifies the CA, CRL and CertRep of a running appliance', () =
     expect(printed).toContain('SCEP RA');
     expect(printed).toContain('Outpost Root CA');
 
-    const certs = decodeSignedData(Buffer.from(await (await fetch(`${app.scepUrl}?operation=GetCACert`)).arrayBuffer()), {
-      maxBytes: 1 << 20,
-    }).certificates;
+    const certs = decodeSignedData(
+      Buffer.from(await (await fetch(`${app.scepUrl}?operation=GetCACert`)).arrayBuffer()),
+      {
+        maxBytes: 1 << 20,
+      },
+    ).certificates;
     writeFileSync(join(work, 'ra.pem'), toPem('CERTIFICATE', certs[0]!));
     expect(await openssl(['verify', '-CAfile', caFile, join(work, 'ra.pem')])).toContain(': OK');
 
@@ -95,9 +116,15 @@ describe('openssl verifies the CA, CRL and CertRep of a running appliance', () =
     ] as const) {
       expect((await fetch(`${app.scepUrl}?${query}`)).status, query).toBeGreaterThanOrEqual(status);
     }
-    const garbage = await fetch(`${app.scepUrl}?operation=PKIOperation`, { method: 'POST', body: randomBytes(2000) });
+    const garbage = await fetch(`${app.scepUrl}?operation=PKIOperation`, {
+      method: 'POST',
+      body: randomBytes(2000),
+    });
     expect(garbage.status).toBe(400);
-    const huge = await fetch(`${app.scepUrl}?operation=PKIOperation`, { method: 'POST', body: Buffer.alloc(300_000, 0x30) });
+    const huge = await fetch(`${app.scepUrl}?operation=PKIOperation`, {
+      method: 'POST',
+      body: Buffer.alloc(300_000, 0x30),
+    });
     expect(huge.status).toBe(413);
     expect((await fetch(`${app.adminUrl}/healthz`)).status).toBe(200);
   });

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT, exportJWK } from 'jose';
+import { exportJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
 import { openssl } from './support/run.js';
@@ -36,7 +36,9 @@ describe('micromdm scepclient with JWS challenges', () => {
     const token = await challenge({ subject: 'CN=jws-device,OU=Devices,O=Example,C=US', keySize: 2048 });
     const ok = await scepclient(app.scepUrl, { cn: 'jws-device', challenge: token });
     expect(ok.code, ok.stderr + app.logs()).toBe(0);
-    expect(await openssl(['verify', '-CAfile', join(app.dataDir, 'ca', 'ca.pem'), ok.certFile])).toContain(': OK');
+    expect(await openssl(['verify', '-CAfile', join(app.dataDir, 'ca', 'ca.pem'), ok.certFile])).toContain(
+      ': OK',
+    );
 
     const replay = await scepclient(app.scepUrl, { cn: 'jws-device', challenge: token });
     expect(replay.code).toBe(1);
@@ -49,7 +51,10 @@ describe('micromdm scepclient with JWS challenges', () => {
     expect(a.code).toBe(1);
     expect(a.stdout + a.stderr).toContain('failInfo: badRequest (2)');
 
-    const wrongSize = await challenge({ subject: 'CN=jws-device-3,OU=Devices,O=Example,C=US', keySize: 3072 });
+    const wrongSize = await challenge({
+      subject: 'CN=jws-device-3,OU=Devices,O=Example,C=US',
+      keySize: 3072,
+    });
     const b = await scepclient(app.scepUrl, { cn: 'jws-device-3', challenge: wrongSize });
     expect(b.code).toBe(1);
     expect(await app.waitForLog('key size 2048 does not match the challenge'), app.logs()).toBe(true);

@@ -9,7 +9,10 @@ describe('micromdm scepclient with manual approval (PENDING, then polling)', () 
   let app: RunningAppliance;
   beforeAll(async () => {
     app = await startAppliance({
-      connector: { scep: { challenge: { static: 'approve-me' } }, profiles: { device: { approval: 'manual' } } },
+      connector: {
+        scep: { challenge: { static: 'approve-me' } },
+        profiles: { device: { approval: 'manual' } },
+      },
     });
   });
   afterAll(async () => app?.stop());
@@ -17,8 +20,8 @@ describe('micromdm scepclient with manual approval (PENDING, then polling)', () 
   async function pendingFor(cn: string): Promise<string> {
     for (let i = 0; i < 100; i++) {
       const listed = await app.cli(['certs', 'pending', '--json']);
-      const entry = (JSON.parse(listed.stdout) as Array<{ transactionId: string; subject: string }>).find((p) =>
-        p.subject.includes(`CN=${cn}`),
+      const entry = (JSON.parse(listed.stdout) as Array<{ transactionId: string; subject: string }>).find(
+        (p) => p.subject.includes(`CN=${cn}`),
       );
       if (entry) return entry.transactionId;
       await new Promise((r) => setTimeout(r, 200));
@@ -27,8 +30,16 @@ describe('micromdm scepclient with manual approval (PENDING, then polling)', () 
   }
 
   it('issues after `certs approve` and refuses after `certs reject`', async () => {
-    const approved = scepclient(app.scepUrl, { cn: 'needs-approval', challenge: 'approve-me', timeoutMs: 75_000 });
-    const rejected = scepclient(app.scepUrl, { cn: 'will-be-rejected', challenge: 'approve-me', timeoutMs: 75_000 });
+    const approved = scepclient(app.scepUrl, {
+      cn: 'needs-approval',
+      challenge: 'approve-me',
+      timeoutMs: 75_000,
+    });
+    const rejected = scepclient(app.scepUrl, {
+      cn: 'will-be-rejected',
+      challenge: 'approve-me',
+      timeoutMs: 75_000,
+    });
     const approveId = await pendingFor('needs-approval');
     const rejectId = await pendingFor('will-be-rejected');
 

@@ -36,9 +36,13 @@ describe('micromdm scepclient against outpost', () => {
     expect(text).toContain('/crl/ca.crl');
 
     const listed = await app.cli(['certs', 'list', '--json']);
-    const serial = (await openssl(['x509', '-in', enrolled.certFile, '-noout', '-serial'])).trim().split('=')[1]!;
+    const serial = (await openssl(['x509', '-in', enrolled.certFile, '-noout', '-serial']))
+      .trim()
+      .split('=')[1]!;
     const norm = (hex: string) => hex.toLowerCase().replace(/^0+/, '');
-    expect(JSON.parse(listed.stdout).map((c: { serialHex: string }) => norm(c.serialHex))).toContain(norm(serial));
+    expect(JSON.parse(listed.stdout).map((c: { serialHex: string }) => norm(c.serialHex))).toContain(
+      norm(serial),
+    );
 
     // RenewalReq: the same directory holds cert.pem, so scepclient signs with it (no challenge).
     const before = readFileSync(enrolled.certFile, 'utf8');
@@ -61,7 +65,10 @@ describe('micromdm scepclient against outpost', () => {
 
   it('refuses a wrong challenge and a missing challenge with failInfo badRequest', async () => {
     for (const challenge of ['not-a-real-challenge', undefined]) {
-      const result = await scepclient(app.scepUrl, { cn: 'device-four', ...(challenge ? { challenge } : {}) });
+      const result = await scepclient(app.scepUrl, {
+        cn: 'device-four',
+        ...(challenge ? { challenge } : {}),
+      });
       expect(result.code).toBe(1);
       expect(result.stdout + result.stderr).toContain('failInfo: badRequest (2)');
     }

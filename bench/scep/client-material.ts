@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { buildCertificate, randomSerial } from '../../certs/certificate.js';
 import { buildCsr } from '../../certs/csr.js';
-import { type KeyPair, generateKeyPair, keyPairSigner, spkiDer } from '../../certs/keys.js';
-import { MessageType, encodePkiMessage } from '../../connector/scep/codec/index.js';
+import { generateKeyPair, type KeyPair, keyPairSigner, spkiDer } from '../../certs/keys.js';
+import { encodePkiMessage, MessageType } from '../../connector/scep/codec/index.js';
 
 /** One device identity: an RSA-2048 key and the self-signed "SCEP SIGNER" certificate scepclient uses. */
 export interface DeviceKey {

@@ -19,7 +19,11 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** POSTs every prepared request with `concurrency` workers; bounded: each request is sent once. */
-export async function runLoad(url: string, requests: PreparedRequest[], concurrency: number): Promise<LoadResult> {
+export async function runLoad(
+  url: string,
+  requests: PreparedRequest[],
+  concurrency: number,
+): Promise<LoadResult> {
   const latencies: number[] = [];
   const responses: Array<Buffer | undefined> = new Array(requests.length);
   let next = 0;

@@ -37,13 +37,28 @@ interface Row {
 async function caCerts(url: string): Promise<Buffer[]> {
   const res = await fetch(`${url}?operation=GetCACert`);
   const body = Buffer.from(await res.arrayBuffer());
-  if (res.headers.get('content-type')?.includes('x-x509-ca-ra-cert')) return decodeSignedData(body, { maxBytes: 1 << 20 }).certificates;
+  if (res.headers.get('content-type')?.includes('x-x509-ca-ra-cert'))
+    return decodeSignedData(body, { maxBytes: 1 << 20 }).certificates;
   return [body];
 }
 
-async function measure(server: string, url: string, keys: DeviceKey[], count: number, concurrency: number, serials: Set<string>, note?: string): Promise<Row> {
+async function measure(
+  server: string,
+  url: string,
+  keys: DeviceKey[],
+  count: number,
+  concurrency: number,
+  serials: Set<string>,
+  note?: string,
+): Promise<Row> {
   const certs = await caCerts(url);
-  const requests = prepareRequests(keys, count, certs[0]!, challenge, `${server}-c${concurrency}-${Date.now()}`);
+  const requests = prepareRequests(
+    keys,
+    count,
+    certs[0]!,
+    challenge,
+    `${server}-c${concurrency}-${Date.now()}`,
+  );
   const load = await runLoad(url, requests, concurrency);
   const check = validate(load, requests, certs, serials);
   const row: Row = { server, load, check, ...(note ? { note } : {}) };
@@ -72,7 +87,10 @@ async function startOutpost(dataDir?: string): Promise<RunningAppliance> {
       log: { level: 'warn' },
       connector: {
         ca: { keyAlgorithm: 'rsa-2048' },
-        scep: { challenge: { static: challenge }, limits: { ratePerClientPerMinute: 0, maxConcurrent: 1024 } },
+        scep: {
+          challenge: { static: challenge },
+          limits: { ratePerClientPerMinute: 0, maxConcurrent: 1024 },
+        },
       },
     },
     dataDir ? { dataDir } : {},
@@ -96,7 +114,17 @@ async function main(): Promise<void> {
       const seconds = await prefill(dataDir, prefillCount);
       console.log(`prefilled the inventory with ${prefillCount} certificates in ${seconds.toFixed(1)} s`);
       outpost = await startOutpost(dataDir);
-      rows.push(await measure('outpost', outpost.scepUrl, keys, requestCount, 16, outpostSerials, `${prefillCount} in inventory`));
+      rows.push(
+        await measure(
+          'outpost',
+          outpost.scepUrl,
+          keys,
+          requestCount,
+          16,
+          outpostSerials,
+          `${prefillCount} in inventory`,
+        ),
+      );
     }
   } finally {
     await outpost.stop();
@@ -106,7 +134,9 @@ async function main(): Promise<void> {
   const scepserverSerials = new Set<string>();
   try {
     rows.push(await measure('scepserver', scepserver.url, keys, scepserverCount, 1, scepserverSerials));
-    rows.push(await measure('scepserver', scepserver.url, keys, Math.min(scepserverCount, 200), 4, scepserverSerials));
+    rows.push(
+      await measure('scepserver', scepserver.url, keys, Math.min(scepserverCount, 200), 4, scepserverSerials),
+    );
   } finally {
     await scepserver.stop();
   }

@@ -1,5 +1,5 @@
 import { parseCertificate } from '../../certs/certificate.js';
-import { PkiStatus, decodeCertRep } from '../../connector/scep/codec/index.js';
+import { decodeCertRep, PkiStatus } from '../../connector/scep/codec/index.js';
 import type { PreparedRequest } from './client-material.js';
 import type { LoadResult } from './load.js';
 

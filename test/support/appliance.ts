@@ -62,7 +62,10 @@ function merge(base: ConfigTree, extra: ConfigTree): ConfigTree {
  * Starts `outpost run` from the built dist/ as a child process with its own data directory and
  * loopback ports, and waits for /readyz. `config` is merged over the generated configuration.
  */
-export async function startAppliance(config: ConfigTree = {}, options: { dataDir?: string } = {}): Promise<RunningAppliance> {
+export async function startAppliance(
+  config: ConfigTree = {},
+  options: { dataDir?: string } = {},
+): Promise<RunningAppliance> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'outpost-test-'));
   const scepPort = await freePort();
   const adminPort = await freePort();
@@ -85,7 +88,12 @@ export async function startAppliance(config: ConfigTree = {}, options: { dataDir
   await waitReady(adminUrl, child, () => output);
   const cli = async (args: string[]) => {
     try {
-      const { stdout, stderr } = await execFileAsync(process.execPath, [cliPath, ...args, '--config', configFile]);
+      const { stdout, stderr } = await execFileAsync(process.execPath, [
+        cliPath,
+        ...args,
+        '--config',
+        configFile,
+      ]);
       return { stdout, stderr, code: 0 };
     } catch (e) {
       const err = e as { stdout: string; stderr: string; code: number };

@@ -16,7 +16,14 @@ export interface ScepClientRun extends RunResult {
  */
 export async function scepclient(
   url: string,
-  options: { cn: string; challenge?: string; dir?: string; keySize?: number; caFingerprint?: string; timeoutMs?: number },
+  options: {
+    cn: string;
+    challenge?: string;
+    dir?: string;
+    keySize?: number;
+    caFingerprint?: string;
+    timeoutMs?: number;
+  },
 ): Promise<ScepClientRun> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'outpost-scepclient-'));
   rmSync(join(dir, 'csr.pem'), { force: true });
@@ -24,8 +31,22 @@ export async function scepclient(
   const keyFile = join(dir, 'key.pem');
   const certFile = join(dir, 'cert.pem');
   const args = [
-    '-server-url', url, '-private-key', keyFile, '-certificate', certFile, '-cn', options.cn,
-    '-organization', 'Example', '-ou', 'Devices', '-country', 'US', '-keySize', String(options.keySize ?? 2048),
+    '-server-url',
+    url,
+    '-private-key',
+    keyFile,
+    '-certificate',
+    certFile,
+    '-cn',
+    options.cn,
+    '-organization',
+    'Example',
+    '-ou',
+    'Devices',
+    '-country',
+    'US',
+    '-keySize',
+    String(options.keySize ?? 2048),
   ];
   if (options.challenge !== undefined) args.push('-challenge', options.challenge);
   if (options.caFingerprint) args.push('-ca-fingerprint', options.caFingerprint);

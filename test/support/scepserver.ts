@@ -18,7 +18,9 @@ export interface RunningScepServer {
  * ":PORT" on all interfaces, serves only `/scep`, and needs `-allowrenew 0` so re-enrolling a CN
  * does not fail with "DN already exists".
  */
-export async function startScepServer(options: { caKeyBits?: number; challenge?: string } = {}): Promise<RunningScepServer> {
+export async function startScepServer(
+  options: { caKeyBits?: number; challenge?: string } = {},
+): Promise<RunningScepServer> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-scepserver-'));
   const depot = join(dir, 'depot');
   mkdirSync(depot);
@@ -26,17 +28,54 @@ export async function startScepServer(options: { caKeyBits?: number; challenge?:
   const plainKey = join(dir, 'ca.plain.key');
   const challenge = options.challenge ?? 'secret123';
   await openssl([
-    'req', '-x509', '-newkey', `rsa:${options.caKeyBits ?? 2048}`, '-nodes', '-keyout', plainKey, '-out', caCertFile,
-    '-days', '3650', '-subj', '/C=US/O=fixture-scep-ca/CN=Fixture SCEP CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign,cRLSign',
-    '-addext', 'subjectKeyIdentifier=hash',
+    'req',
+    '-x509',
+    '-newkey',
+    `rsa:${options.caKeyBits ?? 2048}`,
+    '-nodes',
+    '-keyout',
+    plainKey,
+    '-out',
+    caCertFile,
+    '-days',
+    '3650',
+    '-subj',
+    '/C=US/O=fixture-scep-ca/CN=Fixture SCEP CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign,cRLSign',
+    '-addext',
+    'subjectKeyIdentifier=hash',
   ]);
-  await openssl(['rsa', '-in', plainKey, '-traditional', '-des3', '-passout', 'pass:capass', '-out', join(depot, 'ca.key')]);
+  await openssl([
+    'rsa',
+    '-in',
+    plainKey,
+    '-traditional',
+    '-des3',
+    '-passout',
+    'pass:capass',
+    '-out',
+    join(depot, 'ca.key'),
+  ]);
   const port = await freePort();
   const child = spawn(
     'scepserver',
-    ['-depot', depot, '-port', String(port), '-capass', 'capass', '-challenge', challenge, '-allowrenew', '0', '-crtvalid', '365'],
+    [
+      '-depot',
+      depot,
+      '-port',
+      String(port),
+      '-capass',
+      'capass',
+      '-challenge',
+      challenge,
+      '-allowrenew',
+      '0',
+      '-crtvalid',
+      '365',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
