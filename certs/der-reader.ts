@@ -1,4 +1,4 @@
-import { DecodeError, OutpostError } from '../../core/errors.js';
+import { DecodeError, OutpostError } from '../core/errors.js';
 
 /**
  * A small BER/DER reader with throwing accessors. Measured here, asn1js 4's fromBER took ~5 ms for
@@ -24,15 +24,34 @@ export interface AsnNode {
 
 const UNIVERSAL = 0;
 const CONTEXT = 2;
-const MAX_DEPTH = 48;
 const MAX_LENGTH_OCTETS = 4;
 
+/**
+ * Work bounds for untrusted input (DESIGN rule 4): nesting depth (root = 0) and element count.
+ * Defaults fit CMS messages; X.509 parsing passes tighter ones (certs/x509-der.ts).
+ */
+export interface DerLimits {
+  maxDepth?: number;
+  maxNodes?: number;
+}
+
 class Reader {
-  constructor(private readonly bytes: Buffer) {}
+  private nodes = 0;
+  private readonly maxDepth: number;
+  private readonly maxNodes: number;
+
+  constructor(
+    private readonly bytes: Buffer,
+    limits: DerLimits,
+  ) {
+    this.maxDepth = limits.maxDepth ?? 48;
+    this.maxNodes = limits.maxNodes ?? Number.POSITIVE_INFINITY;
+  }
 
   /** Reads one element starting at `start`; returns it and the offset after it. */
   element(start: number, end: number, depth: number): { node: AsnNode; next: number } {
-    if (depth > MAX_DEPTH) throw new DecodeError('ASN.1 nesting too deep');
+    if (depth > this.maxDepth) throw new DecodeError('ASN.1 nesting too deep');
+    if (++this.nodes > this.maxNodes) throw new DecodeError('ASN.1 too many elements');
     const b = this.bytes;
     let at = start;
     if (at >= end) throw new DecodeError('ASN.1 truncated');
@@ -113,11 +132,11 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 /** Parses exactly one BER/DER element filling `bytes`; trailing bytes are malformed. */
-export function parseDer(bytes: Uint8Array, what: string, maxBytes: number): AsnNode {
+export function parseDer(bytes: Uint8Array, what: string, maxBytes: number, limits: DerLimits = {}): AsnNode {
   if (bytes.length > maxBytes) throw new DecodeError(`${what} too large`);
   if (bytes.length === 0) throw new DecodeError(`${what} empty`);
   const buffer = asBuffer(bytes);
-  const { node, next } = decoding(what, () => new Reader(buffer).element(0, buffer.length, 0));
+  const { node, next } = decoding(what, () => new Reader(buffer, limits).element(0, buffer.length, 0));
   if (next !== buffer.length) throw new DecodeError(`${what}: trailing bytes`);
   return node;
 }
@@ -134,6 +153,11 @@ export function decoding<T>(what: string, body: () => T): T {
 
 function isTag(node: AsnNode, tagClass: number, tagNumber: number): boolean {
   return node.tagClass === tagClass && node.tagNumber === tagNumber;
+}
+
+/** A UNIVERSAL-class element with this tag number (e.g. 2 INTEGER, 16 SEQUENCE), either form. */
+export function isUniversal(node: AsnNode | undefined, tagNumber: number): node is AsnNode {
+  return node !== undefined && isTag(node, UNIVERSAL, tagNumber);
 }
 
 export function isContextTag(node: AsnNode | undefined, n: number): node is AsnNode {
@@ -226,7 +250,7 @@ function view(source: Buffer, start: number, end: number): Buffer {
 }
 
 /** Contents octets of a primitive element (a view, not a copy). */
-function contentOf(node: AsnNode): Buffer {
+export function contentOf(node: AsnNode): Buffer {
   return view(node.source, node.contentStart, node.contentEnd);
 }
 
@@ -270,4 +294,25 @@ export function stringValue(node: AsnNode | undefined, what: string): string {
     throw new DecodeError(`${what}: expected a string`);
   }
   return node.source.toString(node.tagNumber === 12 ? 'utf8' : 'latin1', node.contentStart, node.contentEnd);
+}
+
+/**
+ * BIT STRING (X.690 §8.6), primitive form only: the unused-bits count and the octets after it.
+ * Signatures, keys and named-bit lists are always primitive in what we read.
+ */
+export function bitStringValue(node: AsnNode | undefined, what: string): { unusedBits: number; bytes: Buffer } {
+  if (node === undefined || !isTag(node, UNIVERSAL, 3) || node.constructed)
+    throw new DecodeError(`${what}: expected BIT STRING`);
+  if (node.contentEnd === node.contentStart) throw new DecodeError(`${what}: empty BIT STRING`);
+  const unusedBits = node.source[node.contentStart]!;
+  if (unusedBits > 7) throw new DecodeError(`${what}: bad unused-bits count`);
+  return { unusedBits, bytes: view(node.source, node.contentStart + 1, node.contentEnd) };
+}
+
+/** BOOLEAN: BER reads any nonzero content octet as TRUE (X.690 §8.2.2). */
+export function booleanValue(node: AsnNode | undefined, what: string): boolean {
+  if (node === undefined || !isTag(node, UNIVERSAL, 1) || node.constructed)
+    throw new DecodeError(`${what}: expected BOOLEAN`);
+  for (let i = node.contentStart; i < node.contentEnd; i++) if (node.source[i] !== 0) return true;
+  return false;
 }

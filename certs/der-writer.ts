@@ -38,6 +38,37 @@ export const printableString = (text: string): Buffer => tlv(0x13, Buffer.from(t
 
 export const derNull: Buffer = Buffer.from([0x05, 0x00]);
 
+/** IA5String; the caller has checked the text is 7-bit (one octet per character). */
+export const ia5String = (text: string): Buffer => tlv(0x16, Buffer.from(text, 'latin1'));
+
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** UTF8String. Refuses lone surrogates (no UTF-8 for them) instead of writing U+FFFD silently. */
+export function utf8String(text: string): Buffer {
+  if (LONE_SURROGATE.test(text))
+    throw new TypeError('The string contains lone surrogates and cannot be encoded as UTF-8');
+  return tlv(0x0c, Buffer.from(text, 'utf8'));
+}
+
+/** BOOLEAN TRUE as DER writes it (X.690 §11.1: all bits set). */
+export const derTrue: Buffer = Buffer.from([0x01, 0x01, 0xff]);
+
+/** BIT STRING from an unused-bits count and the octets (X.690 §8.6.2). */
+export const bitString = (unusedBits: number, bytes: Uint8Array): Buffer =>
+  tlv(0x03, Buffer.from([unusedBits]), bytes);
+
+/** INTEGER from an integer, minimal two's complement (X.690 §8.3.2), e.g. pathLenConstraint. */
+export function integer(value: number): Buffer {
+  if (!Number.isInteger(value)) throw new RangeError(`Integer value must be an integer, got ${value}`);
+  const bytes: number[] = [];
+  let n = BigInt(value);
+  do {
+    bytes.unshift(Number(n & 0xffn));
+    n >>= 8n;
+  } while (!(n === 0n && (bytes[0]! & 0x80) === 0) && !(n === -1n && (bytes[0]! & 0x80) !== 0));
+  return tlv(0x02, Buffer.from(bytes));
+}
+
 /** INTEGER from a small non-negative number (versions). */
 export function smallInteger(value: number): Buffer {
   return tlv(0x02, Buffer.from([value & 0x7f]));
