@@ -2,10 +2,12 @@ import type { KeyObject } from 'node:crypto';
 import {
   buildCertificate,
   type ParsedCertificate,
+  parseCertificate,
   randomSerial,
   serialHex,
 } from '../../../certs/certificate.js';
-import type { KeyAlgorithm } from '../../../certs/keys.js';
+import { type KeyAlgorithm, keysMatch } from '../../../certs/keys.js';
+import { readPkcs12 } from '../../../certs/pkcs12/index.js';
 import type { HashName, Signer } from '../../../certs/signer.js';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
 import type { Inventory } from '../../issuance/ports.js';
@@ -18,6 +20,7 @@ import {
   createRa,
   hasAnyMaterial,
   type KeyedCertificate,
+  keyed,
   keyedFromPem,
   loadMaterial,
   saveMaterial,
@@ -110,6 +113,45 @@ export class BuiltinCa implements CaBackend {
       m.raCertPem && m.raKeyPem
         ? keyedFromPem(m.raCertPem, m.raKeyPem, m.raKeyPassphrase)
         : await createRa(ca, opts.hash, opts.clock());
+    await saveMaterial(opts.dir, { ca, ra });
+    return BuiltinCa.start(opts, { ca, ra }, { freshCrl: true });
+  }
+
+  /**
+   * Imports an existing CA from a PKCS#12 file (RFC 7292; see certs/pkcs12 for the schemes read).
+   * The CA is the first certificate with basicConstraints CA whose private key is in the file. An
+   * RA may travel with it as a second key and certificate: a non-CA certificate with
+   * keyEncipherment, issued by that CA, whose key is present; otherwise a new RA is made as in
+   * importPem. Other certificates (the CA's own issuers) are not kept. Refuses to overwrite
+   * unless `force`; a wrong password is badSignature.
+   */
+  static async importPkcs12(
+    options: BuiltinCaOptions,
+    { der, password }: { der: Buffer; password: string },
+    { force }: { force: boolean } = { force: false },
+  ): Promise<BuiltinCa> {
+    const opts = resolve(options);
+    await refuseOverwrite(opts.dir, force);
+    const { certificates, keys } = readPkcs12(der, password);
+    const keyedCerts = certificates.flatMap((certDer) => {
+      const cert = parseCertificate(certDer);
+      const key = keys.find((k) => keysMatch(k.privateKey, cert.publicKey));
+      return key ? [keyed(certDer, { privateKey: key.privateKey, publicKey: cert.publicKey })] : [];
+    });
+    const ca = keyedCerts.find((k) => k.cert.isCa);
+    if (!ca) {
+      throw new OutpostError(
+        ErrorCodes.config,
+        'the PKCS#12 file holds no CA certificate (basicConstraints CA) together with its private key',
+      );
+    }
+    const ra =
+      keyedCerts.find(
+        (k) =>
+          !k.cert.isCa &&
+          k.cert.keyUsage.includes('keyEncipherment') &&
+          k.cert.issuer.der.equals(ca.cert.subject.der),
+      ) ?? (await createRa(ca, opts.hash, opts.clock()));
     await saveMaterial(opts.dir, { ca, ra });
     return BuiltinCa.start(opts, { ca, ra }, { freshCrl: true });
   }
