@@ -54,13 +54,24 @@ export async function openConnectorAdmin(config: OutpostConfig, logger: Logger):
         const options = { ...builtinCaOptions(config, inventory), ...(keyAlgorithm ? { keyAlgorithm } : {}) };
         return pems(await BuiltinCa.init(options, { force: force ?? false }));
       }),
-    importCa: ({ certFile, keyFile, pkcs12File, force }) =>
+    importCa: ({ certFile, keyFile, pkcs12File, passwordFile, force }) =>
       withInventory(config, async (inventory) => {
         if (pkcs12File) {
-          throw new OutpostError(
-            ErrorCodes.unsupportedAlgorithm,
-            'PKCS#12 import is not available yet; convert with openssl pkcs12 -nodes and import the PEM files',
+          if (!passwordFile) throw new OutpostError(ErrorCodes.badRequest, '--pkcs12 needs --password-file');
+          const [der, passwordBytes] = await Promise.all([
+            readBounded(pkcs12File, 'PKCS#12'),
+            readBounded(passwordFile, 'password'),
+          ]);
+          if (passwordBytes.length > 4096)
+            throw new OutpostError(ErrorCodes.limit, 'the password file is larger than 4 KiB');
+          // `echo secret > pw.txt` adds one newline; anything else in the file is the password
+          const password = passwordBytes.toString('utf8').replace(/\r?\n$/, '');
+          const ca = await BuiltinCa.importPkcs12(
+            builtinCaOptions(config, inventory),
+            { der, password },
+            { force: force ?? false },
           );
+          return pems(ca);
         }
         if (!certFile || !keyFile)
           throw new OutpostError(ErrorCodes.badRequest, 'both --cert and --key are needed');
