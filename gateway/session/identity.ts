@@ -1,0 +1,8 @@
+/** Who a tunnel belongs to, as an authenticator established it. */
+export interface Identity {
+  username: string;
+  groups: string[];
+  method: 'certificate' | 'password' | 'token';
+  /** Device id the client reported (X-CSTP-Hostname / device-id), when any. */
+  device?: string;
+}

@@ -1,0 +1,159 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import type { Identity } from './identity.js';
+import type { Session } from './session.js';
+
+export interface SessionLimits {
+  maxClients: number;
+  maxSessionsPerUser: number;
+  /** Seconds a disconnected session's cookie stays valid for a reconnect (ocserv cookie-timeout). */
+  cookieTimeoutSeconds: number;
+  /** Seconds a session may live at most, connected or not. */
+  sessionTimeoutSeconds: number;
+}
+
+function hashCookie(cookie: string): string {
+  return createHash('sha256').update(cookie, 'utf8').digest('hex');
+}
+
+/**
+ * Every session of the gateway, found by cookie (hashed), by id, by user and by tunnel address.
+ * The address index is what the TUN reader uses for each packet, so it is a plain Map lookup.
+ */
+export class SessionTable {
+  private readonly byCookie = new Map<string, Session>();
+  private readonly byId = new Map<string, Session>();
+  private readonly byAddress = new Map<string, Session>();
+  private readonly perUser = new Map<string, number>();
+  private drain = false;
+
+  constructor(
+    private readonly limits: SessionLimits,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Drain mode: existing sessions continue, new ones are refused (ocserv's behaviour on reload). */
+  setDrain(on: boolean): void {
+    this.drain = on;
+  }
+
+  /** Creates a session for an authenticated identity; returns it with the cookie to hand out once. */
+  create(identity: Identity, remoteAddress: string): { session: Session; cookie: string } {
+    if (this.drain) throw new OutpostError(ErrorCodes.busy, 'the gateway is not accepting new sessions');
+    if (this.byId.size >= this.limits.maxClients) throw new OutpostError(ErrorCodes.busy, 'too many clients');
+    const userSessions = this.perUser.get(identity.username) ?? 0;
+    if (userSessions >= this.limits.maxSessionsPerUser) {
+      throw new OutpostError(ErrorCodes.busy, 'too many sessions for this user');
+    }
+    const cookie = randomBytes(32).toString('base64url');
+    const now = this.clock();
+    const session: Session = {
+      id: randomUUID(),
+      identity,
+      remoteAddress,
+      cookieHash: hashCookie(cookie),
+      createdAt: now,
+      state: 'authenticated',
+      cookieExpiresAt: now + this.limits.cookieTimeoutSeconds * 1000,
+      lastActivity: now,
+      bytesIn: 0,
+      bytesOut: 0,
+      packetsIn: 0,
+      packetsOut: 0,
+    };
+    this.byCookie.set(session.cookieHash, session);
+    this.byId.set(session.id, session);
+    this.perUser.set(identity.username, userSessions + 1);
+    return { session, cookie };
+  }
+
+  /** The session a CONNECT's cookie names, if it is still acceptable; else unauthorized (HTTP 401). */
+  byCookieValue(cookie: string | undefined): Session {
+    const session = cookie ? this.byCookie.get(hashCookie(cookie)) : undefined;
+    if (session) this.expireOne(session.cookieHash, session, this.clock());
+    if (!session || session.state === 'closed') {
+      throw new OutpostError(ErrorCodes.unauthorized, 'unknown, expired or revoked cookie');
+    }
+    return session;
+  }
+
+  get(id: string): Session | undefined {
+    return this.byId.get(id);
+  }
+
+  list(): Session[] {
+    return [...this.byId.values()];
+  }
+
+  /** The connected session that owns a tunnel address (the TUN reader's per-packet lookup). */
+  byTunnelAddress(address: string): Session | undefined {
+    return this.byAddress.get(address);
+  }
+
+  markConnected(session: Session): void {
+    session.state = 'connected';
+    session.cookieExpiresAt = undefined;
+    session.lastActivity = this.clock();
+    if (session.ipv4) this.byAddress.set(session.ipv4, session);
+    if (session.ipv6) this.byAddress.set(session.ipv6, session);
+  }
+
+  /** The tunnel dropped: keep the session (and its address) for a reconnect within the cookie timeout. */
+  markDisconnected(session: Session): void {
+    if (session.state === 'closed') return;
+    session.state = 'disconnected';
+    session.disconnect = undefined;
+    session.cookieExpiresAt = this.clock() + this.limits.cookieTimeoutSeconds * 1000;
+    this.unindexAddress(session);
+  }
+
+  /** Ends a session now: its tunnel closes and its cookie is refused from then on. */
+  close(session: Session, reason: string): void {
+    if (session.state === 'closed') return;
+    const disconnect = session.disconnect;
+    session.state = 'closed';
+    session.disconnect = undefined;
+    this.unindexAddress(session);
+    this.byId.delete(session.id);
+    const remaining = (this.perUser.get(session.identity.username) ?? 1) - 1;
+    if (remaining > 0) this.perUser.set(session.identity.username, remaining);
+    else this.perUser.delete(session.identity.username);
+    // The cookie stays known (as closed) until it would have expired, so a retry gets 401, not a new session.
+    session.cookieExpiresAt = this.clock() + this.limits.cookieTimeoutSeconds * 1000;
+    disconnect?.(reason);
+    this.onClosed?.(session, reason);
+  }
+
+  /** Closes every session of a user (or with that device id); returns how many. */
+  closeWhere(match: (s: Session) => boolean, reason: string): number {
+    const victims = [...this.byId.values()].filter(match);
+    for (const session of victims) this.close(session, reason);
+    return victims.length;
+  }
+
+  /** Called once per session when it ends (access log, address release). */
+  onClosed?: (session: Session, reason: string) => void;
+
+  /** Drops sessions past their cookie or session lifetime (the gateway calls this on a timer). */
+  expire(): void {
+    const now = this.clock();
+    for (const [hash, session] of this.byCookie) this.expireOne(hash, session, now);
+  }
+
+  private expireOne(hash: string, session: Session, now: number): void {
+    const sessionOver = now - session.createdAt > this.limits.sessionTimeoutSeconds * 1000;
+    const cookieOver = session.cookieExpiresAt !== undefined && now > session.cookieExpiresAt;
+    if (session.state === 'closed' && cookieOver) this.byCookie.delete(hash);
+    else if (session.state !== 'closed' && sessionOver) this.close(session, 'session timeout');
+    else if (session.state !== 'connected' && session.state !== 'closed' && cookieOver) this.close(session, 'cookie timeout');
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  private unindexAddress(session: Session): void {
+    if (session.ipv4 && this.byAddress.get(session.ipv4) === session) this.byAddress.delete(session.ipv4);
+    if (session.ipv6 && this.byAddress.get(session.ipv6) === session) this.byAddress.delete(session.ipv6);
+  }
+}

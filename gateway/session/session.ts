@@ -1,0 +1,26 @@
+import type { Identity } from './identity.js';
+
+export type SessionState = 'authenticated' | 'connected' | 'disconnected' | 'closed';
+
+/** One VPN session: from a successful authentication until it ends or its cookie expires. */
+export interface Session {
+  readonly id: string;
+  readonly identity: Identity;
+  readonly remoteAddress: string;
+  /** SHA-256 of the webvpn cookie: the cookie itself is never kept. */
+  readonly cookieHash: string;
+  readonly createdAt: number;
+  state: SessionState;
+  /** Assigned at the first CONNECT; kept across reconnects within the cookie timeout. */
+  ipv4?: string;
+  ipv6?: string;
+  /** When a disconnected session's cookie stops being accepted. */
+  cookieExpiresAt?: number;
+  lastActivity: number;
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+  /** Ends the live tunnel, if any (set by the tunnel while connected). */
+  disconnect?: (reason: string) => void;
+}
