@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { parseCertificate } from '../../certs/certificate.js';
+import { buildCsr, parseCsr } from '../../certs/csr.js';
+import { generateKeyPair, privateKeyToPem } from '../../certs/keys.js';
+import { firstDer, toPem } from '../../certs/pem.js';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import type { OutpostConfig } from '../config/schema.js';
+import { parseListenAddress } from '../config/listen-address.js';
+import type { ConnectorCore } from './connector-core.js';
+
+export interface GatewayTlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  /** Where they came from, for the log. */
+  source: string;
+}
+
+const renewBeforeMs = 30 * 24 * 3600 * 1000;
+
+/**
+ * The gateway's server certificate: the configured PEM files, or — when `gateway.tls` is absent —
+ * one issued by the built-in CA on first start (ECDSA P-256, serverAuth, SANs for the host name
+ * and the listen address) and kept under dataDir/gateway, renewed 30 days before it expires.
+ */
+export async function gatewayTls(config: OutpostConfig, core: ConnectorCore, logger: Logger): Promise<GatewayTlsMaterial> {
+  const configured = config.gateway.tls;
+  if (configured) {
+    const [cert, key] = await Promise.all([readFile(configured.cert), readFile(configured.key)]).catch((e: unknown) => {
+      throw new OutpostError(ErrorCodes.config, 'gateway.tls: cannot read the certificate or key file', { cause: e });
+    });
+    return { cert, key, source: configured.cert };
+  }
+  const dir = join(config.dataDir, 'gateway');
+  const certFile = join(dir, 'tls.pem');
+  const keyFile = join(dir, 'tls.key');
+  const existing = await readExisting(certFile, keyFile);
+  if (existing) return existing;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const issued = await issueServerCertificate(config, core);
+  await writePrivate(keyFile, issued.key);
+  await writeFile(certFile, issued.cert);
+  logger.info({ component: 'gateway', cert: certFile }, 'gateway TLS certificate issued by the built-in CA');
+  return { ...issued, source: certFile };
+}
+
+async function readExisting(certFile: string, keyFile: string): Promise<GatewayTlsMaterial | undefined> {
+  try {
+    const [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
+    const parsed = parseCertificate(firstDer(cert.toString('utf8'), 'CERTIFICATE'));
+    if (parsed.notAfter.getTime() - Date.now() < renewBeforeMs) return undefined;
+    return { cert, key, source: certFile };
+  } catch {
+    return undefined;
+  }
+}
+
+async function issueServerCertificate(config: OutpostConfig, core: ConnectorCore): Promise<{ cert: Buffer; key: Buffer }> {
+  const pair = await generateKeyPair('ec-p256');
+  const host = hostname();
+  const listen = parseListenAddress(config.gateway.listen);
+  const ips = listen && !['0.0.0.0', '::'].includes(listen.host) ? [listen.host] : [];
+  const csr = parseCsr(buildCsr(`CN=${host}`, pair, { sans: { dns: [host], ip: ips } }));
+  const issued = await core.ca.issue({
+    csr,
+    profile: { name: 'gateway-tls', validityDays: 397, keyUsage: ['digitalSignature'], eku: ['serverAuth'] },
+    requester: 'gateway',
+  });
+  core.inventory.record({
+    serialHex: issued.serialHex,
+    subject: csr.subject.text,
+    sans: [`dns:${host}`, ...ips.map((ip) => `ip:${ip}`)],
+    profile: 'gateway-tls',
+    requester: 'gateway',
+    notBefore: issued.notBefore,
+    notAfter: issued.notAfter,
+    status: 'valid',
+    thumbprint: createHash('sha256').update(issued.der).digest('hex'),
+    der: issued.der,
+  });
+  const chain = toPem('CERTIFICATE', issued.der) + toPem('CERTIFICATE', core.ca.caCertificateDer);
+  return { cert: Buffer.from(chain), key: Buffer.from(privateKeyToPem(pair.privateKey)) };
+}
+
+/** Private keys are written 0600 from the start (temp file + rename), never readable in between. */
+async function writePrivate(file: string, data: Buffer): Promise<void> {
+  const temp = `${file}.tmp`;
+  await writeFile(temp, data, { mode: 0o600 });
+  await chmod(temp, 0o600);
+  await rename(temp, file);
+}
