@@ -1,0 +1,175 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { DecodeError } from '../../core/errors.js';
+
+/**
+ * The headers of `CONNECT /CSCOSSLC/tunnel` that matter to the gateway, as openconnect sends them
+ * (cstp.c start_cstp_connection; transcript sections A-C) and as ocserv reads them
+ * (worker-http.c header_value_check; http-heads.gperf).
+ */
+export interface ConnectRequest {
+  /** Value of the `webvpn` cookie: the session cookie handed out on auth success. */
+  cookie: string;
+  /** X-CSTP-Base-MTU: the client's path (link) MTU. */
+  baseMtu?: number;
+  /** X-CSTP-MTU: the client's own tunnel MTU guess (base minus its DTLS overhead). */
+  mtu?: number;
+  /** X-CSTP-Address-Type; both true when absent (ocserv only disables a family the list omits). */
+  addressTypes: { ipv4: boolean; ipv6: boolean };
+  /**
+   * X-CSTP-Full-IPv6-Capability: true. Without it ocserv gives an IPv6 address in the legacy
+   * Address/Netmask form and withholds IPv6 DNS and routes (worker-vpn.c connect_handler).
+   */
+  fullIpv6: boolean;
+  /** X-CSTP-Hostname if valid by ocserv's rule (letters, digits, '-', not leading '-', < 64 chars). */
+  hostname?: string;
+  /** Addresses the client held before and asks for again on reconnect (X-CSTP-Address). */
+  previousAddresses: { ipv4?: string; ipv6?: string };
+  /** X-AnyConnect-Identifier-Device-UniqueID (mobile clients). */
+  deviceId?: string;
+  /** X-AnyConnect-Identifier-Platform (e.g. apple-ios, android, linux-64). */
+  platform?: string;
+  platformVersion?: string;
+  deviceType?: string;
+  /** ocserv's rule: platform apple-ios* or android* gets the mobile DPD and idle timeout. */
+  isMobile: boolean;
+  userAgent: string;
+  /** Client family from the User-Agent, as ocserv classifies it (it changes DNS/IPv6 headers). */
+  agent: 'openconnect' | 'anyconnect' | 'unknown';
+  /** X-CSTP-Accept-Encoding tokens, lower-cased (e.g. oc-lz4, lzs). Reported only: we never compress. */
+  acceptEncoding: string[];
+}
+
+export interface ConnectRequestLimits {
+  /** Longest header value accepted (default 1024). Node's server already caps all headers at 16 KiB. */
+  maxHeaderValue?: number;
+  /** Longest webvpn cookie value (default 512). */
+  maxCookie?: number;
+}
+
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+const MAX_HOSTNAME = 63; // ocserv MAX_HOSTNAME_SIZE (64) including the NUL
+const MAX_ENCODINGS = 16;
+/** RFC 6265 cookie-octet. */
+const COOKIE_VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$/;
+const DECIMAL = /^[0-9]{1,5}$/;
+
+export function parseConnectRequest(headers: HeaderMap, limits: ConnectRequestLimits = {}): ConnectRequest {
+  const maxValue = limits.maxHeaderValue ?? 1024;
+  const get = headerReader(headers, maxValue);
+
+  const cookie = webvpnCookie(get('cookie', '; '), limits.maxCookie ?? 512);
+  const platform = get('x-anyconnect-identifier-platform') ?? get('x-anyconnect-platform');
+  const userAgent = get('user-agent') ?? '';
+  const request: ConnectRequest = {
+    cookie,
+    addressTypes: addressTypes(get('x-cstp-address-type')),
+    fullIpv6: /true/i.test(get('x-cstp-full-ipv6-capability') ?? ''),
+    previousAddresses: previousAddresses(get('x-cstp-address')),
+    isMobile: platform !== undefined && /^(apple-ios|android)/i.test(platform),
+    userAgent,
+    agent: agentOf(userAgent),
+    acceptEncoding: encodings(get('x-cstp-accept-encoding')),
+  };
+  const baseMtu = mtuHeader('X-CSTP-Base-MTU', get('x-cstp-base-mtu'));
+  if (baseMtu !== undefined) request.baseMtu = baseMtu;
+  const mtu = mtuHeader('X-CSTP-MTU', get('x-cstp-mtu'));
+  if (mtu !== undefined) request.mtu = mtu;
+  const hostname = get('x-cstp-hostname');
+  if (hostname !== undefined && isValidHostname(hostname)) request.hostname = hostname;
+  const deviceId = get('x-anyconnect-identifier-device-uniqueid');
+  if (deviceId) request.deviceId = deviceId;
+  if (platform) request.platform = platform;
+  const platformVersion = get('x-anyconnect-identifier-platformversion');
+  if (platformVersion) request.platformVersion = platformVersion;
+  const deviceType = get('x-anyconnect-identifier-devicetype');
+  if (deviceType) request.deviceType = deviceType;
+  return request;
+}
+
+/** Case-insensitive lookup; one value per header except where `joiner` says how to merge repeats. */
+function headerReader(headers: HeaderMap, maxValue: number) {
+  const byName = new Map<string, string[]>();
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const key = name.toLowerCase();
+    const values = byName.get(key) ?? [];
+    values.push(...(Array.isArray(value) ? value : [value]));
+    byName.set(key, values);
+  }
+  return (name: string, joiner?: string): string | undefined => {
+    const values = byName.get(name);
+    if (!values || values.length === 0) return undefined;
+    if (values.length > 1 && !joiner) {
+      if (new Set(values).size > 1) throw new DecodeError(`conflicting ${name} headers`);
+    }
+    const value = (joiner ? values.join(joiner) : values[0]!).trim();
+    if (value.length > maxValue) throw new DecodeError(`${name} header longer than ${maxValue} characters`);
+    return value;
+  };
+}
+
+/** ocserv worker-http.c: split on ';', skip spaces, take `webvpn=`; trailing spaces trimmed. */
+function webvpnCookie(header: string | undefined, maxCookie: number): string {
+  let found: string | undefined;
+  for (const part of (header ?? '').split(';')) {
+    const pair = part.trim();
+    if (!pair.startsWith('webvpn=')) continue;
+    if (found !== undefined) throw new DecodeError('more than one webvpn cookie');
+    found = pair.slice('webvpn='.length).trim();
+  }
+  if (found === undefined || found === '') throw new DecodeError('CONNECT without a webvpn cookie');
+  if (found.length > maxCookie) throw new DecodeError(`webvpn cookie longer than ${maxCookie} characters`);
+  if (!COOKIE_VALUE.test(found))
+    throw new DecodeError('webvpn cookie has characters outside RFC 6265 cookie-octet');
+  return found;
+}
+
+function mtuHeader(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = DECIMAL.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= 1 && n <= 65535)) throw new DecodeError(`${name} is not a number in 1..65535`);
+  return n;
+}
+
+/** ocserv looks for the substrings IPv4 / IPv6; we compare comma-separated tokens, case-insensitively. */
+function addressTypes(value: string | undefined): ConnectRequest['addressTypes'] {
+  if (value === undefined) return { ipv4: true, ipv6: true };
+  const tokens = value.split(',').map((t) => t.trim().toLowerCase());
+  return { ipv4: tokens.includes('ipv4'), ipv6: tokens.includes('ipv6') };
+}
+
+/** openconnect repeats X-CSTP-Address for the old IPv4 and IPv6 address; Node joins repeats with ", ". */
+function previousAddresses(value: string | undefined): ConnectRequest['previousAddresses'] {
+  const result: ConnectRequest['previousAddresses'] = {};
+  for (const token of (value ?? '').split(',')) {
+    const address = token.trim();
+    if (isIPv4(address) && !result.ipv4) result.ipv4 = address;
+    else if (isIPv6(address) && !result.ipv6) result.ipv6 = address;
+  }
+  return result;
+}
+
+/** ocserv src/valid-hostname.c, plus its MAX_HOSTNAME_SIZE. Invalid names are dropped, not fatal. */
+function isValidHostname(name: string): boolean {
+  return name.length > 0 && name.length <= MAX_HOSTNAME && /^[A-Za-z0-9][A-Za-z0-9-]*$/.test(name);
+}
+
+/** ocserv worker-http.c HEADER_USER_AGENT classification. */
+function agentOf(userAgent: string): ConnectRequest['agent'] {
+  const ua = userAgent.toLowerCase();
+  if (ua.startsWith('open anyconnect vpn agent v') || ua.startsWith('openconnect vpn agent'))
+    return 'openconnect';
+  if (ua.startsWith('cisco anyconnect') || ua.startsWith('anyconnect')) return 'anyconnect';
+  return 'unknown';
+}
+
+function encodings(value: string | undefined): string[] {
+  if (!value) return [];
+  const tokens = value
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t !== '');
+  if (tokens.length > MAX_ENCODINGS) throw new DecodeError('too many X-CSTP-Accept-Encoding entries');
+  return tokens;
+}
