@@ -1,0 +1,218 @@
+/**
+ * The real TunDevice. A worker thread reads the fd (non-blocking read + poll, see
+ * tun-reader-worker-source.ts) into a SharedArrayBuffer ring; the main thread wakes up through
+ * Atomics.waitAsync, hands the packets to the handler as one batch per run of ring slots without
+ * copying, then frees the slots. Writes go straight from the main thread with write(2) via koffi:
+ * a TUN write hands the packet to the network stack and does not block.
+ *
+ * Why not fs.read: it goes through the libuv threadpool (one packet per round trip, 40-60k/s) and a
+ * read pending there keeps the process from exiting.
+ */
+import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { EAGAIN, koffiPath, libc } from './libc.js';
+import { openTunFd } from './open-tun-fd.js';
+import { type PacketBatch, ReusablePacketBatch } from './packet-batch.js';
+import { CONTROL_INTS, Control, type PacketRingLayout, ringLayout } from './packet-ring.js';
+import { emptyTunStats, type TunDevice, type TunStats } from './tun-device.js';
+import { TUN_READER_WORKER_SOURCE } from './tun-reader-worker-source.js';
+
+export interface LinuxTunOptions {
+  readonly mtu: number;
+  /** Ring slots between the reader thread and the main thread (power of two). Default 1024. */
+  readonly ringSlots?: number;
+  /** Most packets per onPackets call. Default 256. */
+  readonly maxBatch?: number;
+  /** Upper bound on how long close() waits for the reader to notice. Default 50 ms. */
+  readonly pollTimeoutMs?: number;
+}
+
+type WaitAsync = (
+  array: Int32Array,
+  index: number,
+  value: number,
+) => { async: false; value: string } | { async: true; value: Promise<string> };
+// ES2024 API, present in Node 20's V8 but not in the ES2023 lib this project compiles against.
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+
+/** Batches handed to the handler back to back before yielding to the event loop. */
+const BATCHES_PER_TURN = 16;
+
+export class LinuxTunDevice implements TunDevice {
+  /** Opens (or creates) the TUN interface `name`; see openTunFd for the errors. */
+  static open(name: string, options: LinuxTunOptions): LinuxTunDevice {
+    const { fd, name: actual } = openTunFd(name);
+    return new LinuxTunDevice(fd, actual, options, true);
+  }
+
+  /**
+   * Wraps an fd that is already a packet source/sink (a TUN fd opened elsewhere, or a datagram
+   * socket in tests). It must be non-blocking. `ownsFd` closes it on close().
+   */
+  static fromFd(fd: number, name: string, options: LinuxTunOptions & { ownsFd?: boolean }): LinuxTunDevice {
+    return new LinuxTunDevice(fd, name, options, options.ownsFd ?? false);
+  }
+
+  readonly mtu: number;
+  private handler: ((batch: PacketBatch) => void) | undefined;
+  private readonly counters: TunStats = emptyTunStats();
+  private readonly layout: PacketRingLayout;
+  private readonly control: Int32Array;
+  private readonly lengths: Int32Array;
+  private readonly batch: ReusablePacketBatch;
+  private readonly worker: Worker;
+  private readonly workerExited: Promise<void>;
+  private readSeq = 0;
+  private closing: Promise<void> | undefined;
+  private readonly c = libc();
+
+  private constructor(
+    private readonly fd: number,
+    readonly name: string,
+    options: LinuxTunOptions,
+    private readonly ownsFd: boolean,
+  ) {
+    this.mtu = options.mtu;
+    this.layout = ringLayout(options.ringSlots ?? 1024, options.mtu);
+    const sab = new SharedArrayBuffer(this.layout.byteLength);
+    this.control = new Int32Array(sab, 0, CONTROL_INTS);
+    this.lengths = new Int32Array(sab, this.layout.lengthsOffset, this.layout.slots);
+    const data = Buffer.from(sab, this.layout.dataOffset, this.layout.slots * this.layout.slotSize);
+    this.batch = new ReusablePacketBatch(data, Math.min(options.maxBatch ?? 256, this.layout.slots));
+    this.worker = new Worker(TUN_READER_WORKER_SOURCE, {
+      eval: true,
+      name: `tun-reader ${name}`,
+      workerData: {
+        koffiPath: koffiPath(),
+        fd,
+        sab,
+        slots: this.layout.slots,
+        slotSize: this.layout.slotSize,
+        lengthsOffset: this.layout.lengthsOffset,
+        dataOffset: this.layout.dataOffset,
+        mtu: options.mtu,
+        maxBurst: Math.max(1, this.layout.slots >> 2),
+        pollTimeoutMs: options.pollTimeoutMs ?? 50,
+      },
+    });
+    this.workerExited = new Promise((resolve) => {
+      this.worker.once('exit', () => resolve());
+      // A crash of the reader is recorded, never thrown into the event loop.
+      this.worker.once('error', () => {
+        if (Atomics.load(this.control, Control.FATAL_ERRNO) === 0) {
+          Atomics.store(this.control, Control.FATAL_ERRNO, -1);
+        }
+        Atomics.notify(this.control, Control.WRITE_SEQ);
+      });
+    });
+    this.pump();
+  }
+
+  onPackets(handler: (batch: PacketBatch) => void): void {
+    this.handler = handler;
+  }
+
+  write(packet: Uint8Array): boolean {
+    if (this.closing || packet.length > this.mtu || packet.length === 0) {
+      this.counters.dropsOut++;
+      return false;
+    }
+    const written = this.c.write(this.fd, packet, packet.length);
+    if (written !== packet.length) {
+      this.counters.dropsOut++;
+      return false;
+    }
+    this.counters.packetsOut++;
+    this.counters.bytesOut += written;
+    return true;
+  }
+
+  writeBatch(packets: readonly Uint8Array[]): void {
+    for (const packet of packets) this.write(packet);
+  }
+
+  stats(): TunStats {
+    return {
+      ...this.counters,
+      dropsIn: this.counters.dropsIn + Atomics.load(this.control, Control.DROPPED_FULL),
+      errorsIn: this.counters.errorsIn + Atomics.load(this.control, Control.READ_ERRORS),
+    };
+  }
+
+  /** errno that stopped the reader thread (-1: it crashed), 0 while it runs or after a normal close. */
+  readerFailure(): number {
+    return Atomics.load(this.control, Control.FATAL_ERRNO);
+  }
+
+  /** True when the last write failed because the kernel would block (never expected for a TUN). */
+  lastWriteWouldBlock(): boolean {
+    return this.c.errno() === EAGAIN;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.handler = undefined;
+    Atomics.store(this.control, Control.STOP, 1);
+    // Wakes our own pending waitAsync so nothing stays pending after close.
+    Atomics.notify(this.control, Control.WRITE_SEQ);
+    const timer = setTimeout(() => void this.worker.terminate(), 2000);
+    await this.workerExited;
+    clearTimeout(timer);
+    if (this.ownsFd) fs.closeSync(this.fd);
+  }
+
+  /** Drains the ring into batches, then sleeps until the reader publishes more. */
+  private readonly pump = (): void => {
+    if (this.closing) return;
+    const { slots, slotSize } = this.layout;
+    const mask = slots - 1;
+    const batch = this.batch;
+    for (let turn = 0; turn < BATCHES_PER_TURN; turn++) {
+      const writeSeq = Atomics.load(this.control, Control.WRITE_SEQ);
+      const available = (writeSeq - this.readSeq) | 0;
+      if (available === 0) {
+        this.sleepUntilChanged(writeSeq);
+        return;
+      }
+      const count = Math.min(available, batch.maxCount);
+      let bytes = 0;
+      for (let i = 0; i < count; i++) {
+        const slot = (this.readSeq + i) & mask;
+        const length = this.lengths[slot]!;
+        batch.offsets[i] = slot * slotSize;
+        batch.lengths[i] = length;
+        bytes += length;
+      }
+      batch.count = count;
+      this.counters.packetsIn += count;
+      this.counters.bytesIn += bytes;
+      const handler = this.handler;
+      if (handler) {
+        try {
+          handler(batch);
+        } catch {
+          this.counters.handlerErrors++;
+        }
+      } else {
+        this.counters.dropsIn += count;
+      }
+      batch.count = 0;
+      this.readSeq = (this.readSeq + count) | 0;
+      Atomics.store(this.control, Control.READ_SEQ, this.readSeq);
+      if (this.closing) return;
+    }
+    // Still more to do: let timers and sockets run first.
+    setImmediate(this.pump);
+  };
+
+  private sleepUntilChanged(seenWriteSeq: number): void {
+    if (Atomics.load(this.control, Control.FATAL_ERRNO) !== 0) return;
+    const wait = waitAsync(this.control, Control.WRITE_SEQ, seenWriteSeq);
+    if (wait.async) void wait.value.then(this.pump);
+    else setImmediate(this.pump);
+  }
+}

@@ -1,0 +1,47 @@
+import type { PacketBatch } from './packet-batch.js';
+
+/** Counters of one TUN device since it was opened. "In" = read from the kernel, "out" = written to it. */
+export interface TunStats {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  /** Packets read but discarded because the consumer fell behind (the hand-over ring was full). */
+  dropsIn: number;
+  /** Packets the kernel did not take (write failed or short) or that were larger than the MTU. */
+  dropsOut: number;
+  /** Packets read that were larger than the MTU (truncated by the read buffer) or read errors. */
+  errorsIn: number;
+  /** Exceptions thrown by the onPackets handler (caught: the packet path never throws). */
+  handlerErrors: number;
+}
+
+export function emptyTunStats(): TunStats {
+  return {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    dropsIn: 0,
+    dropsOut: 0,
+    errorsIn: 0,
+    handlerErrors: 0,
+  };
+}
+
+/**
+ * The gateway's one TUN device, as the session/data path sees it. Carries raw IP packets (no
+ * packet-information header). Nothing here throws on the packet path: failures are counted.
+ */
+export interface TunDevice {
+  readonly name: string;
+  readonly mtu: number;
+  /** Sets the (single) receiver of packets read from the device; replaces any previous one. */
+  onPackets(handler: (batch: PacketBatch) => void): void;
+  /** Hands one IP packet to the kernel; false when it was dropped (counted in stats). */
+  write(packet: Uint8Array): boolean;
+  writeBatch?(packets: readonly Uint8Array[]): void;
+  stats(): TunStats;
+  /** Stops reading and releases the device; idempotent. */
+  close(): Promise<void>;
+}
