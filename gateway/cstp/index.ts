@@ -1,0 +1,48 @@
+/**
+ * The CSTP wire codec of the gateway: pure functions over bytes and strings (DESIGN.md rule 1).
+ * The TLS server feeds it POST bodies, CONNECT headers and the tunnel's byte stream.
+ */
+export { type AuthCompleteParams, buildAuthComplete } from './auth-complete.js';
+export { type AuthFormField, type AuthRequestParams, buildAuthRequest } from './auth-request.js';
+export {
+  type ConfigAuthInit,
+  type ConfigAuthLimits,
+  type ConfigAuthMessage,
+  type ConfigAuthReply,
+  type DeviceIdentity,
+  parseConfigAuth,
+} from './config-auth.js';
+export {
+  type ConnectRequest,
+  type ConnectRequestLimits,
+  type HeaderMap,
+  parseConnectRequest,
+} from './connect-request.js';
+export { buildConnectResponse, type ConnectResponseParams, MAX_SPLIT_RULES } from './connect-response.js';
+export {
+  type ClientDisconnect,
+  DISCONNECT_REASON_USER,
+  encodeDisconnect,
+  MAX_DISCONNECT_MESSAGE,
+  parseDisconnect,
+} from './disconnect.js';
+export {
+  type CstpFrame,
+  encodeDpdResponse,
+  encodeFrame,
+  FRAME_HEADER_LENGTH,
+  FrameType,
+  isFrameType,
+  MAX_FRAME_PAYLOAD,
+  writeFrameHeader,
+} from './frame.js';
+export {
+  CstpFrameDecoder,
+  DEFAULT_TUNNEL_MTU,
+  type FrameCheck,
+  FrameDecodeError,
+  type FrameDecoderOptions,
+  maxPayloadForMtu,
+  PAYLOAD_SLACK,
+} from './frame-decoder.js';
+export { IPV6_MIN_MTU, MIN_LINK_MTU, type MtuInputs, type NegotiatedMtu, negotiateMtu } from './mtu.js';
