@@ -1,9 +1,15 @@
 import { constants, type KeyObject, verify } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { DecodeError } from '../core/errors.js';
-import { childrenOf, expectOid, isContextTag } from './asn1.js';
+import { encodedBytes } from './asn1.js';
+import { type AsnNode, isContextTag, isUniversal, oidValue, smallIntegerValue } from './der-reader.js';
+import { derNull, objectIdentifier, sequence } from './der-writer.js';
 import { Oid } from './oids.js';
 import type { HashName } from './signer.js';
+import { childNodes, decodeX509Der } from './x509-der.js';
+
+const INTEGER = 2;
+const NULL = 5;
 
 type KeyType = 'rsa' | 'ec';
 
@@ -54,6 +60,20 @@ export function signatureAlgorithm(keyType: KeyType, hash: HashName): asn1js.Seq
   return new asn1js.Sequence({ value });
 }
 
+const algorithmDerCache = new Map<string, Buffer>();
+
+/** The same AlgorithmIdentifier as DER, built once per (key type, hash): it goes into every certificate. */
+export function signatureAlgorithmDer(keyType: KeyType, hash: HashName): Buffer {
+  const key = `${keyType}/${hash}`;
+  let der = algorithmDerCache.get(key);
+  if (!der) {
+    const oid = objectIdentifier(signatureAlgorithmOid(keyType, hash));
+    der = keyType === 'rsa' ? sequence(oid, derNull) : sequence(oid);
+    algorithmDerCache.set(key, der);
+  }
+  return der;
+}
+
 /**
  * Verifies `signature` over `data` as described by the AlgorithmIdentifier `algorithm`. Returns false
  * (never throws) for a wrong signature, a key of the wrong type or an algorithm we do not support,
@@ -66,8 +86,27 @@ export function verifySignature(
   publicKey: KeyObject,
 ): boolean {
   try {
-    const [oidBlock, params] = childrenOf(algorithm, 'AlgorithmIdentifier');
-    const oid = expectOid(oidBlock, 'signature algorithm');
+    return verifyWithAlgorithm(
+      decodeX509Der(encodedBytes(algorithm), 'AlgorithmIdentifier'),
+      data,
+      signature,
+      publicKey,
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** verifySignature for an AlgorithmIdentifier read with the DER reader (CSR and certificate parsing). */
+export function verifyWithAlgorithm(
+  algorithm: AsnNode,
+  data: Uint8Array,
+  signature: Uint8Array,
+  publicKey: KeyObject,
+): boolean {
+  try {
+    const [oidNode, params] = childNodes(algorithm, 'AlgorithmIdentifier');
+    const oid = oidValue(oidNode, 'signature algorithm');
     const keyType = publicKey.asymmetricKeyType;
     if (oid === Oid.rsassaPss) {
       if (keyType !== 'rsa' && keyType !== 'rsa-pss') return false;
@@ -91,30 +130,30 @@ export function verifySignature(
  * RSASSA-PSS-params (RFC 4055 §3.1): defaults sha1 / MGF1-sha1 / salt 20. node:crypto uses the
  * message hash for MGF1, so a different MGF1 hash is unsupported (rejected).
  */
-function decodePssParams(params: asn1js.AsnType | undefined): { hash: HashName; saltLength: number } {
+function decodePssParams(params: AsnNode | undefined): { hash: HashName; saltLength: number } {
   let hash: HashName = 'sha1';
   let mgfHash: HashName = 'sha1';
   let saltLength = 20;
-  const fields = params && !(params instanceof asn1js.Null) ? childrenOf(params, 'RSASSA-PSS-params') : [];
+  const fields = params && !isUniversal(params, NULL) ? childNodes(params, 'RSASSA-PSS-params') : [];
   for (const field of fields) {
-    const [inner] = childrenOf(field, 'PSS field');
+    const [inner] = childNodes(field, 'PSS field');
     if (isContextTag(field, 0)) hash = hashOf(inner);
     else if (isContextTag(field, 1)) mgfHash = mgf1Hash(inner);
-    else if (isContextTag(field, 2) && inner instanceof asn1js.Integer)
-      saltLength = inner.valueBlock.valueDec;
+    else if (isContextTag(field, 2) && isUniversal(inner, INTEGER))
+      saltLength = smallIntegerValue(inner, 'saltLength');
   }
   if (mgfHash !== hash) throw new DecodeError('PSS with a different MGF1 hash');
   return { hash, saltLength };
 }
 
-function hashOf(algorithm: asn1js.AsnType | undefined): HashName {
-  const hash = HASH_BY_OID.get(expectOid(childrenOf(algorithm, 'hash algorithm')[0], 'hash'));
+function hashOf(algorithm: AsnNode | undefined): HashName {
+  const hash = HASH_BY_OID.get(oidValue(childNodes(algorithm, 'hash algorithm')[0], 'hash'));
   if (!hash) throw new DecodeError('unsupported hash');
   return hash;
 }
 
-function mgf1Hash(algorithm: asn1js.AsnType | undefined): HashName {
-  const [oid, hashAlg] = childrenOf(algorithm, 'MGF');
-  if (expectOid(oid, 'MGF') !== Oid.mgf1) throw new DecodeError('unsupported MGF');
+function mgf1Hash(algorithm: AsnNode | undefined): HashName {
+  const [oid, hashAlg] = childNodes(algorithm, 'MGF');
+  if (oidValue(oid, 'MGF') !== Oid.mgf1) throw new DecodeError('unsupported MGF');
   return hashOf(hashAlg);
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { signatureAlgorithm } from './algorithms.js';
-import { derBitString, derPositiveInteger, derSequence, derTime, derTlv, Tag, toBuffer } from './asn1.js';
+import { signatureAlgorithmDer } from './algorithms.js';
+import { derBitString, derPositiveInteger, derSequence, derTime, derTlv, Tag } from './asn1.js';
 import type { DistinguishedName, SubjectAltNames } from './csr.js';
 import {
   type Extension,
@@ -8,7 +8,7 @@ import {
   encodeAuthorityKeyIdentifier,
   encodeBasicConstraints,
   encodeCrlDistributionPoint,
-  encodeExtension,
+  encodeExtensionDer,
   encodeExtKeyUsage,
   encodeKeyUsage,
   encodeOcspAccess,
@@ -52,12 +52,16 @@ export interface CertificateTemplate {
   ocspUrl?: string;
 }
 
-/** Builds the TBSCertificate (RFC 5280 §4.1), signs it once with `signer` and returns the DER. */
+/**
+ * Builds the TBSCertificate (RFC 5280 §4.1), signs it once with `signer` and returns the DER.
+ * Everything is written straight into buffers (no asn1js objects): this runs once per enrollment
+ * and should cost little beside the one signature.
+ */
 export function buildCertificate(t: CertificateTemplate, signer: Signer, hash: HashName): Buffer {
   const subject = subjectName(t.subject);
   const issuer = issuerOf(t.issuer);
   const ski = keyIdentifier(t.spkiDer);
-  const algorithm = toBuffer(signatureAlgorithm(signer.keyType, hash).toBER(false));
+  const algorithm = signatureAlgorithmDer(signer.keyType, hash);
   const tbs = derSequence(
     derTlv(Tag.context(0), derPositiveInteger(Uint8Array.of(2))), // v3
     derPositiveInteger(t.serial),
@@ -66,13 +70,12 @@ export function buildCertificate(t: CertificateTemplate, signer: Signer, hash: H
     derSequence(derTime(t.notBefore), derTime(t.notAfter)),
     subject.der,
     t.spkiDer,
-    derTlv(Tag.context(3), derSequence(...extensions(t, subject, ski, issuer?.ski ?? ski).map(encodeDer))),
+    derTlv(
+      Tag.context(3),
+      derSequence(...extensions(t, subject, ski, issuer?.ski ?? ski).map(encodeExtensionDer)),
+    ),
   );
   return derSequence(tbs, algorithm, derBitString(signer.sign(tbs, hash)));
-}
-
-function encodeDer(ext: Extension): Buffer {
-  return toBuffer(encodeExtension(ext).toBER(false));
 }
 
 function subjectName(subject: CertificateTemplate['subject']): DistinguishedName {

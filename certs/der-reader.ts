@@ -70,6 +70,7 @@ class Reader {
     if (at >= end) throw new DecodeError('ASN.1 truncated');
     const first = b[at++]!;
     const tagClass = identifier >> 6;
+    if (tagClass === UNIVERSAL) checkUniversalForm(tagNumber, constructed);
     if (first === 0x80) {
       // indefinite length (BER): constructed only, children until end-of-contents 00 00
       if (!constructed) throw new DecodeError('ASN.1 indefinite primitive');
@@ -125,6 +126,20 @@ class Reader {
     };
     return { node, next: contentEnd };
   }
+}
+
+/** UNIVERSAL types that X.690 allows only in primitive form (§8.2, 8.3, 8.8, 8.19, 8.20; times). */
+const PRIMITIVE_ONLY = new Set([1, 2, 5, 6, 9, 10, 13, 14, 23, 24, 31, 32, 33, 34]);
+
+/**
+ * Refuses encodings no conforming BER encoder writes, as asn1js did: a constructed INTEGER, OID,
+ * BOOLEAN, …; a primitive SEQUENCE or SET (§8.9.1, §8.11.1); tag 0 outside the end-of-contents
+ * of an indefinite length (§8.1.5); reserved tag 15.
+ */
+function checkUniversalForm(tagNumber: number, constructed: boolean): void {
+  if (constructed ? PRIMITIVE_ONLY.has(tagNumber) : tagNumber === 16 || tagNumber === 17)
+    throw new DecodeError('ASN.1 element in the wrong form for its type');
+  if (tagNumber === 0 || tagNumber === 15) throw new DecodeError('ASN.1 reserved tag');
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -300,7 +315,10 @@ export function stringValue(node: AsnNode | undefined, what: string): string {
  * BIT STRING (X.690 §8.6), primitive form only: the unused-bits count and the octets after it.
  * Signatures, keys and named-bit lists are always primitive in what we read.
  */
-export function bitStringValue(node: AsnNode | undefined, what: string): { unusedBits: number; bytes: Buffer } {
+export function bitStringValue(
+  node: AsnNode | undefined,
+  what: string,
+): { unusedBits: number; bytes: Buffer } {
   if (node === undefined || !isTag(node, UNIVERSAL, 3) || node.constructed)
     throw new DecodeError(`${what}: expected BIT STRING`);
   if (node.contentEnd === node.contentStart) throw new DecodeError(`${what}: empty BIT STRING`);

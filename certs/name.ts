@@ -1,37 +1,33 @@
-import * as asn1js from 'asn1js';
+import type * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { DecodeError } from '../core/errors.js';
-import { childrenOf, decodeDer, encodedBytes, expectOid, toBuffer } from './asn1.js';
-import type { DistinguishedName, NameAttribute } from './csr.js';
-import { DN_SHORT_NAMES, dnAttributeOid, Oid } from './oids.js';
+import { decodeDer, encodedBytes, toBuffer } from './asn1.js';
+import type { DistinguishedName } from './csr.js';
+import {
+  ia5String,
+  objectIdentifier,
+  printableString,
+  sequence,
+  setInOrder,
+  utf8String,
+} from './der-writer.js';
+import { nameFromDer } from './name-from-der.js';
+import { dnAttributeOid, Oid } from './oids.js';
+import { decodeX509Der } from './x509-der.js';
 
 export type { DistinguishedName, NameAttribute } from './csr.js';
+export { nameFromDer, nameFromNode } from './name-from-der.js';
+export { escapeValue, formatRfc4514 } from './rfc4514-format.js';
 
 /** Longest DN text we parse; real subjects are a few hundred characters. */
 const MAX_DN_TEXT = 8192;
 
-/** An attribute as decoded: `rawHex` set when the value is not a string type (RFC 4514 §2.4 "#hex"). */
-interface DecodedAttribute extends NameAttribute {
-  rawHex?: string;
-}
-
 // ---------------------------------------------------------------------------------------------
-// DER → DistinguishedName
-
-/** Decodes a DER Name (RFC 5280 §4.1.2.4) into RDNs, RFC 4514 text and the original bytes. */
-export function nameFromDer(der: Uint8Array): DistinguishedName {
-  return nameFromAsn1(decodeDer(der, 'Name'));
-}
+// asn1js adapters (CRL and pkijs code; the per-request paths use nameFromDer / nameFromNode)
 
 /** Same as nameFromDer, from an already decoded asn1js block (keeps the original encoding). */
 export function nameFromAsn1(block: asn1js.AsnType): DistinguishedName {
-  if (!(block instanceof asn1js.Sequence)) throw new DecodeError('Name: not a SEQUENCE');
-  const rdns = childrenOf(block, 'Name').map(decodeRdn);
-  return {
-    rdns: rdns.map((rdn) => rdn.map(({ oid, value }) => ({ oid, value }))),
-    text: formatDecoded(rdns),
-    der: encodedBytes(block),
-  };
+  return nameFromDer(encodedBytes(block));
 }
 
 /** From a pkijs RelativeDistinguishedNames (e.g. `certificate.subject`). */
@@ -41,61 +37,6 @@ export function nameFromPkijs(rdns: pkijs.RelativeDistinguishedNames): Distingui
       ? toBuffer(rdns.valueBeforeDecode)
       : toBuffer(rdns.toSchema().toBER());
   return nameFromDer(der);
-}
-
-function decodeRdn(set: asn1js.AsnType): DecodedAttribute[] {
-  if (!(set instanceof asn1js.Set)) throw new DecodeError('Name: RDN is not a SET');
-  const atvs = childrenOf(set, 'RDN');
-  if (atvs.length === 0) throw new DecodeError('Name: empty RDN');
-  return atvs.map((atv) => {
-    const [type, value, extra] = childrenOf(atv, 'AttributeTypeAndValue');
-    if (!value || extra) throw new DecodeError('Name: malformed AttributeTypeAndValue');
-    return decodeAttributeValue(expectOid(type, 'attribute type'), value);
-  });
-}
-
-function decodeAttributeValue(oid: string, value: asn1js.AsnType): DecodedAttribute {
-  if (value instanceof asn1js.BaseStringBlock) return { oid, value: value.getValue() };
-  const hex = encodedBytes(value).toString('hex');
-  return { oid, value: `#${hex}`, rawHex: hex };
-}
-
-// ---------------------------------------------------------------------------------------------
-// RFC 4514 formatting
-
-/** RFC 4514 §2: most specific RDN first, multi-valued RDNs joined with '+'. */
-export function formatRfc4514(rdns: NameAttribute[][]): string {
-  return formatDecoded(rdns);
-}
-
-function formatDecoded(rdns: DecodedAttribute[][]): string {
-  return rdns
-    .slice()
-    .reverse()
-    .map((rdn) =>
-      rdn
-        .map((a) => `${attributeTypeText(a.oid)}=${a.rawHex ? `#${a.rawHex}` : escapeValue(a.value)}`)
-        .join('+'),
-    )
-    .join(',');
-}
-
-function attributeTypeText(oid: string): string {
-  return DN_SHORT_NAMES[oid] ?? oid;
-}
-
-/** RFC 4514 §2.4: escape specials anywhere, '#' and space at the start, space at the end, NUL as \00. */
-export function escapeValue(value: string): string {
-  let out = '';
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i]!;
-    if (c === '\0') out += '\\00';
-    else if (',+"\\<>;'.includes(c)) out += `\\${c}`;
-    else if (i === 0 && (c === '#' || c === ' ')) out += `\\${c}`;
-    else if (i === value.length - 1 && c === ' ') out += '\\ ';
-    else out += c;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,8 +57,7 @@ interface ParsedAttribute {
 export function parseDn(text: string): DistinguishedName {
   const textOrder = parseDnText(text);
   const rdns = textOrder.slice().reverse();
-  const der = toBuffer(new asn1js.Sequence({ value: rdns.map(encodeRdn) }).toBER(false));
-  return nameFromDer(der);
+  return nameFromDer(sequence(...rdns.map(encodeRdn)));
 }
 
 /** Parses RFC 4514 text into RDNs in text order (most specific first), without encoding. */
@@ -173,7 +113,7 @@ class DnScanner {
     const hex = this.s.slice(start, this.pos);
     if (hex.length === 0 || hex.length % 2 !== 0) throw new DecodeError('DN: bad #hex value');
     const ber = Buffer.from(hex, 'hex');
-    decodeDer(ber, 'DN #hex value');
+    decodeX509Der(ber, 'DN #hex value');
     return { oid, value: `#${hex.toLowerCase()}`, ber };
   }
 
@@ -224,15 +164,9 @@ class DnScanner {
 // ---------------------------------------------------------------------------------------------
 // Encoding (for certificates we build)
 
-function encodeRdn(rdn: ParsedAttribute[]): asn1js.Set {
-  return new asn1js.Set({
-    value: rdn.map(
-      (a) =>
-        new asn1js.Sequence({
-          value: [new asn1js.ObjectIdentifier({ value: a.oid }), encodeValue(a)],
-        }),
-    ),
-  });
+/** RDN ::= SET OF AttributeTypeAndValue, attributes in the order written (as OpenSSL does). */
+function encodeRdn(rdn: ParsedAttribute[]): Buffer {
+  return setInOrder(...rdn.map((a) => sequence(objectIdentifier(a.oid), encodeValue(a))));
 }
 
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
@@ -241,23 +175,24 @@ const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
  * String type per attribute: countryName, serialNumber and dnQualifier are PrintableString by
  * definition (X.520), emailAddress and domainComponent IA5String (RFC 2985, RFC 4519 §2.4),
  * everything else UTF8String (RFC 5280 §4.1.2.6: "MUST use UTF8String" for new certificates).
+ * A "#hex" value is spliced as written (validated as one BER element by the scanner).
  */
-function encodeValue(a: ParsedAttribute): asn1js.AsnType {
-  if (a.ber) return decodeDer(a.ber, 'DN #hex value');
+function encodeValue(a: ParsedAttribute): Buffer {
+  if (a.ber) return a.ber;
   switch (a.oid) {
     case Oid.countryName:
     case Oid.serialNumber:
     case Oid.dnQualifier:
-      if (PRINTABLE.test(a.value)) return new asn1js.PrintableString({ value: a.value });
+      if (PRINTABLE.test(a.value)) return printableString(a.value);
       if (a.oid === Oid.countryName) throw new DecodeError('DN: country must be printable');
-      return new asn1js.Utf8String({ value: a.value });
+      return utf8String(a.value);
     case Oid.emailAddress:
     case Oid.domainComponent:
       // biome-ignore lint/suspicious/noControlCharactersInRegex: IA5 is the 7-bit range
       if (!/^[\x00-\x7f]*$/.test(a.value)) throw new DecodeError('DN: email/DC must be ASCII');
-      return new asn1js.IA5String({ value: a.value });
+      return ia5String(a.value);
     default:
-      return new asn1js.Utf8String({ value: a.value });
+      return utf8String(a.value);
   }
 }
 

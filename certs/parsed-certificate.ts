@@ -1,22 +1,28 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import * as asn1js from 'asn1js';
+import type * as asn1js from 'asn1js';
 import { DecodeError } from '../core/errors.js';
 import { verifySignature } from './algorithms.js';
-import { childrenOf, decodeDer, encodedBytes, isContextTag, toBuffer } from './asn1.js';
+import { decodeDer, toBuffer } from './asn1.js';
 import type { DistinguishedName, SubjectAltNames } from './csr.js';
+import { type AsnNode, bitStringValue, contentOf, isContextTag, isUniversal, rawDer } from './der-reader.js';
+import { timeValue } from './der-time.js';
 import {
   decodeBasicConstraints,
-  decodeExtensions,
   decodeExtKeyUsage,
   decodeKeyUsage,
   decodeSubjectAltNames,
   decodeSubjectKeyIdentifier,
   type Extension,
   emptySans,
+  extensionsFromNode,
 } from './extensions.js';
-import { nameFromAsn1 } from './name.js';
+import { nameFromNode } from './name-from-der.js';
 import { Oid } from './oids.js';
 import { publicKeyFromSpki } from './public-key-cache.js';
+import { childNodes, decodeX509Der } from './x509-der.js';
+
+const INTEGER = 2;
+const BIT_STRING = 3;
 
 /**
  * What the rest of the appliance needs from an X.509 certificate. Parse the CA certificate once and
@@ -59,45 +65,63 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   }
 }
 
-/** RFC 5280 §4.1. */
+/**
+ * RFC 5280 §4.1, read with the zero-copy DER reader: asn1js cost about a millisecond per
+ * certificate here, as much as the RSA signature of the certificate being issued. The input is
+ * copied once so that what we return does not change when the caller reuses its buffer.
+ */
 function parseUnchecked(der: Uint8Array): ParsedCertificate {
-  const [tbs, signatureAlgorithm, signatureBits, ...extra] = childrenOf(
-    decodeDer(der, 'Certificate'),
+  const [tbs, signatureAlgorithm, signatureBits, ...extra] = childNodes(
+    decodeX509Der(Buffer.from(der), 'Certificate'),
     'Certificate',
   );
-  if (!(signatureBits instanceof asn1js.BitString) || !signatureAlgorithm || extra.length > 0) {
+  if (!isUniversal(signatureBits, BIT_STRING) || !signatureAlgorithm || extra.length > 0) {
     throw new DecodeError('Certificate: malformed');
   }
-  const fields = childrenOf(tbs, 'TBSCertificate');
+  const fields = childNodes(tbs, 'TBSCertificate').slice();
   if (isContextTag(fields[0], 0)) fields.shift(); // version; we accept v1–v3 alike
   const [serial, , issuer, validity, subject, spki, ...optional] = fields;
-  if (!(serial instanceof asn1js.Integer) || !issuer || !subject || !spki) {
+  if (!isUniversal(serial, INTEGER) || !issuer || !subject || !spki) {
     throw new DecodeError('TBSCertificate: malformed');
   }
-  const [notBefore, notAfter] = childrenOf(validity, 'Validity').map(decodeTime);
-  const extensionsBlock = optional.find((b) => isContextTag(b, 3));
-  const extensions = extensionsBlock ? decodeExtensions(childrenOf(extensionsBlock, 'extensions')[0]!) : [];
-  const spkiDer = encodedBytes(spki);
+  const [notBefore, notAfter, ...more] = childNodes(validity, 'Validity');
+  if (more.length > 0) throw new DecodeError('Validity: malformed');
+  const extensionsField = optional.find((node) => isContextTag(node, 3));
+  // extensions [3] EXPLICIT Extensions (§4.1.2.9)
+  const extensions = extensionsField ? extensionsFromNode(childNodes(extensionsField, 'extensions')[0]) : [];
+  const spkiDer = rawDer(spki);
+  const algorithmDer = rawDer(signatureAlgorithm);
+  let algorithmBlock: asn1js.AsnType | undefined;
   return {
     der: toBuffer(der),
-    subject: nameFromAsn1(subject),
-    issuer: nameFromAsn1(issuer),
-    serialHex: toBuffer(serial.valueBlock.valueHexView).toString('hex'),
-    notBefore: notBefore!,
-    notAfter: notAfter!,
+    subject: nameFromNode(subject),
+    issuer: nameFromNode(issuer),
+    serialHex: primitiveBytes(serial, 'serialNumber').toString('hex'),
+    notBefore: timeValue(notBefore, 'notBefore'),
+    notAfter: timeValue(notAfter, 'notAfter'),
     spkiDer,
     publicKey: publicKeyFromSpki(spkiDer),
     ...extensionFacts(extensions, spkiDer),
     extensions,
-    tbsDer: encodedBytes(tbs!),
-    signatureAlgorithm,
-    signature: toBuffer(signatureBits.valueBlock.valueHexView),
+    tbsDer: rawDer(tbs!),
+    // asn1js form kept for the exported type; built on first use only (isSignedBy, callers).
+    get signatureAlgorithm(): asn1js.AsnType {
+      algorithmBlock ??= decodeDer(algorithmDer, 'signatureAlgorithm');
+      return algorithmBlock;
+    },
+    signature: signatureValue(signatureBits),
   };
 }
 
-function decodeTime(block: asn1js.AsnType): Date {
-  if (block instanceof asn1js.UTCTime || block instanceof asn1js.GeneralizedTime) return block.toDate();
-  throw new DecodeError('Validity: not a time');
+/** INTEGER contents as encoded; asn1js accepted an empty INTEGER as a serial, so do we. */
+function primitiveBytes(node: AsnNode, what: string): Buffer {
+  if (node.constructed) throw new DecodeError(`${what}: expected a primitive element`);
+  return contentOf(node);
+}
+
+/** signatureValue BIT STRING (§4.1.1.3): the octets after the unused-bits count. */
+function signatureValue(node: AsnNode): Buffer {
+  return bitStringValue(node, 'signatureValue').bytes;
 }
 
 type ExtensionFacts = Pick<ParsedCertificate, 'ski' | 'isCa' | 'pathLen' | 'sans' | 'keyUsage' | 'eku'>;
@@ -123,9 +147,9 @@ function extensionFacts(extensions: Extension[], spkiDer: Buffer): ExtensionFact
 
 /** RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING value (no tag, length, unused bits). */
 export function keyIdentifier(spkiDer: Uint8Array): Buffer {
-  const [, keyBits] = childrenOf(decodeDer(spkiDer, 'SubjectPublicKeyInfo'), 'SubjectPublicKeyInfo');
-  if (!(keyBits instanceof asn1js.BitString)) throw new DecodeError('SPKI: key is not a BIT STRING');
-  return createHash('sha1').update(keyBits.valueBlock.valueHexView).digest();
+  const [, keyBits] = childNodes(decodeX509Der(spkiDer, 'SubjectPublicKeyInfo'), 'SubjectPublicKeyInfo');
+  if (!isUniversal(keyBits, BIT_STRING)) throw new DecodeError('SPKI: key is not a BIT STRING');
+  return createHash('sha1').update(bitStringValue(keyBits, 'subjectPublicKey').bytes).digest();
 }
 
 /** Whether `cert` carries a valid signature by `issuerKey`. */
