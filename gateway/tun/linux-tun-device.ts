@@ -19,7 +19,10 @@ import { TUN_READER_WORKER_SOURCE } from './tun-reader-worker-source.js';
 
 export interface LinuxTunOptions {
   readonly mtu: number;
-  /** Ring slots between the reader thread and the main thread (power of two). Default 1024. */
+  /**
+   * Ring slots between the reader thread and the main thread (power of two). Default 4096 (about
+   * 6 MB at MTU 1472): in the bench a 1024-slot ring dropped ~3% while draining a full kernel queue.
+   */
   readonly ringSlots?: number;
   /** Most packets per onPackets call. Default 256. */
   readonly maxBatch?: number;
@@ -73,7 +76,7 @@ export class LinuxTunDevice implements TunDevice {
     private readonly ownsFd: boolean,
   ) {
     this.mtu = options.mtu;
-    this.layout = ringLayout(options.ringSlots ?? 1024, options.mtu);
+    this.layout = ringLayout(options.ringSlots ?? 4096, options.mtu);
     const sab = new SharedArrayBuffer(this.layout.byteLength);
     this.control = new Int32Array(sab, 0, CONTROL_INTS);
     this.lengths = new Int32Array(sab, this.layout.lengthsOffset, this.layout.slots);
