@@ -1,0 +1,94 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import { BanPoints } from './ban-points.js';
+import { sourceAddressKey } from './source-address-key.js';
+
+function clock(start = 1_000_000) {
+  let t = start;
+  return { now: () => t, advance: (seconds: number) => (t += seconds * 1000) };
+}
+
+describe('BanPoints (ocserv defaults: 10 per wrong password, ban at 80 for 300 s, reset after 1200 s)', () => {
+  it('bans at the 8th wrong password and lifts the ban after banSeconds', () => {
+    const c = clock();
+    const bans = new BanPoints({}, c.now);
+    for (let i = 1; i <= 7; i++) expect(bans.addFailure('192.0.2.1', 'wrongPassword')).toBe(false);
+    expect(bans.addFailure('192.0.2.1', 'wrongPassword')).toBe(true);
+    expect(bans.bannedFor('192.0.2.1')).toBe(300);
+    expect(() => bans.assertAllowed('192.0.2.1')).toThrow(/too many failed attempts/);
+    expect(bans.bannedFor('192.0.2.2')).toBe(0);
+    c.advance(299);
+    expect(bans.bannedFor('192.0.2.1')).toBe(1);
+    c.advance(1);
+    expect(bans.bannedFor('192.0.2.1')).toBe(0);
+  });
+
+  it('forgets a score after resetSeconds without failures', () => {
+    const c = clock();
+    const bans = new BanPoints({}, c.now);
+    for (let i = 0; i < 7; i++) bans.addFailure('192.0.2.1', 'wrongPassword');
+    c.advance(1200);
+    expect(bans.addFailure('192.0.2.1', 'wrongPassword')).toBe(false);
+    expect(bans.size).toBe(1);
+  });
+
+  it('uses configurable points per failure kind; maxScore 0 disables', () => {
+    const bans = new BanPoints({ maxScore: 3, points: { connection: 1 } as never }, clock().now);
+    bans.addFailure('192.0.2.1', 'connection');
+    bans.addFailure('192.0.2.1', 'connection');
+    expect(bans.addFailure('192.0.2.1', 'connection')).toBe(true);
+    const off = new BanPoints({ maxScore: 0 }, clock().now);
+    for (let i = 0; i < 100; i++) off.addFailure('192.0.2.1', 'wrongPassword');
+    expect(off.bannedFor('192.0.2.1')).toBe(0);
+  });
+
+  it('guard: refuses while banned, scores unauthorized failures only', async () => {
+    const bans = new BanPoints({ maxScore: 20 }, clock().now);
+    const fail = (code: (typeof ErrorCodes)[keyof typeof ErrorCodes]) => async () => {
+      throw new OutpostError(code, 'x');
+    };
+    await expect(bans.guard('198.51.100.7', 'badToken', fail(ErrorCodes.unavailable))).rejects.toThrow();
+    await expect(bans.guard('198.51.100.7', 'badToken', fail(ErrorCodes.unavailable))).rejects.toThrow();
+    expect(bans.bannedFor('198.51.100.7')).toBe(0);
+    await expect(bans.guard('198.51.100.7', 'badToken', fail(ErrorCodes.unauthorized))).rejects.toThrow();
+    await expect(bans.guard('198.51.100.7', 'badToken', fail(ErrorCodes.unauthorized))).rejects.toThrow();
+    const e = await bans.guard('198.51.100.7', 'badToken', async () => 'ok').catch((x: unknown) => x);
+    expect((e as OutpostError).code).toBe(ErrorCodes.busy);
+    expect(await bans.guard('198.51.100.8', 'badToken', async () => 'ok')).toBe('ok');
+  });
+
+  it('keeps the table bounded, evicting unbanned entries before banned ones', () => {
+    const bans = new BanPoints({ maxEntries: 100, maxScore: 10 }, clock().now);
+    bans.addFailure('203.0.113.1', 'wrongPassword'); // banned, and the oldest entry
+    fc.assert(
+      fc.property(fc.array(fc.ipV4(), { maxLength: 300 }), (addresses) => {
+        for (const a of addresses) bans.addFailure(a, 'connection');
+        expect(bans.size).toBeLessThanOrEqual(100);
+      }),
+      { numRuns: 20 },
+    );
+    expect(bans.bannedFor('203.0.113.1')).toBeGreaterThan(0);
+  });
+
+  it('scores IPv4-mapped addresses as IPv4 and IPv6 per /64', () => {
+    const bans = new BanPoints({ maxScore: 20 }, clock().now);
+    bans.addFailure('::ffff:192.0.2.9', 'wrongPassword');
+    bans.addFailure('192.0.2.9', 'wrongPassword');
+    expect(bans.bannedFor('192.0.2.9')).toBeGreaterThan(0);
+    bans.addFailure('2001:db8:1:2::1', 'wrongPassword');
+    bans.addFailure('2001:db8:1:2:ffff::2', 'wrongPassword');
+    expect(bans.bannedFor('2001:db8:1:2::77')).toBeGreaterThan(0);
+    expect(bans.bannedFor('2001:db8:1:3::1')).toBe(0);
+  });
+});
+
+describe('sourceAddressKey', () => {
+  it('normalizes addresses', () => {
+    expect(sourceAddressKey('::FFFF:10.0.0.1')).toBe('10.0.0.1');
+    expect(sourceAddressKey('2001:db8::1')).toBe('2001:db8:0:0:0:0:0:0/64');
+    expect(sourceAddressKey('2001:db8::1', 128)).toBe('2001:db8:0:0:0:0:0:1/128');
+    expect(sourceAddressKey('2001:db8:abcd:12ff::1', 56)).toBe('2001:db8:abcd:1200:0:0:0:0/56');
+    expect(sourceAddressKey('fe80::1%eth0')).toBe('fe80:0:0:0:0:0:0:0/64');
+  });
+});

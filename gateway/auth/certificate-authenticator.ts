@@ -1,0 +1,164 @@
+import { X509Certificate } from 'node:crypto';
+import { Oid } from '../../certs/oids.js';
+import { type ParsedCertificate, parseCertificate } from '../../certs/parsed-certificate.js';
+import { pemBlocks } from '../../certs/pem.js';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import { type AuthResult, authFailure } from './auth-result.js';
+import {
+  type CertificateUsernameSource,
+  certificateUsername,
+  subjectValues,
+} from './certificate-username.js';
+import type { RevocationCheck } from './revocation-check.js';
+
+export interface CertificateAuthenticatorOptions {
+  /** PEM bundle of the CAs whose client certificates are accepted (the built-in CA, or a file). */
+  trustAnchorsPem: string;
+  usernameFrom: CertificateUsernameSource;
+  /** Group names from the subject's OU values (ocserv's cert-group-oid 2.5.4.11), or none. */
+  groupsFrom?: 'ou' | 'none';
+  revocation?: RevocationCheck;
+  /** Accept a leaf whose revocation status is unknown (foreign CA without a revocation source). */
+  acceptUnknownStatus?: boolean;
+  /** Intermediates allowed between the leaf and an anchor. */
+  maxIntermediates?: number;
+  clock?: () => Date;
+}
+
+interface Link {
+  x509: X509Certificate;
+  parsed: ParsedCertificate;
+}
+
+/**
+ * Client certificate chain (as the TLS peer presented it, leaf first, DER) checked against a CA
+ * bundle with node:crypto: issuer/subject and key identifiers (checkIssued), signature (verify),
+ * validity at the clock's time, CA flags, the leaf's key usages, then revocation by serial.
+ */
+export class CertificateAuthenticator {
+  private readonly anchors: Link[];
+  private readonly options: CertificateAuthenticatorOptions;
+
+  constructor(options: CertificateAuthenticatorOptions) {
+    this.options = options;
+    this.anchors = pemBlocks(options.trustAnchorsPem)
+      .filter((b) => b.label === 'CERTIFICATE')
+      .map((b) => link(b.der));
+    if (this.anchors.length === 0) {
+      throw new OutpostError(ErrorCodes.config, 'client certificate CA bundle holds no certificate');
+    }
+    if (this.anchors.some((a) => !a.x509.ca)) {
+      throw new OutpostError(ErrorCodes.config, 'client certificate CA bundle holds a non-CA certificate');
+    }
+  }
+
+  async authenticate(chainDer: Uint8Array[]): Promise<AuthResult> {
+    const maxIntermediates = this.options.maxIntermediates ?? 3;
+    if (chainDer.length === 0) throw authFailure('certificate', 'no client certificate');
+    if (chainDer.length > maxIntermediates + 2) throw authFailure('certificate', 'client chain too long');
+    let chain: Link[];
+    try {
+      chain = chainDer.map(link);
+    } catch (e) {
+      throw authFailure('certificate', 'malformed client certificate', e);
+    }
+    const now = (this.options.clock ?? (() => new Date()))();
+    const leaf = chain[0]!;
+    const name = leaf.parsed.subject.text;
+    const issuer = this.pathToAnchor(leaf, chain.slice(1), now, maxIntermediates);
+    checkLeafUsage(leaf);
+    await this.checkRevocation(leaf, issuer);
+    const username = certificateUsername(leaf.parsed, this.options.usernameFrom);
+    if (!username)
+      throw authFailure('certificate', `${name} has no ${this.options.usernameFrom} to use as username`);
+    const groups =
+      this.options.groupsFrom === 'ou' ? subjectValues(leaf.parsed, Oid.organizationalUnitName) : [];
+    return { username, groups, method: 'certificate' };
+  }
+
+  /**
+   * Walks from the leaf up through presented intermediates to a trust anchor (RFC 5280 §6.1,
+   * reduced: no policies or name constraints). Returns the leaf's issuer.
+   */
+  private pathToAnchor(leaf: Link, presented: Link[], now: Date, maxIntermediates: number): X509Certificate {
+    if (leaf.x509.ca) throw authFailure('certificate', `${leaf.parsed.subject.text} is a CA certificate`);
+    let current = leaf;
+    let leafIssuer: X509Certificate | undefined;
+    const unused = [...presented];
+    for (let depth = 0; depth <= maxIntermediates; depth++) {
+      checkValidity(current, now);
+      const anchor = this.anchors.find((a) => issued(a, current));
+      if (anchor) {
+        checkValidity(anchor, now);
+        if (anchor.parsed.pathLen !== undefined && anchor.parsed.pathLen < depth) {
+          throw authFailure(
+            'certificate',
+            `path length constraint of ${anchor.parsed.subject.text} exceeded`,
+          );
+        }
+        return leafIssuer ?? anchor.x509;
+      }
+      const index = unused.findIndex((c) => c.x509.ca && issued(c, current));
+      if (index < 0 || depth === maxIntermediates) {
+        throw authFailure('certificate', `no trusted issuer for ${current.parsed.subject.text}`);
+      }
+      const next = unused.splice(index, 1)[0]!;
+      if (next.parsed.pathLen !== undefined && next.parsed.pathLen < depth) {
+        throw authFailure('certificate', `path length constraint of ${next.parsed.subject.text} exceeded`);
+      }
+      leafIssuer ??= next.x509;
+      current = next;
+    }
+    throw authFailure('certificate', 'client chain too long');
+  }
+
+  private async checkRevocation(leaf: Link, issuer: X509Certificate): Promise<void> {
+    const check = this.options.revocation;
+    if (!check) return;
+    let status: Awaited<ReturnType<RevocationCheck['status']>>;
+    try {
+      status = await check.status(leaf.parsed.serialHex, issuer);
+    } catch (e) {
+      // Fail closed, but as "try later": the inventory being unreadable is not the client's fault.
+      throw new OutpostError(ErrorCodes.unavailable, 'revocation status unavailable, try again later', {
+        cause: e,
+        detail: `serial ${leaf.parsed.serialHex}`,
+      });
+    }
+    if (status === 'revoked') throw authFailure('certificate', `serial ${leaf.parsed.serialHex} is revoked`);
+    if (status === 'unknown' && !this.options.acceptUnknownStatus) {
+      throw authFailure('certificate', `serial ${leaf.parsed.serialHex} has no known revocation status`);
+    }
+  }
+}
+
+function link(der: Uint8Array): Link {
+  const buffer = Buffer.from(der);
+  return { x509: new X509Certificate(buffer), parsed: parseCertificate(buffer) };
+}
+
+/** Names and key identifiers chain (checkIssued) and the signature verifies with the issuer's key. */
+function issued(issuer: Link, subject: Link): boolean {
+  // Node: `a.checkIssued(b)` asks whether a was issued by b.
+  return subject.x509.checkIssued(issuer.x509) && subject.x509.verify(issuer.x509.publicKey);
+}
+
+function checkValidity(c: Link, now: Date): void {
+  if (now < c.parsed.notBefore || now > c.parsed.notAfter) {
+    throw authFailure('certificate', `${c.parsed.subject.text} is not valid at ${now.toISOString()}`);
+  }
+}
+
+/**
+ * RFC 5280 §4.2.1.3 / §4.2.1.12: when present, key usage must allow signing (TLS client auth
+ * signs CertificateVerify) and extended key usage must allow clientAuth.
+ */
+function checkLeafUsage(leaf: Link): void {
+  const { keyUsage, eku, subject } = leaf.parsed;
+  if (keyUsage.length > 0 && !keyUsage.includes('digitalSignature')) {
+    throw authFailure('certificate', `${subject.text} key usage lacks digitalSignature`);
+  }
+  if (eku.length > 0 && !eku.includes('clientAuth') && !eku.includes('anyExtendedKeyUsage')) {
+    throw authFailure('certificate', `${subject.text} extended key usage lacks clientAuth`);
+  }
+}
