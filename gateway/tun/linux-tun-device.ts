@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { EAGAIN, koffiPath, libc } from './libc.js';
+import { koffiPath, libc } from './libc.js';
 import { openTunFd } from './open-tun-fd.js';
 import { type PacketBatch, ReusablePacketBatch } from './packet-batch.js';
 import { CONTROL_INTS, Control, type PacketRingLayout, ringLayout } from './packet-ring.js';
@@ -145,11 +145,6 @@ export class LinuxTunDevice implements TunDevice {
   /** errno that stopped the reader thread (-1: it crashed), 0 while it runs or after a normal close. */
   readerFailure(): number {
     return Atomics.load(this.control, Control.FATAL_ERRNO);
-  }
-
-  /** True when the last write failed because the kernel would block (never expected for a TUN). */
-  lastWriteWouldBlock(): boolean {
-    return this.c.errno() === EAGAIN;
   }
 
   close(): Promise<void> {
