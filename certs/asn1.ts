@@ -1,5 +1,6 @@
 import * as asn1js from 'asn1js';
 import { DecodeError } from '../core/errors.js';
+import { tlv } from './der-writer.js';
 
 /**
  * Resource limits for untrusted input (DESIGN rule 4). Depth 32 is far beyond any X.509 or PKCS#10
@@ -75,16 +76,8 @@ export const Tag = {
   context: (n: number) => 0xa0 + n,
 } as const;
 
-function derLength(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length]);
-  const bytes: number[] = [];
-  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-
 export function derTlv(tag: number, ...contents: Uint8Array[]): Buffer {
-  const body = Buffer.concat(contents);
-  return Buffer.concat([Buffer.from([tag]), derLength(body.length), body]);
+  return tlv(tag, ...contents); // one allocation per TLV (der-writer.ts)
 }
 
 export function derSequence(...parts: Uint8Array[]): Buffer {

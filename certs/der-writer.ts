@@ -5,17 +5,31 @@
  * Every function returns a finished TLV, so values compose by concatenation only.
  */
 
-function lengthOctets(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length]);
-  const bytes: number[] = [];
-  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-
-/** A TLV with a one-byte identifier (tag numbers < 31 are all CMS/SCEP needs). */
+/**
+ * One allocation per TLV: identifier, length octets (X.690 §8.1.3, definite form, minimal) and
+ * contents copied into a buffer of the final size. Issuance writes about fifty TLVs per
+ * certificate; concatenating small Buffers for each cost more than the encoding itself.
+ */
 export function tlv(identifier: number, ...contents: Uint8Array[]): Buffer {
-  const body = contents.length === 1 ? contents[0]! : Buffer.concat(contents);
-  return Buffer.concat([Buffer.from([identifier]), lengthOctets(body.length), body]);
+  let length = 0;
+  for (const part of contents) length += part.length;
+  if (length >= 2 ** 32) throw new RangeError('DER value too long');
+  const lengthOctetCount =
+    length < 0x80 ? 0 : length < 0x100 ? 1 : length < 0x10000 ? 2 : length < 0x1000000 ? 3 : 4;
+  const out = Buffer.allocUnsafe(2 + lengthOctetCount + length);
+  out[0] = identifier;
+  let at = 1;
+  if (lengthOctetCount === 0) out[at++] = length;
+  else {
+    out[at++] = 0x80 | lengthOctetCount;
+    for (let shift = (lengthOctetCount - 1) * 8; shift >= 0; shift -= 8)
+      out[at++] = (length / 2 ** shift) & 0xff;
+  }
+  for (const part of contents) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 export const sequence = (...items: Uint8Array[]): Buffer => tlv(0x30, ...items);
