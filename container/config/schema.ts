@@ -18,6 +18,10 @@ const directorySchema = z.strictObject({
   ca: filePath.nullable().default(null),
   timeoutMs: boundedInt(100, 120_000).default(10_000),
   sizeLimit: boundedInt(1, 100_000).default(1000),
+  /** Attribute a username is looked up by (Active Directory: sAMAccountName; OpenLDAP: uid). */
+  usernameAttribute: z.enum(['sAMAccountName', 'uid', 'userPrincipalName', 'mail']).default('sAMAccountName'),
+  /** Group membership from the user's memberOf attribute, or by searching groups for the member. */
+  groupsFrom: z.enum(['memberOf', 'search']).default('memberOf'),
 });
 
 /** Absent (or null) means standalone: no link to a control plane. */

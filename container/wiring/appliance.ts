@@ -1,10 +1,14 @@
 import type { Logger } from 'pino';
+import { ErrorCodes, isOutpostError } from '../../core/errors.js';
 import { startAdminServer } from '../admin/admin-server.js';
 import { Readiness } from '../admin/readiness.js';
 import type { OutpostConfig } from '../config/schema.js';
 import type { ShutdownManager } from '../shutdown.js';
+import { registerAdminApi } from './admin-api.js';
+import { ensureAdminToken } from './admin-token.js';
 import { ClusterRegistry } from './cluster-metrics.js';
 import { startConnectorRole } from './connector-role.js';
+import { type GatewayHandle, startGatewayRole } from './gateway-role.js';
 
 /**
  * `outpost run`: starts each configured role, then the admin server (/healthz, /readyz,
@@ -20,14 +24,43 @@ export async function startAppliance(
   if (config.roles.includes('connector')) {
     await startConnectorRole(config, logger, registry, readiness, shutdown);
   }
-  if (config.roles.includes('gateway')) {
-    // The gateway role (issue 3) is not built yet: say so once rather than pretend it runs.
-    logger.warn({ component: 'gateway' }, 'the gateway role is not available in this version; not started');
-  }
-  const admin = await startAdminServer({ listen: config.admin.listen, registry, readiness, logger });
+  const gateway = config.roles.includes('gateway')
+    ? await startGatewayOrReport(config, logger, registry, readiness, shutdown)
+    : undefined;
+  const adminToken = await ensureAdminToken(config.dataDir);
+  const admin = await startAdminServer({
+    listen: config.admin.listen,
+    registry,
+    readiness,
+    logger,
+    routes: (app) =>
+      registerAdminApi(app, { token: adminToken, ...(gateway ? { sessions: gateway.sessions } : {}) }),
+  });
   shutdown.register('admin server', () => admin.close());
   logger.info(
     { roles: config.roles, admin: config.admin.listen, dataDir: config.dataDir },
     'outpost running',
   );
+}
+
+/**
+ * A host that cannot run the VPN (no /dev/net/tun, no CAP_NET_ADMIN, forwarding off) still runs
+ * the other roles: the gateway says why it did not start, once, and /readyz stays 503 with that
+ * reason, so a health check notices and the admin is told what to fix.
+ */
+async function startGatewayOrReport(
+  config: OutpostConfig,
+  logger: Logger,
+  registry: ClusterRegistry,
+  readiness: Readiness,
+  shutdown: ShutdownManager,
+): Promise<GatewayHandle | undefined> {
+  try {
+    return await startGatewayRole(config, logger, registry, readiness, shutdown);
+  } catch (e) {
+    if (!isOutpostError(e) || e.code !== ErrorCodes.config) throw e;
+    logger.error({ component: 'gateway', code: e.code, reason: e.message }, 'the gateway role did not start');
+    readiness.register('gateway', async () => ({ ok: false, detail: e.message }));
+    return undefined;
+  }
 }

@@ -8,8 +8,8 @@ import { buildCsr, parseCsr } from '../../certs/csr.js';
 import { generateKeyPair, privateKeyToPem } from '../../certs/keys.js';
 import { firstDer, toPem } from '../../certs/pem.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
-import type { OutpostConfig } from '../config/schema.js';
 import { parseListenAddress } from '../config/listen-address.js';
+import type { OutpostConfig } from '../config/schema.js';
 import type { ConnectorCore } from './connector-core.js';
 
 export interface GatewayTlsMaterial {
@@ -26,12 +26,20 @@ const renewBeforeMs = 30 * 24 * 3600 * 1000;
  * one issued by the built-in CA on first start (ECDSA P-256, serverAuth, SANs for the host name
  * and the listen address) and kept under dataDir/gateway, renewed 30 days before it expires.
  */
-export async function gatewayTls(config: OutpostConfig, core: ConnectorCore, logger: Logger): Promise<GatewayTlsMaterial> {
+export async function gatewayTls(
+  config: OutpostConfig,
+  core: ConnectorCore,
+  logger: Logger,
+): Promise<GatewayTlsMaterial> {
   const configured = config.gateway.tls;
   if (configured) {
-    const [cert, key] = await Promise.all([readFile(configured.cert), readFile(configured.key)]).catch((e: unknown) => {
-      throw new OutpostError(ErrorCodes.config, 'gateway.tls: cannot read the certificate or key file', { cause: e });
-    });
+    const [cert, key] = await Promise.all([readFile(configured.cert), readFile(configured.key)]).catch(
+      (e: unknown) => {
+        throw new OutpostError(ErrorCodes.config, 'gateway.tls: cannot read the certificate or key file', {
+          cause: e,
+        });
+      },
+    );
     return { cert, key, source: configured.cert };
   }
   const dir = join(config.dataDir, 'gateway');
@@ -58,7 +66,10 @@ async function readExisting(certFile: string, keyFile: string): Promise<GatewayT
   }
 }
 
-async function issueServerCertificate(config: OutpostConfig, core: ConnectorCore): Promise<{ cert: Buffer; key: Buffer }> {
+async function issueServerCertificate(
+  config: OutpostConfig,
+  core: ConnectorCore,
+): Promise<{ cert: Buffer; key: Buffer }> {
   const pair = await generateKeyPair('ec-p256');
   const host = hostname();
   const listen = parseListenAddress(config.gateway.listen);

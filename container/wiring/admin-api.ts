@@ -1,0 +1,69 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Session } from '../../gateway/session/session.js';
+import type { SessionTable } from '../../gateway/session/session-table.js';
+
+export interface AdminApiOptions {
+  token: string;
+  sessions?: SessionTable;
+}
+
+/** What `outpost sessions list --json` shows of a session (no cookie material). */
+export function sessionView(s: Session) {
+  return {
+    id: s.id,
+    user: s.identity.username,
+    method: s.identity.method,
+    device: s.identity.device ?? null,
+    groups: s.identity.groups,
+    remoteAddress: s.remoteAddress,
+    state: s.state,
+    ipv4: s.ipv4 ?? null,
+    ipv6: s.ipv6 ?? null,
+    createdAt: new Date(s.createdAt).toISOString(),
+    bytesIn: s.bytesIn,
+    bytesOut: s.bytesOut,
+  };
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function authorized(request: FastifyRequest, token: string): boolean {
+  const header = request.headers.authorization ?? '';
+  const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
+  return timingSafeEqual(digest(presented), digest(token));
+}
+
+/** The local admin API, under /v1 on the admin listener; every route needs the admin token. */
+export function registerAdminApi(app: FastifyInstance, options: AdminApiOptions): void {
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url.startsWith('/v1/') && !authorized(request, options.token)) {
+      return reply.code(401).send({ error: 'unauthorized' });
+    }
+  });
+  app.get('/v1/sessions', async (_request, reply) => {
+    if (!options.sessions) return reply.code(404).send({ error: 'the gateway role is not running' });
+    return options.sessions.list().map(sessionView);
+  });
+  app.post<{ Body: { id?: unknown; user?: unknown } }>('/v1/sessions/disconnect', async (request, reply) => {
+    const sessions = options.sessions;
+    if (!sessions) return reply.code(404).send({ error: 'the gateway role is not running' });
+    const { id, user } = request.body ?? {};
+    if (typeof id === 'string') {
+      const session = sessions.get(id);
+      if (!session) return reply.code(404).send({ error: 'no such session' });
+      sessions.close(session, 'disconnected by an administrator');
+      return { disconnected: 1 };
+    }
+    if (typeof user === 'string') {
+      const count = sessions.closeWhere(
+        (s) => s.identity.username === user,
+        'disconnected by an administrator',
+      );
+      return { disconnected: count };
+    }
+    return reply.code(400).send({ error: 'give id or user' });
+  });
+}

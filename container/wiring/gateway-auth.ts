@@ -1,0 +1,110 @@
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { toPem } from '../../certs/pem.js';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import { LdapDirectory } from '../../directory/ldap-directory.js';
+import type { AuthResult } from '../../gateway/auth/auth-result.js';
+import { BanPoints } from '../../gateway/auth/ban-points.js';
+import { CertificateAuthenticator } from '../../gateway/auth/certificate-authenticator.js';
+import { PasswordAuthenticator } from '../../gateway/auth/password-authenticator.js';
+import { inventoryRevocationCheck } from '../../gateway/auth/revocation-check.js';
+import { TokenAuthenticator } from '../../gateway/auth/token-authenticator.js';
+import { tokenKeySource } from '../../gateway/auth/token-key-source.js';
+import type { BanList, GatewayAuthenticators } from '../../gateway/server/ports.js';
+import type { Identity } from '../../gateway/session/identity.js';
+import type { OutpostConfig } from '../config/schema.js';
+import type { ConnectorCore } from './connector-core.js';
+
+function identity(result: AuthResult): Identity {
+  return { username: result.username, groups: result.groups, method: result.method };
+}
+
+export interface GatewayAuthWiring {
+  authenticators: GatewayAuthenticators;
+  bans: BanList & BanPoints;
+  /** PEM CA bundle the TLS server asks client certificates for (certificate auth only). */
+  clientCaPem?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the authenticators `gateway.auth.methods` enables: certificate (chain to the built-in CA
+ * or a bundle; revocation from the connector's inventory for the built-in CA), password (LDAP, by
+ * directory name), token (JWKS). Failures feed ocserv-style ban points per source address.
+ */
+export async function gatewayAuth(config: OutpostConfig, core: ConnectorCore): Promise<GatewayAuthWiring> {
+  const auth = config.gateway.auth;
+  const bans = new BanPoints();
+  const banList = Object.assign(bans, {
+    isBanned: (address: string) => bans.bannedFor(address) > 0,
+    penalize: (address: string, kind: 'auth' | 'protocol') =>
+      void bans.addFailure(address, kind === 'auth' ? 'wrongPassword' : 'connection'),
+  });
+  const authenticators: GatewayAuthenticators = {};
+  const closers: Array<() => Promise<void>> = [];
+  let clientCaPem: string | undefined;
+
+  if (auth.methods.includes('certificate')) {
+    const builtin = auth.certificate.ca === 'builtin';
+    clientCaPem = builtin
+      ? toPem('CERTIFICATE', core.ca.caCertificateDer)
+      : await readCaBundle(auth.certificate.ca);
+    const certificates = new CertificateAuthenticator({
+      trustAnchorsPem: clientCaPem,
+      usernameFrom: auth.certificate.usernameFrom,
+      ...(builtin
+        ? {
+            revocation: inventoryRevocationCheck(
+              core.inventory,
+              new X509Certificate(core.ca.caCertificateDer),
+            ),
+          }
+        : { acceptUnknownStatus: true }),
+    });
+    authenticators.certificate = async (chain) => identity(await certificates.authenticate(chain));
+  }
+  if (auth.methods.includes('password')) {
+    const settings = config.directories[auth.password.directory!]!;
+    const directory = await LdapDirectory.open({
+      url: settings.url,
+      startTls: settings.startTls,
+      bindDn: settings.bindDn,
+      bindPasswordFile: settings.bindPasswordFile,
+      baseDn: settings.baseDn,
+      ca: settings.ca,
+      timeoutMs: settings.timeoutMs,
+      sizeLimit: settings.sizeLimit,
+      usernameAttribute: settings.usernameAttribute,
+      groups: { from: settings.groupsFrom },
+    });
+    closers.push(() => directory.close());
+    const passwords = new PasswordAuthenticator(directory);
+    authenticators.password = async (username, password) =>
+      identity(await passwords.authenticate(username, password));
+  }
+  if (auth.methods.includes('token')) {
+    const tokens = new TokenAuthenticator({
+      keys: await tokenKeySource(auth.token.jwks!),
+      ...(auth.token.issuer ? { issuer: auth.token.issuer } : {}),
+      audience: auth.token.audience,
+      usernameClaim: auth.token.usernameClaim,
+    });
+    authenticators.token = async (token) => identity(await tokens.authenticate(token));
+  }
+  return {
+    authenticators,
+    bans: banList,
+    ...(clientCaPem ? { clientCaPem } : {}),
+    close: async () => {
+      await Promise.all(closers.map((close) => close()));
+    },
+  };
+}
+
+async function readCaBundle(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch((e: unknown) => {
+    throw new OutpostError(ErrorCodes.config, `gateway.auth.certificate.ca: cannot read ${path}`, {
+      cause: e,
+    });
+  });
+}

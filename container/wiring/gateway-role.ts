@@ -1,0 +1,167 @@
+import type { Logger } from 'pino';
+import { Counter, Gauge } from 'prom-client';
+import { runCommand } from '../../gateway/net/command-runner.js';
+import { applyNat, removeNat } from '../../gateway/net/nat-rules.js';
+import { assertPreflight } from '../../gateway/net/preflight.js';
+import { configureTunInterface } from '../../gateway/net/tun-interface.js';
+import { AddressPool } from '../../gateway/pool/address-pool.js';
+import { AuthDialogue } from '../../gateway/server/auth-dialogue.js';
+import { GatewayServer } from '../../gateway/server/gateway-server.js';
+import type { AddressAllocator, PacketDevice } from '../../gateway/server/ports.js';
+import { SessionTable } from '../../gateway/session/session-table.js';
+import { LinuxTunDevice } from '../../gateway/tun/linux-tun-device.js';
+import type { TunDevice } from '../../gateway/tun/tun-device.js';
+import type { Readiness } from '../admin/readiness.js';
+import { packageVersion } from '../cli/package-version.js';
+import { parseListenAddress } from '../config/listen-address.js';
+import type { OutpostConfig } from '../config/schema.js';
+import type { ShutdownManager } from '../shutdown.js';
+import type { ClusterRegistry } from './cluster-metrics.js';
+import { openConnectorCore } from './connector-core.js';
+import { gatewayAuth } from './gateway-auth.js';
+import { gatewayTls } from './gateway-tls.js';
+
+/** Limits ocserv also has (max-clients, max-same-clients); not in the config yet. */
+const maxClients = 65_536;
+const maxSessionsPerUser = 16;
+
+export interface GatewayHandle {
+  sessions: SessionTable;
+}
+
+/**
+ * Starts the gateway role: preflight (TUN, CAP_NET_ADMIN, forwarding), the TUN device with the
+ * pool's gateway address, optional NAT, authenticators, the session table and the TLS listener.
+ * Every piece registers its closer, so shutdown removes NAT rules and closes the TUN last.
+ */
+export async function startGatewayRole(
+  config: OutpostConfig,
+  logger: Logger,
+  registry: ClusterRegistry,
+  readiness: Readiness,
+  shutdown: ShutdownManager,
+): Promise<GatewayHandle> {
+  const log = logger.child({ component: 'gateway' });
+  const gw = config.gateway;
+  assertPreflight({ ipv6: gw.pool.ipv6 !== null });
+
+  const core = await openConnectorCore(config, log);
+  shutdown.register('gateway CA access', () => core.close());
+  const tls = await gatewayTls(config, core, log);
+  const auth = await gatewayAuth(config, core);
+  shutdown.register('gateway authenticators', () => auth.close());
+
+  const pool4 = new AddressPool(gw.pool.ipv4);
+  const pool6 = gw.pool.ipv6 ? new AddressPool(gw.pool.ipv6) : undefined;
+  const tun = LinuxTunDevice.open(gw.tun.name, { mtu: gw.tun.mtu });
+  shutdown.register('TUN device', () => tun.close());
+  await configureTunInterface(runCommand, {
+    name: tun.name,
+    mtu: gw.tun.mtu,
+    ipv4: { address: pool4.gatewayAddress, prefixLength: pool4.prefixLength },
+    ...(pool6 ? { ipv6: { address: pool6.gatewayAddress, prefixLength: pool6.prefixLength } } : {}),
+  });
+  if (gw.nat) {
+    await applyNat(runCommand, { tunName: tun.name, ipv4Pool: pool4.cidr, ipv6Pool: pool6?.cidr ?? null });
+    shutdown.register('NAT rules', () => removeNat(runCommand));
+  }
+
+  const metrics = gatewayMetrics(registry);
+  const sessions = new SessionTable({
+    maxClients,
+    maxSessionsPerUser,
+    cookieTimeoutSeconds: gw.timers.cookie,
+    sessionTimeoutSeconds: gw.timers.session,
+  });
+  const dialogue = new AuthDialogue({
+    methods: gw.auth.methods,
+    authenticators: auth.authenticators,
+    sessions,
+    bans: auth.bans,
+    logger: log,
+  });
+  const server = new GatewayServer({
+    tls: {
+      cert: tls.cert,
+      key: tls.key,
+      ...(auth.clientCaPem ? { clientCa: [Buffer.from(auth.clientCaPem)] } : {}),
+    },
+    dialogue,
+    sessions,
+    addresses: allocator(pool4, pool6),
+    device: packetDevice(tun),
+    bans: auth.bans,
+    policy: {
+      serverName: `Outpost ${packageVersion()}`,
+      dns: gw.dns.servers,
+      defaultDomain: gw.dns.domain,
+      splitDns: gw.dns.split,
+      splitInclude: gw.routes.include,
+      splitExclude: gw.routes.exclude,
+      ipv4PrefixLength: pool4.prefixLength,
+      ...(pool6 ? { ipv6PrefixLength: pool6.prefixLength } : {}),
+      timers: gw.timers,
+    },
+    tunMtu: gw.tun.mtu,
+    counters: { dropped: (reason) => metrics.drops.inc({ reason }) },
+    logger: log,
+  });
+  const where = parseListenAddress(gw.listen)!;
+  await server.listen(where.host, where.port);
+  shutdown.register('gateway listener', () => server.close());
+  const timer = setInterval(() => {
+    sessions.expire();
+    pool4.expire();
+    pool6?.expire();
+    metrics.sessions.set(sessions.size);
+  }, 1000);
+  timer.unref();
+  shutdown.register('gateway timers', () => clearInterval(timer));
+  readiness.register('gateway', async () => ({ ok: server.server.listening }));
+  log.info(
+    { listen: gw.listen, tun: tun.name, pool: pool4.cidr, methods: gw.auth.methods, tls: tls.source },
+    'gateway ready',
+  );
+  return { sessions };
+}
+
+function allocator(pool4: AddressPool, pool6: AddressPool | undefined): AddressAllocator {
+  return {
+    allocate(sessionId) {
+      const ipv4 = pool4.allocate(sessionId).address;
+      const ipv6 = pool6?.allocate(sessionId).address;
+      return ipv6 ? { ipv4, ipv6 } : { ipv4 };
+    },
+    release(sessionId, keepMs) {
+      pool4.release(sessionId, { keepForMs: keepMs });
+      pool6?.release(sessionId, { keepForMs: keepMs });
+    },
+  };
+}
+
+/** The TUN's batches, one packet view at a time, for the tunnel's per-destination dispatch. */
+function packetDevice(tun: TunDevice): PacketDevice {
+  return {
+    write: (packet) => tun.write(packet),
+    onPacket(handler) {
+      tun.onPackets((batch) => {
+        for (let i = 0; i < batch.count; i++) {
+          const offset = batch.offsets[i]!;
+          handler(batch.data.subarray(offset, offset + batch.lengths[i]!));
+        }
+      });
+    },
+  };
+}
+
+function gatewayMetrics(registry: ClusterRegistry) {
+  return {
+    sessions: new Gauge({ name: 'outpost_gateway_sessions', help: 'VPN sessions', registers: [registry] }),
+    drops: new Counter({
+      name: 'outpost_gateway_dropped_packets_total',
+      help: 'Packets dropped by reason (spoofed, malformed, backpressure, tun-full)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,176 @@
+import type { Logger } from 'pino';
+import { ErrorCodes, isOutpostError, OutpostError } from '../../core/errors.js';
+import {
+  buildAuthComplete,
+  buildAuthRequest,
+  type ConfigAuthMessage,
+  parseConfigAuth,
+} from '../cstp/index.js';
+import type { Identity } from '../session/identity.js';
+import type { SessionTable } from '../session/session-table.js';
+import type { BanList, GatewayAuthenticators } from './ports.js';
+
+export interface DialogueRequest {
+  path: string;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+  remoteAddress: string;
+  /** The TLS client certificate chain, leaf first, when the client sent one. */
+  clientChainDer: Buffer[];
+}
+
+export interface DialogueResponse {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: string;
+}
+
+const maxAuthXmlBytes = 64 * 1024;
+const xmlHeaders = { 'content-type': 'text/xml', 'x-transcend-version': '1' };
+
+function bearerChallenge(): DialogueResponse {
+  return {
+    status: 401,
+    headers: { 'www-authenticate': 'Bearer', 'content-type': 'text/plain', 'x-transcend-version': '1' },
+    body: 'a bearer token is required\n',
+  };
+}
+
+function bearerToken(headers: DialogueRequest['headers']): string | undefined {
+  const value = headers.authorization;
+  const text = Array.isArray(value) ? value[0] : value;
+  const match = text ? /^Bearer\s+(\S{1,16384})$/i.exec(text) : null;
+  return match?.[1];
+}
+
+/**
+ * The AnyConnect XML "config-auth" dialogue, as ocserv runs it (shared/peers/cstp-transcript.txt):
+ * `init` → `auth-request` form → `auth-reply` → `complete` with `Set-Cookie: webvpn=…`. A client
+ * certificate or a bearer token completes at the first request. A refusal is another
+ * auth-request carrying the message — never a dropped socket.
+ */
+export class AuthDialogue {
+  constructor(
+    private readonly options: {
+      methods: ReadonlyArray<'certificate' | 'password' | 'token'>;
+      authenticators: GatewayAuthenticators;
+      sessions: SessionTable;
+      bans: BanList;
+      logger: Logger;
+    },
+  ) {}
+
+  async handle(request: DialogueRequest): Promise<DialogueResponse> {
+    const { bans } = this.options;
+    if (bans.isBanned(request.remoteAddress)) {
+      return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'banned\n' };
+    }
+    let message: ConfigAuthMessage;
+    try {
+      message = parseConfigAuth(request.body, { maxBytes: maxAuthXmlBytes });
+    } catch {
+      bans.penalize(request.remoteAddress, 'protocol');
+      return { status: 400, headers: { 'content-type': 'text/plain' }, body: 'malformed config-auth\n' };
+    }
+    try {
+      if (this.wantsBearerChallenge(request)) return bearerChallenge();
+      const identity = await this.authenticate(request, message);
+      if (!identity) return this.form();
+      return this.complete(identity, request.remoteAddress, message.deviceId?.uniqueId);
+    } catch (e) {
+      if (!isOutpostError(e) || e.code !== ErrorCodes.unauthorized) {
+        if (isOutpostError(e) && e.code === ErrorCodes.busy) return this.form(e.clientMessage);
+        this.options.logger.error({ err: e, remote: request.remoteAddress }, 'authentication error');
+        return this.form('Authentication is unavailable, try again later.');
+      }
+      bans.penalize(request.remoteAddress, 'auth');
+      this.options.logger.info({ remote: request.remoteAddress, reason: e.message }, 'authentication failed');
+      return this.form(`Login failed. ${e.clientMessage}`);
+    }
+  }
+
+  /** Returns an identity, or undefined when the client must first be shown the form. */
+  private async authenticate(
+    request: DialogueRequest,
+    message: ConfigAuthMessage,
+  ): Promise<Identity | undefined> {
+    const { methods, authenticators } = this.options;
+    if (methods.includes('certificate') && authenticators.certificate && request.clientChainDer.length > 0) {
+      return authenticators.certificate(request.clientChainDer, request.remoteAddress);
+    }
+    const token = bearerToken(request.headers);
+    if (methods.includes('token') && authenticators.token && token) {
+      return authenticators.token(token, request.remoteAddress);
+    }
+    if (methods.includes('password') && authenticators.password) {
+      if (
+        message.type !== 'auth-reply' ||
+        message.auth.username === undefined ||
+        message.auth.password === undefined
+      ) {
+        return undefined;
+      }
+      return authenticators.password(message.auth.username, message.auth.password, request.remoteAddress);
+    }
+    throw new OutpostError(ErrorCodes.unauthorized, 'No accepted credentials were presented.');
+  }
+
+  /**
+   * openconnect --token-mode=oidc first sends no credentials and adds `Authorization: Bearer`
+   * only after a 401 whose WWW-Authenticate names Bearer, matched case-sensitively (its
+   * http-auth.c). So a token-only gateway challenges a request that carries neither a token nor a
+   * client certificate; with password auth enabled too, such clients get the form instead.
+   */
+  private wantsBearerChallenge(request: DialogueRequest): boolean {
+    const { methods, authenticators } = this.options;
+    return (
+      methods.includes('token') &&
+      authenticators.token !== undefined &&
+      !methods.includes('password') &&
+      bearerToken(request.headers) === undefined &&
+      request.clientChainDer.length === 0
+    );
+  }
+
+  private form(error?: string): DialogueResponse {
+    const { methods } = this.options;
+    const fields = methods.includes('password')
+      ? [
+          { type: 'text' as const, name: 'username', label: 'Username:' },
+          { type: 'password' as const, name: 'password', label: 'Password:' },
+        ]
+      : [];
+    const body = buildAuthRequest({
+      formId: 'main',
+      message:
+        fields.length > 0
+          ? 'Please enter your username and password.'
+          : 'A client certificate or token is required.',
+      ...(error ? { error } : {}),
+      fields,
+    });
+    return { status: 200, headers: { ...xmlHeaders }, body };
+  }
+
+  private complete(
+    identity: Identity,
+    remoteAddress: string,
+    deviceId: string | undefined,
+  ): DialogueResponse {
+    const withDevice = deviceId ? { ...identity, device: deviceId } : identity;
+    const { session, cookie } = this.options.sessions.create(withDevice, remoteAddress);
+    this.options.logger.info(
+      { session: session.id, user: identity.username, method: identity.method, remote: remoteAddress },
+      'authenticated',
+    );
+    const body = buildAuthComplete({ sessionToken: cookie, message: 'Welcome.' });
+    return {
+      status: 200,
+      headers: {
+        ...xmlHeaders,
+        'set-cookie': [`webvpn=${cookie}; Secure; HttpOnly`],
+      },
+      body,
+    };
+  }
+}

@@ -1,0 +1,175 @@
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import {
+  type CstpFrame,
+  CstpFrameDecoder,
+  encodeDpdResponse,
+  encodeFrame,
+  FrameType,
+  parseDisconnect,
+  writeFrameHeader,
+} from '../cstp/index.js';
+import type { Session } from '../session/session.js';
+import { packetAddress } from './packet-address.js';
+
+export interface TunnelTimers {
+  /**
+   * Seconds. Clients send DPD requests every `dpd` seconds; like ocserv, after 2×dpd of silence we
+   * probe, after 3×dpd the peer is dead.
+   */
+  dpd: number;
+  /** Seconds without data in either direction after which the session ends. */
+  idle: number;
+}
+
+export interface TunnelCounters {
+  dropped(reason: 'spoofed' | 'malformed' | 'backpressure' | 'tun-full'): void;
+}
+
+export interface TunnelOptions {
+  socket: TLSSocket;
+  session: Session;
+  /** Bytes already read past the CONNECT request head. */
+  head: Buffer;
+  mtu: number;
+  timers: TunnelTimers;
+  /** Writes one IP packet into the TUN; false when it could not (counted as a drop). */
+  toTun: (packet: Buffer) => boolean;
+  counters: TunnelCounters;
+  logger: Logger;
+  /** Bytes queued on the socket beyond which packets to the client are dropped, not buffered. */
+  maxQueuedBytes: number;
+  onClose: (reason: string) => void;
+}
+
+/** The reason a tunnel ends with when the user logged out: the session ends with it. */
+export const clientLogout = 'client logout';
+
+/** CSTP frame header: 'S' 'T' 'F' 1, length (16-bit BE), type, 0. */
+const headerBytes = 8;
+
+/**
+ * One client's CSTP tunnel over its TLS socket. Frames from the client go to the TUN (after a
+ * source-address check); packets for the client become DATA frames. Each frame is written with
+ * its own `write` and the socket's `_writev` is disabled, so every frame travels in its own TLS
+ * record: openconnect 9.01 rejects records holding several frames ("Unexpected packet length"),
+ * and Node would otherwise merge queued writes into one SSL_write.
+ */
+export class CstpTunnel {
+  private readonly decoder: CstpFrameDecoder;
+  private lastReceived = Date.now();
+  private lastData = Date.now();
+  private lastProbe = 0;
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly o: TunnelOptions) {
+    this.decoder = new CstpFrameDecoder({ mtu: Math.max(o.mtu, 1500) });
+    (o.socket as unknown as { _writev: unknown })._writev = null;
+    o.socket.setNoDelay(true);
+    o.socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    o.socket.on('close', () => this.finish('connection closed'));
+    o.socket.on('error', (err) => this.finish(`socket error: ${err.message}`));
+    this.timer = setInterval(() => this.checkLiveness(), 1000);
+    this.timer.unref();
+    o.session.disconnect = (reason) => this.terminate(reason);
+    if (o.head.length > 0) this.receive(o.head);
+  }
+
+  /** A packet from the TUN for this client. */
+  sendPacket(packet: Buffer): void {
+    const { socket, session, counters, maxQueuedBytes } = this.o;
+    if (this.closed) return;
+    if (socket.writableLength > maxQueuedBytes) {
+      counters.dropped('backpressure');
+      return;
+    }
+    const frame = Buffer.allocUnsafe(headerBytes + packet.length);
+    writeFrameHeader(frame, 0, FrameType.data, packet.length);
+    packet.copy(frame, headerBytes);
+    socket.write(frame);
+    session.bytesOut += packet.length;
+    session.packetsOut++;
+    this.lastData = Date.now();
+  }
+
+  /** Server-initiated end (revocation, timeout, shutdown): tell the client, then close. */
+  terminate(reason: string): void {
+    if (this.closed) return;
+    this.o.logger.info({ session: this.o.session.id, reason }, 'terminating tunnel');
+    this.o.socket.end(encodeFrame(FrameType.terminate));
+    this.finish(reason);
+    setTimeout(() => this.o.socket.destroy(), 2000).unref();
+  }
+
+  private receive(chunk: Buffer): void {
+    let frames: CstpFrame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (e) {
+      this.o.counters.dropped('malformed');
+      this.o.logger.info({ session: this.o.session.id, reason: (e as Error).message }, 'bad CSTP frame');
+      this.o.socket.destroy();
+      this.finish('protocol error');
+      return;
+    }
+    this.lastReceived = Date.now();
+    for (const frame of frames) this.handleFrame(frame);
+  }
+
+  private handleFrame(frame: CstpFrame): void {
+    const { session, socket } = this.o;
+    switch (frame.type) {
+      case FrameType.data:
+        return this.fromClient(frame.payload);
+      case FrameType.dpdRequest:
+        socket.write(encodeDpdResponse(frame));
+        return;
+      case FrameType.dpdResponse:
+      case FrameType.keepalive:
+        return;
+      case FrameType.disconnect: {
+        // 0xb0 + text is a deliberate logout; an empty payload means AnyConnect will reconnect
+        // (ocserv worker-vpn.c), so only the former ends the session.
+        const kind = parseDisconnect(frame.payload).kind;
+        this.o.logger.info({ session: session.id, kind }, 'client disconnected');
+        socket.end();
+        this.finish(kind === 'user' ? clientLogout : 'client disconnect');
+        return;
+      }
+      default:
+        this.o.counters.dropped('malformed');
+    }
+  }
+
+  private fromClient(packet: Buffer): void {
+    const { session, counters } = this.o;
+    const source = packetAddress(packet, 'source');
+    if (source === undefined) return counters.dropped('malformed');
+    if (source !== session.ipv4 && source !== session.ipv6) return counters.dropped('spoofed');
+    session.bytesIn += packet.length;
+    session.packetsIn++;
+    this.lastData = Date.now();
+    if (!this.o.toTun(packet)) counters.dropped('tun-full');
+  }
+
+  private checkLiveness(): void {
+    const now = Date.now();
+    const { dpd, idle } = this.o.timers;
+    const silent = now - this.lastReceived;
+    if (silent > 3 * dpd * 1000) return this.terminate('dead peer (DPD)');
+    if (silent > 2 * dpd * 1000 && now - this.lastProbe > dpd * 1000) {
+      this.lastProbe = now;
+      this.o.socket.write(encodeFrame(FrameType.dpdRequest));
+    }
+    if (now - this.lastData > idle * 1000) this.terminate('idle timeout');
+  }
+
+  private finish(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.o.session.disconnect = undefined;
+    this.o.onClose(reason);
+  }
+}

@@ -1,0 +1,51 @@
+import type { ConnectRequest, ConnectResponseParams, NegotiatedMtu } from '../cstp/index.js';
+import type { Session } from '../session/session.js';
+
+/** What every tunnel is told at CONNECT (DNS, routes, timers), from the gateway configuration. */
+export interface GatewayPolicy {
+  serverName: string;
+  dns: readonly string[];
+  defaultDomain: string | null;
+  splitDns: readonly string[];
+  splitInclude: readonly string[];
+  splitExclude: readonly string[];
+  ipv4PrefixLength: number;
+  ipv6PrefixLength?: number;
+  /** Seconds. */
+  timers: { dpd: number; keepalive: number; idle: number; session: number; cookie: number };
+}
+
+/** The CONNECT reply parameters for one session (pure). */
+export function connectParams(
+  policy: GatewayPolicy,
+  session: Session,
+  request: ConnectRequest,
+  mtu: NegotiatedMtu,
+  now: number,
+): ConnectResponseParams {
+  const remaining = Math.max(0, Math.floor(policy.timers.session - (now - session.createdAt) / 1000));
+  return {
+    serverName: policy.serverName,
+    hostname: request.hostname,
+    client: { addressTypes: request.addressTypes, fullIpv6: request.fullIpv6, agent: request.agent },
+    mtu,
+    ipv4: session.ipv4 ? { address: session.ipv4, prefixLength: policy.ipv4PrefixLength } : undefined,
+    ipv6:
+      session.ipv6 && policy.ipv6PrefixLength !== undefined
+        ? { address: session.ipv6, prefixLength: policy.ipv6PrefixLength }
+        : undefined,
+    dns: policy.dns,
+    defaultDomain: policy.defaultDomain,
+    splitDns: policy.splitDns,
+    splitInclude: policy.splitInclude,
+    splitExclude: policy.splitExclude,
+    timers: {
+      dpd: policy.timers.dpd,
+      keepalive: policy.timers.keepalive,
+      idle: policy.timers.idle,
+      session: policy.timers.session,
+      sessionRemaining: remaining,
+      rekey: null,
+    },
+  };
+}
