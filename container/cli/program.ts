@@ -9,6 +9,7 @@ import { registerCertsVerbs } from './verbs/certs-verbs.js';
 import { registerConfigVerbs } from './verbs/config-verbs.js';
 import { registerRunVerb } from './verbs/run-verb.js';
 import { registerScepVerbs } from './verbs/scep-verbs.js';
+import { registerSessionsVerbs } from './verbs/sessions-verbs.js';
 
 /**
  * The `outpost` command tree. Only commander and the verb definitions load here; each verb
@@ -35,6 +36,7 @@ export function buildProgram(deps: CliDeps): Command {
   registerCaVerbs(program, deps);
   registerScepVerbs(program, deps);
   registerCertsVerbs(program, deps);
+  registerSessionsVerbs(program, deps);
   return program;
 }
 

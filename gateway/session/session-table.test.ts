@@ -3,7 +3,12 @@ import { ErrorCodes } from '../../core/errors.js';
 import { SessionTable } from './session-table.js';
 
 const alice = { username: 'alice', groups: [], method: 'password' as const };
-const limits = { maxClients: 3, maxSessionsPerUser: 2, cookieTimeoutSeconds: 300, sessionTimeoutSeconds: 3600 };
+const limits = {
+  maxClients: 3,
+  maxSessionsPerUser: 2,
+  cookieTimeoutSeconds: 300,
+  sessionTimeoutSeconds: 3600,
+};
 
 function table() {
   let now = 1_000_000;

@@ -145,7 +145,8 @@ export class SessionTable {
     const cookieOver = session.cookieExpiresAt !== undefined && now > session.cookieExpiresAt;
     if (session.state === 'closed' && cookieOver) this.byCookie.delete(hash);
     else if (session.state !== 'closed' && sessionOver) this.close(session, 'session timeout');
-    else if (session.state !== 'connected' && session.state !== 'closed' && cookieOver) this.close(session, 'cookie timeout');
+    else if (session.state !== 'connected' && session.state !== 'closed' && cookieOver)
+      this.close(session, 'cookie timeout');
   }
 
   get size(): number {

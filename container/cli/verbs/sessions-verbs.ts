@@ -1,0 +1,103 @@
+import type { Command } from 'commander';
+import { ErrorCodes, OutpostError } from '../../../core/errors.js';
+import { parseListenAddress } from '../../config/listen-address.js';
+import type { OutpostConfig } from '../../config/schema.js';
+import { type CliDeps, emit, type GlobalOptions, loadCliConfig } from '../cli-context.js';
+import { table } from '../render.js';
+
+interface SessionRow {
+  id: string;
+  user: string;
+  method: string;
+  state: string;
+  ipv4: string | null;
+  remoteAddress: string;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/**
+ * Sessions live in the running appliance, so these verbs ask its local admin API (admin.listen)
+ * with the admin token from the data directory.
+ */
+async function adminRequest(config: OutpostConfig, path: string, body?: unknown): Promise<unknown> {
+  const { readAdminToken } = await import('../../wiring/admin-token.js');
+  const token = await readAdminToken(config.dataDir).catch((e: unknown) => {
+    throw new OutpostError(
+      ErrorCodes.unavailable,
+      'no admin token: is the appliance running with this data directory?',
+      {
+        cause: e,
+      },
+    );
+  });
+  const where = parseListenAddress(config.admin.listen)!;
+  const host = ['0.0.0.0', '::'].includes(where.host) ? '127.0.0.1' : where.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${where.port}${path}`;
+  const res = await fetch(url, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(10_000),
+  }).catch((e: unknown) => {
+    throw new OutpostError(ErrorCodes.unavailable, `cannot reach the appliance's admin API at ${url}`, {
+      cause: e,
+    });
+  });
+  const json = (await res.json().catch(() => ({}))) as { error?: string };
+  if (res.status === 404) throw new OutpostError(ErrorCodes.notFound, json.error ?? 'not found');
+  if (!res.ok)
+    throw new OutpostError(ErrorCodes.unavailable, json.error ?? `admin API answered ${res.status}`);
+  return json;
+}
+
+export function registerSessionsVerbs(program: Command, deps: CliDeps): void {
+  const sessions = program.command('sessions').description('VPN sessions of the running gateway');
+  sessions
+    .command('list')
+    .description('list the gateway sessions')
+    .option('--json', 'print JSON')
+    .action(async (_options, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const config = await loadCliConfig(deps, globals);
+      const rows = (await adminRequest(config, '/v1/sessions')) as SessionRow[];
+      emit(deps, globals, rows, () =>
+        table(
+          ['ID', 'USER', 'METHOD', 'STATE', 'ADDRESS', 'REMOTE', 'IN', 'OUT'],
+          rows.map((r) => [
+            r.id,
+            r.user,
+            r.method,
+            r.state,
+            r.ipv4 ?? '-',
+            r.remoteAddress,
+            String(r.bytesIn),
+            String(r.bytesOut),
+          ]),
+        ),
+      );
+    });
+  sessions
+    .command('disconnect')
+    .description('end a session (or every session of a user) now; its cookie is refused from then on')
+    .argument('[id]', 'session id (see `sessions list`)')
+    .option('--user <user>', 'every session of this user')
+    .option('--json', 'print JSON')
+    .action(async (id: string | undefined, options: { user?: string }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      if (!id === !options.user)
+        throw new OutpostError(ErrorCodes.badRequest, 'give a session id or --user, not both');
+      const config = await loadCliConfig(deps, globals);
+      const result = (await adminRequest(
+        config,
+        '/v1/sessions/disconnect',
+        id ? { id } : { user: options.user },
+      )) as {
+        disconnected: number;
+      };
+      emit(deps, globals, result, () => `disconnected ${result.disconnected} session(s)\n`);
+    });
+}
