@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { PreparedRequest } from './client-material.js';
 
@@ -11,6 +12,8 @@ export interface LoadResult {
   /** Response bodies by request index (validated after the timed phase). */
   responses: Array<Buffer | undefined>;
   httpErrors: number;
+  /** The first few HTTP-level failures. */
+  httpErrorReasons: string[];
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -18,32 +21,53 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-/** POSTs every prepared request with `concurrency` workers; bounded: each request is sent once. */
+/** One POST on a keep-alive agent; resolves with the status and body. */
+function post(agent: Agent, url: URL, body: Buffer): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const headers = { 'content-type': 'application/x-pki-message', 'content-length': body.length };
+    const req = request(url, { method: 'POST', agent, headers, timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * POSTs every prepared request with `concurrency` workers; bounded: each request is sent once.
+ * Each run gets its own keep-alive agent: the (synchronous, seconds-long) preparation of the next
+ * run's messages must not leave it holding sockets the server has meanwhile closed as idle.
+ */
 export async function runLoad(
   url: string,
   requests: PreparedRequest[],
   concurrency: number,
 ): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const target = new URL(`${url}?operation=PKIOperation`);
   const latencies: number[] = [];
   const responses: Array<Buffer | undefined> = new Array(requests.length);
   let next = 0;
   let httpErrors = 0;
+  const httpErrorReasons: string[] = [];
+  const httpFailure = (reason: string) => {
+    httpErrors++;
+    if (httpErrorReasons.length < 5) httpErrorReasons.push(reason);
+  };
   const worker = async () => {
     while (next < requests.length) {
       const index = next++;
       const started = performance.now();
       try {
-        const res = await fetch(`${url}?operation=PKIOperation`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-pki-message' },
-          body: requests[index]!.body,
-          signal: AbortSignal.timeout(30_000),
-        });
-        const body = Buffer.from(await res.arrayBuffer());
-        if (res.ok) responses[index] = body;
-        else httpErrors++;
-      } catch {
-        httpErrors++;
+        const res = await post(agent, target, requests[index]!.body);
+        if (res.status === 200) responses[index] = res.body;
+        else httpFailure(`HTTP ${res.status} ${res.body.toString('utf8', 0, 80).trim()}`);
+      } catch (e) {
+        httpFailure(`request failed: ${(e as Error).message}`);
       }
       latencies.push(performance.now() - started);
     }
@@ -51,6 +75,7 @@ export async function runLoad(
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
   latencies.sort((a, b) => a - b);
   return {
     concurrency,
@@ -61,5 +86,6 @@ export async function runLoad(
     p99Ms: percentile(latencies, 99),
     responses,
     httpErrors,
+    httpErrorReasons,
   };
 }

@@ -79,6 +79,7 @@ function printRow({ server, load, check, note }: Row): void {
     `dup-serials ${check.duplicateSerials}`,
   ];
   console.log(cells.join('  ') + (note ? `  (${note})` : ''));
+  for (const reason of [...load.httpErrorReasons, ...check.reasons]) console.log(`    failure: ${reason}`);
 }
 
 async function startOutpost(dataDir?: string): Promise<RunningAppliance> {

@@ -8,6 +8,8 @@ export interface Validation {
   failures: number;
   /** Serial numbers that appeared more than once (in this run or an earlier one). */
   duplicateSerials: number;
+  /** Why the first few failures failed, for the report. */
+  reasons: string[];
 }
 
 /**
@@ -23,6 +25,11 @@ export function validate(
   let issued = 0;
   let failures = result.httpErrors;
   let duplicateSerials = 0;
+  const reasons: string[] = [];
+  const fail = (reason: string) => {
+    failures++;
+    if (reasons.length < 5) reasons.push(reason);
+  };
   result.responses.forEach((body, i) => {
     if (!body) return;
     const request = requests[i]!;
@@ -34,20 +41,20 @@ export function validate(
       });
       const cert = rep.status === PkiStatus.SUCCESS ? rep.issuedCertsDer[0] : undefined;
       if (!cert || rep.transactionId !== request.transactionId) {
-        failures++;
+        fail(`status ${rep.status} failInfo ${rep.failInfo}`);
         return;
       }
       const parsed = parseCertificate(cert);
       if (!parsed.subject.text.includes(`CN=${request.cn}`)) {
-        failures++;
+        fail(`subject ${parsed.subject.text}`);
         return;
       }
       if (seenSerials.has(parsed.serialHex)) duplicateSerials++;
       seenSerials.add(parsed.serialHex);
       issued++;
-    } catch {
-      failures++;
+    } catch (e) {
+      fail(`undecodable CertRep: ${(e as Error).message}`);
     }
   });
-  return { issued, failures, duplicateSerials };
+  return { issued, failures, duplicateSerials, reasons };
 }

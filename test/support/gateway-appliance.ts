@@ -23,7 +23,11 @@ export interface GatewayAppliance {
  * 10.200.1.1:443 (TUN outpost0, pool 10.200.100.0/24, split include 10.200.2.0/24) and SCEP on
  * 10.200.1.1:8080, so a device in dev enrolls and connects over the namespaces' network.
  */
-export async function startGatewayAppliance(topology: VpnTopology, gateway: Record<string, unknown> = {}): Promise<GatewayAppliance> {
+export async function startGatewayAppliance(
+  topology: VpnTopology,
+  gateway: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+): Promise<GatewayAppliance> {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-gw-'));
   const configFile = join(dataDir, 'outpost.yaml');
   writeFileSync(
@@ -44,6 +48,7 @@ export async function startGatewayAppliance(topology: VpnTopology, gateway: Reco
         ...gateway,
       },
       connector: { scep: { listen: '10.200.1.1:8080', workers: 1 } },
+      ...extra,
     }),
   );
   let output = '';

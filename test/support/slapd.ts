@@ -38,6 +38,13 @@ export interface SlapdOptions {
   users?: FixtureUser[];
   /** Group cn → member uids. */
   groups?: Record<string, string[]>;
+  /** Run slapd inside this network namespace (on its loopback), for a gateway running there. */
+  netns?: string;
+}
+
+/** [command, args] to run `cmd` inside `netns` when one is given. */
+function inNetns(netns: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return netns ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, args];
 }
 
 /**
@@ -128,14 +135,14 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<RunningSla
     const url = `ldap://127.0.0.1:${ldapPort}`;
     const ldapsUrl = tls ? `ldaps://127.0.0.1:${ldapsPort}` : undefined;
     const urls = ldapsUrl ? `${url}/ ${ldapsUrl}/` : `${url}/`;
-    const started = spawn('slapd', ['-d', '0', '-h', urls, '-f', join(dir, 'slapd.conf')], {
+    const started = spawn(...inNetns(options.netns, 'slapd', ['-d', '0', '-h', urls, '-f', join(dir, 'slapd.conf')]), {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child = started;
     let log = '';
     started.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
-    await waitReady(url, adminDn, adminPassword, started, () => log);
-    await exec('ldapadd', [
+    await waitReady(url, adminDn, adminPassword, started, () => log, options.netns);
+    await exec(...inNetns(options.netns, 'ldapadd', [
       '-x',
       '-H',
       url,
@@ -145,7 +152,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<RunningSla
       adminPassword,
       '-f',
       join(dir, 'groups.ldif'),
-    ]);
+    ]));
 
     const pid = started.pid!;
     return {
@@ -356,11 +363,12 @@ async function waitReady(
   adminPassword: string,
   child: ChildProcess,
   log: () => string,
+  netns?: string,
 ): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`slapd exited:\n${log()}`);
     try {
-      await exec('ldapwhoami', ['-x', '-H', url, '-D', adminDn, '-w', adminPassword]);
+      await exec(...inNetns(netns, 'ldapwhoami', ['-x', '-H', url, '-D', adminDn, '-w', adminPassword]));
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 50));

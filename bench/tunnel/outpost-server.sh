@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SERVER_CMD for shared/peers/ocserv-bench.sh: runs Outpost's gateway role from the harness's
+# BENCH_* environment (see the contract in the harness header). Certificate auth against the
+# harness CA (client CN "bench"), the harness's pre-created TUN, its pool, route and DNS.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DATA="$BENCH_WORK/outpost-data"
+mkdir -p "$DATA"
+CFG="$BENCH_WORK/outpost.yaml"
+cat > "$CFG" <<YAML
+dataDir: $DATA
+roles: [gateway]
+admin: { listen: "127.0.0.1:9099" }
+log: { level: warn }
+gateway:
+  listen: "$BENCH_LISTEN_ADDR:$BENCH_LISTEN_PORT"
+  tls: { cert: "$BENCH_CERT", key: "$BENCH_KEY" }
+  pool: { ipv4: "$BENCH_POOL" }
+  dns: { servers: ["$BENCH_DNS"], domain: "$BENCH_DOMAIN" }
+  routes: { include: ["$BENCH_ROUTE"] }
+  tun: { name: "${BENCH_TUN:-outpost0}", mtu: 1472 }
+  auth: { methods: [certificate], certificate: { ca: "$BENCH_CA", usernameFrom: cn } }
+YAML
+exec node "$ROOT/dist/container/cli/main.js" run --config "$CFG"
