@@ -67,7 +67,11 @@ export class AuthDialogue {
     }
     let message: ConfigAuthMessage;
     try {
-      message = parseConfigAuth(request.body, { maxBytes: maxAuthXmlBytes });
+      // A GET (or an empty POST) is the pre-XML AnyConnect flow: it starts like an `init`.
+      message =
+        request.body.trim() === ''
+          ? { type: 'init', authMethods: [] }
+          : parseConfigAuth(request.body, { maxBytes: maxAuthXmlBytes });
     } catch {
       bans.penalize(request.remoteAddress, 'protocol');
       return { status: 400, headers: { 'content-type': 'text/plain' }, body: 'malformed config-auth\n' };
@@ -118,8 +122,11 @@ export class AuthDialogue {
   /**
    * openconnect --token-mode=oidc first sends no credentials and adds `Authorization: Bearer`
    * only after a 401 whose WWW-Authenticate names Bearer, matched case-sensitively (its
-   * http-auth.c). So a token-only gateway challenges a request that carries neither a token nor a
-   * client certificate; with password auth enabled too, such clients get the form instead.
+   * http-auth.c). openconnect 9.01 then trips over its own disabled-by-default Basic entry on the
+   * retry of the XML POST, falls back to `GET /`, and only that second 401 gets the token sent
+   * (Basic is marked failed by then), so the GET path must challenge and complete the same way.
+   * A token-only gateway challenges a request that carries neither a token nor a client
+   * certificate; with password auth enabled too, such clients get the form instead.
    */
   private wantsBearerChallenge(request: DialogueRequest): boolean {
     const { methods, authenticators } = this.options;

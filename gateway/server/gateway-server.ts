@@ -88,8 +88,8 @@ export class GatewayServer {
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const socket = req.socket as TLSSocket;
     const remoteAddress = socket.remoteAddress ?? 'unknown';
-    if (req.method !== 'POST') {
-      res.writeHead(req.method === 'GET' ? 404 : 405, { 'content-type': 'text/plain' }).end('not found\n');
+    if (req.method !== 'POST' && req.method !== 'GET') {
+      res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, POST' }).end('method not allowed\n');
       return;
     }
     let body: string;
