@@ -9,6 +9,8 @@ export interface OpenconnectSession {
   /** The environment openconnect handed to vpnc-script at connect (what the server pushed). */
   env: Record<string, string>;
   output: () => string;
+  /** Where the vpnc-script wrapper writes env.<reason> (connect, reconnect, disconnect). */
+  envDir: string;
   stop(): Promise<number | null>;
 }
 
@@ -76,6 +78,7 @@ export async function startOpenconnect(
     child,
     env,
     output: () => output,
+    envDir: dir,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);

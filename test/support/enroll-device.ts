@@ -1,0 +1,21 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GatewayAppliance } from './gateway-appliance.js';
+import type { VpnTopology } from './netns.js';
+
+/** Enrolls a device certificate with micromdm scepclient from the dev namespace over our SCEP. */
+export async function enrollDevice(
+  topology: VpnTopology,
+  app: GatewayAppliance,
+  cn: string,
+): Promise<{ certFile: string; keyFile: string }> {
+  const challenge = (await app.cli(['scep', 'challenge', '--ttl', '600'])).stdout.trim();
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-dev-'));
+  const keyFile = join(dir, 'key.pem');
+  const certFile = join(dir, 'cert.pem');
+  await topology.exec(topology.dev, 'scepclient', [
+    '-server-url', app.scepUrl, '-private-key', keyFile, '-certificate', certFile, '-cn', cn, '-challenge', challenge,
+  ]);
+  return { certFile, keyFile };
+}
