@@ -52,6 +52,19 @@ describe.skipIf(!isRoot())('openconnect through the Outpost gateway (needs root:
       expect(listed).toEqual([expect.objectContaining({ user: 'laptop-7', method: 'certificate', state: 'connected' })]);
       expect(listed[0].bytesIn).toBeGreaterThan(0);
 
+      const metrics = (await topology.exec(topology.gw, 'curl', ['-s', 'http://127.0.0.1:9090/metrics'])).stdout;
+      expect(Number(/^outpost_gateway_received_packets_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(3);
+      expect(metrics).toMatch(/^outpost_gateway_sessions 1$/m);
+
+      // Drain: the connected session stays, a new one is refused with a message, not a reset.
+      expect((await app.cli(['sessions', 'drain', 'on'])).code).toBe(0);
+      await expect(
+        startOpenconnect(topology, { url: app.url, caFile: app.caFile, auth: { kind: 'certificate', certFile, keyFile }, timeoutMs: 10_000 }),
+      ).rejects.toThrow(/not accepting new sessions|exited/);
+      expect((await app.cli(['sessions', 'drain', 'off'])).code).toBe(0);
+      const stillThere = JSON.parse((await app.cli(['sessions', 'list', '--json'])).stdout);
+      expect(stillThere.filter((s: { state: string }) => s.state === 'connected')).toHaveLength(1);
+
       const disconnected = await app.cli(['sessions', 'disconnect', '--user', 'laptop-7']);
       expect(disconnected.code, disconnected.stderr).toBe(0);
       const code = await new Promise<number | null>((resolve) => {

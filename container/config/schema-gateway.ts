@@ -50,6 +50,12 @@ const gatewayTimers = z.strictObject({
   cookie: boundedInt(10, 86400).default(300),
 });
 
+/** ocserv's max-clients, max-same-clients and drain-on-start controls. */
+const gatewayLimits = z.strictObject({
+  maxClients: boundedInt(1, 1_000_000).default(65_536),
+  maxSessionsPerUser: boundedInt(1, 1_000_000).default(16),
+});
+
 export const gatewaySchema = z.strictObject({
   listen: listenAddress.default('0.0.0.0:8443'),
   /** Absent: the gateway's server certificate is issued by the built-in CA. */
@@ -86,4 +92,5 @@ export const gatewaySchema = z.strictObject({
   nat: z.boolean().default(false),
   auth: section(gatewayAuth),
   timers: section(gatewayTimers),
+  limits: section(gatewayLimits),
 });

@@ -47,6 +47,13 @@ export function registerAdminApi(app: FastifyInstance, options: AdminApiOptions)
     if (!options.sessions) return reply.code(404).send({ error: 'the gateway role is not running' });
     return options.sessions.list().map(sessionView);
   });
+  app.post<{ Body: { on?: unknown } }>('/v1/sessions/drain', async (request, reply) => {
+    if (!options.sessions) return reply.code(404).send({ error: 'the gateway role is not running' });
+    const on = request.body?.on;
+    if (typeof on !== 'boolean') return reply.code(400).send({ error: 'give on: true or false' });
+    options.sessions.setDrain(on);
+    return { drain: on };
+  });
   app.post<{ Body: { id?: unknown; user?: unknown } }>('/v1/sessions/disconnect', async (request, reply) => {
     const sessions = options.sessions;
     if (!sessions) return reply.code(404).send({ error: 'the gateway role is not running' });

@@ -1,3 +1,5 @@
+import { type Stats, unwatchFile, watchFile } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { runCommand } from '../../gateway/net/command-runner.js';
@@ -20,10 +22,6 @@ import type { ClusterRegistry } from './cluster-metrics.js';
 import { openConnectorCore } from './connector-core.js';
 import { gatewayAuth } from './gateway-auth.js';
 import { gatewayTls } from './gateway-tls.js';
-
-/** Limits ocserv also has (max-clients, max-same-clients); not in the config yet. */
-const maxClients = 65_536;
-const maxSessionsPerUser = 16;
 
 export interface GatewayHandle {
   sessions: SessionTable;
@@ -66,10 +64,10 @@ export async function startGatewayRole(
     shutdown.register('NAT rules', () => removeNat(runCommand));
   }
 
-  const metrics = gatewayMetrics(registry);
+  const metrics = gatewayMetrics(registry, () => sessions);
   const sessions = new SessionTable({
-    maxClients,
-    maxSessionsPerUser,
+    maxClients: gw.limits.maxClients,
+    maxSessionsPerUser: gw.limits.maxSessionsPerUser,
     cookieTimeoutSeconds: gw.timers.cookie,
     sessionTimeoutSeconds: gw.timers.session,
   });
@@ -79,6 +77,7 @@ export async function startGatewayRole(
     sessions,
     bans: auth.bans,
     logger: log,
+    onFailure: (reason) => metrics.authFailures.inc({ reason }),
   });
   const server = new GatewayServer({
     tls: {
@@ -104,6 +103,7 @@ export async function startGatewayRole(
     },
     tunMtu: gw.tun.mtu,
     counters: { dropped: (reason) => metrics.drops.inc({ reason }) },
+    sessionEnded: (session) => metrics.sessionEnded(session),
     logger: log,
   });
   const where = parseListenAddress(gw.listen)!;
@@ -118,6 +118,7 @@ export async function startGatewayRole(
   timer.unref();
   shutdown.register('gateway timers', () => clearInterval(timer));
   readiness.register('gateway', async () => ({ ok: server.server.listening }));
+  watchTlsFiles(config, server, log, shutdown);
   log.info(
     { listen: gw.listen, tun: tun.name, pool: pool4.cidr, methods: gw.auth.methods, tls: tls.source },
     'gateway ready',
@@ -154,8 +155,45 @@ function packetDevice(tun: TunDevice): PacketDevice {
   };
 }
 
-function gatewayMetrics(registry: ClusterRegistry) {
+/**
+ * Gateway metrics. Byte and packet totals are read at scrape time from the sessions (plus what
+ * ended sessions carried), so the packet path never touches a metric.
+ */
+function gatewayMetrics(registry: ClusterRegistry, sessions: () => SessionTable) {
+  const ended = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
+  const total = (key: keyof typeof ended) =>
+    ended[key] +
+    sessions()
+      .list()
+      .reduce((sum, s) => sum + s[key], 0);
+  const traffic = (name: string, help: string, key: keyof typeof ended) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(total(key));
+      },
+    });
+  traffic('outpost_gateway_received_bytes_total', 'IP bytes received from clients', 'bytesIn');
+  traffic('outpost_gateway_sent_bytes_total', 'IP bytes sent to clients', 'bytesOut');
+  traffic('outpost_gateway_received_packets_total', 'IP packets received from clients', 'packetsIn');
+  traffic('outpost_gateway_sent_packets_total', 'IP packets sent to clients', 'packetsOut');
   return {
+    /** Adds an ended session's traffic to the running totals. */
+    sessionEnded(s: { bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }) {
+      ended.bytesIn += s.bytesIn;
+      ended.bytesOut += s.bytesOut;
+      ended.packetsIn += s.packetsIn;
+      ended.packetsOut += s.packetsOut;
+    },
+    authFailures: new Counter({
+      name: 'outpost_gateway_auth_failures_total',
+      help: 'Refused authentications by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     sessions: new Gauge({ name: 'outpost_gateway_sessions', help: 'VPN sessions', registers: [registry] }),
     drops: new Counter({
       name: 'outpost_gateway_dropped_packets_total',
@@ -164,4 +202,35 @@ function gatewayMetrics(registry: ClusterRegistry) {
       registers: [registry],
     }),
   };
+}
+
+/** Reloads a configured certificate/key pair when either file changes (checked every 5 s). */
+function watchTlsFiles(
+  config: OutpostConfig,
+  server: GatewayServer,
+  log: Logger,
+  shutdown: ShutdownManager,
+): void {
+  const files = config.gateway.tls;
+  if (!files) return;
+  const reload = async () => {
+    try {
+      const [cert, key] = await Promise.all([readFile(files.cert), readFile(files.key)]);
+      server.reloadTls(cert, key);
+      log.info({ cert: files.cert }, 'gateway TLS certificate reloaded');
+    } catch (e) {
+      log.error(
+        { err: e, cert: files.cert },
+        'gateway TLS certificate not reloaded; the previous one stays in use',
+      );
+    }
+  };
+  const onChange = (current: Stats, previous: Stats) => {
+    if (current.mtimeMs !== previous.mtimeMs) void reload();
+  };
+  for (const file of [files.cert, files.key])
+    watchFile(file, { interval: 5000, persistent: false }, onChange);
+  shutdown.register('gateway TLS watch', () => {
+    for (const file of [files.cert, files.key]) unwatchFile(file, onChange);
+  });
 }

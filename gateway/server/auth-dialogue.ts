@@ -57,12 +57,16 @@ export class AuthDialogue {
       sessions: SessionTable;
       bans: BanList;
       logger: Logger;
+      /** Counts refusals by reason (banned, malformed, unauthorized, unavailable, busy). */
+      onFailure?: (reason: 'banned' | 'malformed' | 'unauthorized' | 'unavailable' | 'busy') => void;
     },
   ) {}
 
   async handle(request: DialogueRequest): Promise<DialogueResponse> {
     const { bans } = this.options;
+    const failed = this.options.onFailure ?? (() => undefined);
     if (bans.isBanned(request.remoteAddress)) {
+      failed('banned');
       return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'banned\n' };
     }
     let message: ConfigAuthMessage;
@@ -74,6 +78,7 @@ export class AuthDialogue {
           : parseConfigAuth(request.body, { maxBytes: maxAuthXmlBytes });
     } catch {
       bans.penalize(request.remoteAddress, 'protocol');
+      failed('malformed');
       return { status: 400, headers: { 'content-type': 'text/plain' }, body: 'malformed config-auth\n' };
     }
     try {
@@ -83,11 +88,16 @@ export class AuthDialogue {
       return this.complete(identity, request.remoteAddress, message.deviceId?.uniqueId);
     } catch (e) {
       if (!isOutpostError(e) || e.code !== ErrorCodes.unauthorized) {
-        if (isOutpostError(e) && e.code === ErrorCodes.busy) return this.form(e.clientMessage);
+        if (isOutpostError(e) && e.code === ErrorCodes.busy) {
+          failed('busy');
+          return this.form(e.clientMessage);
+        }
+        failed('unavailable');
         this.options.logger.error({ err: e, remote: request.remoteAddress }, 'authentication error');
         return this.form('Authentication is unavailable, try again later.');
       }
       bans.penalize(request.remoteAddress, 'auth');
+      failed('unauthorized');
       this.options.logger.info({ remote: request.remoteAddress, reason: e.message }, 'authentication failed');
       return this.form(`Login failed. ${e.clientMessage}`);
     }

@@ -28,7 +28,9 @@ export interface GatewayServerOptions {
   policy: GatewayPolicy;
   /** The TUN's MTU: the largest tunnel MTU handed out. */
   tunMtu: number;
-  counters: TunnelCounters & { authenticated?(): void };
+  counters: TunnelCounters;
+  /** Called once per ended session, after the access log line (metrics totals). */
+  sessionEnded?: (session: Session) => void;
   logger: Logger;
 }
 
@@ -65,6 +67,16 @@ export class GatewayServer {
     });
     o.device.onPacket((packet) => this.fromDevice(packet));
     o.sessions.onClosed = (session, reason) => this.onSessionClosed(session, reason);
+  }
+
+  /**
+   * Swaps the server certificate for new handshakes; established tunnels keep their TLS session
+   * (ocserv needs a reload for this; here a renewed certificate drops nobody). Throws, keeping the
+   * old certificate, when the new pair does not load.
+   */
+  reloadTls(cert: Buffer, key: Buffer): void {
+    const clientCa = this.o.tls.clientCa;
+    this.server.setSecureContext({ cert, key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) });
   }
 
   listen(host: string, port: number): Promise<void> {
@@ -199,6 +211,7 @@ export class GatewayServer {
       },
       'session closed',
     );
+    this.o.sessionEnded?.(session);
   }
 }
 

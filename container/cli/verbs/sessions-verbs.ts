@@ -81,6 +81,19 @@ export function registerSessionsVerbs(program: Command, deps: CliDeps): void {
       );
     });
   sessions
+    .command('drain')
+    .description('drain mode: refuse new sessions and keep the existing ones (on), or accept again (off)')
+    .argument('<state>', 'on or off')
+    .option('--json', 'print JSON')
+    .action(async (state: string, _options, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      if (state !== 'on' && state !== 'off')
+        throw new OutpostError(ErrorCodes.badRequest, 'state must be on or off');
+      const config = await loadCliConfig(deps, globals);
+      const result = await adminRequest(config, '/v1/sessions/drain', { on: state === 'on' });
+      emit(deps, globals, result, () => `drain ${state}\n`);
+    });
+  sessions
     .command('disconnect')
     .description('end a session (or every session of a user) now; its cookie is refused from then on')
     .argument('[id]', 'session id (see `sessions list`)')
