@@ -45,7 +45,7 @@ ENV NODE_ENV=production \
     OUTPOST_IN_CONTAINER=1
 # Database, CA keys and one-time challenges: keep them on a volume.
 VOLUME /var/lib/outpost
-# 8080 SCEP, 443 gateway (when enabled), 9090 admin (/healthz /readyz /metrics; set
+# 8080 SCEP, 443 gateway, 9090 admin (/healthz /readyz /metrics; set
 # OUTPOST__admin__listen=0.0.0.0:9090 to publish it, and protect it).
 EXPOSE 8080 443 9090
 USER outpost
