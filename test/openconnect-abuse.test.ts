@@ -3,21 +3,29 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
-import { VpnTopology, isRoot } from './support/netns.js';
+import { isRoot, VpnTopology } from './support/netns.js';
 import { type OpenconnectSession, startOpenconnect } from './support/openconnect.js';
 
 const abuser = join(import.meta.dirname, 'support', 'cstp-abuser.mjs');
 
-async function checksumTransfer(topology: VpnTopology, megabytes: number): Promise<{ sent: string; received: string }> {
+async function checksumTransfer(
+  topology: VpnTopology,
+  megabytes: number,
+): Promise<{ sent: string; received: string }> {
   const server = topology.spawn(topology.corp, process.execPath, [
     '-e',
     `const c=require('crypto');const b=c.randomBytes(${megabytes}<<20);require('net').createServer(s=>{let i=0;const f=()=>{while(i<b.length){const ok=s.write(b.subarray(i,i+65536));i+=65536;if(!ok)return s.once('drain',f)}s.end()};f()}).listen(5002,'10.200.2.2',()=>console.log(c.createHash('sha256').update(b).digest('hex')))`,
   ]);
-  const sent = await new Promise<string>((resolve) => server.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const sent = await new Promise<string>((resolve) =>
+    server.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())),
+  );
   const { stdout } = await topology.exec(
     topology.dev,
     process.execPath,
-    ['-e', `const h=require('crypto').createHash('sha256');const s=require('net').connect(5002,'10.200.2.2');s.on('data',d=>h.update(d));s.on('end',()=>console.log(h.digest('hex')))`],
+    [
+      '-e',
+      `const h=require('crypto').createHash('sha256');const s=require('net').connect(5002,'10.200.2.2');s.on('data',d=>h.update(d));s.on('end',()=>console.log(h.digest('hex')))`,
+    ],
     120_000,
   );
   server.kill();
@@ -37,7 +45,11 @@ describe.skipIf(!isRoot())('gateway under abuse, DPD and reconnect (needs root: 
     topology = await VpnTopology.create();
     app = await startGatewayAppliance(topology);
     device = await enrollDevice(topology, app, 'sturdy-laptop');
-    vpn = await startOpenconnect(topology, { url: app.url, caFile: app.caFile, auth: { kind: 'certificate', ...device } });
+    vpn = await startOpenconnect(topology, {
+      url: app.url,
+      caFile: app.caFile,
+      auth: { kind: 'certificate', ...device },
+    });
   }, 120_000);
   afterAll(async () => {
     await vpn?.stop();
@@ -53,7 +65,10 @@ describe.skipIf(!isRoot())('gateway under abuse, DPD and reconnect (needs root: 
       [abuser, '10.200.1.1', '443', app.caFile, device.certFile, device.keyFile],
       90_000,
     );
-    const results = stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const results = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     for (const result of results) {
       expect(result.error, JSON.stringify(result)).toBeUndefined();
       expect(result.closedAfterMs, JSON.stringify(result)).toBeGreaterThanOrEqual(0);
@@ -90,7 +105,12 @@ describe.skipIf(!isRoot())('gateway under abuse, DPD and reconnect (needs root: 
     const reconnectEnv = join(vpn.envDir, 'env.reconnect');
     for (let i = 0; i < 60; i++) {
       const sessions = JSON.parse((await app.cli(['sessions', 'list', '--json'])).stdout);
-      if (sessions.find((s: { user: string; state: string }) => s.user === 'sturdy-laptop' && s.state === 'connected')) break;
+      if (
+        sessions.find(
+          (s: { user: string; state: string }) => s.user === 'sturdy-laptop' && s.state === 'connected',
+        )
+      )
+        break;
       await new Promise((r) => setTimeout(r, 1000));
     }
     const ping = await topology.exec(topology.dev, 'ping', ['-c', '2', '-W', '2', '10.200.2.2']);

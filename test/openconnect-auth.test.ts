@@ -2,10 +2,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT, exportJWK } from 'jose';
+import { exportJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
-import { VpnTopology, isRoot } from './support/netns.js';
+import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
 import { type RunningSlapd, startSlapd } from './support/slapd.js';
 
@@ -14,7 +14,9 @@ async function transferWithChecksum(topology: VpnTopology): Promise<void> {
     '-e',
     `const c=require('crypto');const b=c.randomBytes(4<<20);require('net').createServer(s=>{s.end(b)}).listen(5001,'10.200.2.2',()=>console.log(c.createHash('sha256').update(b).digest('hex')))`,
   ]);
-  const sent = await new Promise<string>((resolve) => server.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const sent = await new Promise<string>((resolve) =>
+    server.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())),
+  );
   const { stdout } = await topology.exec(topology.dev, process.execPath, [
     '-e',
     `const h=require('crypto').createHash('sha256');const s=require('net').connect(5001,'10.200.2.2');s.on('data',d=>h.update(d));s.on('end',()=>console.log(h.digest('hex')))`,
@@ -26,7 +28,12 @@ async function transferWithChecksum(topology: VpnTopology): Promise<void> {
 async function iperf(topology: VpnTopology): Promise<number> {
   const server = topology.spawn(topology.corp, 'iperf3', ['-s', '-1', '-B', '10.200.2.2']);
   await new Promise((r) => setTimeout(r, 500));
-  const { stdout } = await topology.exec(topology.dev, 'iperf3', ['-c', '10.200.2.2', '-t', '3', '-J'], 30_000);
+  const { stdout } = await topology.exec(
+    topology.dev,
+    'iperf3',
+    ['-c', '10.200.2.2', '-t', '3', '-J'],
+    30_000,
+  );
   server.kill();
   return JSON.parse(stdout).end.sum_received.bits_per_second / 1e6;
 }
@@ -51,16 +58,31 @@ describe.skipIf(!isRoot())('openconnect password and token auth (needs root: net
   it('authenticates a directory user with the password, refuses a wrong one, and carries TCP and iperf3 traffic', async () => {
     const passwordFile = join(work, 'bind-password');
     writeFileSync(passwordFile, slapd.bindPassword, { mode: 0o600 });
-    const app = await startGatewayAppliance(topology, {
-      auth: { methods: ['password'], password: { directory: 'corp' } },
-    }, {
-      directories: {
-        corp: { url: slapd.url, bindDn: slapd.bindDn, bindPasswordFile: passwordFile, baseDn: slapd.baseDn, usernameAttribute: 'sAMAccountName' },
+    const app = await startGatewayAppliance(
+      topology,
+      {
+        auth: { methods: ['password'], password: { directory: 'corp' } },
       },
-    });
+      {
+        directories: {
+          corp: {
+            url: slapd.url,
+            bindDn: slapd.bindDn,
+            bindPasswordFile: passwordFile,
+            baseDn: slapd.baseDn,
+            usernameAttribute: 'sAMAccountName',
+          },
+        },
+      },
+    );
     try {
       await expect(
-        startOpenconnect(topology, { url: app.url, caFile: app.caFile, auth: { kind: 'password', user: 'alice', password: 'wrong' }, timeoutMs: 10_000 }),
+        startOpenconnect(topology, {
+          url: app.url,
+          caFile: app.caFile,
+          auth: { kind: 'password', user: 'alice', password: 'wrong' },
+          timeoutMs: 10_000,
+        }),
       ).rejects.toThrow(/Login failed|exited/);
 
       const vpn = await startOpenconnect(topology, {
@@ -73,7 +95,13 @@ describe.skipIf(!isRoot())('openconnect password and token auth (needs root: net
         const mbits = await iperf(topology);
         expect(mbits).toBeGreaterThan(1);
         const listed = JSON.parse((await app.cli(['sessions', 'list', '--json'])).stdout);
-        expect(listed).toEqual([expect.objectContaining({ user: 'alice', method: 'password', groups: expect.arrayContaining(['vpn-users']) })]);
+        expect(listed).toEqual([
+          expect.objectContaining({
+            user: 'alice',
+            method: 'password',
+            groups: expect.arrayContaining(['vpn-users']),
+          }),
+        ]);
       } finally {
         await vpn.stop();
       }
@@ -85,9 +113,20 @@ describe.skipIf(!isRoot())('openconnect password and token auth (needs root: net
   it('authenticates a bearer token signed by the configured JWKS (--token-mode=oidc)', async () => {
     const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwksFile = join(work, 'jwks.json');
-    writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(key.publicKey)), kid: 'idp-1', alg: 'ES256' }] }));
+    writeFileSync(
+      jwksFile,
+      JSON.stringify({ keys: [{ ...(await exportJWK(key.publicKey)), kid: 'idp-1', alg: 'ES256' }] }),
+    );
     const app = await startGatewayAppliance(topology, {
-      auth: { methods: ['token'], token: { jwks: jwksFile, issuer: 'https://idp.test', audience: 'outpost-gateway', usernameClaim: 'upn' } },
+      auth: {
+        methods: ['token'],
+        token: {
+          jwks: jwksFile,
+          issuer: 'https://idp.test',
+          audience: 'outpost-gateway',
+          usernameClaim: 'upn',
+        },
+      },
     });
     const token = (aud: string) =>
       new SignJWT({ upn: 'carol@corp.test' })
@@ -99,9 +138,18 @@ describe.skipIf(!isRoot())('openconnect password and token auth (needs root: net
         .sign(key.privateKey);
     try {
       await expect(
-        startOpenconnect(topology, { url: app.url, caFile: app.caFile, auth: { kind: 'token', token: await token('someone-else') }, timeoutMs: 10_000 }),
+        startOpenconnect(topology, {
+          url: app.url,
+          caFile: app.caFile,
+          auth: { kind: 'token', token: await token('someone-else') },
+          timeoutMs: 10_000,
+        }),
       ).rejects.toThrow();
-      const vpn = await startOpenconnect(topology, { url: app.url, caFile: app.caFile, auth: { kind: 'token', token: await token('outpost-gateway') } });
+      const vpn = await startOpenconnect(topology, {
+        url: app.url,
+        caFile: app.caFile,
+        auth: { kind: 'token', token: await token('outpost-gateway') },
+      });
       try {
         const ping = await topology.exec(topology.dev, 'ping', ['-c', '2', '-W', '2', '10.200.2.2']);
         expect(ping.stdout).toContain('2 received');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
-import { VpnTopology, isRoot } from './support/netns.js';
+import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
 
 // The real openconnect client, in its own network namespace, through Outpost's gateway into a
@@ -22,7 +22,16 @@ describe.skipIf(!isRoot())('openconnect through the Outpost gateway (needs root:
     keyFile = join(dir, 'key.pem');
     certFile = join(dir, 'cert.pem');
     await topology.exec(topology.dev, 'scepclient', [
-      '-server-url', app.scepUrl, '-private-key', keyFile, '-certificate', certFile, '-cn', 'laptop-7', '-challenge', challenge,
+      '-server-url',
+      app.scepUrl,
+      '-private-key',
+      keyFile,
+      '-certificate',
+      certFile,
+      '-cn',
+      'laptop-7',
+      '-challenge',
+      challenge,
     ]);
   }, 120_000);
 
@@ -49,17 +58,27 @@ describe.skipIf(!isRoot())('openconnect through the Outpost gateway (needs root:
       expect(ping.stdout).toContain('3 received');
 
       const listed = JSON.parse((await app.cli(['sessions', 'list', '--json'])).stdout);
-      expect(listed).toEqual([expect.objectContaining({ user: 'laptop-7', method: 'certificate', state: 'connected' })]);
+      expect(listed).toEqual([
+        expect.objectContaining({ user: 'laptop-7', method: 'certificate', state: 'connected' }),
+      ]);
       expect(listed[0].bytesIn).toBeGreaterThan(0);
 
-      const metrics = (await topology.exec(topology.gw, 'curl', ['-s', 'http://127.0.0.1:9090/metrics'])).stdout;
-      expect(Number(/^outpost_gateway_received_packets_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(3);
+      const metrics = (await topology.exec(topology.gw, 'curl', ['-s', 'http://127.0.0.1:9090/metrics']))
+        .stdout;
+      expect(
+        Number(/^outpost_gateway_received_packets_total (\d+)/m.exec(metrics)?.[1]),
+      ).toBeGreaterThanOrEqual(3);
       expect(metrics).toMatch(/^outpost_gateway_sessions 1$/m);
 
       // Drain: the connected session stays, a new one is refused with a message, not a reset.
       expect((await app.cli(['sessions', 'drain', 'on'])).code).toBe(0);
       await expect(
-        startOpenconnect(topology, { url: app.url, caFile: app.caFile, auth: { kind: 'certificate', certFile, keyFile }, timeoutMs: 10_000 }),
+        startOpenconnect(topology, {
+          url: app.url,
+          caFile: app.caFile,
+          auth: { kind: 'certificate', certFile, keyFile },
+          timeoutMs: 10_000,
+        }),
       ).rejects.toThrow(/not accepting new sessions|exited/);
       expect((await app.cli(['sessions', 'drain', 'off'])).code).toBe(0);
       const stillThere = JSON.parse((await app.cli(['sessions', 'list', '--json'])).stdout);

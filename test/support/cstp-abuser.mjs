@@ -31,8 +31,11 @@ function tls(extra = {}) {
 
 async function cookie() {
   const s = await tls({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
-  const body = '<?xml version="1.0" encoding="UTF-8"?><config-auth client="vpn" type="init"><version who="vpn">v9</version></config-auth>';
-  s.write(`POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  const body =
+    '<?xml version="1.0" encoding="UTF-8"?><config-auth client="vpn" type="init"><version who="vpn">v9</version></config-auth>';
+  s.write(
+    `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  );
   const text = await new Promise((resolve) => {
     let t = '';
     s.on('data', (d) => {
@@ -47,7 +50,9 @@ async function cookie() {
 async function afterConnect(name, payload) {
   const value = await cookie();
   const s = await tls();
-  s.write(`CONNECT /CSCOSSLC/tunnel HTTP/1.1\r\nHost: ${host}\r\nCookie: webvpn=${value}\r\nX-CSTP-Version: 1\r\nX-CSTP-Base-MTU: 1500\r\n\r\n`);
+  s.write(
+    `CONNECT /CSCOSSLC/tunnel HTTP/1.1\r\nHost: ${host}\r\nCookie: webvpn=${value}\r\nX-CSTP-Version: 1\r\nX-CSTP-Base-MTU: 1500\r\n\r\n`,
+  );
   await new Promise((resolve) => s.once('data', resolve));
   const started = Date.now();
   s.write(payload);
@@ -75,8 +80,10 @@ const scenarios = {
     await new Promise((r) => s.once('connect', r));
     return closed(s, Date.now());
   },
-  'garbage after CONNECT': () => afterConnect('garbage after CONNECT', Buffer.from('this is not CSTP at all')),
-  'oversized frame': () => afterConnect('oversized frame', Buffer.from([0x53, 0x54, 0x46, 0x01, 0x4e, 0x20, 0x00, 0x00])),
+  'garbage after CONNECT': () =>
+    afterConnect('garbage after CONNECT', Buffer.from('this is not CSTP at all')),
+  'oversized frame': () =>
+    afterConnect('oversized frame', Buffer.from([0x53, 0x54, 0x46, 0x01, 0x4e, 0x20, 0x00, 0x00])),
 };
 
 await Promise.all(

@@ -15,7 +15,16 @@ export async function enrollDevice(
   const keyFile = join(dir, 'key.pem');
   const certFile = join(dir, 'cert.pem');
   await topology.exec(topology.dev, 'scepclient', [
-    '-server-url', app.scepUrl, '-private-key', keyFile, '-certificate', certFile, '-cn', cn, '-challenge', challenge,
+    '-server-url',
+    app.scepUrl,
+    '-private-key',
+    keyFile,
+    '-certificate',
+    certFile,
+    '-cn',
+    cn,
+    '-challenge',
+    challenge,
   ]);
   return { certFile, keyFile };
 }

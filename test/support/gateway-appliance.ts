@@ -52,16 +52,30 @@ export async function startGatewayAppliance(
     }),
   );
   let output = '';
-  const child: ChildProcess = topology.spawn(topology.gw, process.execPath, [cliPath, 'run', '--config', configFile]);
+  const child: ChildProcess = topology.spawn(topology.gw, process.execPath, [
+    cliPath,
+    'run',
+    '--config',
+    configFile,
+  ]);
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const cli = async (args: string[]) => {
     try {
-      const r = await topology.exec(topology.gw, process.execPath, [cliPath, ...args, '--config', configFile]);
+      const r = await topology.exec(topology.gw, process.execPath, [
+        cliPath,
+        ...args,
+        '--config',
+        configFile,
+      ]);
       return { code: 0, ...r };
     } catch (e) {
       const err = e as { code: number; stdout: string; stderr: string };
-      return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+      return {
+        code: typeof err.code === 'number' ? err.code : 1,
+        stdout: err.stdout ?? '',
+        stderr: err.stderr ?? '',
+      };
     }
   };
   const deadline = Date.now() + 60_000;
@@ -69,7 +83,10 @@ export async function startGatewayAppliance(
     if (child.exitCode !== null) throw new Error(`outpost exited (${child.exitCode}):\n${output}`);
     const ready = await topology
       .exec(topology.gw, 'curl', ['-sf', 'http://127.0.0.1:9090/readyz'], 5000)
-      .then(() => true, () => false);
+      .then(
+        () => true,
+        () => false,
+      );
     if (ready) break;
     if (Date.now() > deadline) throw new Error(`outpost not ready:\n${output}`);
     await new Promise((r) => setTimeout(r, 200));

@@ -44,13 +44,44 @@ export class VpnTopology {
       await ip('netns', 'add', ns);
       await ip('-n', ns, 'link', 'set', 'lo', 'up');
     }
-    await ip('link', 'add', 'dev0', 'netns', this.dev, 'type', 'veth', 'peer', 'name', 'gw0', 'netns', this.gw);
-    await ip('link', 'add', 'gw1', 'netns', this.gw, 'type', 'veth', 'peer', 'name', 'corp0', 'netns', this.corp);
+    await ip(
+      'link',
+      'add',
+      'dev0',
+      'netns',
+      this.dev,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'gw0',
+      'netns',
+      this.gw,
+    );
+    await ip(
+      'link',
+      'add',
+      'gw1',
+      'netns',
+      this.gw,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'corp0',
+      'netns',
+      this.corp,
+    );
     await ip('-n', this.dev, 'addr', 'add', '10.200.1.2/24', 'dev', 'dev0');
     await ip('-n', this.gw, 'addr', 'add', '10.200.1.1/24', 'dev', 'gw0');
     await ip('-n', this.gw, 'addr', 'add', '10.200.2.1/24', 'dev', 'gw1');
     await ip('-n', this.corp, 'addr', 'add', '10.200.2.2/24', 'dev', 'corp0');
-    for (const [ns, dev] of [[this.dev, 'dev0'], [this.gw, 'gw0'], [this.gw, 'gw1'], [this.corp, 'corp0']] as const) {
+    for (const [ns, dev] of [
+      [this.dev, 'dev0'],
+      [this.gw, 'gw0'],
+      [this.gw, 'gw1'],
+      [this.corp, 'corp0'],
+    ] as const) {
       await ip('-n', ns, 'link', 'set', dev, 'up');
     }
     await ip('-n', this.corp, 'route', 'add', 'default', 'via', '10.200.2.1');
@@ -58,7 +89,12 @@ export class VpnTopology {
   }
 
   /** Runs a command inside a namespace and returns its output (throws on a non-zero exit). */
-  async exec(ns: string, cmd: string, args: string[], timeoutMs = 30_000): Promise<{ stdout: string; stderr: string }> {
+  async exec(
+    ns: string,
+    cmd: string,
+    args: string[],
+    timeoutMs = 30_000,
+  ): Promise<{ stdout: string; stderr: string }> {
     return exec('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
   }
 
@@ -75,7 +111,10 @@ export class VpnTopology {
     await new Promise((r) => setTimeout(r, 300));
     for (const child of this.children) child.kill('SIGKILL');
     for (const ns of [this.dev, this.gw, this.corp]) {
-      const pids = await exec('ip', ['netns', 'pids', ns]).then((r) => r.stdout.split(/\s+/).filter(Boolean), () => []);
+      const pids = await exec('ip', ['netns', 'pids', ns]).then(
+        (r) => r.stdout.split(/\s+/).filter(Boolean),
+        () => [],
+      );
       for (const pid of pids) {
         try {
           process.kill(Number(pid), 'SIGKILL');

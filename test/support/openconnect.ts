@@ -42,8 +42,16 @@ export async function startOpenconnect(
   );
   chmodSync(wrapper, 0o755);
   const args = [
-    '--protocol=anyconnect', '--non-inter', '--no-dtls', '--cafile', options.caFile,
-    '--interface', 'vpn0', '--script', wrapper, ...(options.extraArgs ?? []),
+    '--protocol=anyconnect',
+    '--non-inter',
+    '--no-dtls',
+    '--cafile',
+    options.caFile,
+    '--interface',
+    'vpn0',
+    '--script',
+    wrapper,
+    ...(options.extraArgs ?? []),
   ];
   const { auth } = options;
   if (auth.kind === 'password') args.push('--user', auth.user, '--passwd-on-stdin');

@@ -135,24 +135,29 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<RunningSla
     const url = `ldap://127.0.0.1:${ldapPort}`;
     const ldapsUrl = tls ? `ldaps://127.0.0.1:${ldapsPort}` : undefined;
     const urls = ldapsUrl ? `${url}/ ${ldapsUrl}/` : `${url}/`;
-    const started = spawn(...inNetns(options.netns, 'slapd', ['-d', '0', '-h', urls, '-f', join(dir, 'slapd.conf')]), {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const started = spawn(
+      ...inNetns(options.netns, 'slapd', ['-d', '0', '-h', urls, '-f', join(dir, 'slapd.conf')]),
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     child = started;
     let log = '';
     started.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
     await waitReady(url, adminDn, adminPassword, started, () => log, options.netns);
-    await exec(...inNetns(options.netns, 'ldapadd', [
-      '-x',
-      '-H',
-      url,
-      '-D',
-      adminDn,
-      '-w',
-      adminPassword,
-      '-f',
-      join(dir, 'groups.ldif'),
-    ]));
+    await exec(
+      ...inNetns(options.netns, 'ldapadd', [
+        '-x',
+        '-H',
+        url,
+        '-D',
+        adminDn,
+        '-w',
+        adminPassword,
+        '-f',
+        join(dir, 'groups.ldif'),
+      ]),
+    );
 
     const pid = started.pid!;
     return {

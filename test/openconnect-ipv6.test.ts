@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enrollDevice } from './support/enroll-device.js';
+import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
+import { isRoot, VpnTopology } from './support/netns.js';
+import { startOpenconnect } from './support/openconnect.js';
+
+// Dual stack: an IPv6 pool and an IPv6 split route next to the IPv4 ones; openconnect gets both
+// addresses and reaches the corporate namespace over IPv6 through the tunnel.
+describe.skipIf(!isRoot())('openconnect over IPv4 and IPv6 (needs root: network namespaces)', () => {
+  let topology: VpnTopology;
+  let app: GatewayAppliance;
+
+  beforeAll(async () => {
+    topology = await VpnTopology.create();
+    const ip = (ns: string, ...args: string[]) => topology.exec(ns, 'ip', args);
+    await ip(topology.gw, '-6', 'addr', 'add', 'fd00:201::1/64', 'dev', 'gw1', 'nodad');
+    await ip(topology.corp, '-6', 'addr', 'add', 'fd00:201::2/64', 'dev', 'corp0', 'nodad');
+    await ip(topology.corp, '-6', 'route', 'add', 'default', 'via', 'fd00:201::1');
+    await topology.exec(topology.gw, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+    app = await startGatewayAppliance(topology, {
+      pool: { ipv4: '10.200.100.0/24', ipv6: 'fd00:200::/112' },
+      routes: { include: ['10.200.2.0/24', 'fd00:201::/64'] },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await app?.stop();
+    await topology?.destroy();
+  });
+
+  it('assigns an IPv6 address from the pool and carries IPv6 to the corporate network', async () => {
+    const device = await enrollDevice(topology, app, 'dual-stack');
+    const vpn = await startOpenconnect(topology, {
+      url: app.url,
+      caFile: app.caFile,
+      auth: { kind: 'certificate', ...device },
+    });
+    try {
+      expect(vpn.env.INTERNAL_IP6_ADDRESS).toMatch(/^fd00:200::[0-9a-f]+$/);
+      expect(vpn.env.INTERNAL_IP6_NETMASK).toBe(`${vpn.env.INTERNAL_IP6_ADDRESS}/112`);
+      expect(vpn.env.CISCO_IPV6_SPLIT_INC_0_ADDR).toBe('fd00:201::');
+      expect(vpn.env.CISCO_IPV6_SPLIT_INC_0_MASKLEN).toBe('64');
+      expect(vpn.env.CISCO_SPLIT_DNS).toBe('corp.test');
+      const ping = await topology.exec(topology.dev, 'ping', ['-6', '-c', '2', '-W', '2', 'fd00:201::2']);
+      expect(ping.stdout).toContain('2 received');
+      const ping4 = await topology.exec(topology.dev, 'ping', ['-c', '1', '-W', '2', '10.200.2.2']);
+      expect(ping4.stdout).toContain('1 received');
+    } finally {
+      await vpn.stop();
+    }
+  });
+});
