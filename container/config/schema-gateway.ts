@@ -56,6 +56,33 @@ const gatewayLimits = z.strictObject({
   maxSessionsPerUser: boundedInt(1, 1_000_000).default(16),
 });
 
+/**
+ * Per-group policy (ocserv's config-per-group): the first group whose `match` the identity meets
+ * (LDAP group, certificate OU, token groups claim, or user name) gets these settings instead of
+ * the gateway's; keys left out keep the gateway's value.
+ */
+const gatewayGroup = z.strictObject({
+  match: z.strictObject({
+    groups: z.array(z.string().min(1)).max(256).default([]),
+    users: z.array(z.string().min(1)).max(1024).default([]),
+  }),
+  pool: z.strictObject({ ipv4: ipv4Cidr, ipv6: ipv6Cidr.nullable().default(null) }).optional(),
+  dns: z
+    .strictObject({
+      servers: z.array(ipAddress).max(8).default([]),
+      domain: z.string().min(1).nullable().default(null),
+      split: z.array(z.string().min(1)).max(256).default([]),
+    })
+    .optional(),
+  routes: z
+    .strictObject({
+      include: z.array(anyCidr).max(1024).default([]),
+      exclude: z.array(anyCidr).max(1024).default([]),
+    })
+    .optional(),
+  timers: gatewayTimers.partial().optional(),
+});
+
 export const gatewaySchema = z.strictObject({
   listen: listenAddress.default('0.0.0.0:8443'),
   /** Absent: the gateway's server certificate is issued by the built-in CA. */
@@ -93,4 +120,12 @@ export const gatewaySchema = z.strictObject({
   auth: section(gatewayAuth),
   timers: section(gatewayTimers),
   limits: section(gatewayLimits),
+  groups: z
+    .record(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: 'expected a group name of letters, digits, _ or -' }),
+      gatewayGroup,
+    )
+    .default({}),
 });

@@ -52,6 +52,8 @@ export async function gatewayAuth(config: OutpostConfig, core: ConnectorCore): P
     const certificates = new CertificateAuthenticator({
       trustAnchorsPem: clientCaPem,
       usernameFrom: auth.certificate.usernameFrom,
+      // The subject's OU values are the groups a per-group policy can match (ocserv's cert-group-oid).
+      groupsFrom: 'ou',
       ...(builtin
         ? {
             revocation: inventoryRevocationCheck(

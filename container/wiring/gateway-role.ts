@@ -8,7 +8,9 @@ import { assertPreflight } from '../../gateway/net/preflight.js';
 import { configureTunInterface } from '../../gateway/net/tun-interface.js';
 import { AddressPool } from '../../gateway/pool/address-pool.js';
 import { AuthDialogue } from '../../gateway/server/auth-dialogue.js';
+import type { GatewayPolicy } from '../../gateway/server/gateway-policy.js';
 import { GatewayServer } from '../../gateway/server/gateway-server.js';
+import { type GroupPolicy, policySelector } from '../../gateway/server/policy-selector.js';
 import type { AddressAllocator, PacketDevice } from '../../gateway/server/ports.js';
 import { SessionTable } from '../../gateway/session/session-table.js';
 import { LinuxTunDevice } from '../../gateway/tun/linux-tun-device.js';
@@ -59,8 +61,23 @@ export async function startGatewayRole(
     ipv4: { address: pool4.gatewayAddress, prefixLength: pool4.prefixLength },
     ...(pool6 ? { ipv6: { address: pool6.gatewayAddress, prefixLength: pool6.prefixLength } } : {}),
   });
+  const mainAddresses = allocator(pool4, pool6);
+  const groups = await groupPolicies(config, tun.name, shutdown, { pool4, pool6, addresses: mainAddresses });
+  const allPools = [pool4, ...(pool6 ? [pool6] : []), ...groups.flatMap((g) => g.pools)];
   if (gw.nat) {
     await applyNat(runCommand, { tunName: tun.name, ipv4Pool: pool4.cidr, ipv6Pool: pool6?.cidr ?? null });
+    for (const group of groups) {
+      const [g4, g6] = group.pools;
+      await applyNat(runCommand, {
+        tunName: tun.name,
+        ipv4Pool: g4!.cidr,
+        ipv6Pool: g6?.cidr ?? null,
+        table: `outpost_${group.name}`,
+      });
+      shutdown.register(`NAT rules of group ${group.name}`, () =>
+        removeNat(runCommand, `outpost_${group.name}`),
+      );
+    }
     shutdown.register('NAT rules', () => removeNat(runCommand));
   }
 
@@ -87,20 +104,12 @@ export async function startGatewayRole(
     },
     dialogue,
     sessions,
-    addresses: allocator(pool4, pool6),
     device: packetDevice(tun),
     bans: auth.bans,
-    policy: {
-      serverName: `Outpost ${packageVersion()}`,
-      dns: gw.dns.servers,
-      defaultDomain: gw.dns.domain,
-      splitDns: gw.dns.split,
-      splitInclude: gw.routes.include,
-      splitExclude: gw.routes.exclude,
-      ipv4PrefixLength: pool4.prefixLength,
-      ...(pool6 ? { ipv6PrefixLength: pool6.prefixLength } : {}),
-      timers: gw.timers,
-    },
+    policyFor: policySelector(
+      groups.map((g) => g.selector),
+      { policy: policyFrom(gw, pool4, pool6), addresses: mainAddresses },
+    ),
     tunMtu: gw.tun.mtu,
     counters: { dropped: (reason) => metrics.drops.inc({ reason }) },
     sessionEnded: (session) => metrics.sessionEnded(session),
@@ -111,8 +120,7 @@ export async function startGatewayRole(
   shutdown.register('gateway listener', () => server.close());
   const timer = setInterval(() => {
     sessions.expire();
-    pool4.expire();
-    pool6?.expire();
+    for (const pool of allPools) pool.expire();
     metrics.sessions.set(sessions.size);
   }, 1000);
   timer.unref();
@@ -233,4 +241,78 @@ function watchTlsFiles(
   shutdown.register('gateway TLS watch', () => {
     for (const file of [files.cert, files.key]) unwatchFile(file, onChange);
   });
+}
+
+type GatewayConfig = OutpostConfig['gateway'];
+
+/** The CONNECT policy of the gateway itself, or of a group with its overrides applied. */
+function policyFrom(
+  gw: Pick<GatewayConfig, 'dns' | 'routes' | 'timers'>,
+  pool4: AddressPool,
+  pool6: AddressPool | undefined,
+): GatewayPolicy {
+  return {
+    serverName: `Outpost ${packageVersion()}`,
+    dns: gw.dns.servers,
+    defaultDomain: gw.dns.domain,
+    splitDns: gw.dns.split,
+    splitInclude: gw.routes.include,
+    splitExclude: gw.routes.exclude,
+    ipv4PrefixLength: pool4.prefixLength,
+    ...(pool6 ? { ipv6PrefixLength: pool6.prefixLength } : {}),
+    timers: gw.timers,
+  };
+}
+
+/**
+ * The configured groups, each with its own pools (routed into the TUN) and settings; a group
+ * without its own pool shares the gateway's.
+ */
+async function groupPolicies(
+  config: OutpostConfig,
+  tunName: string,
+  shutdown: ShutdownManager,
+  main: { pool4: AddressPool; pool6: AddressPool | undefined; addresses: AddressAllocator },
+) {
+  const gw = config.gateway;
+  const result: Array<{ name: string; pools: AddressPool[]; selector: GroupPolicy }> = [];
+  for (const [name, group] of Object.entries(gw.groups)) {
+    const pool4 = group.pool ? new AddressPool(group.pool.ipv4) : undefined;
+    const pool6 = group.pool?.ipv6 ? new AddressPool(group.pool.ipv6) : undefined;
+    for (const pool of [pool4, pool6]) {
+      if (!pool) continue;
+      // The kernel must send the group's pool into the TUN too (the main pool is on its address).
+      await runCommand('ip', [
+        pool.family === 6 ? '-6' : '-4',
+        'route',
+        'replace',
+        pool.cidr,
+        'dev',
+        tunName,
+      ]);
+      shutdown.register(`route of group ${name}`, () =>
+        runCommand('ip', [pool.family === 6 ? '-6' : '-4', 'route', 'del', pool.cidr, 'dev', tunName]).then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
+    }
+    const settings = {
+      dns: group.dns ?? gw.dns,
+      routes: group.routes ?? gw.routes,
+      timers: { ...gw.timers, ...group.timers },
+    };
+    result.push({
+      name,
+      pools: [pool4, pool6].filter((p): p is AddressPool => p !== undefined),
+      selector: {
+        name,
+        groups: group.match.groups,
+        users: group.match.users,
+        policy: pool4 ? policyFrom(settings, pool4, pool6) : policyFrom(settings, main.pool4, main.pool6),
+        addresses: pool4 ? allocator(pool4, pool6) : main.addresses,
+      },
+    });
+  }
+  return result;
 }

@@ -10,6 +10,7 @@ import {
   negotiateMtu,
   parseConnectRequest,
 } from '../cstp/index.js';
+import type { Identity } from '../session/identity.js';
 import type { Session } from '../session/session.js';
 import type { SessionTable } from '../session/session-table.js';
 import type { AuthDialogue } from './auth-dialogue.js';
@@ -22,10 +23,10 @@ export interface GatewayServerOptions {
   tls: { cert: Buffer; key: Buffer; clientCa?: Buffer[] };
   dialogue: AuthDialogue;
   sessions: SessionTable;
-  addresses: AddressAllocator;
+  /** The policy (pool, DNS, routes, timers) of an identity's group; see policy-selector.ts. */
+  policyFor: (identity: Identity) => { policy: GatewayPolicy; addresses: AddressAllocator };
   device: PacketDevice;
   bans: BanList;
-  policy: GatewayPolicy;
   /** The TUN's MTU: the largest tunnel MTU handed out. */
   tunMtu: number;
   counters: TunnelCounters;
@@ -141,7 +142,8 @@ export class GatewayServer {
       return refuse(unauthorized ? '401 Unauthorized' : '400 Bad Request', (e as Error).message);
     }
     this.tunnels.get(session.id)?.terminate('replaced by a new connection');
-    const assigned = this.o.addresses.allocate(session.id);
+    const { policy, addresses } = this.o.policyFor(session.identity);
+    const assigned = addresses.allocate(session.id);
     session.ipv4 = assigned.ipv4;
     if (assigned.ipv6) session.ipv6 = assigned.ipv6;
     const mtu = negotiateMtu({
@@ -151,7 +153,7 @@ export class GatewayServer {
       transport: socket.remoteFamily === 'IPv6' ? 'ipv6' : 'ipv4',
     });
     try {
-      socket.write(buildConnectResponse(connectParams(this.o.policy, session, request, mtu, Date.now())));
+      socket.write(buildConnectResponse(connectParams(policy, session, request, mtu, Date.now())));
     } catch (e) {
       this.o.logger.error({ err: e }, 'cannot build the CONNECT reply');
       return refuse('500 Internal Server Error', 'bad gateway policy');
@@ -166,7 +168,7 @@ export class GatewayServer {
       session,
       head,
       mtu: mtu.mtu,
-      timers: this.o.policy.timers,
+      timers: policy.timers,
       toTun: (packet) => this.o.device.write(packet),
       counters: this.o.counters,
       logger: log,
@@ -176,7 +178,7 @@ export class GatewayServer {
         if (reason === clientLogout) this.o.sessions.close(session, reason);
         else if (session.state === 'connected') {
           this.o.sessions.markDisconnected(session);
-          this.o.addresses.release(session.id, this.o.policy.timers.cookie * 1000);
+          addresses.release(session.id, policy.timers.cookie * 1000);
         }
         log.info({ reason }, 'tunnel closed');
       },
@@ -195,7 +197,7 @@ export class GatewayServer {
 
   /** Per-session access log line (ocserv prints one too) and the address goes back to the pool. */
   private onSessionClosed(session: Session, reason: string): void {
-    this.o.addresses.release(session.id, 0);
+    this.o.policyFor(session.identity).addresses.release(session.id, 0);
     this.o.logger.info(
       {
         session: session.id,

@@ -23,6 +23,8 @@ export async function enrollDevice(
     certFile,
     '-cn',
     cn,
+    '-ou',
+    'Devices',
     '-challenge',
     challenge,
   ]);

@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enrollDevice } from './support/enroll-device.js';
+import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
+import { isRoot, VpnTopology } from './support/netns.js';
+import { startOpenconnect } from './support/openconnect.js';
+
+// Per-group policy: a device whose certificate says OU=Devices (scepclient's -ou) gets the
+// "devices" group's pool, DNS and routes instead of the gateway's defaults.
+describe.skipIf(!isRoot())('openconnect with a per-group policy (needs root: network namespaces)', () => {
+  let topology: VpnTopology;
+  let app: GatewayAppliance;
+
+  beforeAll(async () => {
+    topology = await VpnTopology.create();
+    app = await startGatewayAppliance(topology, {
+      groups: {
+        devices: {
+          match: { groups: ['Devices'] },
+          pool: { ipv4: '10.200.110.0/24' },
+          dns: { servers: ['10.200.2.54'], domain: 'devices.corp.test' },
+          routes: { include: ['10.200.2.0/25'] },
+          timers: { idle: 900 },
+        },
+      },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await app?.stop();
+    await topology?.destroy();
+  });
+
+  it("applies the matching group's pool, DNS, routes and timers", async () => {
+    const device = await enrollDevice(topology, app, 'group-member');
+    const vpn = await startOpenconnect(topology, {
+      url: app.url,
+      caFile: app.caFile,
+      auth: { kind: 'certificate', ...device },
+    });
+    try {
+      expect(vpn.env.INTERNAL_IP4_ADDRESS).toMatch(/^10\.200\.110\.\d+$/);
+      expect(vpn.env.INTERNAL_IP4_DNS).toBe('10.200.2.54');
+      expect(vpn.env.CISCO_DEF_DOMAIN).toBe('devices.corp.test');
+      expect(vpn.env.CISCO_SPLIT_INC_0_MASKLEN).toBe('25');
+      expect(vpn.env.IDLE_TIMEOUT).toBe('900');
+      const ping = await topology.exec(topology.dev, 'ping', ['-c', '2', '-W', '2', '10.200.2.2']);
+      expect(ping.stdout).toContain('2 received');
+      const listed = JSON.parse((await app.cli(['sessions', 'list', '--json'])).stdout);
+      expect(listed[0].groups).toContain('Devices');
+    } finally {
+      await vpn.stop();
+    }
+  });
+});
