@@ -22,6 +22,7 @@ describe.skipIf(!isRoot())('openconnect with a per-group policy (needs root: net
           timers: { idle: 900 },
         },
       },
+      timers: { dpd: 5, keepalive: 30, idle: 600, session: 3600, cookie: 60, rekey: 4 },
     });
   }, 120_000);
   afterAll(async () => {
@@ -29,7 +30,7 @@ describe.skipIf(!isRoot())('openconnect with a per-group policy (needs root: net
     await topology?.destroy();
   });
 
-  it("applies the matching group's pool, DNS, routes and timers", async () => {
+  it("applies the matching group's pool, DNS, routes and timers, and rekeys by new tunnel", async () => {
     const device = await enrollDevice(topology, app, 'group-member');
     const vpn = await startOpenconnect(topology, {
       url: app.url,
@@ -46,6 +47,24 @@ describe.skipIf(!isRoot())('openconnect with a per-group policy (needs root: net
       expect(ping.stdout).toContain('2 received');
       const listed = JSON.parse((await app.cli(['sessions', 'list', '--json'])).stdout);
       expect(listed[0].groups).toContain('Devices');
+
+      // Rekey by new tunnel (X-CSTP-Rekey-Method: new-tunnel): the client reconnects with its
+      // cookie, the session and its address stay, traffic flows again.
+      const connects = () =>
+        app
+          .logs()
+          .split('\n')
+          .filter((l) => l.includes('tunnel connected')).length;
+      const before = connects();
+      for (let i = 0; i < 30 && connects() === before; i++) await new Promise((r) => setTimeout(r, 500));
+      expect(connects(), vpn.output()).toBeGreaterThan(before);
+      await new Promise((r) => setTimeout(r, 1000));
+      const again = await topology.exec(topology.dev, 'ping', ['-c', '2', '-W', '2', '10.200.2.2']);
+      expect(again.stdout).toContain('2 received');
+      const after = JSON.parse((await app.cli(['sessions', 'list', '--json'])).stdout);
+      expect(after).toEqual([
+        expect.objectContaining({ id: listed[0].id, ipv4: listed[0].ipv4, state: 'connected' }),
+      ]);
     } finally {
       await vpn.stop();
     }

@@ -42,12 +42,33 @@ const gatewayAuth = z.strictObject({
 });
 
 /** Seconds, as ocserv counts them. */
+/** Timer ranges, in seconds; the defaults are ocserv's (rekey: clients open a new tunnel, 0 = never). */
+const timerFields = {
+  dpd: boundedInt(5, 3600),
+  keepalive: boundedInt(5, 3600),
+  idle: boundedInt(60, 7 * 86400),
+  session: boundedInt(60, 30 * 86400),
+  cookie: boundedInt(10, 86400),
+  rekey: boundedInt(0, 30 * 86400),
+};
+
 const gatewayTimers = z.strictObject({
-  dpd: boundedInt(5, 3600).default(90),
-  keepalive: boundedInt(5, 3600).default(30),
-  idle: boundedInt(60, 7 * 86400).default(1800),
-  session: boundedInt(60, 30 * 86400).default(3600),
-  cookie: boundedInt(10, 86400).default(300),
+  dpd: timerFields.dpd.default(90),
+  keepalive: timerFields.keepalive.default(30),
+  idle: timerFields.idle.default(1800),
+  session: timerFields.session.default(3600),
+  cookie: timerFields.cookie.default(300),
+  rekey: timerFields.rekey.default(172800),
+});
+
+/** A group's timers: only what it sets (no defaults, or they would mask the gateway's values). */
+const groupTimers = z.strictObject({
+  dpd: timerFields.dpd.optional(),
+  keepalive: timerFields.keepalive.optional(),
+  idle: timerFields.idle.optional(),
+  session: timerFields.session.optional(),
+  cookie: timerFields.cookie.optional(),
+  rekey: timerFields.rekey.optional(),
 });
 
 /** ocserv's max-clients, max-same-clients and drain-on-start controls. */
@@ -80,7 +101,7 @@ const gatewayGroup = z.strictObject({
       exclude: z.array(anyCidr).max(1024).default([]),
     })
     .optional(),
-  timers: gatewayTimers.partial().optional(),
+  timers: groupTimers.optional(),
 });
 
 export const gatewaySchema = z.strictObject({

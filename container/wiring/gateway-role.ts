@@ -300,7 +300,7 @@ async function groupPolicies(
     const settings = {
       dns: group.dns ?? gw.dns,
       routes: group.routes ?? gw.routes,
-      timers: { ...gw.timers, ...group.timers },
+      timers: { ...gw.timers, ...definedOnly(group.timers ?? {}) },
     };
     result.push({
       name,
@@ -315,4 +315,9 @@ async function groupPolicies(
     });
   }
   return result;
+}
+
+/** The keys of an override that are actually set (an explicit undefined must not erase a default). */
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

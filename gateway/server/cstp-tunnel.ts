@@ -49,6 +49,33 @@ export const clientLogout = 'client logout';
 const headerBytes = 8;
 
 /**
+ * Open tunnels, checked for DPD and idle timeouts once a second by one shared timer (not a timer
+ * per tunnel: with tens of thousands of idle sessions that is one Timeout object each and as many
+ * callbacks every second). The timer runs only while a tunnel is open.
+ */
+const liveTunnels = new Set<CstpTunnel>();
+let livenessTimer: NodeJS.Timeout | undefined;
+
+function watchLiveness(tunnel: CstpTunnel): void {
+  liveTunnels.add(tunnel);
+  if (livenessTimer) return;
+  livenessTimer = setInterval(() => {
+    const now = Date.now();
+    // A tunnel that ends during the sweep removes itself; deleting the visited entry is safe.
+    for (const t of liveTunnels) t.checkLiveness(now);
+  }, 1000);
+  livenessTimer.unref();
+}
+
+function unwatchLiveness(tunnel: CstpTunnel): void {
+  liveTunnels.delete(tunnel);
+  if (liveTunnels.size === 0 && livenessTimer) {
+    clearInterval(livenessTimer);
+    livenessTimer = undefined;
+  }
+}
+
+/**
  * One client's CSTP tunnel over its TLS socket. Frames from the client go to the TUN (after a
  * source-address check); packets for the client become DATA frames. Each frame is written with
  * its own `write` and the socket's `_writev` is disabled, so every frame travels in its own TLS
@@ -60,7 +87,6 @@ export class CstpTunnel {
   private lastReceived = Date.now();
   private lastData = Date.now();
   private lastProbe = 0;
-  private readonly timer: NodeJS.Timeout;
   private closed = false;
 
   constructor(private readonly o: TunnelOptions) {
@@ -70,8 +96,7 @@ export class CstpTunnel {
     o.socket.on('data', (chunk: Buffer) => this.receive(chunk));
     o.socket.on('close', () => this.finish('connection closed'));
     o.socket.on('error', (err) => this.finish(`socket error: ${err.message}`));
-    this.timer = setInterval(() => this.checkLiveness(), 1000);
-    this.timer.unref();
+    watchLiveness(this);
     o.session.disconnect = (reason) => this.terminate(reason);
     if (o.head.length > 0) this.receive(o.head);
   }
@@ -153,8 +178,8 @@ export class CstpTunnel {
     if (!this.o.toTun(packet)) counters.dropped('tun-full');
   }
 
-  private checkLiveness(): void {
-    const now = Date.now();
+  /** Called about once a second by the shared liveness timer. */
+  checkLiveness(now: number): void {
     const { dpd, idle } = this.o.timers;
     const silent = now - this.lastReceived;
     if (silent > 3 * dpd * 1000) return this.terminate('dead peer (DPD)');
@@ -168,7 +193,7 @@ export class CstpTunnel {
   private finish(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
+    unwatchLiveness(this);
     this.o.session.disconnect = undefined;
     this.o.onClose(reason);
   }

@@ -12,7 +12,7 @@ export interface GatewayPolicy {
   ipv4PrefixLength: number;
   ipv6PrefixLength?: number;
   /** Seconds. */
-  timers: { dpd: number; keepalive: number; idle: number; session: number; cookie: number };
+  timers: { dpd: number; keepalive: number; idle: number; session: number; cookie: number; rekey: number };
 }
 
 /** The CONNECT reply parameters for one session (pure). */
@@ -45,7 +45,8 @@ export function connectParams(
       idle: policy.timers.idle,
       session: policy.timers.session,
       sessionRemaining: remaining,
-      rekey: null,
+      // new-tunnel rekeying: the client reconnects with its cookie and gets fresh TLS keys.
+      rekey: policy.timers.rekey > 0 ? policy.timers.rekey : null,
     },
   };
 }
