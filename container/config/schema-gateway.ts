@@ -11,7 +11,22 @@ import {
   uniqueList,
 } from './schema-common.js';
 
-const gatewayTls = z.strictObject({ cert: filePath, key: filePath });
+/** PEM certificate (chain) + key, or one PKCS#12 file with its password in a file. */
+const gatewayTls = z
+  .strictObject({
+    cert: filePath.optional(),
+    key: filePath.optional(),
+    pkcs12: filePath.optional(),
+    passwordFile: filePath.optional(),
+  })
+  .refine(
+    (t) =>
+      (t.cert !== undefined && t.key !== undefined) !==
+      (t.pkcs12 !== undefined && t.passwordFile !== undefined),
+    {
+      message: 'expected either cert and key (PEM) or pkcs12 and passwordFile',
+    },
+  );
 
 const gatewayAuth = z.strictObject({
   methods: uniqueList(z.enum(['certificate', 'password', 'token']))

@@ -1,5 +1,4 @@
 import { type Stats, unwatchFile, watchFile } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { runCommand } from '../../gateway/net/command-runner.js';
@@ -23,7 +22,7 @@ import type { ShutdownManager } from '../shutdown.js';
 import type { ClusterRegistry } from './cluster-metrics.js';
 import { openConnectorCore } from './connector-core.js';
 import { gatewayAuth } from './gateway-auth.js';
-import { gatewayTls } from './gateway-tls.js';
+import { gatewayTls, readConfiguredTls, tlsFilesOf } from './gateway-tls.js';
 
 export interface GatewayHandle {
   sessions: SessionTable;
@@ -212,34 +211,31 @@ function gatewayMetrics(registry: ClusterRegistry, sessions: () => SessionTable)
   };
 }
 
-/** Reloads a configured certificate/key pair when either file changes (checked every 5 s). */
+/** Reloads the configured certificate (PEM pair or PKCS#12) when one of its files changes (checked every 5 s). */
 function watchTlsFiles(
   config: OutpostConfig,
   server: GatewayServer,
   log: Logger,
   shutdown: ShutdownManager,
 ): void {
-  const files = config.gateway.tls;
-  if (!files) return;
+  const configured = config.gateway.tls;
+  if (!configured) return;
+  const files = tlsFilesOf(configured);
   const reload = async () => {
     try {
-      const [cert, key] = await Promise.all([readFile(files.cert), readFile(files.key)]);
-      server.reloadTls(cert, key);
-      log.info({ cert: files.cert }, 'gateway TLS certificate reloaded');
+      const material = await readConfiguredTls(configured);
+      server.reloadTls(material.cert, material.key);
+      log.info({ cert: material.source }, 'gateway TLS certificate reloaded');
     } catch (e) {
-      log.error(
-        { err: e, cert: files.cert },
-        'gateway TLS certificate not reloaded; the previous one stays in use',
-      );
+      log.error({ err: e, files }, 'gateway TLS certificate not reloaded; the previous one stays in use');
     }
   };
   const onChange = (current: Stats, previous: Stats) => {
     if (current.mtimeMs !== previous.mtimeMs) void reload();
   };
-  for (const file of [files.cert, files.key])
-    watchFile(file, { interval: 5000, persistent: false }, onChange);
+  for (const file of files) watchFile(file, { interval: 5000, persistent: false }, onChange);
   shutdown.register('gateway TLS watch', () => {
-    for (const file of [files.cert, files.key]) unwatchFile(file, onChange);
+    for (const file of files) unwatchFile(file, onChange);
   });
 }
 

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { parseCertificate } from '../../certs/certificate.js';
 import { buildCsr, parseCsr } from '../../certs/csr.js';
-import { generateKeyPair, privateKeyToPem } from '../../certs/keys.js';
+import { generateKeyPair, keysMatch, privateKeyToPem } from '../../certs/keys.js';
 import { firstDer, toPem } from '../../certs/pem.js';
+import { readPkcs12 } from '../../certs/pkcs12/index.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import { parseListenAddress } from '../config/listen-address.js';
 import type { OutpostConfig } from '../config/schema.js';
@@ -32,16 +33,7 @@ export async function gatewayTls(
   logger: Logger,
 ): Promise<GatewayTlsMaterial> {
   const configured = config.gateway.tls;
-  if (configured) {
-    const [cert, key] = await Promise.all([readFile(configured.cert), readFile(configured.key)]).catch(
-      (e: unknown) => {
-        throw new OutpostError(ErrorCodes.config, 'gateway.tls: cannot read the certificate or key file', {
-          cause: e,
-        });
-      },
-    );
-    return { cert, key, source: configured.cert };
-  }
+  if (configured) return readConfiguredTls(configured);
   const dir = join(config.dataDir, 'gateway');
   const certFile = join(dir, 'tls.pem');
   const keyFile = join(dir, 'tls.key');
@@ -102,4 +94,46 @@ async function writePrivate(file: string, data: Buffer): Promise<void> {
   await writeFile(temp, data, { mode: 0o600 });
   await chmod(temp, 0o600);
   await rename(temp, file);
+}
+
+type TlsFiles = NonNullable<OutpostConfig['gateway']['tls']>;
+
+/** The files `watchTlsFiles` watches for a configured certificate. */
+export function tlsFilesOf(files: TlsFiles): string[] {
+  return files.pkcs12 ? [files.pkcs12, files.passwordFile!] : [files.cert!, files.key!];
+}
+
+/** Reads the configured PEM pair or PKCS#12 file (hot reload reads it again through here). */
+export async function readConfiguredTls(files: TlsFiles): Promise<GatewayTlsMaterial> {
+  try {
+    if (files.pkcs12) {
+      const [der, password] = await Promise.all([
+        readFile(files.pkcs12),
+        readFile(files.passwordFile!, 'utf8'),
+      ]);
+      return { ...pkcs12ToPem(der, password.replace(/\r?\n$/, '')), source: files.pkcs12 };
+    }
+    const [cert, key] = await Promise.all([readFile(files.cert!), readFile(files.key!)]);
+    return { cert, key, source: files.cert! };
+  } catch (e) {
+    throw new OutpostError(ErrorCodes.config, 'gateway.tls: cannot load the certificate and key', {
+      cause: e,
+      detail: e instanceof Error ? e.message : String(e),
+    });
+  }
+}
+
+/** The leaf whose key is in the file comes first, then the other certificates as its chain. */
+function pkcs12ToPem(der: Buffer, password: string): { cert: Buffer; key: Buffer } {
+  const contents = readPkcs12(der, password);
+  for (const { privateKey } of contents.keys) {
+    const leaf = contents.certificates.find((c) => keysMatch(privateKey, parseCertificate(c).publicKey));
+    if (!leaf) continue;
+    const chain = [leaf, ...contents.certificates.filter((c) => c !== leaf)];
+    return {
+      cert: Buffer.from(chain.map((c) => toPem('CERTIFICATE', c)).join('')),
+      key: Buffer.from(privateKeyToPem(privateKey)),
+    };
+  }
+  throw new OutpostError(ErrorCodes.config, 'gateway.tls.pkcs12 holds no certificate with its private key');
 }
