@@ -110,6 +110,51 @@ describe.skipIf(!isRoot())('openconnect password and token auth (needs root: net
     }
   });
 
+  it('lets a user pick a group they belong to (--authgroup) and refuses one they do not', async () => {
+    const passwordFile = join(work, 'bind-password-2');
+    writeFileSync(passwordFile, slapd.bindPassword, { mode: 0o600 });
+    const app = await startGatewayAppliance(
+      topology,
+      {
+        auth: { methods: ['password'], password: { directory: 'corp' } },
+        groups: {
+          staff: { match: { groups: ['vpn-users'] }, dns: { servers: ['10.200.2.55'] } },
+          admins: { match: { groups: ['pki-admins'] }, dns: { servers: ['10.200.2.56'] } },
+        },
+      },
+      {
+        directories: {
+          corp: {
+            url: slapd.url,
+            bindDn: slapd.bindDn,
+            bindPasswordFile: passwordFile,
+            baseDn: slapd.baseDn,
+          },
+        },
+      },
+    );
+    const login = (group: string, timeoutMs?: number) =>
+      startOpenconnect(topology, {
+        url: app.url,
+        caFile: app.caFile,
+        auth: { kind: 'password', user: 'alice', password: slapd.userPassword },
+        extraArgs: [`--authgroup=${group}`],
+        ...(timeoutMs ? { timeoutMs } : {}),
+      });
+    try {
+      await expect(login('admins', 10_000)).rejects.toThrow(/exited/);
+      expect(app.logs()).toContain('You are not a member of group admins.');
+      const vpn = await login('staff');
+      try {
+        expect(vpn.env.INTERNAL_IP4_DNS).toBe('10.200.2.55');
+      } finally {
+        await vpn.stop();
+      }
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('authenticates a bearer token signed by the configured JWKS (--token-mode=oidc)', async () => {
     const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwksFile = join(work, 'jwks.json');

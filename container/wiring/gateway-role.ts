@@ -9,7 +9,7 @@ import { AddressPool } from '../../gateway/pool/address-pool.js';
 import { AuthDialogue } from '../../gateway/server/auth-dialogue.js';
 import type { GatewayPolicy } from '../../gateway/server/gateway-policy.js';
 import { GatewayServer } from '../../gateway/server/gateway-server.js';
-import { type GroupPolicy, policySelector } from '../../gateway/server/policy-selector.js';
+import { type GroupPolicy, isGroupMember, policySelector } from '../../gateway/server/policy-selector.js';
 import type { AddressAllocator, PacketDevice } from '../../gateway/server/ports.js';
 import { SessionTable } from '../../gateway/session/session-table.js';
 import { LinuxTunDevice } from '../../gateway/tun/linux-tun-device.js';
@@ -94,6 +94,17 @@ export async function startGatewayRole(
     bans: auth.bans,
     logger: log,
     onFailure: (reason) => metrics.authFailures.inc({ reason }),
+    ...(groups.length > 0
+      ? {
+          selectableGroups: {
+            names: groups.map((g) => g.name),
+            isMember: (identity, name) => {
+              const group = groups.find((g) => g.name === name);
+              return group !== undefined && isGroupMember(group.selector, identity);
+            },
+          },
+        }
+      : {}),
   });
   const server = new GatewayServer({
     tls: {

@@ -57,6 +57,14 @@ export class AuthDialogue {
       sessions: SessionTable;
       bans: BanList;
       logger: Logger;
+      /**
+       * Groups offered in the login form (ocserv's select-group); a chosen group must be one the
+       * user belongs to, `isMember` decides.
+       */
+      selectableGroups?: {
+        names: readonly string[];
+        isMember: (identity: Identity, group: string) => boolean;
+      };
       /** Counts refusals by reason (banned, malformed, unauthorized, unavailable, busy). */
       onFailure?: (reason: 'banned' | 'malformed' | 'unauthorized' | 'unavailable' | 'busy') => void;
     },
@@ -83,8 +91,9 @@ export class AuthDialogue {
     }
     try {
       if (this.wantsBearerChallenge(request)) return bearerChallenge();
-      const identity = await this.authenticate(request, message);
-      if (!identity) return this.form();
+      const authenticated = await this.authenticate(request, message);
+      if (!authenticated) return this.form(undefined, message.groupSelect);
+      const identity = this.withSelectedGroup(authenticated, message.groupSelect);
       return this.complete(identity, request.remoteAddress, message.deviceId?.uniqueId);
     } catch (e) {
       if (!isOutpostError(e) || e.code !== ErrorCodes.unauthorized) {
@@ -149,8 +158,22 @@ export class AuthDialogue {
     );
   }
 
-  private form(error?: string): DialogueResponse {
+  /** Applies the group chosen in the form; refuses a group the user is not a member of. */
+  private withSelectedGroup(identity: Identity, chosen: string | undefined): Identity {
+    const selectable = this.options.selectableGroups;
+    if (!selectable || chosen === undefined || chosen === '') return identity;
+    if (!selectable.names.includes(chosen)) {
+      throw new OutpostError(ErrorCodes.unauthorized, `Unknown group ${chosen}.`);
+    }
+    if (!selectable.isMember(identity, chosen)) {
+      throw new OutpostError(ErrorCodes.unauthorized, `You are not a member of group ${chosen}.`);
+    }
+    return { ...identity, selectedGroup: chosen };
+  }
+
+  private form(error?: string, selectedGroup?: string): DialogueResponse {
     const { methods } = this.options;
+    const groups = this.options.selectableGroups?.names ?? [];
     const fields = methods.includes('password')
       ? [
           { type: 'text' as const, name: 'username', label: 'Username:' },
@@ -165,6 +188,7 @@ export class AuthDialogue {
           : 'A client certificate or token is required.',
       ...(error ? { error } : {}),
       fields,
+      ...(groups.length > 0 ? { groups: [...groups], ...(selectedGroup ? { selectedGroup } : {}) } : {}),
     });
     return { status: 200, headers: { ...xmlHeaders }, body };
   }

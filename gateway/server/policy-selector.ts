@@ -30,7 +30,21 @@ export function policySelector(
   return (identity) => {
     const user = identity.username.toLowerCase();
     const memberOf = identity.groups.map((name) => name.toLowerCase());
-    const match = prepared.find((g) => g.userSet.has(user) || memberOf.some((name) => g.groupSet.has(name)));
+    const chosen = identity.selectedGroup
+      ? prepared.find((g) => g.name === identity.selectedGroup)
+      : undefined;
+    const match =
+      chosen ?? prepared.find((g) => g.userSet.has(user) || memberOf.some((name) => g.groupSet.has(name)));
     return match ? { policy: match.policy, addresses: match.addresses } : fallback;
   };
+}
+
+/** Whether an identity meets a group's `match` (what a chosen group must satisfy). */
+export function isGroupMember(group: Pick<GroupPolicy, 'groups' | 'users'>, identity: Identity): boolean {
+  const user = identity.username.toLowerCase();
+  const wanted = new Set(group.groups.map((name) => name.toLowerCase()));
+  return (
+    group.users.some((name) => name.toLowerCase() === user) ||
+    identity.groups.some((name) => wanted.has(name.toLowerCase()))
+  );
 }

@@ -5,4 +5,6 @@ export interface Identity {
   method: 'certificate' | 'password' | 'token';
   /** Device id the client reported (X-CSTP-Hostname / device-id), when any. */
   device?: string;
+  /** The group the user chose in the login form (AnyConnect group-select / openconnect --authgroup). */
+  selectedGroup?: string;
 }
