@@ -1,4 +1,4 @@
-import { type KeyObject, sign as cryptoSign } from 'node:crypto';
+import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 
 export type HashName = 'sha1' | 'sha256' | 'sha384' | 'sha512';
 

@@ -79,7 +79,7 @@ const connectHead = (cookie: string) =>
   '\r\n';
 
 const maxHttpBytes = 64 * 1024;
-const enum Phase {
+enum Phase {
   tls = 0,
   auth = 1,
   connect = 2,
@@ -212,7 +212,8 @@ function onData(this: Conn, chunk: Buffer): void {
     return;
   }
   // Phase.connect
-  if (!head.startsWith('HTTP/1.1 200 CONNECTED')) return setupFailed(this, `CONNECT: ${head.split('\r\n')[0]}`);
+  if (!head.startsWith('HTTP/1.1 200 CONNECTED'))
+    return setupFailed(this, `CONNECT: ${head.split('\r\n')[0]}`);
   this.phase = Phase.held;
   this.setTimeout(0);
   inFlight--;
@@ -247,7 +248,12 @@ function bodyLength(head: string, rest: Buffer): number | undefined {
 function frames(socket: Conn, data: Buffer): void {
   let offset = 0;
   while (data.length - offset >= 8) {
-    if (data[offset] !== 0x53 || data[offset + 1] !== 0x54 || data[offset + 2] !== 0x46 || data[offset + 3] !== 1) {
+    if (
+      data[offset] !== 0x53 ||
+      data[offset + 1] !== 0x54 ||
+      data[offset + 2] !== 0x46 ||
+      data[offset + 3] !== 1
+    ) {
       socket.destroy();
       return;
     }

@@ -213,7 +213,11 @@ function vmRssBytes(pid: number): number {
 }
 
 async function metrics(run: Run): Promise<Map<string, number>> {
-  const { stdout } = await run.inNs('curl', ['-sf', '--max-time', '30', `http://127.0.0.1:${adminPort}/metrics`], 40_000);
+  const { stdout } = await run.inNs(
+    'curl',
+    ['-sf', '--max-time', '30', `http://127.0.0.1:${adminPort}/metrics`],
+    40_000,
+  );
   const out = new Map<string, number>();
   for (const line of stdout.split('\n')) {
     const m = /^([a-z_]+)(?:\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
@@ -253,7 +257,10 @@ class ClientEvents {
 
   next(event: string, timeoutMs: number): Promise<Record<string, unknown>> {
     return new Promise((resolveEvent, reject) => {
-      const timer = setTimeout(() => reject(new Error(`client: no ${event} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`client: no ${event} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const onExit = () => reject(new Error(`client exited before ${event}`));
       this.child.once('exit', onExit);
       this.waiters.push({
@@ -291,7 +298,10 @@ async function measure(n: number): Promise<Row> {
       if (server.exitCode !== null) throw new Error(`outpost exited (${server.exitCode}):\n${tail}`);
       const ready = await run
         .inNs('curl', ['-sf', '--max-time', '2', `http://127.0.0.1:${adminPort}/readyz`], 5000)
-        .then(() => true, () => false);
+        .then(
+          () => true,
+          () => false,
+        );
       if (ready) break;
       if (Date.now() > readyBy) throw new Error(`outpost not ready within 60 s:\n${tail}`);
       await sleep(200);
@@ -330,7 +340,8 @@ async function measure(n: number): Promise<Row> {
     const rssAfter = vmRssBytes(pid);
     client.stdin!.write('report\n');
     const report = await events.next('report', Math.min(30_000, remainingMs()));
-    if (server.exitCode !== null) throw new Error(`outpost exited during the run (${server.exitCode}):\n${tail}`);
+    if (server.exitCode !== null)
+      throw new Error(`outpost exited during the run (${server.exitCode}):\n${tail}`);
     const gaugeSessions = after.get('outpost_gateway_sessions') ?? Number.NaN;
     const clientHeld = Number(report.held);
     return {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import { parseCertificate } from '../../certs/certificate.js';
 import type { ParsedCsr, SubjectAltNames } from '../../certs/csr.js';
 import { parseCsr } from '../../certs/csr.js';
-import { parseCertificate } from '../../certs/certificate.js';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { CaBackend, RevocationReason } from '../ca/ca-backend.js';
 import type { ChallengeVerifier } from './challenge/challenge-verifier.js';
 import type { ChallengeGrant } from './challenge/expectations.js';
@@ -43,7 +43,9 @@ export interface AuthorityOptions {
 }
 
 function flattenSans(sans: SubjectAltNames): string[] {
-  return (['dns', 'email', 'uri', 'ip', 'upn'] as const).flatMap((kind) => sans[kind].map((v) => `${kind}:${v}`));
+  return (['dns', 'email', 'uri', 'ip', 'upn'] as const).flatMap((kind) =>
+    sans[kind].map((v) => `${kind}:${v}`),
+  );
 }
 
 function sha256Hex(data: Uint8Array): string {
@@ -73,10 +75,17 @@ export class Authority {
     if (earlier) return earlier;
     const previous = this.currentCertificate(req.signerCertDer);
     if (previous.subject !== req.csr.subject.text) {
-      throw new OutpostError(ErrorCodes.badRequest, 'a renewal must keep the subject of the certificate it renews');
+      throw new OutpostError(
+        ErrorCodes.badRequest,
+        'a renewal must keep the subject of the certificate it renews',
+      );
     }
     const profile = this.profileByName(previous.profile);
-    const grant: ChallengeGrant = { kind: 'static', expectations: {}, reference: `renewal:${previous.serialHex}` };
+    const grant: ChallengeGrant = {
+      kind: 'static',
+      expectations: {},
+      reference: `renewal:${previous.serialHex}`,
+    };
     return this.admit(req, profile, grant, `renewal:${previous.serialHex}`);
   }
 
@@ -86,7 +95,8 @@ export class Authority {
     if (record) return { status: 'issued', record };
     const parked = this.options.pending.get(transactionId);
     if (!parked) throw new OutpostError(ErrorCodes.notFound, 'unknown transaction');
-    if (parked.status === 'rejected') throw new OutpostError(ErrorCodes.badRequest, 'the request was rejected');
+    if (parked.status === 'rejected')
+      throw new OutpostError(ErrorCodes.badRequest, 'the request was rejected');
     return { status: 'pending', transactionId };
   }
 
@@ -155,7 +165,8 @@ export class Authority {
     const parked = this.options.pending.get(req.transactionId);
     if (!parked || parked.status === 'issued') return undefined;
     if (!parseCsr(parked.csrDer).spkiDer.equals(req.csr.spkiDer)) return this.transactionClash();
-    if (parked.status === 'rejected') throw new OutpostError(ErrorCodes.badRequest, 'the request was rejected');
+    if (parked.status === 'rejected')
+      throw new OutpostError(ErrorCodes.badRequest, 'the request was rejected');
     return { status: 'pending', transactionId: req.transactionId };
   }
 
@@ -175,8 +186,11 @@ export class Authority {
   private currentCertificate(signerCertDer: Buffer): InventoryRecord {
     const record = this.issuedByUs(signerCertDer);
     const now = this.options.clock();
-    if (!record || record.status !== 'valid') {
-      throw new OutpostError(ErrorCodes.badRequest, 'renewal must be signed by a valid certificate from this CA');
+    if (record?.status !== 'valid') {
+      throw new OutpostError(
+        ErrorCodes.badRequest,
+        'renewal must be signed by a valid certificate from this CA',
+      );
     }
     if (record.notAfter.getTime() < now.getTime()) {
       throw new OutpostError(ErrorCodes.badRequest, 'the certificate to renew has expired');

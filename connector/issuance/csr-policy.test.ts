@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes } from '../../core/errors.js';
 import { type BuildCsrOptions, buildCsr, parseCsr } from '../../certs/csr.js';
-import { type KeyPair, generateKeyPair } from '../../certs/keys.js';
+import { generateKeyPair, type KeyPair } from '../../certs/keys.js';
+import { ErrorCodes } from '../../core/errors.js';
 import type { CsrExpectations } from './challenge/expectations.js';
 import { checkCsr } from './csr-policy.js';
 import type { ProfilePolicy } from './profile-policy.js';
@@ -36,23 +36,52 @@ describe('checkCsr', () => {
   });
 
   it('accepts an EC key and a subject matching the challenge after normalization', () => {
-    const expected: CsrExpectations = { subject: 'cn=Device-1, o=example', keySize: 256, sans: { dns: ['A.corp.test'] } };
-    expect(() => checkCsr(csr('CN=device-1,O=Example', { sans: { dns: ['a.corp.test'] } }, ec), profile, expected)).not.toThrow();
+    const expected: CsrExpectations = {
+      subject: 'cn=Device-1, o=example',
+      keySize: 256,
+      sans: { dns: ['A.corp.test'] },
+    };
+    expect(() =>
+      checkCsr(csr('CN=device-1,O=Example', { sans: { dns: ['a.corp.test'] } }, ec), profile, expected),
+    ).not.toThrow();
   });
 
   it('uses the challenge usages when it pins them', () => {
-    const usages = checkCsr(csr('CN=d'), profile, { keyUsage: ['digitalSignature'], eku: ['clientAuth', 'emailProtection'] });
+    const usages = checkCsr(csr('CN=d'), profile, {
+      keyUsage: ['digitalSignature'],
+      eku: ['clientAuth', 'emailProtection'],
+    });
     expect(usages).toEqual({ keyUsage: ['digitalSignature'], eku: ['clientAuth', 'emailProtection'] });
   });
 
   it.each<[string, () => ReturnType<typeof csr>, CsrExpectations, RegExp]>([
-    ['a different subject', () => csr('CN=device-2,O=Example'), { subject: 'CN=device-1,O=Example' }, /subject/],
+    [
+      'a different subject',
+      () => csr('CN=device-2,O=Example'),
+      { subject: 'CN=device-1,O=Example' },
+      /subject/,
+    ],
     ['a missing SAN', () => csr('CN=d'), { sans: { dns: ['d.corp.test'] } }, /dns SANs/],
-    ['an extra SAN', () => csr('CN=d', { sans: { dns: ['d.corp.test', 'x.corp.test'] } }), { sans: { dns: ['d.corp.test'] } }, /dns SANs/],
+    [
+      'an extra SAN',
+      () => csr('CN=d', { sans: { dns: ['d.corp.test', 'x.corp.test'] } }),
+      { sans: { dns: ['d.corp.test'] } },
+      /dns SANs/,
+    ],
     ['another key size', () => csr('CN=d'), { keySize: 3072 }, /key size/],
     ['a forbidden SAN type', () => csr('CN=d', { sans: { uri: ['https://x'] } }), {}, /SAN type uri/],
-    ['an unallowed requested EKU', () => csr('CN=d', { eku: ['serverAuth'] }), {}, /extended key usage serverAuth/],
-    ['an unallowed requested key usage', () => csr('CN=d', { keyUsage: ['keyCertSign'] }), {}, /key usage keyCertSign/],
+    [
+      'an unallowed requested EKU',
+      () => csr('CN=d', { eku: ['serverAuth'] }),
+      {},
+      /extended key usage serverAuth/,
+    ],
+    [
+      'an unallowed requested key usage',
+      () => csr('CN=d', { keyUsage: ['keyCertSign'] }),
+      {},
+      /key usage keyCertSign/,
+    ],
     ['an empty subject without SANs', () => csr(''), {}, /neither a subject/],
   ])('refuses %s with badRequest', (_name, make, expected, message) => {
     expect(() => checkCsr(make(), profile, expected)).toThrow(message);
@@ -69,7 +98,9 @@ describe('checkCsr', () => {
   });
 
   it('refuses a subject that does not match the profile pattern', () => {
-    expect(() => checkCsr(csr('CN=laptop-1'), { ...profile, subjectPattern: /^CN=device-/ }, {})).toThrow(/profile device/);
+    expect(() => checkCsr(csr('CN=laptop-1'), { ...profile, subjectPattern: /^CN=device-/ }, {})).toThrow(
+      /profile device/,
+    );
   });
 
   it('refuses a CSR whose signature does not verify', () => {

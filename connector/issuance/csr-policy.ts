@@ -1,6 +1,6 @@
-import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { ParsedCsr, SubjectAltNames } from '../../certs/csr.js';
 import { dnEquals } from '../../certs/name.js';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { CsrExpectations } from './challenge/expectations.js';
 import type { ProfilePolicy, SanKind } from './profile-policy.js';
 

@@ -221,7 +221,7 @@ function peerChain(socket: TLSSocket): Buffer[] {
   const chain: Buffer[] = [];
   let cert = socket.getPeerCertificate?.(true);
   const seen = new Set<string>();
-  while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
+  while (cert?.raw && !seen.has(cert.fingerprint256)) {
     seen.add(cert.fingerprint256);
     chain.push(cert.raw);
     cert = cert.issuerCertificate;

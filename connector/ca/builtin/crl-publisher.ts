@@ -57,7 +57,12 @@ export class CrlPublisher {
       const info = parseCrlInfo(der);
       const number = info.crlNumber ?? 0n;
       if (this.state && number <= this.state.number) return false;
-      this.state = { der, number, thisUpdate: info.thisUpdate, nextUpdate: info.nextUpdate ?? info.thisUpdate };
+      this.state = {
+        der,
+        number,
+        thisUpdate: info.thisUpdate,
+        nextUpdate: info.nextUpdate ?? info.thisUpdate,
+      };
       return true;
     });
     this.queue = run.catch(() => undefined);

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { SignJWT, exportJWK } from 'jose';
+import { exportJWK, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../../core/errors.js';
 import { ChallengeVerifier } from './challenge-verifier.js';

@@ -1,4 +1,10 @@
-import { type JSONWebKeySet, type JWTPayload, createLocalJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import {
+  createLocalJWKSet,
+  type JSONWebKeySet,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
 import type { ChallengeStore } from '../ports.js';
 import type { ChallengeGrant, CsrExpectations } from './expectations.js';
@@ -42,7 +48,10 @@ function optionalString(value: unknown, claim: string): string | undefined {
 /** Reads the expectation claims; unknown claims are ignored, wrong types refused. */
 export function expectationsFromClaims(payload: JWTPayload): CsrExpectations {
   const sansClaim = payload.sans;
-  if (sansClaim !== undefined && (typeof sansClaim !== 'object' || sansClaim === null || Array.isArray(sansClaim))) {
+  if (
+    sansClaim !== undefined &&
+    (typeof sansClaim !== 'object' || sansClaim === null || Array.isArray(sansClaim))
+  ) {
     throw refused('claim sans must be an object');
   }
   const sansObject = (sansClaim ?? {}) as Record<string, unknown>;
