@@ -71,10 +71,10 @@ export async function startGatewayRole(
         tunName: tun.name,
         ipv4Pool: g4!.cidr,
         ipv6Pool: g6?.cidr ?? null,
-        table: `outpost_${group.name}`,
+        table: natTableOf(group.name),
       });
       shutdown.register(`NAT rules of group ${group.name}`, () =>
-        removeNat(runCommand, `outpost_${group.name}`),
+        removeNat(runCommand, natTableOf(group.name)),
       );
     }
     shutdown.register('NAT rules', () => removeNat(runCommand));
@@ -327,4 +327,9 @@ async function groupPolicies(
 /** The keys of an override that are actually set (an explicit undefined must not erase a default). */
 function definedOnly<T extends object>(values: T): Partial<T> {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** nftables table of a group's pool: identifiers take letters, digits and underscores, not hyphens. */
+function natTableOf(group: string): string {
+  return `outpost_${group.replaceAll('-', '_')}`;
 }
