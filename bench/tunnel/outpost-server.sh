@@ -21,4 +21,6 @@ gateway:
   tun: { name: "${BENCH_TUN:-outpost0}", mtu: 1472 }
   auth: { methods: [certificate], certificate: { ca: "$BENCH_CA", usernameFrom: cn } }
 YAML
-exec node "$ROOT/dist/container/cli/main.js" run --config "$CFG"
+# OUTPOST_NODE_OPTIONS: extra node flags for profiling (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+# shellcheck disable=SC2086
+exec node ${OUTPOST_NODE_OPTIONS:-} "$ROOT/dist/container/cli/main.js" run --config "$CFG"
