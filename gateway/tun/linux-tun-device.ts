@@ -16,6 +16,7 @@ import { type PacketBatch, ReusablePacketBatch } from './packet-batch.js';
 import { CONTROL_INTS, Control, type PacketRingLayout, ringLayout } from './packet-ring.js';
 import { emptyTunStats, type TunDevice, type TunStats } from './tun-device.js';
 import { TUN_READER_WORKER_SOURCE } from './tun-reader-worker-source.js';
+import { TunWriterRing } from './tun-writer-ring.js';
 
 export interface LinuxTunOptions {
   readonly mtu: number;
@@ -67,7 +68,7 @@ export class LinuxTunDevice implements TunDevice {
   private readonly workerExited: Promise<void>;
   private readSeq = 0;
   private closing: Promise<void> | undefined;
-  private readonly c = libc();
+  private readonly writer: TunWriterRing;
 
   private constructor(
     private readonly fd: number,
@@ -108,6 +109,7 @@ export class LinuxTunDevice implements TunDevice {
         Atomics.notify(this.control, Control.WRITE_SEQ);
       });
     });
+    this.writer = new TunWriterRing(fd, name, options.ringSlots ?? 4096, options.mtu);
     this.pump();
   }
 
@@ -120,13 +122,12 @@ export class LinuxTunDevice implements TunDevice {
       this.counters.dropsOut++;
       return false;
     }
-    const written = this.c.write(this.fd, packet, packet.length);
-    if (written !== packet.length) {
+    if (!this.writer.enqueue(packet)) {
       this.counters.dropsOut++;
       return false;
     }
     this.counters.packetsOut++;
-    this.counters.bytesOut += written;
+    this.counters.bytesOut += packet.length;
     return true;
   }
 
@@ -137,6 +138,7 @@ export class LinuxTunDevice implements TunDevice {
   stats(): TunStats {
     return {
       ...this.counters,
+      dropsOut: this.counters.dropsOut + this.writer.failedWrites(),
       dropsIn: this.counters.dropsIn + Atomics.load(this.control, Control.DROPPED_FULL),
       errorsIn: this.counters.errorsIn + Atomics.load(this.control, Control.READ_ERRORS),
     };
@@ -158,7 +160,7 @@ export class LinuxTunDevice implements TunDevice {
     // Wakes our own pending waitAsync so nothing stays pending after close.
     Atomics.notify(this.control, Control.WRITE_SEQ);
     const timer = setTimeout(() => void this.worker.terminate(), 2000);
-    await this.workerExited;
+    await Promise.all([this.workerExited, this.writer.close()]);
     clearTimeout(timer);
     if (this.ownsFd) fs.closeSync(this.fd);
   }
