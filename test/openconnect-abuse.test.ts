@@ -5,32 +5,9 @@ import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { type OpenconnectSession, startOpenconnect } from './support/openconnect.js';
+import { checksumTransfer } from './support/traffic.js';
 
 const abuser = join(import.meta.dirname, 'support', 'cstp-abuser.mjs');
-
-async function checksumTransfer(
-  topology: VpnTopology,
-  megabytes: number,
-): Promise<{ sent: string; received: string }> {
-  const server = topology.spawn(topology.corp, process.execPath, [
-    '-e',
-    `const c=require('crypto');const b=c.randomBytes(${megabytes}<<20);require('net').createServer(s=>{let i=0;const f=()=>{while(i<b.length){const ok=s.write(b.subarray(i,i+65536));i+=65536;if(!ok)return s.once('drain',f)}s.end()};f()}).listen(5002,'10.200.2.2',()=>console.log(c.createHash('sha256').update(b).digest('hex')))`,
-  ]);
-  const sent = await new Promise<string>((resolve) =>
-    server.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())),
-  );
-  const { stdout } = await topology.exec(
-    topology.dev,
-    process.execPath,
-    [
-      '-e',
-      `const h=require('crypto').createHash('sha256');const s=require('net').connect(5002,'10.200.2.2');s.on('data',d=>h.update(d));s.on('end',()=>console.log(h.digest('hex')))`,
-    ],
-    120_000,
-  );
-  server.kill();
-  return { sent, received: stdout.trim() };
-}
 
 // Misbehaving clients (garbage before and after CONNECT, oversized frames, slowloris, no TLS
 // handshake) are cut off while a real openconnect client's transfer carries on; a frozen client
@@ -58,7 +35,7 @@ describe.skipIf(!isRoot())('gateway under abuse, DPD and reconnect (needs root: 
   });
 
   it('cuts off each misbehaving client while another client transfers data intact', async () => {
-    const transfer = checksumTransfer(topology, 16);
+    const transfer = checksumTransfer(topology, 16, 5002);
     const { stdout } = await topology.exec(
       topology.dev,
       process.execPath,

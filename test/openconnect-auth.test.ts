@@ -8,22 +8,7 @@ import { startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
 import { type RunningSlapd, startSlapd } from './support/slapd.js';
-
-async function transferWithChecksum(topology: VpnTopology): Promise<void> {
-  const server = topology.spawn(topology.corp, process.execPath, [
-    '-e',
-    `const c=require('crypto');const b=c.randomBytes(4<<20);require('net').createServer(s=>{s.end(b)}).listen(5001,'10.200.2.2',()=>console.log(c.createHash('sha256').update(b).digest('hex')))`,
-  ]);
-  const sent = await new Promise<string>((resolve) =>
-    server.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())),
-  );
-  const { stdout } = await topology.exec(topology.dev, process.execPath, [
-    '-e',
-    `const h=require('crypto').createHash('sha256');const s=require('net').connect(5001,'10.200.2.2');s.on('data',d=>h.update(d));s.on('end',()=>console.log(h.digest('hex')))`,
-  ]);
-  server.kill();
-  expect(stdout.trim()).toBe(sent);
-}
+import { checksumTransfer } from './support/traffic.js';
 
 async function iperf(topology: VpnTopology): Promise<number> {
   const server = topology.spawn(topology.corp, 'iperf3', ['-s', '-1', '-B', '10.200.2.2']);
@@ -50,30 +35,28 @@ describe.skipIf(!isRoot())('openconnect password and token auth (needs root: net
     slapd = await startSlapd({ netns: topology.gw });
     work = mkdtempSync(join(tmpdir(), 'outpost-auth-'));
   }, 60_000);
+  /** The `directories.corp` entry pointing at the slapd fixture; its bind password as a 0600 file. */
+  function corpDirectory() {
+    const bindPasswordFile = join(work, 'bind-password');
+    writeFileSync(bindPasswordFile, slapd.bindPassword, { mode: 0o600 });
+    const { url, bindDn, baseDn } = slapd;
+    return {
+      directories: { corp: { url, bindDn, bindPasswordFile, baseDn, usernameAttribute: 'sAMAccountName' } },
+    };
+  }
+
   afterAll(async () => {
     await slapd?.stop();
     await topology?.destroy();
   });
 
   it('authenticates a directory user with the password, refuses a wrong one, and carries TCP and iperf3 traffic', async () => {
-    const passwordFile = join(work, 'bind-password');
-    writeFileSync(passwordFile, slapd.bindPassword, { mode: 0o600 });
     const app = await startGatewayAppliance(
       topology,
       {
         auth: { methods: ['password'], password: { directory: 'corp' } },
       },
-      {
-        directories: {
-          corp: {
-            url: slapd.url,
-            bindDn: slapd.bindDn,
-            bindPasswordFile: passwordFile,
-            baseDn: slapd.baseDn,
-            usernameAttribute: 'sAMAccountName',
-          },
-        },
-      },
+      corpDirectory(),
     );
     try {
       await expect(
@@ -91,7 +74,8 @@ describe.skipIf(!isRoot())('openconnect password and token auth (needs root: net
         auth: { kind: 'password', user: 'alice', password: slapd.userPassword },
       });
       try {
-        await transferWithChecksum(topology);
+        const { sent, received } = await checksumTransfer(topology, 4);
+        expect(received).toBe(sent);
         const mbits = await iperf(topology);
         expect(mbits).toBeGreaterThan(1);
         const listed = JSON.parse((await app.cli(['sessions', 'list', '--json'])).stdout);
@@ -111,8 +95,6 @@ describe.skipIf(!isRoot())('openconnect password and token auth (needs root: net
   });
 
   it('lets a user pick a group they belong to (--authgroup) and refuses one they do not', async () => {
-    const passwordFile = join(work, 'bind-password-2');
-    writeFileSync(passwordFile, slapd.bindPassword, { mode: 0o600 });
     const app = await startGatewayAppliance(
       topology,
       {
@@ -122,16 +104,7 @@ describe.skipIf(!isRoot())('openconnect password and token auth (needs root: net
           admins: { match: { groups: ['pki-admins'] }, dns: { servers: ['10.200.2.56'] } },
         },
       },
-      {
-        directories: {
-          corp: {
-            url: slapd.url,
-            bindDn: slapd.bindDn,
-            bindPasswordFile: passwordFile,
-            baseDn: slapd.baseDn,
-          },
-        },
-      },
+      corpDirectory(),
     );
     const login = (group: string, timeoutMs?: number) =>
       startOpenconnect(topology, {

@@ -1,7 +1,5 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
@@ -17,22 +15,7 @@ describe.skipIf(!isRoot())('openconnect through the Outpost gateway (needs root:
   beforeAll(async () => {
     topology = await VpnTopology.create();
     app = await startGatewayAppliance(topology);
-    const challenge = (await app.cli(['scep', 'challenge', '--ttl', '600'])).stdout.trim();
-    const dir = mkdtempSync(join(tmpdir(), 'outpost-dev-'));
-    keyFile = join(dir, 'key.pem');
-    certFile = join(dir, 'cert.pem');
-    await topology.exec(topology.dev, 'scepclient', [
-      '-server-url',
-      app.scepUrl,
-      '-private-key',
-      keyFile,
-      '-certificate',
-      certFile,
-      '-cn',
-      'laptop-7',
-      '-challenge',
-      challenge,
-    ]);
+    ({ certFile, keyFile } = await enrollDevice(topology, app, 'laptop-7'));
   }, 120_000);
 
   afterAll(async () => {
