@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { koffiPath, libc } from './libc.js';
+import { koffiPath } from './libc.js';
 import { openTunFd } from './open-tun-fd.js';
 import { type PacketBatch, ReusablePacketBatch } from './packet-batch.js';
 import { CONTROL_INTS, Control, type PacketRingLayout, ringLayout } from './packet-ring.js';
