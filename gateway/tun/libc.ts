@@ -6,7 +6,6 @@ import { createRequire } from 'node:module';
 
 export interface Libc {
   ioctl(fd: number, request: number, ifreq: Buffer): number;
-  write(fd: number, buffer: Uint8Array, length: number): number;
   /** errno of the last failed call on this thread. */
   errno(): number;
 }
@@ -37,10 +36,8 @@ export function libc(): Libc {
   };
   const lib = koffi.load('libc.so.6');
   const ioctl = lib.func('int ioctl(int fd, unsigned long request, uint8_t *argp)');
-  const write = lib.func('long write(int fd, const uint8_t *buf, size_t count)');
   bound = {
     ioctl: (fd, request, ifreq) => ioctl(fd, request, ifreq),
-    write: (fd, buffer, length) => write(fd, buffer, length),
     errno: () => koffi.errno(),
   };
   return bound;
