@@ -1,0 +1,30 @@
+import type { ApplianceMessageType } from './appliance-messages.js';
+import type { CloudMessageType } from './cloud-messages.js';
+
+/**
+ * Ordering rules of a link connection (enforced by the cloud; the appliance applies the mirror rules):
+ *
+ * 1. The appliance's first message is `hello`. Any other message before it is answered with
+ *    `error` reason `out-of-order` (code OUTPOST_ERR_BAD_REQUEST) and otherwise ignored; the connection
+ *    stays open so the appliance can still say `hello`.
+ * 2. `hello` is sent once per connection; a second one is refused the same way. Its `applianceId` must
+ *    be the CN of the TLS client certificate; a mismatch is refused with OUTPOST_ERR_UNAUTHORIZED and
+ *    the socket is closed (1008).
+ * 3. The cloud answers `hello` with `welcome`, then `jwks`, then `config` if it holds a version newer than
+ *    `hello.configVersion`, then the jobs offered to this appliance. Before `welcome` the appliance
+ *    ignores (and answers `error` out-of-order to) anything else.
+ * 4. `job.accepted` / `job.result` name a job offered to or accepted by this appliance; any other job id
+ *    is refused with OUTPOST_ERR_NOT_FOUND. `config.result` names a version pushed to this appliance.
+ * 5. `ack` may come in any order relative to other messages; an appliance resends an unacked
+ *    `job.result` after reconnecting (with a new message id; the cloud acks by job id as well).
+ * 6. A frame larger than LinkLimits.maxMessageBytes cannot be answered: the WebSocket layer (ws
+ *    `maxPayload`) closes the socket with 1009 before the message exists. Everything smaller that fails to
+ *    parse is answered with `error` and the connection stays open.
+ */
+export const OUT_OF_ORDER = 'out-of-order';
+
+/** Appliance messages the cloud accepts before `hello`: only `hello` itself. */
+export const beforeHello: readonly ApplianceMessageType[] = ['hello'];
+
+/** Cloud messages the appliance accepts before `welcome`: `welcome` and `error` (e.g. hello refused). */
+export const beforeWelcome: readonly CloudMessageType[] = ['welcome', 'error'];
