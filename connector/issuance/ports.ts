@@ -32,6 +32,8 @@ export interface Inventory {
   record(rec: InventoryRecord): void;
   bySerial(serialHex: string): InventoryRecord | undefined;
   byTransactionId(transactionId: string): InventoryRecord | undefined;
+  /** The newest certificate recorded for this requester (e.g. "job:<jobId>"), if any. */
+  byRequester(requester: string): InventoryRecord | undefined;
   list(filter: InventoryFilter): InventoryRecord[];
   count(filter?: Pick<InventoryFilter, 'status'>): number;
   /** Throws OutpostError notFound / conflict (already revoked). */

@@ -28,6 +28,7 @@ export class SqliteInventory implements Inventory {
   private readonly insert: Statement;
   private readonly selectBySerial: Statement<[string], Row>;
   private readonly selectByTransaction: Statement<[string], Row>;
+  private readonly selectByRequester: Statement<[string], Row>;
   private readonly revoke: Statement;
   private readonly unrevoke: Statement;
   private readonly selectRevoked: Statement<[], Pick<Row, 'serial_hex' | 'revoked_at' | 'revocation_reason'>>;
@@ -45,6 +46,9 @@ export class SqliteInventory implements Inventory {
     this.selectBySerial = db.prepare('SELECT * FROM certificates WHERE serial_hex = ?');
     this.selectByTransaction = db.prepare(
       'SELECT * FROM certificates WHERE transaction_id = ? ORDER BY rowid DESC LIMIT 1',
+    );
+    this.selectByRequester = db.prepare(
+      'SELECT * FROM certificates WHERE requester = ? ORDER BY rowid DESC LIMIT 1',
     );
     this.revoke =
       db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
@@ -79,6 +83,11 @@ export class SqliteInventory implements Inventory {
 
   byTransactionId(transactionId: string): InventoryRecord | undefined {
     const row = this.selectByTransaction.get(transactionId);
+    return row && fromRow(row);
+  }
+
+  byRequester(requester: string): InventoryRecord | undefined {
+    const row = this.selectByRequester.get(requester);
     return row && fromRow(row);
   }
 

@@ -50,4 +50,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX pending_requests_status ON pending_requests (status, created_at);
   `,
+  // 2: find a certificate by requester, e.g. a link job re-run after a crash ("job:<jobId>")
+  `
+  CREATE INDEX certificates_requester ON certificates (requester);
+  `,
 ];
