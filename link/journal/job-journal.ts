@@ -1,0 +1,224 @@
+import type { JobCheckpoints, JobOutcome, LinkJob } from '../ports.js';
+import type { JournalDb } from './journal-db.js';
+
+/** What the journal already knew about a job the cloud (re)delivered. */
+export type ReceiveOutcome = 'new' | 'pending' | 'finished';
+
+export interface UndeliveredResult {
+  jobId: string;
+  messageId: string;
+  outcome: JobOutcome;
+}
+
+export interface OutboxEntry {
+  messageId: string;
+  type: string;
+  body: unknown;
+}
+
+export interface JournalOptions {
+  clock?: () => number;
+  /** Events waiting for an ack beyond this many drop the oldest first (a cloud away for days). */
+  maxOutbox?: number;
+  /** A job started this many times without finishing (crash loop) fails instead of running again. */
+  maxAttempts?: number;
+}
+
+interface JobRow {
+  id: string;
+  kind: string;
+  payload: string;
+  state: 'accepted' | 'running' | 'done' | 'delivered';
+  attempts: number;
+}
+
+/**
+ * The durable job journal: accepted → running → done → delivered. A job is written before it is
+ * acknowledged to the cloud, so a crash can only lose a job the cloud will deliver again; its result
+ * stays until the cloud acks it, so a crash can only resend a result, never lose it. Job ids make both
+ * duplicates harmless (DESIGN, "Delivery").
+ */
+export class JobJournal implements JobCheckpoints {
+  private readonly clock: () => number;
+  private readonly maxOutbox: number;
+  readonly maxAttempts: number;
+  droppedEvents = 0;
+
+  constructor(
+    private readonly db: JournalDb,
+    options: JournalOptions = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.maxOutbox = options.maxOutbox ?? 10_000;
+    this.maxAttempts = options.maxAttempts ?? 5;
+  }
+
+  /** Journals a delivered job unless it is known; tells which case it was. */
+  receive(job: LinkJob): ReceiveOutcome {
+    return this.db
+      .transaction((): ReceiveOutcome => {
+        const row = this.db.prepare('SELECT state FROM jobs WHERE id = ?').get(job.id) as
+          | { state: JobRow['state'] }
+          | undefined;
+        if (row) return row.state === 'accepted' || row.state === 'running' ? 'pending' : 'finished';
+        this.db
+          .prepare("INSERT INTO jobs (id, kind, payload, state, received_at) VALUES (?, ?, ?, 'accepted', ?)")
+          .run(job.id, job.kind, JSON.stringify(job.payload ?? null), this.clock());
+        return 'new';
+      })
+      .immediate();
+  }
+
+  /** Marks a job running and returns how many times it has now been started. */
+  start(jobId: string): number {
+    const row = this.db
+      .prepare(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1 WHERE id = ? AND state IN ('accepted', 'running') RETURNING attempts",
+      )
+      .get(jobId) as { attempts: number } | undefined;
+    return row?.attempts ?? 0;
+  }
+
+  /** Stores the outcome under the result message id that every resend of it will carry. */
+  finish(jobId: string, outcome: JobOutcome, messageId: string): void {
+    this.db
+      .prepare(
+        "UPDATE jobs SET state = 'done', outcome = ?, result_message_id = ?, finished_at = ? WHERE id = ? AND state IN ('accepted', 'running')",
+      )
+      .run(JSON.stringify(outcome), messageId, this.clock(), jobId);
+    this.db.prepare('DELETE FROM checkpoints WHERE job_id = ?').run(jobId);
+  }
+
+  /** Jobs accepted or interrupted while running, oldest first: they resume after a restart. */
+  unfinished(): Array<LinkJob & { attempts: number }> {
+    const rows = this.db
+      .prepare(
+        "SELECT id, kind, payload, attempts FROM jobs WHERE state IN ('accepted', 'running') ORDER BY received_at, rowid",
+      )
+      .all() as JobRow[];
+    return rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      payload: JSON.parse(r.payload),
+      attempts: r.attempts,
+    }));
+  }
+
+  /** Finished results the cloud has not acked yet, oldest first. */
+  undelivered(): UndeliveredResult[] {
+    const rows = this.db
+      .prepare(
+        "SELECT id, result_message_id AS m, outcome FROM jobs WHERE state = 'done' ORDER BY finished_at, rowid",
+      )
+      .all() as Array<{ id: string; m: string; outcome: string }>;
+    return rows.map((r) => ({ jobId: r.id, messageId: r.m, outcome: JSON.parse(r.outcome) }));
+  }
+
+  /** The finished result of a job (done or delivered), to answer a duplicate delivery. */
+  resultOf(jobId: string): UndeliveredResult | undefined {
+    const row = this.db
+      .prepare(
+        "SELECT result_message_id AS m, outcome FROM jobs WHERE id = ? AND state IN ('done', 'delivered')",
+      )
+      .get(jobId) as { m: string; outcome: string } | undefined;
+    return row ? { jobId, messageId: row.m, outcome: JSON.parse(row.outcome) } : undefined;
+  }
+
+  stateOf(jobId: string): JobRow['state'] | undefined {
+    const row = this.db.prepare('SELECT state FROM jobs WHERE id = ?').get(jobId) as
+      | { state: JobRow['state'] }
+      | undefined;
+    return row?.state;
+  }
+
+  /** The cloud acked message `messageId`: a job result becomes delivered, an event leaves the outbox. */
+  ack(messageId: string): 'result' | 'event' | 'unknown' {
+    const job = this.db
+      .prepare(
+        "UPDATE jobs SET state = 'delivered', delivered_at = ? WHERE result_message_id = ? AND state = 'done'",
+      )
+      .run(this.clock(), messageId);
+    if (job.changes > 0) return 'result';
+    const event = this.db.prepare('DELETE FROM outbox WHERE message_id = ?').run(messageId);
+    return event.changes > 0 ? 'event' : 'unknown';
+  }
+
+  get(jobId: string): Buffer | undefined {
+    const row = this.db.prepare('SELECT data FROM checkpoints WHERE job_id = ?').get(jobId) as
+      | { data: Buffer }
+      | undefined;
+    return row?.data;
+  }
+
+  put(jobId: string, data: Buffer): void {
+    this.db
+      .prepare(
+        'INSERT INTO checkpoints (job_id, data, updated_at) VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at',
+      )
+      .run(jobId, data, this.clock());
+  }
+
+  /** Keeps a message (an event) until the cloud acks it. */
+  enqueue(entry: OutboxEntry): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT OR IGNORE INTO outbox (message_id, type, body, created_at) VALUES (?, ?, ?, ?)')
+        .run(entry.messageId, entry.type, JSON.stringify(entry.body), this.clock());
+      const over = this.countOutbox() - this.maxOutbox;
+      if (over > 0) {
+        this.db
+          .prepare(
+            'DELETE FROM outbox WHERE message_id IN (SELECT message_id FROM outbox ORDER BY created_at, rowid LIMIT ?)',
+          )
+          .run(over);
+        this.droppedEvents += over;
+      }
+    })();
+  }
+
+  outbox(): OutboxEntry[] {
+    const rows = this.db
+      .prepare('SELECT message_id AS m, type, body FROM outbox ORDER BY created_at, rowid')
+      .all() as Array<{ m: string; type: string; body: string }>;
+    return rows.map((r) => ({ messageId: r.m, type: r.type, body: JSON.parse(r.body) }));
+  }
+
+  countOutbox(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
+  }
+
+  getState(key: string): string | undefined {
+    const row = this.db.prepare('SELECT value FROM link_state WHERE key = ?').get(key) as
+      | { value: string }
+      | undefined;
+    return row?.value;
+  }
+
+  setState(key: string, value: string): void {
+    this.db
+      .prepare(
+        'INSERT INTO link_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
+  }
+
+  /**
+   * Forgets delivered jobs older than `maxAgeMs`. They are kept that long so a late duplicate
+   * delivery is recognised and re-acked instead of run again.
+   */
+  prune(maxAgeMs: number): number {
+    return this.db
+      .prepare("DELETE FROM jobs WHERE state = 'delivered' AND delivered_at < ?")
+      .run(this.clock() - maxAgeMs).changes;
+  }
+
+  counts(): Record<JobRow['state'], number> {
+    const out = { accepted: 0, running: 0, done: 0, delivered: 0 };
+    const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Array<{
+      state: JobRow['state'];
+      n: number;
+    }>;
+    for (const r of rows) out[r.state] = r.n;
+    return out;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * What link/ needs from the roles, and what it offers them. link/ never imports gateway/ or
+ * connector/ (DESIGN rule 2): container/ passes implementations of these interfaces in.
+ */
+
+/** A job as delivered by the cloud (its payload is validated by the handler of its kind). */
+export interface LinkJob {
+  id: string;
+  kind: string;
+  payload: unknown;
+}
+
+/** Runs one kind of job; the resolved value is the job's result, a throw its failure. */
+export interface JobHandler {
+  readonly kind: string;
+  handle(job: LinkJob): Promise<unknown>;
+}
+
+/**
+ * Durable per-job progress: a handler that crashes half-way (key generated, certificate not yet
+ * issued) finds what it had saved when the job resumes, so it never does the same work twice.
+ */
+export interface JobCheckpoints {
+  get(jobId: string): Buffer | undefined;
+  put(jobId: string, data: Buffer): void;
+}
+
+/** Applies one configuration section pushed by the cloud; rejects (with the reason) to keep the old one. */
+export interface ConfigApplier {
+  /** The key of the pushed config this applier owns, e.g. `gateway` or `connector`. */
+  readonly section: string;
+  apply(version: number, config: unknown): Promise<void>;
+}
+
+/** Role-specific health (sessions, throughput, CA reachability); merged into the report under `name`. */
+export interface HealthSource {
+  readonly name: string;
+  collect(): Promise<Record<string, unknown>>;
+}
+
+/** An event a role reports to the cloud (e.g. a SCEP issuance); delivered at least once. */
+export interface LinkEvent {
+  kind: string;
+  data: Record<string, unknown>;
+}
+
+/** Given to the roles by container/: emitting never blocks and never throws, link up or down. */
+export interface EventSink {
+  emit(event: LinkEvent): void;
+}
+
+/** The outcome of a job as journaled and reported in `job.result`. */
+export type JobOutcome =
+  | { ok: true; result: unknown }
+  | { ok: false; error: { code: string; retryable: boolean; message: string } };
