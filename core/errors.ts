@@ -30,6 +30,8 @@ export const ErrorCodes = {
   unauthorized: 'OUTPOST_ERR_UNAUTHORIZED',
   /** A dependency (CA backend, directory) is unreachable; retryable. */
   unavailable: 'OUTPOST_ERR_UNAVAILABLE',
+  /** The configured backend has no such operation (e.g. revocation at an upstream SCEP CA). */
+  unsupported: 'OUTPOST_ERR_UNSUPPORTED',
   /** A bug or an unexpected state. */
   internal: 'OUTPOST_ERR_INTERNAL',
 } as const;
