@@ -26,6 +26,17 @@ export interface RenewalRequest extends EnrollRequest {
   signerCertDer: Buffer;
 }
 
+/**
+ * A request the caller has already authorized (a cloud job over the mutually authenticated link,
+ * an admin at the CLI), so there is no challenge: the profile's CSR rules still apply.
+ */
+export interface DirectIssueRequest {
+  csr: ParsedCsr;
+  profile: string;
+  /** Who asked, for the inventory: e.g. "job:<jobId>" (Inventory.byRequester finds it again). */
+  requester: string;
+}
+
 export interface AuthorityEvents {
   issued?(record: InventoryRecord, via: string): void;
   refused?(error: OutpostError, transactionId: string): void;
@@ -87,6 +98,17 @@ export class Authority {
       reference: `renewal:${previous.serialHex}`,
     };
     return this.admit(req, profile, grant, `renewal:${previous.serialHex}`);
+  }
+
+  /**
+   * Issues without a SCEP challenge (see DirectIssueRequest). Manual approval does not apply: the
+   * job or the admin command is the approval. Not idempotent by itself; callers that may re-run
+   * look for their earlier certificate with Inventory.byRequester first.
+   */
+  async issueDirect(req: DirectIssueRequest): Promise<InventoryRecord> {
+    const profile = this.profileByName(req.profile);
+    const usages = checkCsr(req.csr, profile, {});
+    return this.issue(req.csr, profile, usages, req.requester, undefined, req.requester);
   }
 
   /** CertPoll / GetCertInitial: the state of an earlier request. */
@@ -247,7 +269,7 @@ export class Authority {
     profile: ProfilePolicy,
     usages: { keyUsage: string[]; eku: string[] },
     requester: string,
-    transactionId: string,
+    transactionId: string | undefined,
     via: string,
   ): Promise<InventoryRecord> {
     const issued = await this.options.backend.issue({
@@ -261,7 +283,7 @@ export class Authority {
       sans: flattenSans(csr.sans),
       profile: profile.name,
       requester,
-      transactionId,
+      ...(transactionId !== undefined ? { transactionId } : {}),
       notBefore: issued.notBefore,
       notAfter: issued.notAfter,
       status: 'valid',
