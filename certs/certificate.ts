@@ -50,6 +50,12 @@ export interface CertificateTemplate {
   sans?: SubjectAltNames;
   crlDistributionPoint?: string;
   ocspUrl?: string;
+  /**
+   * Further extensions, written after the standard ones (e.g. the SID strong mapping,
+   * certs/sid-extension.ts). An OID this builder already writes is refused: RFC 5280 §4.2 allows
+   * each extension once.
+   */
+  extraExtensions?: Extension[];
 }
 
 /**
@@ -122,6 +128,10 @@ function extensions(
   }
   if (t.ocspUrl)
     out.push({ oid: Oid.authorityInfoAccess, critical: false, value: encodeOcspAccess(t.ocspUrl) });
+  for (const extra of t.extraExtensions ?? []) {
+    if (out.some((e) => e.oid === extra.oid)) throw new Error(`extension ${extra.oid} given twice`);
+    out.push(extra);
+  }
   return out;
 }
 

@@ -17,6 +17,24 @@ export interface IssueRequest {
   requester: string;
   /** SANs to put into the certificate (already checked against policy). Defaults to the CSR's. */
   sans?: ParsedCsr['sans'];
+  /**
+   * DER of the Name to issue to, replacing the CSR's subject (directory enrichment renders it from
+   * the profile's subject template). Defaults to the CSR's subject.
+   */
+  subject?: Buffer;
+  /**
+   * Extensions to add beside the profile's (e.g. the KB5014754 SID extension). A backend that
+   * cannot carry custom extensions must refuse the request rather than drop them silently.
+   */
+  extraExtensions?: ExtraExtension[];
+}
+
+/** One X.509 extension as the CA should write it: `valueDer` is the DER inside extnValue. */
+export interface ExtraExtension {
+  /** Dotted OID. */
+  oid: string;
+  critical: boolean;
+  valueDer: Buffer;
 }
 
 export interface IssuedCertificate {

@@ -212,7 +212,7 @@ export class BuiltinCa implements CaBackend {
     const serial = randomSerial();
     const der = buildCertificate(
       {
-        subject: req.csr.subject,
+        subject: req.subject ?? req.csr.subject,
         spkiDer: req.csr.spkiDer,
         issuer: this.ca.cert,
         serial,
@@ -222,6 +222,15 @@ export class BuiltinCa implements CaBackend {
         keyUsage: req.profile.keyUsage,
         eku: req.profile.eku,
         sans: req.sans ?? req.csr.sans,
+        ...(req.extraExtensions
+          ? {
+              extraExtensions: req.extraExtensions.map((e) => ({
+                oid: e.oid,
+                critical: e.critical,
+                value: e.valueDer,
+              })),
+            }
+          : {}),
         ...(this.opts.crlUrl ? { crlDistributionPoint: this.opts.crlUrl } : {}),
       },
       this.ca.signer,
