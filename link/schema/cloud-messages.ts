@@ -69,9 +69,12 @@ export const ackMessage = z.object({
   jobId: linkId.optional(),
 });
 
-/** One public JWK (ES256 in the reference cloud); private members are refused. */
+/** Members that only a private (or symmetric) JWK has (RFC 7518 §6.2.2, §6.3.2, §6.4). */
+const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/** One public JWK (ES256 in the reference cloud); private members are refused, other members kept. */
 const publicJwk = z
-  .object({
+  .looseObject({
     kty: z.string().min(1).max(16),
     kid: z.string().min(1).max(128),
     alg: z.string().max(16).optional(),
@@ -82,7 +85,7 @@ const publicJwk = z
     n: z.string().max(2048).optional(),
     e: z.string().max(16).optional(),
   })
-  .refine((k) => !('d' in k), { message: 'private key material in a JWKS' });
+  .refine((k) => privateMembers.every((m) => !(m in k)), { message: 'private key material in a JWKS' });
 
 /**
  * `jwks` — the cloud's public signing keys, sent after `welcome` and whenever they change: they verify
