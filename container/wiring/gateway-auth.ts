@@ -32,14 +32,14 @@ export interface GatewayAuthWiring {
  * or a bundle; revocation from the connector's inventory for the built-in CA), password (LDAP, by
  * directory name), token (JWKS). Failures feed ocserv-style ban points per source address.
  */
-export async function gatewayAuth(config: OutpostConfig, core: ConnectorCore): Promise<GatewayAuthWiring> {
+export async function gatewayAuth(
+  config: OutpostConfig,
+  core: ConnectorCore,
+  /** A live reconfiguration keeps the ban points already collected. */
+  existingBans?: GatewayAuthWiring['bans'],
+): Promise<GatewayAuthWiring> {
   const auth = config.gateway.auth;
-  const bans = new BanPoints();
-  const banList = Object.assign(bans, {
-    isBanned: (address: string) => bans.bannedFor(address) > 0,
-    penalize: (address: string, kind: 'auth' | 'protocol') =>
-      void bans.addFailure(address, kind === 'auth' ? 'wrongPassword' : 'connection'),
-  });
+  const banList = existingBans ?? banListOf(new BanPoints());
   const authenticators: GatewayAuthenticators = {};
   const closers: Array<() => Promise<void>> = [];
   let clientCaPem: string | undefined;
@@ -101,6 +101,14 @@ export async function gatewayAuth(config: OutpostConfig, core: ConnectorCore): P
       await Promise.all(closers.map((close) => close()));
     },
   };
+}
+
+function banListOf(bans: BanPoints): GatewayAuthWiring['bans'] {
+  return Object.assign(bans, {
+    isBanned: (address: string) => bans.bannedFor(address) > 0,
+    penalize: (address: string, kind: 'auth' | 'protocol') =>
+      void bans.addFailure(address, kind === 'auth' ? 'wrongPassword' : 'connection'),
+  });
 }
 
 async function readCaBundle(path: string): Promise<string> {

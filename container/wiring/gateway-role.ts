@@ -11,6 +11,7 @@ import type { GatewayPolicy } from '../../gateway/server/gateway-policy.js';
 import { GatewayServer } from '../../gateway/server/gateway-server.js';
 import { type GroupPolicy, isGroupMember, policySelector } from '../../gateway/server/policy-selector.js';
 import type { AddressAllocator, PacketDevice } from '../../gateway/server/ports.js';
+import type { Identity } from '../../gateway/session/identity.js';
 import { SessionTable } from '../../gateway/session/session-table.js';
 import { LinuxTunDevice } from '../../gateway/tun/linux-tun-device.js';
 import type { TunDevice } from '../../gateway/tun/tun-device.js';
@@ -26,6 +27,12 @@ import { gatewayTls, readConfiguredTls, tlsFilesOf } from './gateway-tls.js';
 
 export interface GatewayHandle {
   sessions: SessionTable;
+  /**
+   * Applies a new config's live keys (see reconfigure/config-diff.ts): auth methods and their
+   * settings, DNS, routes, timers, groups' settings, limits and the listen address. Tunnels already
+   * open keep going. Throws (and keeps the running settings) when the new settings do not load.
+   */
+  reconfigure(next: OutpostConfig): Promise<void>;
 }
 
 /**
@@ -48,7 +55,8 @@ export async function startGatewayRole(
   shutdown.register('gateway CA access', () => core.close());
   const tls = await gatewayTls(config, core, log);
   const auth = await gatewayAuth(config, core);
-  shutdown.register('gateway authenticators', () => auth.close());
+  let current = { config, auth };
+  shutdown.register('gateway authenticators', () => current.auth.close());
 
   const pool4 = new AddressPool(gw.pool.ipv4);
   const pool6 = gw.pool.ipv6 ? new AddressPool(gw.pool.ipv6) : undefined;
@@ -61,15 +69,18 @@ export async function startGatewayRole(
     ...(pool6 ? { ipv6: { address: pool6.gatewayAddress, prefixLength: pool6.prefixLength } } : {}),
   });
   const mainAddresses = allocator(pool4, pool6);
-  const groups = await groupPolicies(config, tun.name, shutdown, { pool4, pool6, addresses: mainAddresses });
+  const groupPools = await createGroupPools(config, tun.name, shutdown);
+  const main = { pool4, pool6, addresses: mainAddresses };
+  const groups = groupSelectors(gw, groupPools, main);
   const allPools = [pool4, ...(pool6 ? [pool6] : []), ...groups.flatMap((g) => g.pools)];
   if (gw.nat) {
     await applyNat(runCommand, { tunName: tun.name, ipv4Pool: pool4.cidr, ipv6Pool: pool6?.cidr ?? null });
     for (const group of groups) {
       const [g4, g6] = group.pools;
+      if (!g4) continue; // shares the main pool, already masqueraded
       await applyNat(runCommand, {
         tunName: tun.name,
-        ipv4Pool: g4!.cidr,
+        ipv4Pool: g4.cidr,
         ipv6Pool: g6?.cidr ?? null,
         table: natTableOf(group.name),
       });
@@ -81,12 +92,7 @@ export async function startGatewayRole(
   }
 
   const metrics = gatewayMetrics(registry, () => sessions);
-  const sessions = new SessionTable({
-    maxClients: gw.limits.maxClients,
-    maxSessionsPerUser: gw.limits.maxSessionsPerUser,
-    cookieTimeoutSeconds: gw.timers.cookie,
-    sessionTimeoutSeconds: gw.timers.session,
-  });
+  const sessions = new SessionTable(sessionLimitsOf(gw));
   const dialogue = new AuthDialogue({
     methods: gw.auth.methods,
     authenticators: auth.authenticators,
@@ -94,17 +100,7 @@ export async function startGatewayRole(
     bans: auth.bans,
     logger: log,
     onFailure: (reason) => metrics.authFailures.inc({ reason }),
-    ...(groups.length > 0
-      ? {
-          selectableGroups: {
-            names: groups.map((g) => g.name),
-            isMember: (identity, name) => {
-              const group = groups.find((g) => g.name === name);
-              return group !== undefined && isGroupMember(group.selector, identity);
-            },
-          },
-        }
-      : {}),
+    ...selectableGroupsOf(groups),
   });
   const server = new GatewayServer({
     tls: {
@@ -141,7 +137,61 @@ export async function startGatewayRole(
     { listen: gw.listen, tun: tun.name, pool: pool4.cidr, methods: gw.auth.methods, tls: tls.source },
     'gateway ready',
   );
-  return { sessions };
+  const reconfigure = async (next: OutpostConfig) => {
+    const ngw = next.gateway;
+    const nextAuth = await gatewayAuth(next, core, current.auth.bans);
+    try {
+      const previous = parseListenAddress(current.config.gateway.listen)!;
+      const wanted = parseListenAddress(ngw.listen)!;
+      if (ngw.listen !== current.config.gateway.listen)
+        await server.relisten(wanted.host, wanted.port, previous);
+    } catch (e) {
+      await nextAuth.close();
+      throw e;
+    }
+    const nextGroups = groupSelectors(ngw, groupPools, main);
+    dialogue.reconfigure({
+      methods: ngw.auth.methods,
+      authenticators: nextAuth.authenticators,
+      ...selectableGroupsOf(nextGroups),
+    });
+    server.setPolicy(
+      policySelector(
+        nextGroups.map((g) => g.selector),
+        { policy: policyFrom(ngw, pool4, pool6), addresses: mainAddresses },
+      ),
+    );
+    server.setClientCa(nextAuth.clientCaPem ? [Buffer.from(nextAuth.clientCaPem)] : undefined);
+    sessions.setLimits(sessionLimitsOf(ngw));
+    const replaced = current.auth;
+    current = { config: next, auth: nextAuth };
+    await replaced.close();
+    log.info({ listen: ngw.listen, methods: ngw.auth.methods }, 'gateway reconfigured');
+  };
+  return { sessions, reconfigure };
+}
+
+function sessionLimitsOf(gw: GatewayConfig) {
+  return {
+    maxClients: gw.limits.maxClients,
+    maxSessionsPerUser: gw.limits.maxSessionsPerUser,
+    cookieTimeoutSeconds: gw.timers.cookie,
+    sessionTimeoutSeconds: gw.timers.session,
+  };
+}
+
+/** The login form's group choice (ocserv's select-group), when groups are configured. */
+function selectableGroupsOf(groups: Array<{ name: string; selector: GroupPolicy }>) {
+  if (groups.length === 0) return {};
+  return {
+    selectableGroups: {
+      names: groups.map((g) => g.name),
+      isMember: (identity: Identity, name: string) => {
+        const group = groups.find((g) => g.name === name);
+        return group !== undefined && isGroupMember(group.selector, identity);
+      },
+    },
+  };
 }
 
 function allocator(pool4: AddressPool, pool6: AddressPool | undefined): AddressAllocator {
@@ -271,57 +321,65 @@ function policyFrom(
   };
 }
 
-/**
- * The configured groups, each with its own pools (routed into the TUN) and settings; a group
- * without its own pool shares the gateway's.
- */
-async function groupPolicies(
+type GroupPools = Map<string, { pool4: AddressPool; pool6: AddressPool | undefined }>;
+
+/** The pools of groups that have their own, each routed into the TUN (the main pool is on its address). */
+async function createGroupPools(
   config: OutpostConfig,
   tunName: string,
   shutdown: ShutdownManager,
-  main: { pool4: AddressPool; pool6: AddressPool | undefined; addresses: AddressAllocator },
-) {
-  const gw = config.gateway;
-  const result: Array<{ name: string; pools: AddressPool[]; selector: GroupPolicy }> = [];
-  for (const [name, group] of Object.entries(gw.groups)) {
-    const pool4 = group.pool ? new AddressPool(group.pool.ipv4) : undefined;
-    const pool6 = group.pool?.ipv6 ? new AddressPool(group.pool.ipv6) : undefined;
+): Promise<GroupPools> {
+  const pools: GroupPools = new Map();
+  for (const [name, group] of Object.entries(config.gateway.groups)) {
+    if (!group.pool) continue;
+    const pool4 = new AddressPool(group.pool.ipv4);
+    const pool6 = group.pool.ipv6 ? new AddressPool(group.pool.ipv6) : undefined;
     for (const pool of [pool4, pool6]) {
       if (!pool) continue;
-      // The kernel must send the group's pool into the TUN too (the main pool is on its address).
-      await runCommand('ip', [
-        pool.family === 6 ? '-6' : '-4',
-        'route',
-        'replace',
-        pool.cidr,
-        'dev',
-        tunName,
-      ]);
+      const family = pool.family === 6 ? '-6' : '-4';
+      await runCommand('ip', [family, 'route', 'replace', pool.cidr, 'dev', tunName]);
       shutdown.register(`route of group ${name}`, () =>
-        runCommand('ip', [pool.family === 6 ? '-6' : '-4', 'route', 'del', pool.cidr, 'dev', tunName]).then(
+        runCommand('ip', [family, 'route', 'del', pool.cidr, 'dev', tunName]).then(
           () => undefined,
           () => undefined,
         ),
       );
     }
+    pools.set(name, { pool4, pool6 });
+  }
+  return pools;
+}
+
+/**
+ * The configured groups with their settings; a group without its own pool shares the gateway's.
+ * Pure over the pools it is given, so a live reconfiguration rebuilds it with the same pools.
+ */
+function groupSelectors(
+  gw: GatewayConfig,
+  groupPools: GroupPools,
+  main: { pool4: AddressPool; pool6: AddressPool | undefined; addresses: AddressAllocator },
+): Array<{ name: string; pools: AddressPool[]; selector: GroupPolicy }> {
+  return Object.entries(gw.groups).map(([name, group]) => {
+    const own = groupPools.get(name);
     const settings = {
       dns: group.dns ?? gw.dns,
       routes: group.routes ?? gw.routes,
       timers: { ...gw.timers, ...definedOnly(group.timers ?? {}) },
     };
-    result.push({
+    return {
       name,
-      pools: [pool4, pool6].filter((p): p is AddressPool => p !== undefined),
+      pools: own ? [own.pool4, ...(own.pool6 ? [own.pool6] : [])] : [],
       selector: {
         name,
         groups: group.match.groups,
         users: group.match.users,
-        policy: pool4 ? policyFrom(settings, pool4, pool6) : policyFrom(settings, main.pool4, main.pool6),
-        addresses: pool4 ? allocator(pool4, pool6) : main.addresses,
+        policy: own
+          ? policyFrom(settings, own.pool4, own.pool6)
+          : policyFrom(settings, main.pool4, main.pool6),
+        addresses: own ? allocator(own.pool4, own.pool6) : main.addresses,
       },
-    });
-  }
-  return result;
+    };
+  });
 }
 
 /** The keys of an override that are actually set (an explicit undefined must not erase a default). */

@@ -51,7 +51,7 @@ function bearerToken(headers: DialogueRequest['headers']): string | undefined {
  */
 export class AuthDialogue {
   constructor(
-    private readonly options: {
+    private options: {
       methods: ReadonlyArray<'certificate' | 'password' | 'token'>;
       authenticators: GatewayAuthenticators;
       sessions: SessionTable;
@@ -69,6 +69,17 @@ export class AuthDialogue {
       onFailure?: (reason: 'banned' | 'malformed' | 'unauthorized' | 'unavailable' | 'busy') => void;
     },
   ) {}
+
+  /**
+   * Swaps the enabled methods, their authenticators and the selectable groups (live
+   * reconfiguration). A dialogue already past its first request finishes with what it started with.
+   */
+  reconfigure(
+    changes: Pick<AuthDialogue['options'], 'methods' | 'authenticators' | 'selectableGroups'>,
+  ): void {
+    const { selectableGroups: _previous, ...rest } = this.options;
+    this.options = { ...rest, ...changes };
+  }
 
   async handle(request: DialogueRequest): Promise<DialogueResponse> {
     const { bans } = this.options;

@@ -78,6 +78,38 @@ export class GatewayServer {
   reloadTls(cert: Buffer, key: Buffer): void {
     const clientCa = this.o.tls.clientCa;
     this.server.setSecureContext({ cert, key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) });
+    this.o.tls = { ...this.o.tls, cert, key };
+  }
+
+  /**
+   * New group policies (DNS, routes, timers, membership) for tunnels opened from now on; open
+   * tunnels keep what their CONNECT answer gave them, as clients only read it then.
+   */
+  setPolicy(policyFor: GatewayServerOptions['policyFor']): void {
+    this.o.policyFor = policyFor;
+  }
+
+  /** The CA bundle client certificates are asked for (undefined: certificate auth is off). */
+  setClientCa(clientCa: Buffer[] | undefined): void {
+    const { cert, key } = this.o.tls;
+    this.o.tls = { cert, key, ...(clientCa ? { clientCa } : {}) };
+    // tls.Server reads requestCert for each new connection.
+    (this.server as unknown as { requestCert: boolean }).requestCert = (clientCa?.length ?? 0) > 0;
+    this.reloadTls(cert, key);
+  }
+
+  /**
+   * Moves the listener to another address: the old socket stops accepting, established tunnels
+   * stay up. On failure the old address is listened on again and the error is thrown.
+   */
+  async relisten(host: string, port: number, previous: { host: string; port: number }): Promise<void> {
+    this.server.close();
+    try {
+      await this.listen(host, port);
+    } catch (e) {
+      await this.listen(previous.host, previous.port);
+      throw e;
+    }
   }
 
   listen(host: string, port: number): Promise<void> {

@@ -28,9 +28,14 @@ export class SessionTable {
   private drain = false;
 
   constructor(
-    private readonly limits: SessionLimits,
+    private limits: SessionLimits,
     private readonly clock: () => number = Date.now,
   ) {}
+
+  /** New limits apply to sessions created from now on; existing sessions are never cut by them. */
+  setLimits(limits: SessionLimits): void {
+    this.limits = limits;
+  }
 
   /** Drain mode: existing sessions continue, new ones are refused (ocserv's behaviour on reload). */
   setDrain(on: boolean): void {
