@@ -36,6 +36,10 @@ export const Oid = {
   extKeyUsage: '2.5.29.37',
   authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
   accessOcsp: '1.3.6.1.5.5.7.48.1',
+  // OCSP (RFC 6960 §4.2.1, §4.2.2.2.1; RFC 8954 nonce)
+  ocspBasic: '1.3.6.1.5.5.7.48.1.1',
+  ocspNonce: '1.3.6.1.5.5.7.48.1.2',
+  ocspNoCheck: '1.3.6.1.5.5.7.48.1.5',
 
   // otherName types
   msUpn: '1.3.6.1.4.1.311.20.2.3',
