@@ -22,6 +22,21 @@ export function directoryUnavailable(detail: string, cause?: unknown): OutpostEr
   return new OutpostError(ErrorCodes.unavailable, DIRECTORY_UNAVAILABLE_MESSAGE, { detail, cause });
 }
 
+export const ACCOUNT_NOT_FOUND_MESSAGE = 'no directory account matches the request';
+export const ACCOUNT_DISABLED_MESSAGE = 'the directory account is disabled';
+
+/**
+ * Enrichment lookups (the connector): the request is already authorized by its challenge, so the
+ * reason may be told; it is final (unauthorized, not retryable) until the directory changes.
+ */
+export function accountNotFound(detail: string, cause?: unknown): OutpostError {
+  return new OutpostError(ErrorCodes.unauthorized, ACCOUNT_NOT_FOUND_MESSAGE, { detail, cause });
+}
+
+export function accountDisabled(detail: string): OutpostError {
+  return new OutpostError(ErrorCodes.unauthorized, ACCOUNT_DISABLED_MESSAGE, { detail });
+}
+
 /**
  * Errors of the service account's work (connect, StartTLS, bind, search). Whatever goes wrong
  * there is not the end user's fault, so it is `unavailable` (retryable): sockets, timeouts, TLS,

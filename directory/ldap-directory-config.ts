@@ -1,3 +1,5 @@
+import { type AttributeMapping, attributeMapping, type DirectorySchemaName } from './attribute-mapping.js';
+
 /**
  * Settings of one LDAP / AD directory. The names match `directories.<name>` in the config file
  * (container/config/schema.ts); the keys it does not have yet are optional here with defaults.
@@ -27,6 +29,12 @@ export interface LdapDirectoryConfig {
   /** Attributes returned with a user (besides the username and group attributes). */
   attributes?: string[];
   groups?: GroupMembershipConfig;
+  /** Attribute preset: Active Directory (default) or OpenLDAP (attribute-mapping.ts). */
+  schema?: DirectorySchemaName;
+  /** Per-attribute overrides of the preset. */
+  attributeMapping?: Partial<AttributeMapping>;
+  /** Page size of paged searches (RFC 2696); AD answers at most MaxPageSize (1000) per page. */
+  pageSize?: number;
 }
 
 export type GroupMembershipConfig =
@@ -55,6 +63,7 @@ export interface LdapDirectorySettings {
   usernameAttribute: NonNullable<LdapDirectoryConfig['usernameAttribute']>;
   userFilter: string;
   attributes: string[];
+  mapping: AttributeMapping;
   groups:
     | Required<Extract<GroupMembershipConfig, { from: 'search' }>>
     | { from: 'memberOf'; name: 'cn' | 'dn' };
@@ -93,6 +102,7 @@ export function ldapDirectorySettings(config: LdapDirectoryConfig): LdapDirector
     usernameAttribute: config.usernameAttribute ?? 'sAMAccountName',
     userFilter: config.userFilter ?? '',
     attributes: config.attributes ?? DEFAULT_USER_ATTRIBUTES,
+    mapping: attributeMapping(config.schema ?? 'activeDirectory', config.attributeMapping),
     groups:
       groups.from === 'memberOf'
         ? { from: 'memberOf', name: groups.name ?? 'cn' }
@@ -102,7 +112,7 @@ export function ldapDirectorySettings(config: LdapDirectoryConfig): LdapDirector
             baseDn: groups.baseDn ?? config.baseDn,
             filter: groups.filter ?? '(objectClass=groupOfNames)',
             memberAttribute: groups.memberAttribute ?? 'member',
-            pageSize: Math.min(groups.pageSize ?? 200, sizeLimit),
+            pageSize: Math.min(groups.pageSize ?? config.pageSize ?? 200, sizeLimit),
           },
   };
 }

@@ -1,8 +1,29 @@
 import { readFile } from 'node:fs/promises';
-import { type Client, type Entry, FilterParser, SizeLimitExceededError } from 'ldapts';
+import {
+  AndFilter,
+  type Client,
+  type Entry,
+  EqualityFilter,
+  type Filter,
+  FilterParser,
+  SizeLimitExceededError,
+} from 'ldapts';
 import { ErrorCodes, OutpostError } from '../core/errors.js';
-import { badCredentials, serviceFailure, userBindFailure } from './directory-errors.js';
-import { type DirectoryUser, LOOKUP_ATTRIBUTE, type LookupKey } from './directory-user.js';
+import { isDisabled, mappedAttributes } from './attribute-mapping.js';
+import {
+  accountDisabled,
+  accountNotFound,
+  badCredentials,
+  serviceFailure,
+  userBindFailure,
+} from './directory-errors.js';
+import {
+  type DirectoryIdentity,
+  type IdentityKey,
+  identityAttribute,
+  identityFromEntry,
+} from './directory-identity.js';
+import type { DirectoryUser, LookupKey } from './directory-user.js';
 import { BINARY_ATTRIBUTES, entryAttributes } from './entry-attributes.js';
 import { escapeFilterValue } from './filter-escape.js';
 import { groupCnFromDn } from './group-name.js';
@@ -12,6 +33,7 @@ import {
   type LdapDirectorySettings,
   ldapDirectorySettings,
 } from './ldap-directory-config.js';
+import { encodeObjectSid } from './object-sid.js';
 import { ServiceConnection } from './service-connection.js';
 
 /** Longer names or passwords are not something a person types; refuse them before any I/O. */
@@ -29,6 +51,8 @@ export class LdapDirectory {
   readonly #bindPassword: string | null;
   readonly #caPem: string | null;
   readonly #service: ServiceConnection;
+  /** Parsed once: ANDed into every user search. */
+  readonly #userFilter: Filter | undefined;
 
   /** Reads the bind password and CA files once; nothing else reads them later. */
   static async open(config: LdapDirectoryConfig): Promise<LdapDirectory> {
@@ -49,6 +73,7 @@ export class LdapDirectory {
     this.#bindPassword = secrets.bindPassword;
     this.#caPem = secrets.caPem;
     this.#service = new ServiceConnection(() => this.openServiceClient());
+    this.#userFilter = settings.userFilter ? FilterParser.parseString(settings.userFilter) : undefined;
   }
 
   /**
@@ -70,6 +95,11 @@ export class LdapDirectory {
     const query = `${this.settings.usernameAttribute}=${username}`;
     if (found === 'none') throw badCredentials(`no entry with ${query}`);
     if (found === 'many') throw badCredentials(`more than one entry with ${query}`);
+    // A disabled AD account cannot bind anyway (data 533); an OpenLDAP flag attribute only means
+    // something if we check it. Same client message as every other credential failure.
+    if (isDisabled(this.settings.mapping, entryAttributes(found, this.settings.sizeLimit))) {
+      throw badCredentials(`${found.dn} is disabled`);
+    }
     await this.bindAsUser(found.dn, password);
     return this.toUser(found, username);
   }
@@ -77,7 +107,7 @@ export class LdapDirectory {
   /** The entry whose `by` attribute equals `value`, or undefined; throws conflict when several match. */
   async lookupUser(by: LookupKey, value: string): Promise<DirectoryUser | undefined> {
     if (value.length === 0 || value.length > MAX_USERNAME_CHARS) return undefined;
-    const attribute = LOOKUP_ATTRIBUTE[by];
+    const attribute = by === 'uid' ? 'uid' : identityAttribute(this.settings.mapping, by);
     const found = await this.findEntry(attribute, value);
     if (found === 'none') return undefined;
     if (found === 'many') {
@@ -86,6 +116,36 @@ export class LdapDirectory {
       });
     }
     return this.toUser(found, value);
+  }
+
+  /**
+   * The account whose `by` attribute (through the attribute mapping) equals `value`, for the
+   * connector's enrichment. Throws OutpostError `unauthorized` with a clear reason when no entry
+   * or several match or the account is disabled (final), `unavailable` when the directory cannot
+   * answer in time (retryable).
+   */
+  async findIdentity(by: IdentityKey, value: string): Promise<DirectoryIdentity> {
+    const attribute = identityAttribute(this.settings.mapping, by);
+    const query = `${attribute}=${value}`;
+    if (value.length === 0 || value.length > MAX_USERNAME_CHARS) {
+      throw accountNotFound(`lookup value empty or too long (${attribute})`);
+    }
+    const found = await this.findEntry(attribute, by === 'objectSid' ? this.sidFilterValue(value) : value);
+    if (found === 'none') throw accountNotFound(`no entry with ${query} under ${this.settings.baseDn}`);
+    if (found === 'many') throw accountNotFound(`more than one entry with ${query}`);
+    const attributes = entryAttributes(found, this.settings.sizeLimit);
+    if (isDisabled(this.settings.mapping, attributes)) throw accountDisabled(`${found.dn} (${query})`);
+    return identityFromEntry(found, attributes, this.settings.mapping);
+  }
+
+  /** AD stores objectSid as bytes (matched as such); text SID attributes (sambaSID) as text. */
+  private sidFilterValue(sid: string): Buffer | string {
+    if (this.settings.mapping.objectSid.toLowerCase() !== 'objectsid') return sid;
+    try {
+      return encodeObjectSid(sid);
+    } catch (e) {
+      throw accountNotFound(`not a SID: ${sid}`, e);
+    }
   }
 
   /** Closes the service connection; a later call opens a new one. */
@@ -108,20 +168,32 @@ export class LdapDirectory {
     }
   }
 
-  /** Asks for at most two entries: one is the answer, two means the name is ambiguous. */
-  private async findEntry(attribute: string, value: string): Promise<Entry | 'none' | 'many'> {
-    const match = `(${attribute}=${escapeFilterValue(value)})`;
-    const filter = this.settings.userFilter ? `(&${match}${this.settings.userFilter})` : match;
+  /**
+   * Asks for at most two entries: one is the answer, two means the name is ambiguous. The value
+   * goes into the filter as an octet string (no text escaping to get wrong); bytes for binary
+   * attributes such as objectSid.
+   */
+  private async findEntry(attribute: string, value: string | Buffer): Promise<Entry | 'none' | 'many'> {
+    const match = new EqualityFilter({ attribute, value });
+    const filter = this.#userFilter ? new AndFilter({ filters: [match, this.#userFilter] }) : match;
+    const mapping = this.settings.mapping;
     const attributes = [
-      ...new Set([this.settings.usernameAttribute, ...this.settings.attributes, 'memberOf']),
+      ...new Set([
+        this.settings.usernameAttribute,
+        ...this.settings.attributes,
+        ...mappedAttributes(mapping),
+        'memberOf',
+      ]),
     ];
+    // ldapts matches these names case-sensitively against what the server returns.
+    const binary = [...new Set([...BINARY_ATTRIBUTES, mapping.objectSid, mapping.objectSid.toLowerCase()])];
     try {
       const entries = await this.#service.run(async (client) => {
         const result = await client.search(this.settings.baseDn, {
           scope: 'sub',
           filter,
           attributes,
-          explicitBufferAttributes: BINARY_ATTRIBUTES,
+          explicitBufferAttributes: binary,
           sizeLimit: 2,
           timeLimit: Math.ceil(this.settings.operationTimeoutMs / 1000),
         });
@@ -132,7 +204,7 @@ export class LdapDirectory {
     } catch (e) {
       // sizeLimitExceeded (RFC 4511 §4.5.2): more than two matched, i.e. ambiguous.
       if (e instanceof SizeLimitExceededError) return 'many';
-      throw serviceFailure(`search ${filter}`, e);
+      throw serviceFailure(`search ${filter.toString()}`, e);
     }
   }
 
