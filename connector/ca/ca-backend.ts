@@ -56,17 +56,43 @@ export type RevocationReason =
   | 'certificateHold'
   | 'privilegeWithdrawn';
 
+/** The CA accepted the request but has not issued yet (an upstream SCEP CA answering PENDING). */
+export interface PendingIssue {
+  pending: true;
+}
+
+export type IssueResult = IssuedCertificate | PendingIssue;
+
+export function isPendingIssue(result: IssueResult): result is PendingIssue {
+  return 'pending' in result;
+}
+
+export interface BackendHealth {
+  ok: boolean;
+  /** Safe to show on /readyz: no secrets, no internal detail. */
+  detail?: string;
+}
+
 /**
  * What the issuance authority needs from a CA. Backends are chosen by `connector.ca.type`.
  * Throws OutpostError: `unavailable` (retryable) when the CA cannot be reached, `conflict` when
- * a certificate is already revoked, `notFound` for an unknown serial.
+ * a certificate is already revoked, `notFound` for an unknown serial, `unsupported` for an
+ * operation the CA does not have (revocation at an upstream SCEP CA).
  */
 export interface CaBackend {
   readonly type: string;
-  issue(req: IssueRequest): Promise<IssuedCertificate>;
+  issue(req: IssueRequest): Promise<IssueResult>;
+  /**
+   * Asks again about a request `issue` answered pending, with the same IssueRequest; `since` is
+   * when it was first sent. Only backends that can answer pending have it. Throws `badRequest`
+   * once the CA refused the request or gave up on it.
+   */
+  poll?(req: IssueRequest, since: Date): Promise<IssueResult>;
   revoke(serialHex: string, reason: RevocationReason): Promise<void>;
   /** DER of the CA chain, issuing CA first, root last. */
   caChain(): Buffer[];
   /** DER of the current CRL, if this backend publishes one. */
   currentCrl(): Buffer | undefined;
+  /** Whether the CA answers now (bounded by the backend's timeout); absent = always ok. */
+  health?(): Promise<BackendHealth>;
 }

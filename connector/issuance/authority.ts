@@ -2,8 +2,15 @@ import { createHash } from 'node:crypto';
 import { parseCertificate } from '../../certs/certificate.js';
 import type { ParsedCsr, SubjectAltNames } from '../../certs/csr.js';
 import { parseCsr } from '../../certs/csr.js';
-import { ErrorCodes, OutpostError } from '../../core/errors.js';
-import type { CaBackend, RevocationReason } from '../ca/ca-backend.js';
+import { ErrorCodes, isOutpostError, OutpostError } from '../../core/errors.js';
+import {
+  type CaBackend,
+  type IssuedCertificate,
+  type IssueRequest,
+  type IssueResult,
+  isPendingIssue,
+  type RevocationReason,
+} from '../ca/ca-backend.js';
 import type { ChallengeVerifier } from './challenge/challenge-verifier.js';
 import type { ChallengeGrant } from './challenge/expectations.js';
 import { checkCsr } from './csr-policy.js';
@@ -73,7 +80,7 @@ export class Authority {
 
   /** PKCSReq: an initial enrollment authorized by a challenge. Idempotent per transaction id. */
   async enroll(req: EnrollRequest): Promise<EnrollOutcome> {
-    const earlier = this.earlierOutcome(req);
+    const earlier = await this.earlierOutcome(req);
     if (earlier) return earlier;
     const grant = await this.options.challenges.verify(req.csr.challengePassword);
     const profile = this.profileFor(grant);
@@ -82,7 +89,7 @@ export class Authority {
 
   /** RenewalReq: authorized by a still-valid certificate this connector issued. */
   async renew(req: RenewalRequest): Promise<EnrollOutcome> {
-    const earlier = this.earlierOutcome(req, req.signerCertDer);
+    const earlier = await this.earlierOutcome(req, req.signerCertDer);
     if (earlier) return earlier;
     const previous = this.currentCertificate(req.signerCertDer);
     if (previous.subject !== req.csr.subject.text) {
@@ -108,18 +115,40 @@ export class Authority {
   async issueDirect(req: DirectIssueRequest): Promise<InventoryRecord> {
     const profile = this.profileByName(req.profile);
     const usages = checkCsr(req.csr, profile, {});
-    return this.issue(req.csr, profile, usages, req.requester, undefined, req.requester);
+    const record = await this.issue(req.csr, profile, usages, req.requester, undefined, req.requester);
+    // No transaction to poll: the caller (a link job) retries, and the CA answers the same request again.
+    if (!record) throw new OutpostError(ErrorCodes.unavailable, 'the CA has not issued the certificate yet');
+    return record;
   }
 
-  /** CertPoll / GetCertInitial: the state of an earlier request. */
-  poll(transactionId: string): EnrollOutcome {
+  /**
+   * CertPoll / GetCertInitial: the state of an earlier request. A request the CA itself holds
+   * (status `approved`: an upstream SCEP CA answered PENDING) is asked about again.
+   */
+  async poll(transactionId: string): Promise<EnrollOutcome> {
     const record = this.options.inventory.byTransactionId(transactionId);
     if (record) return { status: 'issued', record };
     const parked = this.options.pending.get(transactionId);
     if (!parked) throw new OutpostError(ErrorCodes.notFound, 'unknown transaction');
     if (parked.status === 'rejected')
       throw new OutpostError(ErrorCodes.badRequest, 'the request was rejected');
+    if (parked.status === 'approved') return this.askCa(parked);
     return { status: 'pending', transactionId };
+  }
+
+  /**
+   * Asks the CA about every request it holds (the maintenance timer calls this, so a device that
+   * polls late still finds its certificate, and the backend's poll schedule runs even when no
+   * device asks). Errors are handed to `onError` and do not stop the others.
+   */
+  async pollAwaitingCa(onError?: (transactionId: string, error: unknown) => void): Promise<void> {
+    for (const parked of this.options.pending.list('approved')) {
+      try {
+        await this.askCa(parked);
+      } catch (e) {
+        onError?.(parked.transactionId, e);
+      }
+    }
   }
 
   /** GetCert: a certificate by serial. */
@@ -136,6 +165,13 @@ export class Authority {
     const profile = this.profileByName(parked.profile);
     const usages = checkCsr(csr, profile, {});
     const record = await this.issue(csr, profile, usages, parked.requester, transactionId, 'approval');
+    if (!record) {
+      this.options.pending.setStatus(transactionId, 'approved');
+      throw new OutpostError(
+        ErrorCodes.unavailable,
+        'approved, but the CA has not issued the certificate yet: the device gets it on a later poll',
+      );
+    }
     this.options.pending.setStatus(transactionId, 'issued', record.serialHex);
     return record;
   }
@@ -147,7 +183,9 @@ export class Authority {
 
   /**
    * Marks the inventory first so the CRL the backend regenerates includes the serial; undone if
-   * the backend refuses, so the inventory never claims a revocation the CA did not make.
+   * the backend refuses, so the inventory never claims a revocation the CA did not make. A CA
+   * without revocation (an upstream SCEP CA) is the exception: the inventory keeps the revocation
+   * as Outpost's own record, and the `unsupported` error tells the operator to revoke at the CA.
    */
   async revoke(serialHex: string, reason: RevocationReason): Promise<InventoryRecord> {
     const serial = serialHex.toLowerCase();
@@ -156,6 +194,13 @@ export class Authority {
     try {
       await backend.revoke(serial, reason);
     } catch (e) {
+      if (isOutpostError(e) && e.code === ErrorCodes.unsupported) {
+        throw new OutpostError(
+          ErrorCodes.unsupported,
+          `the ${backend.type} CA cannot revoke certificates: revoked in the inventory only, revoke it at the CA as well`,
+          { cause: e },
+        );
+      }
       inventory.unmarkRevoked(serial);
       throw e;
     }
@@ -178,7 +223,7 @@ export class Authority {
    * someone else's result. A revoked or expired earlier certificate is never handed out again, and
    * `renewing` names the certificate a RenewalReq replaces: that one is not an earlier answer.
    */
-  private earlierOutcome(req: EnrollRequest, renewing?: Buffer): EnrollOutcome | undefined {
+  private async earlierOutcome(req: EnrollRequest, renewing?: Buffer): Promise<EnrollOutcome | undefined> {
     const record = this.options.inventory.byTransactionId(req.transactionId);
     if (record && this.isCurrent(record) && !(renewing && record.thumbprint === sha256Hex(renewing))) {
       if (!this.sameKey(record.der, req.csr)) return this.transactionClash();
@@ -189,7 +234,40 @@ export class Authority {
     if (!parseCsr(parked.csrDer).spkiDer.equals(req.csr.spkiDer)) return this.transactionClash();
     if (parked.status === 'rejected')
       throw new OutpostError(ErrorCodes.badRequest, 'the request was rejected');
+    if (parked.status === 'approved') return this.askCa(parked);
     return { status: 'pending', transactionId: req.transactionId };
+  }
+
+  /**
+   * One question to the CA about a request it holds. Still pending, or the CA unreachable: the
+   * device keeps polling. Refused (or given up on, see the backend's poll schedule): rejected.
+   */
+  private async askCa(parked: PendingRequest): Promise<EnrollOutcome> {
+    const { backend, pending } = this.options;
+    const stillPending = { status: 'pending', transactionId: parked.transactionId } as const;
+    if (!backend.poll) return stillPending;
+    const csr = parseCsr(parked.csrDer);
+    const profile = this.profileByName(parked.profile);
+    const usages = checkCsr(csr, profile, {});
+    let result: IssueResult;
+    try {
+      result = await backend.poll(
+        this.issueRequest(csr, profile, usages, parked.requester),
+        parked.createdAt,
+      );
+    } catch (e) {
+      if (isOutpostError(e) && e.code === ErrorCodes.unavailable) return stillPending;
+      if (isOutpostError(e) && e.code === ErrorCodes.badRequest)
+        pending.setStatus(parked.transactionId, 'rejected');
+      throw e;
+    }
+    if (isPendingIssue(result)) return stillPending;
+    // Another process (a CLI poll, a cluster worker) may have recorded the same answer meanwhile.
+    const record =
+      this.options.inventory.byTransactionId(parked.transactionId) ??
+      this.recordIssued(csr, profile, parked.requester, parked.transactionId, result, 'ca');
+    pending.setStatus(parked.transactionId, 'issued', record.serialHex);
+    return { status: 'issued', record };
   }
 
   private isCurrent(record: InventoryRecord): boolean {
@@ -261,7 +339,19 @@ export class Authority {
       return { status: 'pending', transactionId: req.transactionId };
     }
     const record = await this.issue(req.csr, profile, usages, req.requester, req.transactionId, via);
-    return { status: 'issued', record };
+    if (record) return { status: 'issued', record };
+    // The CA holds the request (an upstream SCEP CA answered PENDING): park it as `approved`, which
+    // tells poll() to ask the CA rather than wait for `outpost certs approve`.
+    this.options.pending.add({
+      transactionId: req.transactionId,
+      csrDer: req.csr.der,
+      profile: profile.name,
+      requester: req.requester,
+      subject: req.csr.subject.text,
+      createdAt: this.options.clock(),
+    });
+    this.options.pending.setStatus(req.transactionId, 'approved');
+    return { status: 'pending', transactionId: req.transactionId };
   }
 
   private async issue(
@@ -271,12 +361,30 @@ export class Authority {
     requester: string,
     transactionId: string | undefined,
     via: string,
-  ): Promise<InventoryRecord> {
-    const issued = await this.options.backend.issue({
-      csr,
-      profile: { ...profile, keyUsage: usages.keyUsage, eku: usages.eku },
-      requester,
-    });
+  ): Promise<InventoryRecord | undefined> {
+    const issued = await this.options.backend.issue(this.issueRequest(csr, profile, usages, requester));
+    if (isPendingIssue(issued)) return undefined;
+    return this.recordIssued(csr, profile, requester, transactionId, issued, via);
+  }
+
+  /** The same request for `issue` and for every later `poll` of it. */
+  private issueRequest(
+    csr: ParsedCsr,
+    profile: ProfilePolicy,
+    usages: { keyUsage: string[]; eku: string[] },
+    requester: string,
+  ): IssueRequest {
+    return { csr, profile: { ...profile, keyUsage: usages.keyUsage, eku: usages.eku }, requester };
+  }
+
+  private recordIssued(
+    csr: ParsedCsr,
+    profile: ProfilePolicy,
+    requester: string,
+    transactionId: string | undefined,
+    issued: IssuedCertificate,
+    via: string,
+  ): InventoryRecord {
     const record: InventoryRecord = {
       serialHex: issued.serialHex,
       subject: csr.subject.text,

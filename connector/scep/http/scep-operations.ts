@@ -111,7 +111,7 @@ export class ScepOperations {
         return this.fromOutcome(outcome);
       }
       case MessageType.CertPoll:
-        return this.fromOutcome(authority.poll(message.transactionId));
+        return this.fromOutcome(await authority.poll(message.transactionId));
       case MessageType.GetCert: {
         if (payload.kind !== 'issuerAndSerial') throw new DecodeError('GetCert without issuerAndSerial');
         const record = authority.certificate(payload.serialHex);
