@@ -130,9 +130,12 @@ class DnScanner {
         continue;
       }
       if (c === '"') throw new DecodeError("DN: unescaped '\"'");
-      for (const b of Buffer.from(c, 'utf8')) bytes.push(b);
+      // One code point, not one UTF-16 unit: a character beyond the BMP (emoji, rare CJK) is a
+      // surrogate pair, and encoding its halves separately would turn it into two U+FFFD.
+      const ch = String.fromCodePoint(this.s.codePointAt(this.pos)!);
+      for (const b of Buffer.from(ch, 'utf8')) bytes.push(b);
       trailingUnescapedSpaces = c === ' ' ? trailingUnescapedSpaces + 1 : 0;
-      this.pos++;
+      this.pos += ch.length;
     }
     const value = Buffer.from(bytes.slice(0, bytes.length - trailingUnescapedSpaces));
     const decoded = new TextDecoder('utf-8', { fatal: true });
@@ -150,10 +153,11 @@ class DnScanner {
       this.pos += 3;
       return;
     }
-    const c = this.s[this.pos + 1];
-    if (c === undefined) throw new DecodeError('DN: dangling backslash');
+    const cp = this.s.codePointAt(this.pos + 1);
+    if (cp === undefined) throw new DecodeError('DN: dangling backslash');
+    const c = String.fromCodePoint(cp);
     for (const b of Buffer.from(c, 'utf8')) bytes.push(b);
-    this.pos += 2;
+    this.pos += 1 + c.length;
   }
 
   private skipSpaces(): void {
