@@ -6,6 +6,7 @@ import { packageVersion } from './package-version.js';
 import { renderError } from './render-error.js';
 import { registerCaVerbs } from './verbs/ca-verbs.js';
 import { registerCertsVerbs } from './verbs/certs-verbs.js';
+import { registerCloudVerb } from './verbs/cloud-verb.js';
 import { registerConfigVerbs } from './verbs/config-verbs.js';
 import { registerRunVerb } from './verbs/run-verb.js';
 import { registerScepVerbs } from './verbs/scep-verbs.js';
@@ -37,6 +38,7 @@ export function buildProgram(deps: CliDeps): Command {
   registerScepVerbs(program, deps);
   registerCertsVerbs(program, deps);
   registerSessionsVerbs(program, deps);
+  registerCloudVerb(program, deps);
   return program;
 }
 

@@ -128,3 +128,6 @@ export const cloudMessageTypes = [
   'renewed',
   'error',
 ] as const satisfies readonly CloudMessageType[];
+
+/** The content of a `jwks` message (issuer + public keys). */
+export type JwksContent = Pick<z.infer<typeof jwksMessage>, 'issuer' | 'keys'>;
