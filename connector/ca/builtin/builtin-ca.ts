@@ -35,6 +35,8 @@ export interface BuiltinCaOptions {
   caValidityYears?: number;
   /** Put into issued certificates as the CRL distribution point. */
   crlUrl?: string;
+  /** Put into issued certificates as the OCSP responder (AIA id-ad-ocsp, RFC 5280 §4.2.2.1). */
+  ocspUrl?: string;
   crlValidityHours?: number;
   inventory: Inventory;
   clock?: () => Date;
@@ -63,7 +65,8 @@ const DEFAULTS = {
 const BACKDATE_MS = 5 * 60 * 1000;
 const DAY_MS = 24 * 3600 * 1000;
 
-type Resolved = Required<Omit<BuiltinCaOptions, 'crlUrl'>> & Pick<BuiltinCaOptions, 'crlUrl'>;
+type Resolved = Required<Omit<BuiltinCaOptions, 'crlUrl' | 'ocspUrl'>> &
+  Pick<BuiltinCaOptions, 'crlUrl' | 'ocspUrl'>;
 
 /**
  * The appliance's own CA. Material is parsed once at open; `issue()` does one private-key operation
@@ -232,6 +235,7 @@ export class BuiltinCa implements CaBackend {
             }
           : {}),
         ...(this.opts.crlUrl ? { crlDistributionPoint: this.opts.crlUrl } : {}),
+        ...(this.opts.ocspUrl ? { ocspUrl: this.opts.ocspUrl } : {}),
       },
       this.ca.signer,
       this.opts.hash,

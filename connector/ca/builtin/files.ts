@@ -9,6 +9,9 @@ export const CaFiles = {
   raCert: 'ra.pem',
   raKey: 'ra.key',
   crl: 'crl.der',
+  /** Delegated OCSP signing certificate and key (connector/ca/builtin/ocsp-signer.ts). */
+  ocspCert: 'ocsp.pem',
+  ocspKey: 'ocsp.key',
 } as const;
 
 /** Creates `dir` (and parents) and forces mode 0700: it holds private keys (DESIGN rule 6). */
