@@ -91,10 +91,17 @@ export class JobRunner {
   }
 
   /** Stops taking queued jobs and waits for the running ones (shutdown); queued ones resume next start. */
-  async stop(): Promise<void> {
+  async stop(waitMs = 5_000): Promise<void> {
     this.stopped = true;
     if (this.active.size === 0) return;
-    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   private enqueue(job: LinkJob): void {
@@ -133,7 +140,13 @@ export class JobRunner {
       outcome = await this.execute(job, log);
     }
     const messageId = this.newMessageId();
-    journal.finish(job.id, outcome, messageId);
+    try {
+      journal.finish(job.id, outcome, messageId);
+    } catch (e) {
+      // The journal closed under a job still running at shutdown: it resumes at the next start.
+      log.warn({ err: e }, 'job outcome not journaled; the job will run again');
+      return;
+    }
     if (outcome.ok) log.info({ attempts }, 'job done');
     else log.warn({ attempts, code: outcome.error.code }, 'job failed');
     this.options.outbound.result({ jobId: job.id, messageId, outcome });

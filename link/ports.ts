@@ -1,3 +1,7 @@
+import type { HealthReport, LinkEvent } from './schema/appliance-messages.js';
+
+export type { HealthReport, LinkEvent };
+
 /**
  * What link/ needs from the roles, and what it offers them. link/ never imports gateway/ or
  * connector/ (DESIGN rule 2): container/ passes implementations of these interfaces in.
@@ -29,24 +33,36 @@ export interface JobCheckpoints {
 export interface ConfigApplier {
   /** The key of the pushed config this applier owns, e.g. `gateway` or `connector`. */
   readonly section: string;
+  /** Optional dry run: every section of a push is validated before any is applied. */
+  validate?(config: unknown): Promise<void>;
   apply(version: number, config: unknown): Promise<void>;
 }
 
-/** Role-specific health (sessions, throughput, CA reachability); merged into the report under `name`. */
+/** The health checks only a role can answer; link/ measures the rest itself. */
+export type RoleHealth = Partial<
+  Pick<HealthReport, 'tlsCertExpiry' | 'sessions' | 'throughput' | 'caReachable'>
+>;
+
+/** Role-specific health (gateway: sessions, throughput, TLS expiry; connector: CA reachability). */
 export interface HealthSource {
   readonly name: string;
-  collect(): Promise<Record<string, unknown>>;
-}
-
-/** An event a role reports to the cloud (e.g. a SCEP issuance); delivered at least once. */
-export interface LinkEvent {
-  kind: string;
-  data: Record<string, unknown>;
+  collect(): Promise<RoleHealth>;
 }
 
 /** Given to the roles by container/: emitting never blocks and never throws, link up or down. */
 export interface EventSink {
+  /** Delivered at least once (journaled until the cloud acks it). */
   emit(event: LinkEvent): void;
+}
+
+/** Receives the cloud's signing keys (SCEP challenges, user tokens), at start from disk, then on every push. */
+export interface JwksConsumer {
+  update(jwks: CloudJwks): void | Promise<void>;
+}
+
+export interface CloudJwks {
+  issuer: string;
+  keys: Array<Record<string, unknown>>;
 }
 
 /** The outcome of a job as journaled and reported in `job.result`. */

@@ -143,6 +143,32 @@ export class JobJournal implements JobCheckpoints {
     return event.changes > 0 ? 'event' : 'unknown';
   }
 
+  /** The cloud acked the result of `jobId` (ack.jobId): it is delivered whatever message carried it. */
+  ackJob(jobId: string): boolean {
+    return (
+      this.db
+        .prepare("UPDATE jobs SET state = 'delivered', delivered_at = ? WHERE id = ? AND state = 'done'")
+        .run(this.clock(), jobId).changes > 0
+    );
+  }
+
+  /** A resent result carries a new message id (link/schema/ordering.ts rule 5); an ack may name it. */
+  setResultMessageId(jobId: string, messageId: string): void {
+    this.db
+      .prepare("UPDATE jobs SET result_message_id = ? WHERE id = ? AND state = 'done'")
+      .run(messageId, jobId);
+  }
+
+  /** Jobs this appliance holds whose result the cloud has not acked, unfinished ones included (`hello`). */
+  pendingJobIds(max: number): string[] {
+    const rows = this.db
+      .prepare(
+        "SELECT id FROM jobs WHERE state IN ('accepted', 'running', 'done') ORDER BY received_at, rowid LIMIT ?",
+      )
+      .all(max) as Array<{ id: string }>;
+    return rows.map((r) => r.id);
+  }
+
   get(jobId: string): Buffer | undefined {
     const row = this.db.prepare('SELECT data FROM checkpoints WHERE job_id = ?').get(jobId) as
       | { data: Buffer }
