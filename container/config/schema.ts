@@ -24,11 +24,46 @@ const directorySchema = z.strictObject({
   groupsFrom: z.enum(['memberOf', 'search']).default('memberOf'),
 });
 
-/** Absent (or null) means standalone: no link to a control plane. */
+/**
+ * Absent (or null) means standalone: no link to a control plane, unless `outpost enroll` left
+ * DATA/link/link.json, which supplies the URL and the pinned CA; keys here override it.
+ */
 const cloudSchema = z.strictObject({
-  url: urlWithScheme(['https:', 'wss:']),
-  /** CA bundle that signs the cloud's server certificate; system roots when absent. */
+  /** Base URL of the control plane; the link is wss://…/v1/link. Default: the enrolled one. */
+  url: urlWithScheme(['https:', 'wss:']).optional(),
+  /** CA bundle that signs the cloud's server certificate; default: the one pinned at enrollment, else system roots. */
   ca: filePath.optional(),
+  /** HTTP(S) proxy reached with CONNECT (http://[user:pass@]proxy:3128). */
+  proxy: urlWithScheme(['http:', 'https:']).optional(),
+  /** Jobs run at once; default 2 × available cores. */
+  jobConcurrency: boundedInt(1, 256).optional(),
+  /** A job running longer is reported failed (retryable). */
+  jobTimeoutSeconds: boundedInt(1, 86_400).default(600),
+  health: section(
+    z.strictObject({
+      intervalSeconds: boundedInt(5, 3600).default(60),
+      /** A URL inside the corporate network fetched for the internal network probe; null = no probe. */
+      probeUrl: urlWithScheme(['http:', 'https:']).nullable().default(null),
+      probeTimeoutMs: boundedInt(100, 60_000).default(5000),
+    }),
+  ),
+  /** Renew the agent certificate at this fraction of its lifetime. */
+  renewAtFraction: z
+    .number()
+    .min(0.05)
+    .max(0.95)
+    .default(2 / 3),
+  /** A ping this often; no pong by the next one drops the connection. */
+  pingIntervalSeconds: boundedInt(1, 600).default(20),
+  /** TCP, proxy, TLS and WebSocket upgrade, and then the cloud's welcome, each within this. */
+  handshakeTimeoutSeconds: boundedInt(1, 300).default(15),
+  /** Reconnect delays: full jitter under min(capMs, baseMs × 2^attempt). */
+  backoff: section(
+    z.strictObject({
+      baseMs: boundedInt(10, 60_000).default(500),
+      capMs: boundedInt(100, 3_600_000).default(60_000),
+    }),
+  ),
 });
 
 const configObject = z.strictObject({
