@@ -162,7 +162,7 @@ describe('error forms', () => {
     ],
     [
       { OUTPOST__connector__ca__type: 'cfssl' },
-      "connector.ca.type: got 'cfssl', expected builtin (scep-upstream and cfssl: not available yet)",
+      'connector.ca.url: got nothing, expected a URL (type cfssl needs one)',
     ],
     [{ OUTPOST__gateway__listne: 'x' }, 'unknown key gateway.listne'],
     [{ OUTPOST__bogus: '1' }, 'unknown key bogus'],

@@ -1,10 +1,30 @@
 import { z } from 'zod';
 import { derivePublicUrl } from './public-url.js';
-import { boundedInt, listenAddress, section, uniqueList, urlWithScheme } from './schema-common.js';
+import { boundedInt, filePath, listenAddress, section, uniqueList, urlWithScheme } from './schema-common.js';
 
 export const CA_TYPES = ['builtin', 'scep-upstream', 'cfssl'] as const;
 /** Backends whose adapters exist; the others are reserved names that fail validation for now. */
-export const IMPLEMENTED_CA_TYPES: readonly string[] = ['builtin'];
+export const IMPLEMENTED_CA_TYPES: readonly string[] = ['builtin', 'scep-upstream', 'cfssl'];
+
+type CaType = (typeof CA_TYPES)[number];
+
+/**
+ * Keys that belong to one remote CA type. The built-in CA's keys (keyAlgorithm, subject,
+ * crlValidityHours) apply whatever the type: the built-in CA stays the issuer of the SCEP RA
+ * certificate and of the gateway's own TLS certificate.
+ */
+const CA_TYPE_KEYS = {
+  url: ['scep-upstream', 'cfssl'],
+  timeoutMs: ['scep-upstream', 'cfssl'],
+  authKeyFile: ['cfssl'],
+  profile: ['cfssl'],
+  challengeFile: ['scep-upstream'],
+  caFingerprint: ['scep-upstream'],
+  pollIntervalSeconds: ['scep-upstream'],
+  pollTimeoutSeconds: ['scep-upstream'],
+} as const satisfies Record<string, readonly CaType[]>;
+
+const CA_DEFAULTS = { timeoutMs: 10_000, pollIntervalSeconds: 60, pollTimeoutSeconds: 86_400 } as const;
 
 export const KEY_USAGES = [
   'digitalSignature',
@@ -89,7 +109,7 @@ const scepSchema = z
   })
   .transform((scep) => ({ ...scep, publicUrl: scep.publicUrl ?? derivePublicUrl(scep.listen) }));
 
-const caSchema = z.strictObject({
+const caFields = z.strictObject({
   type: z
     .enum(CA_TYPES)
     .default('builtin')
@@ -100,7 +120,88 @@ const caSchema = z.strictObject({
   /** RFC 4514 subject of the built-in root. */
   subject: z.string().min(1).max(1024).default('CN=Outpost Root CA,O=Outpost'),
   crlValidityHours: boundedInt(1, 24 * 365).default(168),
+  /** scep-upstream: the upstream's SCEP URL (…/scep); cfssl: the base URL of `cfssl serve`. */
+  url: urlWithScheme(['http:', 'https:']).optional(),
+  /** Time limit of each request to the CA (connect to last byte); default 10000. */
+  timeoutMs: boundedInt(100, 120_000).optional(),
+  /** cfssl: file holding the hex HMAC key of the profile's auth_key (requests go to authsign). */
+  authKeyFile: filePath.optional(),
+  /** cfssl: signing profile name (cfssl's default profile when absent). */
+  profile: z.string().min(1).max(128).optional(),
+  /** scep-upstream: the upstream's challenge, put into CSRs the RA builds for keys it generated. */
+  challengeFile: filePath.optional(),
+  /** scep-upstream: SHA-256 of the upstream CA certificate; GetCACert must chain to it. */
+  caFingerprint: z
+    .string()
+    .refine((t) => /^[0-9a-fA-F]{64}$/.test(t.replace(/[:\s]/g, '')), {
+      message: 'expected a SHA-256 fingerprint (64 hex digits, colons allowed)',
+    })
+    .optional(),
+  /** scep-upstream: ask about a PENDING request at most this often (default 60). */
+  pollIntervalSeconds: boundedInt(1, 86_400).optional(),
+  /** scep-upstream: give a PENDING request up after this long (default 86400). */
+  pollTimeoutSeconds: boundedInt(10, 30 * 86_400).optional(),
 });
+
+/** Each remote type's keys only with that type, and a URL for every remote type. */
+function checkCaKeys(ca: z.output<typeof caFields>, ctx: z.RefinementCtx): void {
+  for (const [key, types] of Object.entries(CA_TYPE_KEYS) as Array<
+    [keyof typeof CA_TYPE_KEYS, readonly CaType[]]
+  >) {
+    if (ca[key] !== undefined && !types.includes(ca.type)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        input: ca[key],
+        message: `expected only with type ${types.join(' or ')}`,
+      });
+    }
+  }
+  if (ca.type !== 'builtin' && ca.url === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['url'],
+      input: undefined,
+      message: `expected a URL (type ${ca.type} needs one)`,
+    });
+  }
+}
+
+/** The validated CA section, one shape per type (defaults applied for that type only). */
+function typedCa(ca: z.output<typeof caFields>) {
+  const builtin = {
+    keyAlgorithm: ca.keyAlgorithm,
+    subject: ca.subject,
+    crlValidityHours: ca.crlValidityHours,
+  };
+  const remote = { url: ca.url ?? '', timeoutMs: ca.timeoutMs ?? CA_DEFAULTS.timeoutMs };
+  switch (ca.type) {
+    case 'cfssl':
+      return {
+        type: ca.type,
+        ...builtin,
+        ...remote,
+        ...(ca.authKeyFile !== undefined ? { authKeyFile: ca.authKeyFile } : {}),
+        ...(ca.profile !== undefined ? { profile: ca.profile } : {}),
+      };
+    case 'scep-upstream':
+      return {
+        type: ca.type,
+        ...builtin,
+        ...remote,
+        ...(ca.challengeFile !== undefined ? { challengeFile: ca.challengeFile } : {}),
+        ...(ca.caFingerprint !== undefined ? { caFingerprint: ca.caFingerprint } : {}),
+        pollIntervalSeconds: ca.pollIntervalSeconds ?? CA_DEFAULTS.pollIntervalSeconds,
+        pollTimeoutSeconds: ca.pollTimeoutSeconds ?? CA_DEFAULTS.pollTimeoutSeconds,
+      };
+    default:
+      return { type: 'builtin' as const, ...builtin };
+  }
+}
+
+const caSchema = caFields.superRefine(checkCaKeys).transform(typedCa);
+
+export type CaConfig = z.output<typeof caSchema>;
 
 export const profileSchema = z.strictObject({
   validityDays: boundedInt(1, 3650).default(365),
