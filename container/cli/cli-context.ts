@@ -9,7 +9,13 @@ export type StartAppliance = (
   config: OutpostConfig,
   logger: Logger,
   shutdown: ShutdownManager,
+  options?: ApplianceStartOptions,
 ) => Promise<void>;
+
+export interface ApplianceStartOptions {
+  /** Rebuilds the config from its sources with the given cloud-pushed sections (SIGHUP, cloud pushes). */
+  load?: (pushed: Record<string, unknown>) => OutpostConfig;
+}
 
 /** What the CLI depends on; tests replace the wiring with fakes. */
 export interface CliDeps {
@@ -28,12 +34,25 @@ export interface GlobalOptions {
 
 /** Loaded on demand: zod and yaml are not needed for `--help`. */
 export async function loadCliConfig(deps: CliDeps, globals: GlobalOptions): Promise<OutpostConfig> {
+  return (await cliConfigLoader(deps, globals))();
+}
+
+/**
+ * The config as the command line asked for it, optionally with sections the cloud pushed laid
+ * over the file: `outpost run` reloads through this on SIGHUP and on a cloud config push.
+ */
+export async function cliConfigLoader(
+  deps: CliDeps,
+  globals: GlobalOptions,
+): Promise<(pushed?: Record<string, unknown>) => OutpostConfig> {
   const { loadConfig } = await import('../config/load-config.js');
-  return loadConfig({
-    env: deps.env,
-    ...(globals.config ? { file: globals.config } : {}),
-    overrides: globals.dataDir ? { dataDir: globals.dataDir } : {},
-  });
+  return (pushed) =>
+    loadConfig({
+      env: deps.env,
+      ...(globals.config ? { file: globals.config } : {}),
+      overrides: globals.dataDir ? { dataDir: globals.dataDir } : {},
+      ...(pushed ? { pushed } : {}),
+    });
 }
 
 /**

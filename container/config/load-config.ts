@@ -3,6 +3,7 @@ import { ConfigError } from './config-error.js';
 import { defaultDataDir } from './default-data-dir.js';
 import { type ConfigOverride, envOverrides } from './env-overrides.js';
 import { formatIssues } from './format-issues.js';
+import { mergeLayer } from './merge-layer.js';
 import { readConfigFile } from './read-config-file.js';
 import { configSchema, type OutpostConfig } from './schema.js';
 
@@ -12,6 +13,12 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** From the command line; they win over the file and the environment. */
   overrides?: { dataDir?: string };
+  /**
+   * Sections pushed by the cloud control plane (`gateway`, `connector`), laid over the file:
+   * the cloud manages what it pushes, the file keeps the rest, the environment and the command
+   * line still win (an admin on the host can always override).
+   */
+  pushed?: Record<string, unknown>;
 }
 
 function cliOverrides(overrides: LoadConfigOptions['overrides']): ConfigOverride[] {
@@ -34,8 +41,9 @@ function defaultsTree(): unknown {
 export function loadConfig(options: LoadConfigOptions = {}): OutpostConfig {
   const env = options.env ?? {};
   const fromFile = options.file ? readConfigFile(options.file) : {};
+  const base = options.pushed ? (mergeLayer(fromFile, options.pushed) as typeof fromFile) : fromFile;
   const layered = applyOverrides(
-    fromFile,
+    base,
     [...envOverrides(env), ...cliOverrides(options.overrides)],
     defaultsTree(),
   );

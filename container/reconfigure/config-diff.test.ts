@@ -35,9 +35,8 @@ describe('classifyChanges', () => {
         'gateway.groups.eng.dns',
         'gateway.listen',
         'connector.profiles.device.validityDays',
-        'log.level',
       ],
-      restart: ['gateway.pool.ipv4', 'gateway.groups.eng.pool', 'dataDir', 'cloud.url'],
+      restart: ['gateway.pool.ipv4', 'gateway.groups.eng.pool', 'dataDir', 'log.level', 'cloud.url'],
     });
   });
 });

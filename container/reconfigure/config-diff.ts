@@ -39,6 +39,7 @@ export const RESTART_REQUIRED: readonly string[] = [
   'roles',
   'admin',
   'cloud',
+  'log',
   'gateway.pool',
   'gateway.tun',
   'gateway.nat',

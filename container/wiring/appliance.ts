@@ -2,11 +2,15 @@ import type { Logger } from 'pino';
 import { ErrorCodes, isOutpostError } from '../../core/errors.js';
 import { startAdminServer } from '../admin/admin-server.js';
 import { Readiness } from '../admin/readiness.js';
+import type { ApplianceStartOptions } from '../cli/cli-context.js';
 import type { OutpostConfig } from '../config/schema.js';
+import { PushedConfigStore } from '../reconfigure/pushed-config-store.js';
+import { Reconfigurer } from '../reconfigure/reconfigurer.js';
 import type { ShutdownManager } from '../shutdown.js';
 import { registerAdminApi } from './admin-api.js';
 import { ensureAdminToken } from './admin-token.js';
 import { ClusterRegistry } from './cluster-metrics.js';
+import type { ConnectorHandle } from './connector-cluster.js';
 import { startConnectorRole } from './connector-role.js';
 import { type GatewayHandle, startGatewayRole } from './gateway-role.js';
 
@@ -18,15 +22,24 @@ export async function startAppliance(
   config: OutpostConfig,
   logger: Logger,
   shutdown: ShutdownManager,
-): Promise<void> {
+  options: ApplianceStartOptions = {},
+): Promise<ApplianceHandle> {
   const registry = new ClusterRegistry();
   const readiness = new Readiness();
-  if (config.roles.includes('connector')) {
-    await startConnectorRole(config, logger, registry, readiness, shutdown);
-  }
+  const connector = config.roles.includes('connector')
+    ? await startConnectorRole(config, logger, registry, readiness, shutdown)
+    : undefined;
   const gateway = config.roles.includes('gateway')
     ? await startGatewayOrReport(config, logger, registry, readiness, shutdown)
     : undefined;
+  const reconfigurer = new Reconfigurer({
+    current: config,
+    load: options.load ?? (() => config),
+    roles: { gateway, connector },
+    store: new PushedConfigStore(config.dataDir),
+    logger,
+  });
+  reloadOnHangup(reconfigurer, logger, shutdown);
   const adminToken = await ensureAdminToken(config.dataDir);
   const admin = await startAdminServer({
     listen: config.admin.listen,
@@ -41,6 +54,25 @@ export async function startAppliance(
     { roles: config.roles, admin: config.admin.listen, dataDir: config.dataDir },
     'outpost running',
   );
+  return { reconfigurer, ...(gateway ? { gateway } : {}), ...(connector ? { connector } : {}) };
+}
+
+/** What the link (and tests) reach of a running appliance. */
+export interface ApplianceHandle {
+  reconfigurer: Reconfigurer;
+  gateway?: GatewayHandle;
+  connector?: ConnectorHandle;
+}
+
+/** SIGHUP re-reads the config file and applies what can change in place (see reconfigure/). */
+function reloadOnHangup(reconfigurer: Reconfigurer, logger: Logger, shutdown: ShutdownManager): void {
+  const onHangup = () => {
+    reconfigurer.reload().catch((e: unknown) => {
+      logger.error({ component: 'reconfigure', err: e }, 'configuration not reloaded; the running one stays');
+    });
+  };
+  process.on('SIGHUP', onHangup);
+  shutdown.register('SIGHUP handler', () => void process.off('SIGHUP', onHangup));
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Readiness } from '../admin/readiness.js';
 import type { OutpostConfig } from '../config/schema.js';
 import type { ShutdownManager } from '../shutdown.js';
 import type { ClusterRegistry } from './cluster-metrics.js';
-import { openConnectorCore } from './connector-core.js';
+import { type ConnectorCore, openConnectorCore } from './connector-core.js';
 import { scheduleMaintenance } from './connector-maintenance.js';
 
 /** Environment variables that carry the validated config and the share to a worker. */
@@ -23,6 +23,14 @@ export interface ClusterOptions {
   readiness: Readiness;
   shutdown: ShutdownManager;
   workers: number;
+  /** Messages workers send the primary (issuance events for the cloud link). */
+  onWorkerMessage?: (message: unknown) => void;
+}
+
+/** The running connector role: its primary core (used by link jobs) and live reconfiguration. */
+export interface ConnectorHandle {
+  core(): ConnectorCore;
+  reconfigure(next: OutpostConfig): Promise<void>;
 }
 
 /**
@@ -31,32 +39,38 @@ export interface ClusterOptions {
  * migrates the database before any worker starts (so they never race to create them), owns CRL
  * renewal, restarts a worker that dies, and stops them all on shutdown.
  */
-export async function startConnectorCluster(options: ClusterOptions): Promise<void> {
-  const { config, logger, readiness, shutdown, workers } = options;
-  const core = await openConnectorCore(config, logger);
+export async function startConnectorCluster(options: ClusterOptions): Promise<ConnectorHandle> {
+  const { logger, readiness, shutdown, workers } = options;
+  let config = options.config;
+  let core = await openConnectorCore(config, logger);
   shutdown.register('connector database', () => core.close());
-  scheduleMaintenance(core, logger, shutdown, { owner: true });
+  let maintenance = scheduleMaintenance(core, logger, undefined, { owner: true });
+  shutdown.register('connector maintenance', () => clearInterval(maintenance));
 
   const live = new Set<Worker>();
   const listening = new Set<Worker>();
+  /** Workers being replaced by a reconfiguration: their exit is expected. */
+  const retired = new Set<Worker>();
   let stopping = false;
   cluster.setupPrimary({ exec: join(import.meta.dirname, 'connector-worker-main.js'), args: [] });
-  const env = { [workerConfigEnv]: JSON.stringify(config), [workerShareEnv]: String(workers) };
+  let env = workerEnv(config, workers);
 
   const fork = (): Worker => {
     const worker = cluster.fork(env);
     live.add(worker);
     worker.once('listening', () => listening.add(worker));
+    worker.on('message', (message: unknown) => options.onWorkerMessage?.(message));
     worker.once('exit', (code, signal) => {
+      const wasRetired = retired.has(worker);
       live.delete(worker);
       listening.delete(worker);
-      if (stopping) return;
+      retired.delete(worker);
+      if (stopping || wasRetired) return;
       logger.error({ worker: worker.id, code, signal }, 'SCEP worker exited; starting another');
       setTimeout(() => !stopping && fork(), restartDelayMs).unref();
     });
     return worker;
   };
-
   shutdown.register('SCEP workers', () => {
     stopping = true;
     return Promise.all([...live].map(stopWorker)).then(() => undefined);
@@ -64,13 +78,49 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<vo
   await Promise.all(Array.from({ length: workers }, () => started(fork())));
   options.registry.attachWorkers(() => [...live]);
   readiness.register('connector', async () => ({
-    ok: core.db.open && listening.size === workers,
-    ...(listening.size === workers
+    ok: core.db.open && listening.size >= workers,
+    ...(listening.size >= workers
       ? {}
       : { detail: `${listening.size} of ${workers} SCEP workers listening` }),
   }));
   const { scep } = config.connector;
   logger.info({ scep: `${scep.publicUrl}${scep.path}`, listen: scep.listen, workers }, 'connector ready');
+
+  /**
+   * Rolling replacement: a full set of workers with the new config starts beside the old ones
+   * (cluster shares the port, so requests keep being served), then the old ones finish their
+   * requests and stop. If a new worker fails to start, the new ones stop and the old stay.
+   */
+  const reconfigure = async (next: OutpostConfig) => {
+    const nextCore = await openConnectorCore(next, logger);
+    const previous = [...live];
+    env = workerEnv(next, workers);
+    const fresh: Worker[] = [];
+    try {
+      for (let i = 0; i < workers; i++) fresh.push(fork());
+      await Promise.all(fresh.map(started));
+    } catch (e) {
+      env = workerEnv(config, workers);
+      for (const worker of fresh) retired.add(worker);
+      await Promise.all(fresh.map(stopWorker));
+      nextCore.close();
+      throw e;
+    }
+    for (const worker of previous) retired.add(worker);
+    await Promise.all(previous.map(stopWorker));
+    clearInterval(maintenance);
+    const replaced = core;
+    core = nextCore;
+    config = next;
+    maintenance = scheduleMaintenance(core, logger, undefined, { owner: true });
+    replaced.close();
+    logger.info({ workers, listen: next.connector.scep.listen }, 'connector reconfigured');
+  };
+  return { core: () => core, reconfigure };
+}
+
+function workerEnv(config: OutpostConfig, workers: number): Record<string, string> {
+  return { [workerConfigEnv]: JSON.stringify(config), [workerShareEnv]: String(workers) };
 }
 
 function started(worker: Worker): Promise<void> {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { AuthorityEvents } from '../../connector/issuance/authority.js';
 import { createConnectorHttp } from '../../connector/scep/http/connector-http.js';
 import { registerCrlRoute } from '../../connector/scep/http/crl-route.js';
 import { ScepOperations } from '../../connector/scep/http/scep-operations.js';
@@ -9,6 +10,7 @@ import { registerScepRoutes } from '../../connector/scep/http/scep-routes.js';
 import { parseListenAddress } from '../config/listen-address.js';
 import type { OutpostConfig } from '../config/schema.js';
 import type { ConnectorCore } from './connector-core.js';
+import { type ConnectorEventSink, issuedEvent, refusedEvent } from './connector-events.js';
 import type { ConnectorMetrics } from './connector-metrics.js';
 
 function scepRa(core: ConnectorCore): ScepRa {
@@ -58,13 +60,17 @@ export async function startConnectorListener(
   return app;
 }
 
-/** Logs each issuance and counts it: the authority's event hook, shared by both run modes. */
-export function issuanceEvents(logger: Logger, metrics: () => ConnectorMetrics) {
+/**
+ * Logs each issuance and refusal, counts issuances, and reports both to the cloud link when one
+ * is attached: the authority's event hook, shared by both run modes.
+ */
+export function issuanceEvents(
+  logger: Logger,
+  metrics: () => ConnectorMetrics,
+  sink?: ConnectorEventSink,
+): AuthorityEvents {
   return {
-    issued: (
-      record: { serialHex: string; subject: string; profile: string; transactionId?: string },
-      via: string,
-    ) => {
+    issued: (record, via) => {
       metrics().issued(record.profile, via);
       logger.info(
         {
@@ -76,7 +82,9 @@ export function issuanceEvents(logger: Logger, metrics: () => ConnectorMetrics) 
         },
         'certificate issued',
       );
+      sink?.emit(issuedEvent(record, via));
     },
+    refused: (error, transactionId) => sink?.emit(refusedEvent(error, transactionId)),
   };
 }
 

@@ -7,7 +7,10 @@ export interface ConnectorMetrics extends ScepMetrics {
 }
 
 /** Prometheus metrics of the connector role; the inventory gauge is read at scrape time. */
-export function createConnectorMetrics(registry: Registry, inventory: Inventory): ConnectorMetrics {
+export function createConnectorMetrics(
+  registry: Registry,
+  inventory: Pick<Inventory, 'count'>,
+): ConnectorMetrics {
   const requests = new Counter({
     name: 'outpost_scep_requests_total',
     help: 'SCEP requests by operation and outcome (ok, success, failure, pending, rejected, busy, error)',

@@ -4,8 +4,9 @@ import type { Readiness } from '../admin/readiness.js';
 import type { OutpostConfig } from '../config/schema.js';
 import type { ShutdownManager } from '../shutdown.js';
 import type { ClusterRegistry } from './cluster-metrics.js';
-import { startConnectorCluster } from './connector-cluster.js';
+import { type ConnectorHandle, startConnectorCluster } from './connector-cluster.js';
 import { openConnectorCore } from './connector-core.js';
+import { type ConnectorEventSink, forwardWorkerEvent } from './connector-events.js';
 import { issuanceEvents, startConnectorListener } from './connector-listener.js';
 import { scheduleMaintenance } from './connector-maintenance.js';
 import { type ConnectorMetrics, createConnectorMetrics } from './connector-metrics.js';
@@ -25,25 +26,61 @@ export async function startConnectorRole(
   registry: ClusterRegistry,
   readiness: Readiness,
   shutdown: ShutdownManager,
-): Promise<void> {
+  events?: ConnectorEventSink,
+): Promise<ConnectorHandle> {
   const log = logger.child({ component: 'connector' });
   const workers = workerCount(config);
   if (workers > 1) {
-    await startConnectorCluster({ config, logger: log, registry, readiness, shutdown, workers });
-    return;
+    return startConnectorCluster({
+      config,
+      logger: log,
+      registry,
+      readiness,
+      shutdown,
+      workers,
+      ...(events ? { onWorkerMessage: (message) => forwardWorkerEvent(message, events) } : {}),
+    });
   }
   let metrics: ConnectorMetrics | undefined;
-  const core = await openConnectorCore(
-    config,
-    log,
-    issuanceEvents(log, () => metrics!),
-  );
+  const open = (cfg: OutpostConfig) =>
+    openConnectorCore(
+      cfg,
+      log,
+      issuanceEvents(log, () => metrics!, events),
+    );
+  let core = await open(config);
   shutdown.register('connector database', () => core.close());
-  metrics = createConnectorMetrics(registry, core.inventory);
-  const app = await startConnectorListener(core, config, log, metrics);
+  metrics = createConnectorMetrics(registry, { count: (filter) => core.inventory.count(filter) });
+  let app = await startConnectorListener(core, config, log, metrics);
   shutdown.register('SCEP listener', () => app.close());
   readiness.register('connector', async () => ({ ok: core.db.open && app.server.listening }));
-  scheduleMaintenance(core, log, shutdown, { owner: true });
+  let maintenance = scheduleMaintenance(core, log, undefined, { owner: true });
+  shutdown.register('connector maintenance', () => clearInterval(maintenance));
   const { scep } = config.connector;
   log.info({ scep: `${scep.publicUrl}${scep.path}`, listen: scep.listen, workers: 1 }, 'connector ready');
+
+  let current = config;
+  /**
+   * One process: the listener closes (in-flight requests finish) and reopens with the new
+   * settings; if the new one cannot start, the old settings are restored and the error thrown.
+   */
+  const reconfigure = async (next: OutpostConfig) => {
+    const nextCore = await open(next);
+    await app.close();
+    try {
+      app = await startConnectorListener(nextCore, next, log, metrics!);
+    } catch (e) {
+      nextCore.close();
+      app = await startConnectorListener(core, current, log, metrics!);
+      throw e;
+    }
+    clearInterval(maintenance);
+    const replaced = core;
+    core = nextCore;
+    current = next;
+    maintenance = scheduleMaintenance(core, log, undefined, { owner: true });
+    replaced.close();
+    log.info({ listen: next.connector.scep.listen }, 'connector reconfigured');
+  };
+  return { core: () => core, reconfigure };
 }

@@ -5,6 +5,7 @@ import { createLogger } from '../log.js';
 import { answerMetricsRequests } from './cluster-metrics.js';
 import { workerConfigEnv, workerShareEnv } from './connector-cluster.js';
 import { openConnectorCore } from './connector-core.js';
+import { workerEventSink } from './connector-events.js';
 import { issuanceEvents, startConnectorListener } from './connector-listener.js';
 import { scheduleMaintenance } from './connector-maintenance.js';
 import { type ConnectorMetrics, createConnectorMetrics } from './connector-metrics.js';
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   const core = await openConnectorCore(
     config,
     logger,
-    issuanceEvents(logger, () => metrics!),
+    issuanceEvents(logger, () => metrics!, workerEventSink()),
   );
   metrics = createConnectorMetrics(registry, core.inventory);
   answerMetricsRequests(registry);

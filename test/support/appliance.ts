@@ -35,6 +35,8 @@ export interface RunningAppliance {
   baseUrl: string;
   adminUrl: string;
   logs: () => string;
+  /** Sends the appliance process a signal (e.g. SIGHUP to reload its config file). */
+  signal(name: NodeJS.Signals): void;
   /** Resolves true once the appliance's output contains `text` (logs are written asynchronously). */
   waitForLog(text: string, timeoutMs?: number): Promise<boolean>;
   /** Runs an `outpost` CLI verb against the same config and data directory. */
@@ -107,6 +109,7 @@ export async function startAppliance(
     baseUrl: `http://127.0.0.1:${scepPort}`,
     adminUrl,
     logs: () => output,
+    signal: (name: NodeJS.Signals) => void child.kill(name),
     waitForLog: async (text: string, timeoutMs = 5_000) => {
       const deadline = Date.now() + timeoutMs;
       while (!output.includes(text)) {

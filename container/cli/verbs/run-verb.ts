@@ -2,15 +2,47 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { OutpostConfig } from '../../config/schema.js';
 import type { ShutdownManager } from '../../shutdown.js';
-import { type CliDeps, type GlobalOptions, loadCliConfig, type StartAppliance } from '../cli-context.js';
+import {
+  type ApplianceStartOptions,
+  type CliDeps,
+  cliConfigLoader,
+  type GlobalOptions,
+  loadCliConfig,
+  type StartAppliance,
+} from '../cli-context.js';
 
 async function defaultStartAppliance(
   config: OutpostConfig,
   logger: Logger,
   shutdown: ShutdownManager,
+  options?: ApplianceStartOptions,
 ): Promise<void> {
   const { startAppliance } = await import('../../wiring/appliance.js');
-  return startAppliance(config, logger, shutdown);
+  await startAppliance(config, logger, shutdown, options);
+}
+
+/**
+ * The config the appliance starts with: the file's, with what the cloud pushed last laid over it.
+ * A stored push that no longer validates (say, after an upgrade) is logged and left out, so the
+ * appliance still starts on its own file.
+ */
+async function withPushedConfig(
+  fileConfig: OutpostConfig,
+  load: (pushed?: Record<string, unknown>) => OutpostConfig,
+  logger: Logger,
+): Promise<OutpostConfig> {
+  const { PushedConfigStore } = await import('../../reconfigure/pushed-config-store.js');
+  const pushed = new PushedConfigStore(fileConfig.dataDir).read();
+  if (!pushed) return fileConfig;
+  try {
+    return load(pushed.sections);
+  } catch (e) {
+    logger.error(
+      { err: e, version: pushed.version },
+      'the stored cloud config is invalid; starting from the file',
+    );
+    return fileConfig;
+  }
 }
 
 /** A crash after start-up still closes what can be closed, then exits 1. */
@@ -33,14 +65,16 @@ export function registerRunVerb(
     .description('start the appliance (the roles in the config) and run until SIGTERM/SIGINT')
     .action(async (_options, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const config = await loadCliConfig(deps, globals);
+      const load = await cliConfigLoader(deps, globals);
+      const fileConfig = await loadCliConfig(deps, globals);
       const [{ createLogger }, { ShutdownManager }, { ensureDataDir }] = await Promise.all([
         import('../../log.js'),
         import('../../shutdown.js'),
         import('../../data-dir.js'),
       ]);
-      ensureDataDir(config.dataDir);
-      const logger = createLogger({ level: config.log.level });
+      ensureDataDir(fileConfig.dataDir);
+      const logger = createLogger({ level: fileConfig.log.level });
+      const config = await withPushedConfig(fileConfig, load, logger);
       const shutdown = new ShutdownManager({ logger });
       shutdown.installSignalHandlers();
       exitOnFatal(logger, shutdown);
@@ -49,7 +83,7 @@ export function registerRunVerb(
         'starting outpost',
       );
       try {
-        await (deps.startAppliance ?? start)(config, logger, shutdown);
+        await (deps.startAppliance ?? start)(config, logger, shutdown, { load: (pushed) => load(pushed) });
       } catch (e) {
         // Close whatever did start (ports, database) before reporting the failure.
         await shutdown.run('start-up failed');

@@ -1,0 +1,96 @@
+import type { Logger } from 'pino';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import type { OutpostConfig } from '../config/schema.js';
+import { changedPaths, classifyChanges } from './config-diff.js';
+import type { PushedConfig, PushedConfigStore } from './pushed-config-store.js';
+
+/** A running role that can take a new config in place. */
+export interface ReconfigurableRole {
+  reconfigure(next: OutpostConfig): Promise<void>;
+}
+
+export interface ReconfigureOutcome {
+  /** Changed keys now in force. */
+  applied: string[];
+  /** Changed keys saved but waiting for a restart (pools, TUN, NAT, data dir, …). */
+  pendingRestart: string[];
+}
+
+export interface ReconfigurerOptions {
+  current: OutpostConfig;
+  /** Builds the effective config from the file, the environment and these pushed sections. */
+  load: (pushed: Record<string, unknown>) => OutpostConfig;
+  roles: { gateway?: ReconfigurableRole | undefined; connector?: ReconfigurableRole | undefined };
+  store: PushedConfigStore;
+  logger: Logger;
+}
+
+/** Sections the cloud may push; the rest of the config stays the host's. */
+export const PUSHABLE_SECTIONS = ['gateway', 'connector'] as const;
+
+/**
+ * Applies new configuration to the running appliance, from the cloud (`config` pushes) or from
+ * the file (SIGHUP). Validation uses the same schema as start-up, so an invalid push is refused
+ * with the schema's messages and the running config stays. One change at a time.
+ */
+export class Reconfigurer {
+  private current: OutpostConfig;
+  private pushed: PushedConfig;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: ReconfigurerOptions) {
+    this.current = o.current;
+    this.pushed = o.store.read() ?? { version: 0, sections: {} };
+  }
+
+  /** The last cloud config version applied (0: none yet). */
+  appliedVersion(): number {
+    return this.pushed.version;
+  }
+
+  /** A pushed section; throws OutpostError `config` with the reasons when it does not validate. */
+  applyPushed(section: string, version: number, value: unknown): Promise<ReconfigureOutcome> {
+    return this.serialized(async () => {
+      if (!(PUSHABLE_SECTIONS as readonly string[]).includes(section)) {
+        throw new OutpostError(ErrorCodes.config, `the cloud cannot configure "${section}"`);
+      }
+      const sections = { ...this.pushed.sections, [section]: value };
+      const next = this.validate(sections);
+      const outcome = await this.switchTo(next, `cloud config ${version}`);
+      this.pushed = { version, sections };
+      this.o.store.save(this.pushed);
+      return outcome;
+    });
+  }
+
+  /** Re-reads the config file (SIGHUP), keeping what the cloud pushed. */
+  reload(): Promise<ReconfigureOutcome> {
+    return this.serialized(async () => this.switchTo(this.validate(this.pushed.sections), 'config file'));
+  }
+
+  /** Throws ConfigError (code OUTPOST_ERR_CONFIG, every problem listed) when the result is invalid. */
+  private validate(sections: Record<string, unknown>): OutpostConfig {
+    return this.o.load(sections);
+  }
+
+  private async switchTo(next: OutpostConfig, source: string): Promise<ReconfigureOutcome> {
+    const { live, restart } = classifyChanges(changedPaths(this.current, next));
+    const touches = (...prefixes: string[]) =>
+      live.some((p) => prefixes.some((prefix) => p.startsWith(prefix)));
+    // The connector first: its refusal (a CA backend that does not open) leaves the gateway as it was.
+    if (touches('connector.', 'directories.') && this.o.roles.connector)
+      await this.o.roles.connector.reconfigure(next);
+    if (touches('gateway.', 'directories.') && this.o.roles.gateway)
+      await this.o.roles.gateway.reconfigure(next);
+    this.current = next;
+    const outcome = { applied: live, pendingRestart: restart };
+    this.o.logger.info({ component: 'reconfigure', source, ...outcome }, 'configuration applied');
+    return outcome;
+  }
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
