@@ -106,9 +106,9 @@ export class OcspResponder {
    * only for what it holds.
    */
   private statusOf(id: CertId, now: Date): CertStatus {
-    const ours = id.hash && this.hashes.get(id.hash);
-    if (!ours || !ours.nameHash.equals(id.issuerNameHash) || !ours.keyHash.equals(id.issuerKeyHash))
-      return { kind: 'unknown' };
+    const ours = id.hash ? this.hashes.get(id.hash) : undefined;
+    const sameIssuer = ours?.nameHash.equals(id.issuerNameHash) && ours.keyHash.equals(id.issuerKeyHash);
+    if (!sameIssuer) return { kind: 'unknown' };
     const record = this.options.inventory.bySerial(id.serialHex);
     if (!record) return { kind: 'unknown' };
     if (record.status !== 'revoked') return { kind: 'good' };
