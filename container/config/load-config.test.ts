@@ -56,6 +56,7 @@ describe('defaults (no file, no environment)', () => {
         keyAlgorithm: 'rsa-3072',
         subject: 'CN=Outpost Root CA,O=Outpost',
         crlValidityHours: 168,
+        ocsp: { enabled: true, validityMinutes: 60 },
       },
     ],
     ['connector.defaultProfile', 'device'],

@@ -120,6 +120,14 @@ const caFields = z.strictObject({
   /** RFC 4514 subject of the built-in root. */
   subject: z.string().min(1).max(1024).default('CN=Outpost Root CA,O=Outpost'),
   crlValidityHours: boundedInt(1, 24 * 365).default(168),
+  /** RFC 6960 responder for the built-in CA at <scep.publicUrl>/ocsp, named in each certificate's AIA. */
+  ocsp: section(
+    z.strictObject({
+      enabled: z.boolean().default(true),
+      /** thisUpdate → nextUpdate of each answer: how long a client may cache it. */
+      validityMinutes: boundedInt(1, 7 * 24 * 60).default(60),
+    }),
+  ),
   /** scep-upstream: the upstream's SCEP URL (…/scep); cfssl: the base URL of `cfssl serve`. */
   url: urlWithScheme(['http:', 'https:']).optional(),
   /** Time limit of each request to the CA (connect to last byte); default 10000. */
@@ -173,6 +181,7 @@ function typedCa(ca: z.output<typeof caFields>) {
     keyAlgorithm: ca.keyAlgorithm,
     subject: ca.subject,
     crlValidityHours: ca.crlValidityHours,
+    ocsp: ca.ocsp,
   };
   const remote = { url: ca.url ?? '', timeoutMs: ca.timeoutMs ?? CA_DEFAULTS.timeoutMs };
   switch (ca.type) {
