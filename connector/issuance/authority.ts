@@ -14,6 +14,7 @@ import {
 import type { ChallengeVerifier } from './challenge/challenge-verifier.js';
 import type { ChallengeGrant } from './challenge/expectations.js';
 import { checkCsr } from './csr-policy.js';
+import type { EnrichedIssue, EnrichmentRequest, IssuanceEnrichment } from './enrichment/ports.js';
 import type { Inventory, InventoryRecord, PendingRequest, PendingStore } from './ports.js';
 import type { ProfilePolicy } from './profile-policy.js';
 
@@ -42,6 +43,8 @@ export interface DirectIssueRequest {
   profile: string;
   /** Who asked, for the inventory: e.g. "job:<jobId>" (Inventory.byRequester finds it again). */
   requester: string;
+  /** The user and device the job is for: the directory lookup key of an enriched profile. */
+  claims?: { userId?: string; deviceId?: string };
 }
 
 export interface AuthorityEvents {
@@ -58,12 +61,23 @@ export interface AuthorityOptions {
   defaultProfile: string;
   clock: () => Date;
   events?: AuthorityEvents;
+  /** The directory step for profiles bound to a directory (connector/issuance/enrichment). */
+  enrichment?: IssuanceEnrichment;
 }
+
+/** What enrichment knows about a request besides its CSR. */
+type EnrichmentContext = Omit<EnrichmentRequest, 'csr'>;
 
 function flattenSans(sans: SubjectAltNames): string[] {
   return (['dns', 'email', 'uri', 'ip', 'upn'] as const).flatMap((kind) =>
     sans[kind].map((v) => `${kind}:${v}`),
   );
+}
+
+/** The challenge's claims about who the certificate is for (JWS userId / deviceId). */
+function claimsOf(grant: ChallengeGrant): EnrichmentContext['claims'] {
+  const { userId, deviceId } = grant.expectations;
+  return { ...(userId !== undefined ? { userId } : {}), ...(deviceId !== undefined ? { deviceId } : {}) };
 }
 
 function sha256Hex(data: Uint8Array): string {
@@ -92,7 +106,10 @@ export class Authority {
     const earlier = await this.earlierOutcome(req, req.signerCertDer);
     if (earlier) return earlier;
     const previous = this.currentCertificate(req.signerCertDer);
-    if (previous.subject !== req.csr.subject.text) {
+    // An enriched profile's subject comes from the directory, not from the CSR: the renewal finds
+    // the account again (by the SID the certificate carries) and renders it afresh.
+    const enriched = this.options.enrichment?.enriches(previous.profile) ?? false;
+    if (!enriched && previous.subject !== req.csr.subject.text) {
       throw new OutpostError(
         ErrorCodes.badRequest,
         'a renewal must keep the subject of the certificate it renews',
@@ -104,7 +121,10 @@ export class Authority {
       expectations: {},
       reference: `renewal:${previous.serialHex}`,
     };
-    return this.admit(req, profile, grant, `renewal:${previous.serialHex}`);
+    return this.admit(req, profile, grant, `renewal:${previous.serialHex}`, {
+      claims: {},
+      renewing: parseCertificate(req.signerCertDer),
+    });
   }
 
   /**
@@ -115,7 +135,9 @@ export class Authority {
   async issueDirect(req: DirectIssueRequest): Promise<InventoryRecord> {
     const profile = this.profileByName(req.profile);
     const usages = checkCsr(req.csr, profile, {});
-    const record = await this.issue(req.csr, profile, usages, req.requester, undefined, req.requester);
+    const record = await this.issue(req.csr, profile, usages, req.requester, undefined, req.requester, {
+      claims: req.claims ?? {},
+    });
     // No transaction to poll: the caller (a link job) retries, and the CA answers the same request again.
     if (!record) throw new OutpostError(ErrorCodes.unavailable, 'the CA has not issued the certificate yet');
     return record;
@@ -164,7 +186,11 @@ export class Authority {
     const csr = parseCsr(parked.csrDer);
     const profile = this.profileByName(parked.profile);
     const usages = checkCsr(csr, profile, {});
-    const record = await this.issue(csr, profile, usages, parked.requester, transactionId, 'approval');
+    // The pending store keeps only the CSR, so challenge claims are gone here; the config refuses
+    // manual approval for profiles that look users up from the challenge.
+    const record = await this.issue(csr, profile, usages, parked.requester, transactionId, 'approval', {
+      claims: {},
+    });
     if (!record) {
       this.options.pending.setStatus(transactionId, 'approved');
       throw new OutpostError(
@@ -325,9 +351,12 @@ export class Authority {
     profile: ProfilePolicy,
     grant: ChallengeGrant,
     via: string,
+    context: EnrichmentContext = { claims: claimsOf(grant) },
   ): Promise<EnrollOutcome> {
     const usages = checkCsr(req.csr, profile, grant.expectations);
     if (profile.approval === 'manual') {
+      // A missing or disabled account is refused now rather than parked for an admin to approve.
+      await this.options.enrichment?.enrich(profile.name, { csr: req.csr, ...context });
       this.options.pending.add({
         transactionId: req.transactionId,
         csrDer: req.csr.der,
@@ -338,7 +367,7 @@ export class Authority {
       });
       return { status: 'pending', transactionId: req.transactionId };
     }
-    const record = await this.issue(req.csr, profile, usages, req.requester, req.transactionId, via);
+    const record = await this.issue(req.csr, profile, usages, req.requester, req.transactionId, via, context);
     if (record) return { status: 'issued', record };
     // The CA holds the request (an upstream SCEP CA answered PENDING): park it as `approved`, which
     // tells poll() to ask the CA rather than wait for `outpost certs approve`.
@@ -361,10 +390,16 @@ export class Authority {
     requester: string,
     transactionId: string | undefined,
     via: string,
+    context: EnrichmentContext,
   ): Promise<InventoryRecord | undefined> {
-    const issued = await this.options.backend.issue(this.issueRequest(csr, profile, usages, requester));
+    // Policy chain, last step: the directory (missing/disabled accounts refused, subject, SANs
+    // and SID mapping rendered), then the CA.
+    const enriched = await this.options.enrichment?.enrich(profile.name, { csr, ...context });
+    const issued = await this.options.backend.issue(
+      this.issueRequest(csr, profile, usages, requester, enriched),
+    );
     if (isPendingIssue(issued)) return undefined;
-    return this.recordIssued(csr, profile, requester, transactionId, issued, via);
+    return this.recordIssued(csr, profile, requester, transactionId, issued, via, enriched);
   }
 
   /** The same request for `issue` and for every later `poll` of it. */
@@ -373,8 +408,20 @@ export class Authority {
     profile: ProfilePolicy,
     usages: { keyUsage: string[]; eku: string[] },
     requester: string,
+    enriched?: EnrichedIssue,
   ): IssueRequest {
-    return { csr, profile: { ...profile, keyUsage: usages.keyUsage, eku: usages.eku }, requester };
+    return {
+      csr,
+      profile: { ...profile, keyUsage: usages.keyUsage, eku: usages.eku },
+      requester,
+      ...(enriched
+        ? {
+            sans: enriched.sans,
+            ...(enriched.subject ? { subject: enriched.subject.der } : {}),
+            ...(enriched.extraExtensions.length > 0 ? { extraExtensions: enriched.extraExtensions } : {}),
+          }
+        : {}),
+    };
   }
 
   private recordIssued(
@@ -384,11 +431,12 @@ export class Authority {
     transactionId: string | undefined,
     issued: IssuedCertificate,
     via: string,
+    enriched?: EnrichedIssue,
   ): InventoryRecord {
     const record: InventoryRecord = {
       serialHex: issued.serialHex,
-      subject: csr.subject.text,
-      sans: flattenSans(csr.sans),
+      subject: (enriched?.subject ?? csr.subject).text,
+      sans: flattenSans(enriched?.sans ?? csr.sans),
       profile: profile.name,
       requester,
       ...(transactionId !== undefined ? { transactionId } : {}),
