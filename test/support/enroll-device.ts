@@ -10,7 +10,11 @@ export async function enrollDevice(
   app: GatewayAppliance,
   cn: string,
 ): Promise<{ certFile: string; keyFile: string }> {
-  const challenge = (await app.cli(['scep', 'challenge', '--ttl', '600'])).stdout.trim();
+  const minted = await app.cli(['scep', 'challenge', '--ttl', '600']);
+  const challenge = minted.stdout.trim();
+  if (minted.code !== 0 || challenge === '') {
+    throw new Error(`outpost scep challenge failed (exit ${minted.code}): ${minted.stderr}`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'outpost-dev-'));
   const keyFile = join(dir, 'key.pem');
   const certFile = join(dir, 'cert.pem');

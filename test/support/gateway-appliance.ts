@@ -13,6 +13,8 @@ export interface GatewayAppliance {
   url: string;
   scepUrl: string;
   logs(): string;
+  /** Sends the appliance a signal (SIGHUP: reload the config file). */
+  signal(name: NodeJS.Signals): void;
   /** Runs an `outpost` verb inside the gw namespace (the admin API listens there). */
   cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   stop(): Promise<void>;
@@ -98,6 +100,7 @@ export async function startGatewayAppliance(
     url: 'https://10.200.1.1:443/',
     scepUrl: 'http://10.200.1.1:8080/scep',
     logs: () => output,
+    signal: (name: NodeJS.Signals) => void child.kill(name),
     cli,
     stop: async () => {
       if (child.exitCode === null) {
