@@ -1,10 +1,13 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BuiltinCa } from '../../connector/ca/builtin/builtin-ca.js';
+import { OcspSignerKeeper } from '../../connector/ca/builtin/ocsp-signer.js';
 import { Authority, type AuthorityEvents } from '../../connector/issuance/authority.js';
 import { ChallengeVerifier } from '../../connector/issuance/challenge/challenge-verifier.js';
 import { JwsChallengeVerifier } from '../../connector/issuance/challenge/jws-challenge.js';
+import { OcspResponder } from '../../connector/revocation/ocsp-responder.js';
 import { crlPath } from '../../connector/scep/http/crl-route.js';
+import { ocspPath } from '../../connector/scep/http/ocsp-route.js';
 import { SqliteChallengeStore } from '../../connector/store/challenge-store.js';
 import { type Db, openDatabase } from '../../connector/store/database.js';
 import { SqliteInventory } from '../../connector/store/inventory.js';
@@ -22,6 +25,8 @@ export interface ConnectorCore {
   ca: BuiltinCa;
   challenges: ChallengeVerifier;
   authority: Authority;
+  /** The built-in CA's OCSP responder; absent when connector.ca.ocsp.enabled is false. */
+  ocsp?: OcspResponder;
   close(): void;
 }
 
@@ -42,6 +47,7 @@ export function builtinCaOptions(config: OutpostConfig, inventory: SqliteInvento
     caSubject: ca.subject,
     crlValidityHours: ca.crlValidityHours,
     crlUrl: `${scep.publicUrl}${crlPath}`,
+    ...(ca.ocsp.enabled ? { ocspUrl: `${scep.publicUrl}${ocspPath}` } : {}),
     inventory,
   };
 }
@@ -62,6 +68,9 @@ export async function openConnectorCore(
     const challengeStore = new SqliteChallengeStore(db);
     const pending = new SqlitePendingStore(db);
     const ca = await BuiltinCa.open(builtinCaOptions(config, inventory));
+    const ocsp = config.connector.ca.ocsp.enabled
+      ? await openOcspResponder(config, ca, inventory, logger)
+      : undefined;
     const clock = () => new Date();
     const { challenge } = config.connector.scep;
     const jwks = challenge.jwks ? await loadChallengeJwks(challenge.jwks) : undefined;
@@ -83,9 +92,44 @@ export async function openConnectorCore(
       ...(events ? { events } : {}),
     });
     logger.debug({ component: 'connector', dataDir: config.dataDir }, 'connector core open');
-    return { db, inventory, challengeStore, pending, ca, challenges, authority, close: () => db.close() };
+    return {
+      db,
+      inventory,
+      challengeStore,
+      pending,
+      ca,
+      challenges,
+      authority,
+      ...(ocsp ? { ocsp } : {}),
+      close: () => db.close(),
+    };
   } catch (e) {
     db.close();
     throw e;
   }
+}
+
+/**
+ * The OCSP responder over the built-in CA: its delegated signer is made on first start (the
+ * cluster primary opens the core before any worker, so workers load it) and renewed lazily.
+ */
+async function openOcspResponder(
+  config: OutpostConfig,
+  ca: BuiltinCa,
+  inventory: SqliteInventory,
+  logger: Logger,
+): Promise<OcspResponder> {
+  const signing = await OcspSignerKeeper.open({
+    dir: caDirectory(config),
+    ca: { cert: ca.caCertificate, signer: ca.caSigner },
+    hash: 'sha256',
+    onRenewalError: (err) =>
+      logger.error({ err }, 'OCSP signing certificate renewal failed; the current one is used'),
+  });
+  return new OcspResponder({
+    issuer: { subjectDer: ca.caCertificate.subject.der, spkiDer: ca.caCertificate.spkiDer },
+    inventory,
+    signing,
+    validityMs: config.connector.ca.ocsp.validityMinutes * 60_000,
+  });
 }

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { AuthorityEvents } from '../../connector/issuance/authority.js';
 import { createConnectorHttp } from '../../connector/scep/http/connector-http.js';
 import { registerCrlRoute } from '../../connector/scep/http/crl-route.js';
+import { registerOcspRoute } from '../../connector/scep/http/ocsp-route.js';
 import { ScepOperations } from '../../connector/scep/http/scep-operations.js';
 import type { ScepRa } from '../../connector/scep/http/scep-ra.js';
 import { registerScepRoutes } from '../../connector/scep/http/scep-routes.js';
@@ -55,6 +56,8 @@ export async function startConnectorListener(
   });
   registerScepRoutes(app, { path: scep.path, ra, operations, limits, logger: scepLog, metrics });
   registerCrlRoute(app, () => core.ca.currentCrl());
+  if (core.ocsp)
+    registerOcspRoute(app, { responder: core.ocsp, logger: logger.child({ component: 'ocsp' }), metrics });
   const where = parseListenAddress(scep.listen)!;
   await app.listen({ host: where.host, port: where.port });
   return app;

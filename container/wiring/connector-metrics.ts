@@ -1,8 +1,9 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Inventory } from '../../connector/issuance/ports.js';
+import type { OcspMetrics } from '../../connector/scep/http/ocsp-route.js';
 import type { ScepMetrics } from '../../connector/scep/http/scep-routes.js';
 
-export interface ConnectorMetrics extends ScepMetrics {
+export interface ConnectorMetrics extends ScepMetrics, OcspMetrics {
   issued(profile: string, via: string): void;
 }
 
@@ -30,6 +31,12 @@ export function createConnectorMetrics(
     labelNames: ['profile', 'via'],
     registers: [registry],
   });
+  const ocsp = new Counter({
+    name: 'outpost_ocsp_requests_total',
+    help: 'OCSP answers: per certificate asked about (good, revoked, unknown), or per request for an error status (malformedRequest, internalError, tryLater)',
+    labelNames: ['status'],
+    registers: [registry],
+  });
   new Gauge({
     name: 'outpost_certificates_inventory',
     help: 'Certificates in the inventory by status',
@@ -49,6 +56,9 @@ export function createConnectorMetrics(
     },
     issued(profile, via) {
       issued.inc({ profile, via: via.split(':')[0] ?? via });
+    },
+    ocsp(status) {
+      ocsp.inc({ status });
     },
   };
 }
