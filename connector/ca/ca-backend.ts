@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { ParsedCsr } from '../../certs/csr.js';
 
 /** The certificate profile after config resolution: what the CA puts into the certificate. */
@@ -27,6 +28,11 @@ export interface IssueRequest {
    * cannot carry custom extensions must refuse the request rather than drop them silently.
    */
   extraExtensions?: ExtraExtension[];
+  /**
+   * The CSR's private key when Outpost generated the key itself (server-side keys): a backend may
+   * then build a CSR of its own for the same key, e.g. with an upstream SCEP CA's challenge.
+   */
+  subjectKey?: KeyObject;
 }
 
 /** One X.509 extension as the CA should write it: `valueDer` is the DER inside extnValue. */

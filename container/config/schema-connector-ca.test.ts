@@ -17,13 +17,17 @@ function problems(env: Record<string, string>): string[] {
 }
 
 describe('connector.ca per type', () => {
-  it('keeps builtin with its defaults and nothing else', () => {
-    expect(ca({})).toEqual({
+  it('keeps builtin with its defaults and no remote keys', () => {
+    const builtin = ca({});
+    expect(builtin).toMatchObject({
       type: 'builtin',
       keyAlgorithm: 'rsa-3072',
       subject: 'CN=Outpost Root CA,O=Outpost',
       crlValidityHours: 168,
     });
+    for (const key of ['url', 'timeoutMs', 'pollIntervalSeconds', 'pollTimeoutSeconds']) {
+      expect(builtin).not.toHaveProperty(key);
+    }
   });
 
   it.each([
@@ -56,7 +60,7 @@ describe('connector.ca per type', () => {
       },
     ],
   ])('%s: its keys, defaults for its type, and the built-in CA keys', (_name, env, expected) => {
-    expect(ca(env)).toEqual({
+    expect(ca(env)).toMatchObject({
       ...expected,
       keyAlgorithm: 'rsa-3072',
       subject: 'CN=Outpost Root CA,O=Outpost',

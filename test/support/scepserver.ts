@@ -7,7 +7,8 @@ import { openssl } from './run.js';
 
 export interface RunningScepServer {
   url: string;
-  challenge: string;
+  /** null: started without -challenge (accepts any CSR). */
+  challenge: string | null;
   caCertFile: string;
   stop(): Promise<void>;
 }
@@ -19,14 +20,14 @@ export interface RunningScepServer {
  * does not fail with "DN already exists".
  */
 export async function startScepServer(
-  options: { caKeyBits?: number; challenge?: string } = {},
+  options: { caKeyBits?: number; challenge?: string | null } = {},
 ): Promise<RunningScepServer> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-scepserver-'));
   const depot = join(dir, 'depot');
   mkdirSync(depot);
   const caCertFile = join(depot, 'ca.pem');
   const plainKey = join(dir, 'ca.plain.key');
-  const challenge = options.challenge ?? 'secret123';
+  const challenge = options.challenge === undefined ? 'secret123' : options.challenge;
   await openssl([
     'req',
     '-x509',
@@ -69,8 +70,7 @@ export async function startScepServer(
       String(port),
       '-capass',
       'capass',
-      '-challenge',
-      challenge,
+      ...(challenge === null ? [] : ['-challenge', challenge]),
       '-allowrenew',
       '0',
       '-crtvalid',
