@@ -20,10 +20,10 @@ import type {
   JobCheckpoints,
   JobHandler,
   JwksConsumer,
-  LinkEvent,
+  RoleEvent,
 } from './ports.js';
 import { AgentRenewal } from './renewal.js';
-import { linkEvent } from './schema/appliance-messages.js';
+import { type LinkEvent, linkEvent } from './schema/appliance-messages.js';
 import { linkUrl } from './transport/cloud-url.js';
 
 export interface LinkServiceOptions {
@@ -178,11 +178,15 @@ export class LinkService implements EventSink {
   }
 
   /** EventSink: journal the event, send it if the link is up; never throws into the role. */
-  emit(event: LinkEvent): void {
+  emit(event: RoleEvent): void {
     try {
-      const parsed = linkEvent.safeParse(event);
+      const parsed = linkEvent.safeParse(toLinkEvent(event));
       if (!parsed.success) {
-        this.log.error({ kind: (event as { kind?: unknown }).kind }, 'event refused by the link schema');
+        const issue = parsed.error.issues[0];
+        this.log.warn(
+          { kind: event.kind, issue: `${issue?.path.join('.')}: ${issue?.message}` },
+          'event not reportable on the link; dropped',
+        );
         return;
       }
       const entry = {
@@ -338,4 +342,10 @@ export class LinkService implements EventSink {
     timer.unref();
     this.timers.push(timer);
   }
+}
+
+/** `{kind, data}` → the schema's flat event; absent values (null) are left out rather than sent as null. */
+function toLinkEvent(event: RoleEvent): Partial<LinkEvent> {
+  const fields = Object.entries(event.data ?? {}).filter(([, v]) => v !== null && v !== undefined);
+  return { ...Object.fromEntries(fields), kind: event.kind } as Partial<LinkEvent>;
 }

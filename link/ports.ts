@@ -49,10 +49,19 @@ export interface HealthSource {
   collect(): Promise<RoleHealth>;
 }
 
+/**
+ * An event as a role reports it: the kind and its fields (e.g. `scep.issued` with transactionId,
+ * serialHex, thumbprint, notAfter). The link checks it against the schema's event of that kind.
+ */
+export interface RoleEvent {
+  kind: string;
+  data: Record<string, unknown>;
+}
+
 /** Given to the roles by container/: emitting never blocks and never throws, link up or down. */
 export interface EventSink {
   /** Delivered at least once (journaled until the cloud acks it). */
-  emit(event: LinkEvent): void;
+  emit(event: RoleEvent): void;
 }
 
 /** Receives the cloud's signing keys (SCEP challenges, user tokens), at start from disk, then on every push. */

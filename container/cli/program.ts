@@ -8,6 +8,7 @@ import { registerCaVerbs } from './verbs/ca-verbs.js';
 import { registerCertsVerbs } from './verbs/certs-verbs.js';
 import { registerCloudVerb } from './verbs/cloud-verb.js';
 import { registerConfigVerbs } from './verbs/config-verbs.js';
+import { registerEnrollVerb } from './verbs/enroll-verb.js';
 import { registerRunVerb } from './verbs/run-verb.js';
 import { registerScepVerbs } from './verbs/scep-verbs.js';
 import { registerSessionsVerbs } from './verbs/sessions-verbs.js';
@@ -39,6 +40,7 @@ export function buildProgram(deps: CliDeps): Command {
   registerCertsVerbs(program, deps);
   registerSessionsVerbs(program, deps);
   registerCloudVerb(program, deps);
+  registerEnrollVerb(program, deps);
   return program;
 }
 

@@ -5,6 +5,11 @@ import { gatewaySchema } from './schema-gateway.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** RFC 4512 §2.5 attribute description: a descr (keystring) or a numeric OID. */
+const ldapAttributeName = z.string().regex(/^(?:[A-Za-z][A-Za-z0-9-]{0,127}|[0-2](?:\.(?:0|[1-9]\d*))+)$/, {
+  message: 'expected an LDAP attribute name (letters, digits, hyphens) or a numeric OID',
+});
+
 /** An LDAP / Active Directory connection, referred to by name (e.g. gateway.auth.password.directory). */
 const directorySchema = z.strictObject({
   url: urlWithScheme(['ldap:', 'ldaps:']),
@@ -22,6 +27,30 @@ const directorySchema = z.strictObject({
   usernameAttribute: z.enum(['sAMAccountName', 'uid', 'userPrincipalName', 'mail']).default('sAMAccountName'),
   /** Group membership from the user's memberOf attribute, or by searching groups for the member. */
   groupsFrom: z.enum(['memberOf', 'search']).default('memberOf'),
+  /** Attribute preset for identity lookups (connector enrichment, disabled accounts). */
+  schema: z.enum(['activeDirectory', 'openldap']).default('activeDirectory'),
+  /** Overrides of the preset: logical name (AD attribute name) → attribute in this directory. */
+  attributes: section(
+    z.strictObject({
+      userPrincipalName: ldapAttributeName.optional(),
+      mail: ldapAttributeName.optional(),
+      sAMAccountName: ldapAttributeName.optional(),
+      /** Binary (AD) or text ("S-1-5-…", sambaSID) SID. */
+      objectSid: ldapAttributeName.optional(),
+      /** AD: bit 0x2 marks a disabled account; null turns the check off. */
+      userAccountControl: ldapAttributeName.nullable().optional(),
+      /** Other directories: disabled when this attribute has one of `values` (any value when empty); null = none. */
+      disabled: z
+        .strictObject({
+          attribute: ldapAttributeName,
+          values: z.array(z.string().min(1).max(256)).max(32).default([]),
+        })
+        .nullable()
+        .optional(),
+    }),
+  ),
+  /** Page size of paged searches (RFC 2696); AD's MaxPageSize is 1000. */
+  pageSize: boundedInt(1, 10_000).default(500),
 });
 
 /**
@@ -47,10 +76,10 @@ const cloudSchema = z.strictObject({
       probeTimeoutMs: boundedInt(100, 60_000).default(5000),
     }),
   ),
-  /** Renew the agent certificate at this fraction of its lifetime. */
+  /** Renew the agent certificate at this fraction of its lifetime (0: at every connection, for drills and tests). */
   renewAtFraction: z
     .number()
-    .min(0.05)
+    .min(0)
     .max(0.95)
     .default(2 / 3),
   /** A ping this often; no pong by the next one drops the connection. */
@@ -92,6 +121,7 @@ type ConfigShape = z.output<typeof configObject>;
 
 /** Checks that span sections: references by name must resolve, enabled methods must be configured. */
 function checkCrossReferences(config: ConfigShape, ctx: z.RefinementCtx): void {
+  if (config.roles.includes('connector')) checkProfileDirectories(config, ctx);
   const auth = config.gateway.auth;
   if (!config.roles.includes('gateway')) return;
   if (auth.methods.includes('password')) {
@@ -112,6 +142,21 @@ function checkCrossReferences(config: ConfigShape, ctx: z.RefinementCtx): void {
       path: ['gateway', 'auth', 'token', 'jwks'],
       input: null,
       message: 'expected a JWKS file path or URL when token auth is enabled',
+    });
+  }
+}
+
+/** A profile's `directory` must name an entry under directories. */
+function checkProfileDirectories(config: ConfigShape, ctx: z.RefinementCtx): void {
+  for (const [name, profile] of Object.entries(config.connector.profiles)) {
+    const directory = profile.directory;
+    if (directory === undefined || Object.hasOwn(config.directories, directory)) continue;
+    const known = Object.keys(config.directories);
+    ctx.addIssue({
+      code: 'custom',
+      path: ['connector', 'profiles', name, 'directory'],
+      input: directory,
+      message: `expected the name of an entry under directories (${known.length ? known.join(', ') : 'none defined'})`,
     });
   }
 }

@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import { connectorJobHandlers } from '../../connector/jobs/connector-job-handlers.js';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import { isEnrolled, readEnrolledCloudCa, readLinkState } from '../../link/enroll/agent-files.js';
+import { LinkService } from '../../link/link-service.js';
+import type { ConfigApplier, HealthSource, JobHandler } from '../../link/ports.js';
+import { packageVersion } from '../cli/package-version.js';
+import type { OutpostConfig } from '../config/schema.js';
+import type { ShutdownManager } from '../shutdown.js';
+import type { ConnectorCore } from './connector-core.js';
+
+/** What the link reaches of a running appliance (a subset of appliance.ts ApplianceHandle). */
+export interface LinkedAppliance {
+  reconfigurer?: { applyPushed(section: string, version: number, value: unknown): Promise<unknown> };
+  connector?: { core(): ConnectorCore };
+  gateway?: { sessions: { readonly size: number } };
+}
+
+export interface LinkRole {
+  /** Registration points for the roles (jobs, config sections, health, JWKS) and their EventSink. */
+  service: LinkService;
+  /** Registers what `appliance` offers, then connects; the link closes before the roles on shutdown. */
+  start(appliance: LinkedAppliance, shutdown: ShutdownManager): Promise<void>;
+}
+
+/**
+ * The cloud link, when this appliance has one: `cloud` configured or `outpost enroll` done (DATA/link/
+ * link.json). Opened before the roles (they get its EventSink and the jobs' checkpoint store) and
+ * started after them. A link that cannot open is logged and left out: the roles run standalone.
+ */
+export function openLinkRole(config: OutpostConfig, logger: Logger): LinkRole | undefined {
+  const log = logger.child({ component: 'link' });
+  if (!config.cloud && !isEnrolled(config.dataDir)) return undefined;
+  try {
+    const service = new LinkService(serviceOptions(config, log));
+    return { service, start: (appliance, shutdown) => startLink(service, config, appliance, shutdown, log) };
+  } catch (e) {
+    log.error({ err: e }, 'the cloud link did not start; running standalone');
+    return undefined;
+  }
+}
+
+function serviceOptions(config: OutpostConfig, log: Logger) {
+  const state = readLinkState(config.dataDir);
+  if (!state) {
+    throw new OutpostError(
+      ErrorCodes.config,
+      'cloud is configured but this appliance is not enrolled: run outpost enroll',
+    );
+  }
+  const cloud = config.cloud;
+  const roles = config.roles.filter((r) => state.roles.includes(r));
+  if (roles.length === 0) {
+    throw new OutpostError(
+      ErrorCodes.config,
+      `enrolled for ${state.roles.join(', ')}, running ${config.roles.join(', ')}`,
+    );
+  }
+  if (roles.length < config.roles.length) {
+    log.warn(
+      { enrolled: state.roles, running: config.roles },
+      'a running role was not enrolled; it gets no jobs',
+    );
+  }
+  const cloudCa = cloud?.ca ? readFileSync(cloud.ca, 'utf8') : readEnrolledCloudCa(config.dataDir);
+  return {
+    dataDir: config.dataDir,
+    cloudUrl: cloud?.url ?? state.cloudUrl,
+    ...(cloudCa ? { cloudCa } : {}),
+    ...(cloud?.proxy ? { proxyUrl: cloud.proxy } : {}),
+    roles,
+    version: packageVersion(),
+    logger: log,
+    jobConcurrency: cloud?.jobConcurrency ?? 2 * availableParallelism(),
+    jobTimeoutMs: (cloud?.jobTimeoutSeconds ?? 600) * 1000,
+    healthIntervalMs: (cloud?.health.intervalSeconds ?? 60) * 1000,
+    ...(cloud?.health.probeUrl
+      ? { probe: { url: cloud.health.probeUrl, timeoutMs: cloud.health.probeTimeoutMs } }
+      : {}),
+    renewFraction: cloud?.renewAtFraction ?? 2 / 3,
+    pingIntervalMs: (cloud?.pingIntervalSeconds ?? 20) * 1000,
+    handshakeTimeoutMs: (cloud?.handshakeTimeoutSeconds ?? 15) * 1000,
+    backoff: { baseMs: cloud?.backoff.baseMs ?? 500, capMs: cloud?.backoff.capMs ?? 60_000 },
+  };
+}
+
+async function startLink(
+  service: LinkService,
+  config: OutpostConfig,
+  appliance: LinkedAppliance,
+  shutdown: ShutdownManager,
+  log: Logger,
+): Promise<void> {
+  for (const handler of jobHandlers(config, service, appliance)) service.registerJobHandler(handler);
+  for (const applier of configAppliers(appliance)) service.registerConfigApplier(applier);
+  for (const source of healthSources(appliance)) service.registerHealthSource(source);
+  shutdown.register('cloud link', () => service.stop());
+  await service.start();
+  log.info({ jobKinds: service.jobKinds() }, 'cloud link handlers registered');
+}
+
+/** The connector's jobs run against its current core (a reconfigure swaps it). */
+function jobHandlers(config: OutpostConfig, service: LinkService, appliance: LinkedAppliance): JobHandler[] {
+  const connector = appliance.connector;
+  if (!connector) return [];
+  return connectorJobHandlers({
+    dataDir: config.dataDir,
+    authority: {
+      issueDirect: (...args) => connector.core().authority.issueDirect(...args),
+      revoke: (...args) => connector.core().authority.revoke(...args),
+    },
+    inventory: {
+      byRequester: (...args) => connector.core().inventory.byRequester(...args),
+      bySerial: (...args) => connector.core().inventory.bySerial(...args),
+    },
+    checkpoints: service.checkpoints,
+    caChain: () => connector.core().ca.caChain(),
+  });
+}
+
+/** Pushed `gateway` / `connector` sections go through the same validation and in-place apply as SIGHUP. */
+function configAppliers(appliance: LinkedAppliance): ConfigApplier[] {
+  const reconfigurer = appliance.reconfigurer;
+  if (!reconfigurer) return [];
+  return ['gateway', 'connector'].map((section) => ({
+    section,
+    apply: async (version: number, value: unknown) => {
+      await reconfigurer.applyPushed(section, version, value);
+    },
+  }));
+}
+
+function healthSources(appliance: LinkedAppliance): HealthSource[] {
+  const sources: HealthSource[] = [];
+  const { gateway, connector } = appliance;
+  if (gateway) sources.push({ name: 'gateway', collect: async () => ({ sessions: gateway.sessions.size }) });
+  if (connector) {
+    // The built-in CA signs in this process: it is reachable while the connector's database is open.
+    sources.push({ name: 'connector', collect: async () => ({ caReachable: connector.core().db.open }) });
+  }
+  return sources;
+}
