@@ -13,6 +13,7 @@ import { ClusterRegistry } from './cluster-metrics.js';
 import type { ConnectorHandle } from './connector-cluster.js';
 import { startConnectorRole } from './connector-role.js';
 import { type GatewayHandle, startGatewayRole } from './gateway-role.js';
+import { openLinkRole } from './link-role.js';
 
 /**
  * `outpost run`: starts each configured role, then the admin server (/healthz, /readyz,
@@ -26,8 +27,10 @@ export async function startAppliance(
 ): Promise<ApplianceHandle> {
   const registry = new ClusterRegistry();
   const readiness = new Readiness();
+  // Opened before the roles (its event outbox and job checkpoints are theirs), started after them.
+  const link = openLinkRole(config, logger);
   const connector = config.roles.includes('connector')
-    ? await startConnectorRole(config, logger, registry, readiness, shutdown)
+    ? await startConnectorRole(config, logger, registry, readiness, shutdown, link?.service)
     : undefined;
   const gateway = config.roles.includes('gateway')
     ? await startGatewayOrReport(config, logger, registry, readiness, shutdown)
@@ -50,6 +53,10 @@ export async function startAppliance(
       registerAdminApi(app, { token: adminToken, ...(gateway ? { sessions: gateway.sessions } : {}) }),
   });
   shutdown.register('admin server', () => admin.close());
+  await link?.start(
+    { reconfigurer, ...(gateway ? { gateway } : {}), ...(connector ? { connector } : {}) },
+    shutdown,
+  );
   logger.info(
     { roles: config.roles, admin: config.admin.listen, dataDir: config.dataDir },
     'outpost running',
