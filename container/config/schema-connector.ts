@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import { DEVICE_ID_SOURCES, LOOKUP_SOURCES } from '../../connector/issuance/enrichment/request-values.js';
+import { compileSanTemplate, SAN_TEMPLATE_TYPES } from '../../connector/issuance/enrichment/san-template.js';
+import { SID_MAPPINGS } from '../../connector/issuance/enrichment/sid-mapping.js';
+import { compileSubjectTemplate } from '../../connector/issuance/enrichment/subject-template.js';
+import { parseTemplate, templateVariables } from '../../connector/issuance/enrichment/template.js';
+import { OutpostError } from '../../core/errors.js';
 import { derivePublicUrl } from './public-url.js';
 import { boundedInt, filePath, listenAddress, section, uniqueList, urlWithScheme } from './schema-common.js';
 
@@ -225,7 +231,100 @@ export const profileSchema = z.strictObject({
   /** Regular expression the RFC 4514 subject text must match. */
   subjectPattern: regexSource.optional(),
   allowedSanTypes: uniqueList(z.enum(SAN_TYPES)).default([...SAN_TYPES]),
+  // ---- directory enrichment (connector/issuance/enrichment) ----
+  /** Name of an entry under `directories`: the user is looked up there; missing or disabled users are refused. */
+  directory: z.string().min(1).optional(),
+  /** Directory attribute (through the directory's attribute mapping) the user is found by. */
+  lookupBy: z.enum(['upn', 'mail', 'sAMAccountName']).default('upn'),
+  /** Where the lookup value comes from: the challenge's userId claim, or the CSR (only as trusted as its challenge). */
+  lookupFrom: z.enum(LOOKUP_SOURCES).default('challenge'),
+  /** Where {{DeviceId}} comes from. */
+  deviceIdFrom: z.enum(DEVICE_ID_SOURCES).default('challenge'),
+  /** RFC 4514 subject with Intune variables, e.g. "CN={{UserPrincipalName}},O=Example"; absent = the CSR's subject. */
+  subjectTemplate: templateText(compileSubjectTemplate).optional(),
+  /** SANs with Intune variables; absent = the CSR's SANs. */
+  sanTemplates: z
+    .array(
+      z
+        .strictObject({
+          type: z.enum(SAN_TEMPLATE_TYPES),
+          value: z.string().min(1),
+          /** Leave this SAN out when a variable has no value instead of refusing the request. */
+          optional: z.boolean().default(false),
+        })
+        .superRefine((san, ctx) => templateIssue(() => compileSanTemplate(san), ctx, san.value, ['value'])),
+    )
+    .max(16)
+    .optional(),
+  /** KB5014754 strong mapping: SID extension, SAN URI tag:microsoft.com,2022-09-14:sid:…, both or none. */
+  sidMapping: z.enum(SID_MAPPINGS).default('none'),
 });
+
+/** A template that `compile` accepts; its config error becomes the validation message. */
+function templateText(compile: (text: string) => unknown) {
+  return z.string().superRefine((text, ctx) => templateIssue(() => compile(text), ctx, text, []));
+}
+
+function templateIssue(compile: () => unknown, ctx: z.RefinementCtx, input: string, path: string[]): void {
+  try {
+    compile();
+  } catch (e) {
+    // OutpostError text is "<reason>: <detail>"; the detail repeats the template, which the line shows.
+    const reason = e instanceof OutpostError ? e.clientMessage : String(e);
+    ctx.addIssue({ code: 'custom', path, input, message: `expected a valid template (${reason})` });
+  }
+}
+
+type ProfileConfig = z.output<typeof profileSchema>;
+
+/** Enrichment keys only make sense with a directory; manual approval loses the challenge's claims. */
+function checkEnrichment(profile: ProfileConfig, ctx: z.RefinementCtx): void {
+  if (profile.directory === undefined) {
+    for (const key of ['subjectTemplate', 'sanTemplates'] as const) {
+      if (profile[key] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          input: profile[key],
+          message: `expected no ${key} without directory (the values come from a directory)`,
+        });
+      }
+    }
+    if (profile.sidMapping !== 'none') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sidMapping'],
+        input: profile.sidMapping,
+        message: 'expected none without directory (the SID is read from a directory)',
+      });
+    }
+    return;
+  }
+  if (profile.approval !== 'manual') return;
+  if (profile.lookupFrom === 'challenge') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['lookupFrom'],
+      input: profile.lookupFrom,
+      message:
+        'expected subjectCN, sanUpn or sanEmail with approval manual (a parked request keeps only its CSR, not the challenge)',
+    });
+  }
+  if (profile.deviceIdFrom === 'challenge' && usesDeviceId(profile)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['deviceIdFrom'],
+      input: profile.deviceIdFrom,
+      message:
+        'expected subjectCN or subjectSerialNumber with approval manual (a parked request keeps only its CSR)',
+    });
+  }
+}
+
+function usesDeviceId(profile: ProfileConfig): boolean {
+  const texts = [profile.subjectTemplate, ...(profile.sanTemplates ?? []).map((s) => s.value)];
+  return texts.some((t) => t !== undefined && templateVariables(parseTemplate(t)).includes('DeviceId'));
+}
 
 const PROFILE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -236,7 +335,7 @@ export const connectorSchema = z
     profiles: z
       .record(
         z.string().regex(PROFILE_NAME, { message: 'expected a profile name of letters, digits, _ or -' }),
-        section(profileSchema),
+        section(profileSchema.superRefine(checkEnrichment)),
       )
       .prefault({ device: {} }),
     defaultProfile: z.string().default('device'),
