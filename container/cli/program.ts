@@ -9,6 +9,7 @@ import { registerCertsVerbs } from './verbs/certs-verbs.js';
 import { registerCloudVerb } from './verbs/cloud-verb.js';
 import { registerConfigVerbs } from './verbs/config-verbs.js';
 import { registerEnrollVerb } from './verbs/enroll-verb.js';
+import { registerPfxVerbs } from './verbs/pfx-verbs.js';
 import { registerRunVerb } from './verbs/run-verb.js';
 import { registerScepVerbs } from './verbs/scep-verbs.js';
 import { registerSessionsVerbs } from './verbs/sessions-verbs.js';
@@ -38,6 +39,7 @@ export function buildProgram(deps: CliDeps): Command {
   registerCaVerbs(program, deps);
   registerScepVerbs(program, deps);
   registerCertsVerbs(program, deps);
+  registerPfxVerbs(program, deps);
   registerSessionsVerbs(program, deps);
   registerCloudVerb(program, deps);
   registerEnrollVerb(program, deps);
