@@ -12,6 +12,14 @@ export interface ReadinessReport {
   checks: Record<string, ReadinessResult>;
 }
 
+export interface ReadinessCheckOptions {
+  /**
+   * false: reported in `checks` but not counted in `ready` (a remote CA that is down degrades
+   * issuance, while GetCACert, CRLs and the gateway keep working: no reason to take traffic away).
+   */
+  critical?: boolean;
+}
+
 /** Every check has a time limit: a hung dependency must make /readyz say "no", not hang. */
 const DEFAULT_CHECK_TIMEOUT_MS = 2000;
 
@@ -35,11 +43,14 @@ function withTimeout(check: ReadinessCheck, timeoutMs: number): Promise<Readines
 /** Named readiness checks (database open, CA loaded, link connected, …) that /readyz runs. */
 export class Readiness {
   private readonly checks = new Map<string, ReadinessCheck>();
+  private readonly informational = new Set<string>();
 
   constructor(private readonly timeoutMs = DEFAULT_CHECK_TIMEOUT_MS) {}
 
-  register(name: string, check: ReadinessCheck): void {
+  register(name: string, check: ReadinessCheck, options: ReadinessCheckOptions = {}): void {
     this.checks.set(name, check);
+    if (options.critical === false) this.informational.add(name);
+    else this.informational.delete(name);
   }
 
   /** Runs every check concurrently. With no checks registered the process is ready. */
@@ -49,6 +60,7 @@ export class Readiness {
         async ([name, check]) => [name, await withTimeout(check, this.timeoutMs)] as const,
       ),
     );
-    return { ready: entries.every(([, result]) => result.ok), checks: Object.fromEntries(entries) };
+    const ready = entries.every(([name, result]) => result.ok || this.informational.has(name));
+    return { ready, checks: Object.fromEntries(entries) };
   }
 }

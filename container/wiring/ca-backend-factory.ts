@@ -5,6 +5,7 @@ import type { CaBackend } from '../../connector/ca/ca-backend.js';
 import { CfsslCa } from '../../connector/ca/cfssl/cfssl-ca.js';
 import { ScepUpstreamCa } from '../../connector/ca/scep-upstream/scep-upstream-ca.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import type { Readiness } from '../admin/readiness.js';
 import type { OutpostConfig } from '../config/schema.js';
 
 const MAX_CHALLENGE_FILE_BYTES = 1024;
@@ -57,4 +58,21 @@ export async function openCaBackend(config: OutpostConfig, builtin: BuiltinCa): 
           : {}),
       });
   }
+}
+
+/**
+ * /readyz shows whether the issuing CA answers (`ca`), without counting it against readiness: a
+ * remote CA that is down stops new certificates, not GetCACert, CRLs, renewals already issued
+ * or the gateway. `core` is read on each check because reconfiguration swaps the core.
+ */
+export function registerCaHealth(readiness: Readiness, core: () => { backend: CaBackend }): void {
+  readiness.register(
+    'ca',
+    async () => {
+      const { backend } = core();
+      const health = backend.health ? await backend.health() : { ok: true };
+      return { ...health, detail: health.detail ? `${backend.type}: ${health.detail}` : backend.type };
+    },
+    { critical: false },
+  );
 }

@@ -5,6 +5,7 @@ import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { Readiness } from '../admin/readiness.js';
 import type { OutpostConfig } from '../config/schema.js';
 import type { ShutdownManager } from '../shutdown.js';
+import { registerCaHealth } from './ca-backend-factory.js';
 import type { ClusterRegistry } from './cluster-metrics.js';
 import { type ConnectorCore, openConnectorCore } from './connector-core.js';
 import { scheduleMaintenance } from './connector-maintenance.js';
@@ -83,6 +84,7 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<Co
       ? {}
       : { detail: `${listening.size} of ${workers} SCEP workers listening` }),
   }));
+  registerCaHealth(readiness, () => core);
   const { scep } = config.connector;
   logger.info({ scep: `${scep.publicUrl}${scep.path}`, listen: scep.listen, workers }, 'connector ready');
 

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BuiltinCa } from '../../connector/ca/builtin/builtin-ca.js';
 import { OcspSignerKeeper } from '../../connector/ca/builtin/ocsp-signer.js';
+import type { CaBackend } from '../../connector/ca/ca-backend.js';
 import { Authority, type AuthorityEvents } from '../../connector/issuance/authority.js';
 import { ChallengeVerifier } from '../../connector/issuance/challenge/challenge-verifier.js';
 import { JwsChallengeVerifier } from '../../connector/issuance/challenge/jws-challenge.js';
@@ -13,6 +14,7 @@ import { type Db, openDatabase } from '../../connector/store/database.js';
 import { SqliteInventory } from '../../connector/store/inventory.js';
 import { SqlitePendingStore } from '../../connector/store/pending-store.js';
 import type { OutpostConfig } from '../config/schema.js';
+import { openCaBackend } from './ca-backend-factory.js';
 import { loadChallengeJwks } from './challenge-jwks.js';
 import { profilePolicies } from './profiles.js';
 
@@ -22,7 +24,10 @@ export interface ConnectorCore {
   inventory: SqliteInventory;
   challengeStore: SqliteChallengeStore;
   pending: SqlitePendingStore;
+  /** The built-in CA: issuer of the SCEP RA certificate (CertReps are always signed here) and of the gateway's certificate. */
   ca: BuiltinCa;
+  /** The CA that issues and revokes device certificates (connector.ca.type); `ca` itself for builtin. */
+  backend: CaBackend;
   challenges: ChallengeVerifier;
   authority: Authority;
   /** The built-in CA's OCSP responder; absent when connector.ca.ocsp.enabled is false. */
@@ -71,6 +76,7 @@ export async function openConnectorCore(
     const ocsp = config.connector.ca.ocsp.enabled
       ? await openOcspResponder(config, ca, inventory, logger)
       : undefined;
+    const backend = await openCaBackend(config, ca);
     const clock = () => new Date();
     const { challenge } = config.connector.scep;
     const jwks = challenge.jwks ? await loadChallengeJwks(challenge.jwks) : undefined;
@@ -82,7 +88,7 @@ export async function openConnectorCore(
       ...(jwks ? { jws: new JwsChallengeVerifier({ jwks, store: challengeStore, clock }) } : {}),
     });
     const authority = new Authority({
-      backend: ca,
+      backend,
       inventory,
       pending,
       challenges,
@@ -98,6 +104,7 @@ export async function openConnectorCore(
       challengeStore,
       pending,
       ca,
+      backend,
       challenges,
       authority,
       ...(ocsp ? { ocsp } : {}),

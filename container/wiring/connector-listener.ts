@@ -14,13 +14,20 @@ import type { ConnectorCore } from './connector-core.js';
 import { type ConnectorEventSink, issuedEvent, refusedEvent } from './connector-events.js';
 import type { ConnectorMetrics } from './connector-metrics.js';
 
+/**
+ * The RA is always the built-in CA's (CertReps are signed on the appliance); the chain devices
+ * get with GetCACert and with their certificate, and GetCRL, are the issuing backend's. A getter:
+ * a remote backend learns or refreshes its chain after start.
+ */
 function scepRa(core: ConnectorCore): ScepRa {
   return {
     certDer: core.ca.raCertificateDer,
     privateKey: core.ca.raPrivateKey,
     signer: core.ca.raSigner,
-    caChainDer: core.ca.caChain(),
-    currentCrl: () => core.ca.currentCrl(),
+    get caChainDer() {
+      return core.backend.caChain();
+    },
+    currentCrl: () => core.backend.currentCrl(),
   };
 }
 

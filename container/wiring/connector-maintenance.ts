@@ -22,6 +22,10 @@ export function scheduleMaintenance(
       if (owner) {
         await core.ca.refreshCrlIfDue();
         core.challengeStore.purgeExpired(new Date());
+        // Requests an upstream CA answered PENDING: the backend's poll schedule bounds the traffic
+        await core.authority.pollAwaitingCa((transactionId, err) =>
+          log.warn({ err, transactionId }, 'asking the CA about a pending request failed'),
+        );
       }
     } catch (e) {
       log.error({ err: e }, 'connector maintenance failed');

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Readiness } from '../admin/readiness.js';
 import type { OutpostConfig } from '../config/schema.js';
 import type { ShutdownManager } from '../shutdown.js';
+import { registerCaHealth } from './ca-backend-factory.js';
 import type { ClusterRegistry } from './cluster-metrics.js';
 import { type ConnectorHandle, startConnectorCluster } from './connector-cluster.js';
 import { openConnectorCore } from './connector-core.js';
@@ -54,6 +55,7 @@ export async function startConnectorRole(
   let app = await startConnectorListener(core, config, log, metrics);
   shutdown.register('SCEP listener', () => app.close());
   readiness.register('connector', async () => ({ ok: core.db.open && app.server.listening }));
+  registerCaHealth(readiness, () => core);
   let maintenance = scheduleMaintenance(core, log, undefined, { owner: true });
   shutdown.register('connector maintenance', () => clearInterval(maintenance));
   const { scep } = config.connector;
