@@ -344,9 +344,10 @@ describe('jobs', () => {
       [{ kind: 'session.revoke', target: { role: 'gateway' }, payload: {} }, 'user or device'],
       [{ kind: 'session.revoke', target: { role: 'connector' }, payload: { user: 'a' } }, 'gateway job'],
       [
-        { kind: 'cert.revoke', target: { applianceId: gateway.applianceId }, payload: {} },
+        { kind: 'cert.revoke', target: { applianceId: gateway.applianceId }, payload: { serialHex: '01' } },
         'no connector role',
       ],
+      [{ kind: 'cert.revoke', target: { role: 'connector' }, payload: { serialHex: 'xyz' } }, 'serialHex'],
       [{ kind: 'session.revoke', target: { applianceId: 'nobody' }, payload: { user: 'a' } }, 'not enrolled'],
     ] as const;
     for (const [body, reason] of cases) {

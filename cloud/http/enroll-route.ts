@@ -34,17 +34,24 @@ export function registerEnrollRoute(app: FastifyInstance, deps: EnrollDeps): voi
     const spki = spkiFromCsrPem(body.csr);
     const now = deps.clock();
     const applianceId = randomUUID();
-    const issued = deps.ca.issueClientCertificate(spki, applianceId, deps.clientCertDays, now);
-    deps.db.transaction(() => {
+    // Sign only once the token is good: a wrong token costs the cloud no signature.
+    const issued = deps.db.transaction(() => {
       const grant = deps.tokens.redeem(body.token, applianceId, now);
       if (!grant) throw refused();
       if (grant.allowedRoles && !body.roles.every((r) => grant.allowedRoles!.includes(r))) {
         throw new OutpostError(ErrorCodes.unauthorized, 'enrollment token does not allow these roles');
       }
+      const certificate = deps.ca.issueClientCertificate(spki, applianceId, deps.clientCertDays, now);
       deps.appliances.add(
-        { id: applianceId, roles: body.roles, certSerial: issued.serialHex, certNotAfter: issued.notAfter },
+        {
+          id: applianceId,
+          roles: body.roles,
+          certSerial: certificate.serialHex,
+          certNotAfter: certificate.notAfter,
+        },
         now,
       );
+      return certificate;
     })();
     deps.logger.info({ applianceId, roles: body.roles, serial: issued.serialHex }, 'appliance enrolled');
     return reply.code(201).send({ applianceId, certificate: issued.pem, chain: [deps.ca.caPem] });

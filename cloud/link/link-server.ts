@@ -94,9 +94,13 @@ export class LinkServer {
     for (const session of this.sessions) if (session.applianceId === applianceId) session.close(code, reason);
   }
 
-  async close(): Promise<void> {
+  /** Close frames first (appliances reconnect at once elsewhere or later); sockets that hang are cut. */
+  async close(graceMs = 2_000): Promise<void> {
     clearInterval(this.pinger);
     for (const session of this.sessions) session.close(CloseCodes.goingAway, 'cloud shutting down');
+    const deadline = Date.now() + graceMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const session of this.sessions) session.terminate();
     await new Promise<void>((done) => this.wss.close(() => done()));
   }
 }

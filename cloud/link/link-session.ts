@@ -57,6 +57,10 @@ export class LinkSession implements ApplianceConnection {
     this.ws.close(code, reason);
   }
 
+  terminate(): void {
+    this.ws.terminate();
+  }
+
   /** Missed a pong since the last ping: the peer or the path is dead. */
   heartbeat(): void {
     if (!this.alive) {

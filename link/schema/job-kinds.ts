@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { connectorJobs } from '../jobs/connector-jobs.js';
 import { gatewayJobs } from '../jobs/gateway-jobs.js';
 import type { ApplianceRole } from './common.js';
 
@@ -10,23 +11,11 @@ export interface JobKindSpec {
 }
 
 /**
- * Connector job kinds. Their payload/result schemas live in link/jobs/connector-jobs.ts (written with the
- * PKCS work); until it lands they are validated as any JSON value here and by the connector itself.
- *
- * - `cert.pkcs.issue`: server-side key generation + certificate under a profile + PKCS#12 whose password
- *   is encrypted to the device's public key (RSA-OAEP).
- * - `cert.pfx.import`: an S/MIME PFX uploaded by an admin, its password RSA-OAEP-SHA512-encrypted to the
- *   connector's import key; re-wrapped for the target device.
- * - `cert.revoke`: revoke by issuer + serial; "already revoked" fails with a final conflict, an
- *   unreachable CA with a retryable `OUTPOST_ERR_UNAVAILABLE`.
+ * Every job kind the link knows, with the role that runs it (a job of any other kind is refused by
+ * both ends). Payload and result of each are documented where they are defined:
+ * - `session.revoke` (gateway): link/jobs/gateway-jobs.ts;
+ * - `cert.pkcs.issue`, `cert.pfx.import`, `cert.revoke` (connector): link/jobs/connector-jobs.ts.
  */
-const connectorJobs = {
-  'cert.pkcs.issue': { role: 'connector', payload: z.unknown(), result: z.unknown() },
-  'cert.pfx.import': { role: 'connector', payload: z.unknown(), result: z.unknown() },
-  'cert.revoke': { role: 'connector', payload: z.unknown(), result: z.unknown() },
-} as const;
-
-/** Every job kind the link knows. A job of any other kind is refused by both ends. */
 export const jobKinds = { ...gatewayJobs, ...connectorJobs } satisfies Record<string, JobKindSpec>;
 
 export type JobKind = keyof typeof jobKinds;

@@ -18,7 +18,8 @@ import type { CloudMessageType } from './cloud-messages.js';
  * 5. `ack` may come in any order relative to other messages; an appliance resends an unacked
  *    `job.result` after reconnecting (with a new message id; the cloud acks by job id as well).
  * 6. A frame larger than LinkLimits.maxMessageBytes cannot be answered: the WebSocket layer (ws
- *    `maxPayload`) closes the socket with 1009 before the message exists. Everything smaller that fails to
+ *    `maxPayload`) closes the socket with 1009 before the message exists. Likewise a *text* frame that is
+ *    not UTF-8 is closed by the WebSocket layer (1007, RFC 6455 §8.1). Everything else that fails to
  *    parse is answered with `error` and the connection stays open.
  */
 export const OUT_OF_ORDER = 'out-of-order';
