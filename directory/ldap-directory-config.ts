@@ -116,3 +116,39 @@ export function ldapDirectorySettings(config: LdapDirectoryConfig): LdapDirector
           },
   };
 }
+
+/** A `directories.<name>` entry of the config file (container/config/schema.ts), as validated. */
+export interface DirectoryConfigEntry {
+  url: string;
+  bindDn: string | null;
+  bindPasswordFile: string | null;
+  baseDn: string;
+  startTls: boolean;
+  ca: string | null;
+  timeoutMs: number;
+  sizeLimit: number;
+  usernameAttribute: NonNullable<LdapDirectoryConfig['usernameAttribute']>;
+  groupsFrom: 'memberOf' | 'search';
+  schema: DirectorySchemaName;
+  attributes: Partial<AttributeMapping>;
+  pageSize: number;
+}
+
+/** The LdapDirectory settings for a config file entry: one mapping for both roles. */
+export function directoryConfigFromEntry(entry: DirectoryConfigEntry): LdapDirectoryConfig {
+  return {
+    url: entry.url,
+    startTls: entry.startTls,
+    bindDn: entry.bindDn,
+    bindPasswordFile: entry.bindPasswordFile,
+    baseDn: entry.baseDn,
+    ca: entry.ca,
+    timeoutMs: entry.timeoutMs,
+    sizeLimit: entry.sizeLimit,
+    usernameAttribute: entry.usernameAttribute,
+    groups: { from: entry.groupsFrom },
+    schema: entry.schema,
+    attributeMapping: entry.attributes,
+    pageSize: entry.pageSize,
+  };
+}

@@ -6,6 +6,7 @@ import type { CaBackend } from '../../connector/ca/ca-backend.js';
 import { Authority, type AuthorityEvents } from '../../connector/issuance/authority.js';
 import { ChallengeVerifier } from '../../connector/issuance/challenge/challenge-verifier.js';
 import { JwsChallengeVerifier } from '../../connector/issuance/challenge/jws-challenge.js';
+import { openProfileEnrichment } from '../../connector/issuance/enrichment/open-enrichment.js';
 import { OcspResponder } from '../../connector/revocation/ocsp-responder.js';
 import { crlPath } from '../../connector/scep/http/crl-route.js';
 import { ocspPath } from '../../connector/scep/http/ocsp-route.js';
@@ -13,6 +14,8 @@ import { SqliteChallengeStore } from '../../connector/store/challenge-store.js';
 import { type Db, openDatabase } from '../../connector/store/database.js';
 import { SqliteInventory } from '../../connector/store/inventory.js';
 import { SqlitePendingStore } from '../../connector/store/pending-store.js';
+import { LdapDirectory } from '../../directory/ldap-directory.js';
+import { directoryConfigFromEntry } from '../../directory/ldap-directory-config.js';
 import type { OutpostConfig } from '../config/schema.js';
 import { openCaBackend } from './ca-backend-factory.js';
 import { loadChallengeJwks } from './challenge-jwks.js';
@@ -68,6 +71,7 @@ export async function openConnectorCore(
   events?: AuthorityEvents,
 ): Promise<ConnectorCore> {
   const db = openDatabase(databasePath(config));
+  const directories: LdapDirectory[] = [];
   try {
     const inventory = new SqliteInventory(db);
     const challengeStore = new SqliteChallengeStore(db);
@@ -87,6 +91,11 @@ export async function openConnectorCore(
       clock,
       ...(jwks ? { jws: new JwsChallengeVerifier({ jwks, store: challengeStore, clock }) } : {}),
     });
+    // Profiles bound to a directory: each process (cluster worker, CLI verb) opens its own connection.
+    const opened = await openProfileEnrichment(config.connector.profiles, (name) =>
+      LdapDirectory.open(directoryConfigFromEntry(config.directories[name]!)),
+    );
+    directories.push(...opened.directories);
     const authority = new Authority({
       backend,
       inventory,
@@ -96,6 +105,7 @@ export async function openConnectorCore(
       defaultProfile: config.connector.defaultProfile,
       clock,
       ...(events ? { events } : {}),
+      ...(opened.enrichment ? { enrichment: opened.enrichment } : {}),
     });
     logger.debug({ component: 'connector', dataDir: config.dataDir }, 'connector core open');
     return {
@@ -108,10 +118,14 @@ export async function openConnectorCore(
       challenges,
       authority,
       ...(ocsp ? { ocsp } : {}),
-      close: () => db.close(),
+      close: () => {
+        db.close();
+        for (const d of directories) void d.close();
+      },
     };
   } catch (e) {
     db.close();
+    for (const d of directories) void d.close();
     throw e;
   }
 }

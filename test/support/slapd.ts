@@ -30,6 +30,9 @@ export interface FixtureUser {
   givenName: string;
   sn: string;
   rid: number;
+  /** More object classes (e.g. adLiteAccount from ad-schema.ts) and attributes for this entry. */
+  objectClasses?: string[];
+  attributes?: Record<string, string | string[]>;
 }
 
 export interface SlapdOptions {
@@ -40,6 +43,8 @@ export interface SlapdOptions {
   groups?: Record<string, string[]>;
   /** Run slapd inside this network namespace (on its loopback), for a gateway running there. */
   netns?: string;
+  /** More schema files (name → text) loaded after ad-lite.schema, e.g. ad-schema.ts's AD_ACCOUNT_SCHEMA. */
+  schemas?: Record<string, string>;
 }
 
 /** [command, args] to run `cmd` inside `netns` when one is given. */
@@ -114,6 +119,11 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<RunningSla
   try {
     mkdirSync(join(dir, 'db'));
     writeFileSync(join(dir, 'ad-lite.schema'), AD_LITE_SCHEMA);
+    const schemaFiles = Object.entries(options.schemas ?? {}).map(([name, text]) => {
+      const file = join(dir, name.replace(/[^A-Za-z0-9._-]/g, '_'));
+      writeFileSync(file, text);
+      return file;
+    });
     const users = options.users ?? FIXTURE_USERS;
     const groups = options.groups ?? FIXTURE_GROUPS;
     const adminDn = `cn=admin,${BASE}`;
@@ -124,7 +134,10 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<RunningSla
 
     const tls = options.tls ? await makeTls(dir) : undefined;
     const [ldapPort, ldapsPort] = [await freePort(), tls ? await freePort() : 0];
-    writeFileSync(join(dir, 'slapd.conf'), slapdConf(dir, adminDn, await hash(adminPassword), bindDn, tls));
+    writeFileSync(
+      join(dir, 'slapd.conf'),
+      slapdConf(dir, adminDn, await hash(adminPassword), bindDn, tls, schemaFiles),
+    );
     writeFileSync(
       join(dir, 'base.ldif'),
       await baseLdif(bindDn, await hash(bindPassword), await hash(userPassword), users),
@@ -181,7 +194,14 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<RunningSla
   }
 }
 
-function slapdConf(dir: string, adminDn: string, adminHash: string, bindDn: string, tls?: Tls): string {
+function slapdConf(
+  dir: string,
+  adminDn: string,
+  adminHash: string,
+  bindDn: string,
+  tls?: Tls,
+  schemaFiles: string[] = [],
+): string {
   const tlsLines = tls
     ? `TLSCACertificateFile ${tls.caFile}\nTLSCertificateFile ${tls.certFile}\nTLSCertificateKeyFile ${tls.keyFile}\n`
     : '';
@@ -190,7 +210,7 @@ include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 include /etc/ldap/schema/nis.schema
 include ${dir}/ad-lite.schema
-
+${schemaFiles.map((f) => `include ${f}\n`).join('')}
 pidfile  ${dir}/slapd.pid
 argsfile ${dir}/slapd.args
 modulepath /usr/lib/ldap
@@ -249,6 +269,7 @@ async function baseLdif(
         `dn: ${userDn(u.uid)}`,
         'objectClass: inetOrgPerson',
         'objectClass: adLiteObject',
+        ...(u.objectClasses ?? []).map((c) => `objectClass: ${c}`),
         `uid: ${u.uid}`,
         `cn: ${u.givenName} ${u.sn}`,
         `givenName: ${u.givenName}`,
@@ -260,11 +281,21 @@ async function baseLdif(
         `objectSid:: ${encodeObjectSid(sid).toString('base64')}`,
         `objectSidString: ${sid}`,
         `userPassword: ${userHash}`,
+        ...Object.entries(u.attributes ?? {}).flatMap(([name, values]) =>
+          (Array.isArray(values) ? values : [values]).map((v) => ldifLine(name, v)),
+        ),
         '',
       ].join('\n'),
     );
   }
   return parts.join('\n');
+}
+
+/** RFC 2849: a value that is not a SAFE-STRING goes base64 ("name:: …"). */
+function ldifLine(name: string, value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: LDIF SAFE-CHAR excludes NUL, LF and CR
+  const safe = /^[^\0\n\r :<][^\0\n\r]*$/.test(value) && /^[\x00-\x7f]*$/.test(value) && !value.endsWith(' ');
+  return safe ? `${name}: ${value}` : `${name}:: ${Buffer.from(value, 'utf8').toString('base64')}`;
 }
 
 function groupsLdif(groups: Record<string, string[]>): string {
