@@ -96,7 +96,7 @@ export async function startCloud(o: CloudOptions): Promise<RunningCloud> {
     jobs,
     connections,
     clock,
-    logger: logger.child({ component: 'dispatcher' }),
+    logger: o.logger.child({ component: 'cloud-dispatcher' }),
     reassignGraceMs: o.reassignGraceMs ?? 30_000,
   });
   const configPusher = new ConfigPusher({ configs, appliances, connections, clock, logger });
@@ -113,7 +113,7 @@ export async function startCloud(o: CloudOptions): Promise<RunningCloud> {
     clientCertDays,
     jwks,
     clock,
-    logger: logger.child({ component: 'link' }),
+    logger: o.logger.child({ component: 'cloud-link' }),
   };
   const link = new LinkServer(ctx, {
     pingIntervalMs: o.pingIntervalMs ?? 30_000,
