@@ -18,6 +18,8 @@ export function pkcsIssueJob(deps: PkcsIssueJobDeps): ConnectorJobHandler<PkcsIs
         keyAlgorithm: payload.keyAlgorithm,
         protection: payload.protection,
         devicePublicKey: payload.devicePublicKey,
+        ...(payload.userId !== undefined ? { userId: payload.userId } : {}),
+        ...(payload.deviceId !== undefined ? { deviceId: payload.deviceId } : {}),
       },
     );
     return {

@@ -119,6 +119,21 @@ describe('issuePkcs with the built-in CA', () => {
     60_000,
   );
 
+  it('hands userId and deviceId to the authority as directory claims, requester job:<id>', async () => {
+    const seen: unknown[] = [];
+    const authority: Pick<Authority, 'issueDirect'> = {
+      issueDirect: (req) => {
+        seen.push({ claims: req.claims, requester: req.requester, profile: req.profile });
+        return t.authority.issueDirect(req);
+      },
+    };
+    const req = request({ userId: 'alice', deviceId: 'ipad-42' });
+    await issuePkcs(deps({ authority }), req);
+    expect(seen).toEqual([
+      { claims: { userId: 'alice', deviceId: 'ipad-42' }, requester: `job:${req.jobId}`, profile: 'user' },
+    ]);
+  });
+
   it('applies the profile policy (key type, SAN types) and names the profile', async () => {
     expect(await codeOf(() => issuePkcs(deps(), request({ profile: 'rsa-only' })))).toBe(
       ErrorCodes.badRequest,

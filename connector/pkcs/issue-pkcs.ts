@@ -32,6 +32,9 @@ export interface PkcsIssueRequest {
   protection: Pkcs12Protection;
   /** SPKI PEM of the device's RSA key, to which the PKCS#12 password is encrypted. */
   devicePublicKey: string;
+  /** The user and device the job is for: the directory lookup key of an enriched profile. */
+  userId?: string;
+  deviceId?: string;
 }
 
 export interface IssuedPkcs extends DevicePackage {
@@ -97,7 +100,11 @@ async function issueCertificate(
     { privateKey, publicKey: createPublicKey(privateKey) },
     { sans: sansByKind(request.sans ?? []) },
   );
-  return deps.authority.issueDirect({ csr: parseCsr(csrDer), profile: request.profile, requester });
+  const claims = {
+    ...(request.userId !== undefined ? { userId: request.userId } : {}),
+    ...(request.deviceId !== undefined ? { deviceId: request.deviceId } : {}),
+  };
+  return deps.authority.issueDirect({ csr: parseCsr(csrDer), profile: request.profile, requester, claims });
 }
 
 function sansByKind(list: ReadonlyArray<{ type: SanKind; value: string }>): SubjectAltNames {
