@@ -100,7 +100,8 @@ async function waitUp(url: string, child: ChildProcess, log: () => string): Prom
 }
 
 async function stop(child: ChildProcess, dir: string): Promise<void> {
-  if (child.exitCode === null) {
+  // a process ended by a signal has exitCode null but signalCode set: stopping twice must not wait
+  if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;
