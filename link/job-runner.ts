@@ -137,6 +137,7 @@ export class JobRunner {
         error: { code: ErrorCodes.internal, retryable: false, message: 'job interrupted too many times' },
       };
     } else {
+      log.debug({ attempts }, 'job started');
       outcome = await this.execute(job, log);
     }
     const messageId = this.newMessageId();

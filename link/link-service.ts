@@ -77,7 +77,7 @@ export class LinkService implements EventSink {
     const state = readLinkState(options.dataDir);
     if (!state) throw new Error('not enrolled: run outpost enroll first');
     this.applianceId = state.applianceId;
-    this.log = options.logger.child({ component: 'link', applianceId: state.applianceId });
+    this.log = options.logger.child({ applianceId: state.applianceId });
     this.db = openJournalDb(join(linkDir(options.dataDir), 'journal.db'));
     this.journal = new JobJournal(this.db);
     this.runner = new JobRunner({
