@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
-import type { ConnectionOptions } from 'node:tls';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { Client } from 'ldapts';
 import { withDeadline } from './deadline.js';
 import type { LdapDirectorySettings } from './ldap-directory-config.js';
@@ -7,8 +7,17 @@ import type { LdapDirectorySettings } from './ldap-directory-config.js';
 /**
  * A connected (and, for StartTLS, upgraded) ldapts client; the caller binds. The socket is made
  * here rather than lazily by the first operation so connect errors surface as connect errors.
+ *
+ * `onClose` fires when any socket of the connection closes. ldapts (8.2) watches only the socket
+ * it connected: after StartTLS the TLS socket replaces it, and a dropped connection would still
+ * report isConnected, so the next operation would wait out its timeout. The reused service
+ * connection therefore watches the sockets itself, through ldapts's socket factories.
  */
-export async function connectLdap(settings: LdapDirectorySettings, caPem: string | null): Promise<Client> {
+export async function connectLdap(
+  settings: LdapDirectorySettings,
+  caPem: string | null,
+  onClose?: () => void,
+): Promise<Client> {
   const host = new URL(settings.url).hostname.replace(/^\[|\]$/g, '');
   const tlsOptions: ConnectionOptions = {
     minVersion: 'TLSv1.2',
@@ -26,6 +35,12 @@ export async function connectLdap(settings: LdapDirectorySettings, caPem: string
     // they go in only for ldaps://; StartTLS gets them through startTLS() below.
     ...(new URL(settings.url).protocol === 'ldaps:' ? { tlsOptions } : {}),
     strictDN: false,
+    ...(onClose
+      ? {
+          createConnection: watched(netConnect, onClose),
+          createSecureConnection: watched(tlsConnect, onClose),
+        }
+      : {}),
   });
   try {
     if (settings.startTls) {
@@ -41,4 +56,14 @@ export async function connectLdap(settings: LdapDirectorySettings, caPem: string
     void client.unbind().catch(() => undefined);
     throw e;
   }
+}
+
+/** `connect` with a close listener on every socket it makes. */
+function watched<F extends (...args: never[]) => Socket>(connect: F, onClose: () => void): F {
+  const wrapped = (...args: unknown[]): Socket => {
+    const socket = (connect as unknown as (...a: unknown[]) => Socket)(...args);
+    socket.once('close', onClose);
+    return socket;
+  };
+  return wrapped as unknown as F;
 }

@@ -72,7 +72,7 @@ export class LdapDirectory {
     this.settings = settings;
     this.#bindPassword = secrets.bindPassword;
     this.#caPem = secrets.caPem;
-    this.#service = new ServiceConnection(() => this.openServiceClient());
+    this.#service = new ServiceConnection((onClose) => this.openServiceClient(onClose));
     this.#userFilter = settings.userFilter ? FilterParser.parseString(settings.userFilter) : undefined;
   }
 
@@ -153,10 +153,10 @@ export class LdapDirectory {
     return this.#service.close();
   }
 
-  private async openServiceClient(): Promise<Client> {
+  private async openServiceClient(onClose: () => void): Promise<Client> {
     let client: Client | undefined;
     try {
-      client = await connectLdap(this.settings, this.#caPem);
+      client = await connectLdap(this.settings, this.#caPem, onClose);
       if (this.settings.bindDn !== null) await client.bind(this.settings.bindDn, this.#bindPassword ?? '');
       return client;
     } catch (e) {

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from '../certs/certificate.js';
 import { firstDer } from '../certs/pem.js';
 import { decodeSidExtension, SidOid, sidUri } from '../certs/sid-extension.js';
+import { ErrorCodes } from '../core/errors.js';
+import { LdapDirectory } from '../directory/ldap-directory.js';
 import { decodeObjectSid } from '../directory/object-sid.js';
 import { AD_ACCOUNT_SCHEMA, UAC } from './support/ad-schema.js';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
@@ -297,4 +299,105 @@ describe('directory enrichment against slapd (scepclient → Outpost SCEP → sl
     const plain = await enroll('plain-device', {});
     expect(plain.code, plain.stdout + plain.stderr).toBe(0);
   });
+});
+
+describe('LdapDirectory.findIdentity against slapd (service connection reuse)', () => {
+  let slapd: RunningSlapd;
+  let directory: LdapDirectory;
+  let secrets: string;
+
+  beforeAll(async () => {
+    slapd = await startSlapd({
+      tls: true,
+      users: USERS,
+      schemas: { 'ad-account.schema': AD_ACCOUNT_SCHEMA },
+    });
+    secrets = mkdtempSync(join(tmpdir(), 'outpost-enrich-dir-'));
+    writeFileSync(join(secrets, 'pw'), slapd.bindPassword, { mode: 0o600 });
+    directory = await LdapDirectory.open({
+      url: slapd.url,
+      startTls: true,
+      ca: slapd.caFile!,
+      bindDn: slapd.bindDn,
+      bindPasswordFile: join(secrets, 'pw'),
+      baseDn: slapd.baseDn,
+      timeoutMs: 2000,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await directory?.close();
+    await slapd?.stop();
+    if (secrets) rmSync(secrets, { recursive: true, force: true });
+  });
+
+  /** Our established connections to `url` (client side: destination port = slapd's). */
+  async function connections(url: string): Promise<number> {
+    const r = await run('ss', ['-Htn', 'state', 'established', `dport = :${new URL(url).port}`]);
+    return r.stdout.split('\n').filter((l) => l.trim() !== '').length;
+  }
+
+  it('finds an account by UPN, mail, sAMAccountName and binary objectSid, with the AD attributes', async () => {
+    const sid = `${DOMAIN_SID}-1106`;
+    const want = {
+      dn: 'uid=bob,ou=people,dc=example,dc=test',
+      userPrincipalName: 'bob@example.test',
+      mail: 'bob@example.test',
+      sAMAccountName: 'bob',
+      objectSid: sid,
+    };
+    for (const [by, value] of [
+      ['upn', 'BOB@example.test'],
+      ['mail', 'bob@example.test'],
+      ['sAMAccountName', 'bob'],
+      ['objectSid', sid],
+    ] as const) {
+      expect(await directory.findIdentity(by, value), by).toEqual(want);
+    }
+  });
+
+  it('refuses disabled (userAccountControl 0x2) and missing accounts as unauthorized with the reason', async () => {
+    await expect(directory.findIdentity('sAMAccountName', 'dave')).rejects.toMatchObject({
+      code: ErrorCodes.unauthorized,
+      clientMessage: 'the directory account is disabled',
+    });
+    await expect(directory.findIdentity('objectSid', `${DOMAIN_SID}-999`)).rejects.toMatchObject({
+      code: ErrorCodes.unauthorized,
+      clientMessage: 'no directory account matches the request',
+    });
+  });
+
+  it.each([
+    ['ldap://', false],
+    ['ldap:// + StartTLS', true],
+    ['ldaps://', false],
+  ])(
+    '%s: one bound connection for sequential and concurrent lookups, bound again after a drop',
+    async (mode, startTls) => {
+      const url = mode === 'ldaps://' ? slapd.ldapsUrl! : slapd.url;
+      const others = await connections(url); // the suite's own directory, idle
+      const d = await LdapDirectory.open({
+        url,
+        startTls,
+        ca: slapd.caFile!,
+        bindDn: slapd.bindDn,
+        bindPasswordFile: join(secrets, 'pw'),
+        baseDn: slapd.baseDn,
+        timeoutMs: 2000,
+      });
+      try {
+        for (let i = 0; i < 10; i++) await d.findIdentity('sAMAccountName', 'alice');
+        await Promise.all(Array.from({ length: 10 }, () => d.findIdentity('upn', 'carol@example.test')));
+        expect(await connections(url)).toBe(others + 1);
+
+        // the kernel aborts our side of the connection (as a DC restart or a firewall idle timeout would)
+        expect((await run('ss', ['-K', '-tn', 'dport', '=', `:${new URL(url).port}`])).code).toBe(0);
+        expect(await connections(url)).toBe(0);
+        expect((await d.findIdentity('sAMAccountName', 'alice')).sAMAccountName).toBe('alice');
+        expect(await connections(url)).toBe(1);
+      } finally {
+        await d.close();
+      }
+    },
+  );
 });
