@@ -1,5 +1,5 @@
-import { createServer, type Server, type Socket } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import { backendHttp } from './backend-http.js';
