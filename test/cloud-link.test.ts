@@ -11,11 +11,13 @@ import {
   finishedJob,
   journalRows,
   type LinkedAppliance,
+  STATIC_CHALLENGE,
   startLinkedAppliance,
   until,
 } from './support/link-appliance.js';
 import { type RunningProxy, startConnectProxy } from './support/link-proxy.js';
 import { openssl, run } from './support/run.js';
+import { scepclient } from './support/scepclient.js';
 
 /** Reconnect quickly after the faults this file injects; everything else stays at its default. */
 const FAST = { backoff: { baseMs: 100, capMs: 1000 }, pingIntervalSeconds: 2 };
@@ -143,7 +145,7 @@ describe('cloud link, appliance end (real outpost cloud, outpost enroll, outpost
     expect(health.report.memory.totalBytes).toBeGreaterThan(0);
   });
 
-  it('resends a result the cloud never acknowledged after the cloud is killed and restarted', async () => {
+  it('keeps issuing over SCEP while the cloud is away, then resends the unacked result and event', async () => {
     await appliance!.stop();
     appliance = await startLinkedAppliance(dataDir, FAST);
     await connected(cloud, applianceId);
@@ -159,6 +161,17 @@ describe('cloud link, appliance end (real outpost cloud, outpost enroll, outpost
     await until('job finished on the appliance', async () =>
       journalRows(dataDir).find((r) => r.id === jobId)?.state === 'done' ? true : undefined,
     );
+    // The cloud is gone, the connector is not: SCEP issues (a real scepclient), the appliance is ready,
+    // and the issuance event waits in the outbox.
+    expect((await fetch(`${appliance.adminUrl}/readyz`)).status).toBe(200);
+    const enrolled = await scepclient(appliance.scepUrl, {
+      cn: 'device-while-cloud-away',
+      challenge: STATIC_CHALLENGE,
+    });
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    const serialHex = new X509Certificate(readFileSync(enrolled.certFile)).serialNumber
+      .toLowerCase()
+      .replace(/^0+/, '');
     await restartCloud('kill'); // SIGKILL reaches a stopped process
     await appliance.waitForLog('"resentResults":1', { from: mark });
     const job = await finishedJob(cloud, jobId);
@@ -169,6 +182,14 @@ describe('cloud link, appliance end (real outpost cloud, outpost enroll, outpost
     await until('resent result acked', async () =>
       journalRows(dataDir).find((r) => r.id === jobId)?.state === 'delivered' ? true : undefined,
     );
+    const events = await until('the issuance event', async () => {
+      const res = await cloud.admin('GET', `/v1/admin/events?applianceId=${applianceId}`);
+      const issued = (res.body.events as Array<{ event: { kind: string; serialHex?: string } }>).filter(
+        (e) => e.event.kind === 'scep.issued' && e.event.serialHex?.replace(/^0+/, '') === serialHex,
+      );
+      return issued.length > 0 ? issued : undefined;
+    });
+    expect(events).toHaveLength(1);
   });
 
   it('resumes jobs interrupted by SIGKILL and issues exactly one certificate per job', async () => {

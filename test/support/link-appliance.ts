@@ -9,9 +9,13 @@ import type { RunningCloud } from './cloud.js';
 
 const execFileAsync = promisify(execFile);
 
+/** The static SCEP challenge every linked appliance here accepts. */
+export const STATIC_CHALLENGE = 'link-e2e-static-challenge';
+
 export interface LinkedAppliance {
   pid: number;
   adminUrl: string;
+  scepUrl: string;
   logs(): string;
   /** Resolves once the output contains `text`, counting from `from` (an offset into logs()). */
   waitForLog(text: string, options?: { timeoutMs?: number; from?: number }): Promise<void>;
@@ -65,7 +69,9 @@ export async function startLinkedAppliance(
       dataDir,
       roles: ['connector'],
       admin: { listen: `127.0.0.1:${adminPort}` },
-      connector: { scep: { listen: `127.0.0.1:${scepPort}`, workers: 1 } },
+      connector: {
+        scep: { listen: `127.0.0.1:${scepPort}`, workers: 1, challenge: { static: STATIC_CHALLENGE } },
+      },
       ...(cloud ? { cloud } : {}),
     }),
   );
@@ -79,6 +85,7 @@ export async function startLinkedAppliance(
   const appliance: LinkedAppliance = {
     pid: child.pid!,
     adminUrl: `http://127.0.0.1:${adminPort}`,
+    scepUrl: `http://127.0.0.1:${scepPort}/scep`,
     logs: () => output,
     waitForLog: async (text, o = {}) => {
       const deadline = Date.now() + (o.timeoutMs ?? 30_000);
