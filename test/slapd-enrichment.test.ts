@@ -250,6 +250,48 @@ describe('directory enrichment against slapd (scepclient → Outpost SCEP → sl
     expect(await app.waitForLog('no directory account matches the request'), app.logs()).toBe(true);
   });
 
+  it('renews (RenewalReq) by the SID in the certificate, and refuses once the account is disabled', async () => {
+    const first = await enroll('carol-laptop', {
+      profile: 'staff',
+      userId: 'carol@example.test',
+      deviceId: 'd7',
+    });
+    expect(first.code, first.stdout + first.stderr + app.logs()).toBe(0);
+    const issued = readFileSync(first.certFile, 'utf8');
+
+    // scepclient finds cert.pem in its directory and signs a RenewalReq with it (no challenge)
+    const renewed = await scepclient(app.scepUrl, { cn: 'carol-laptop', dir: first.dir });
+    expect(renewed.code, renewed.stdout + renewed.stderr + app.logs()).toBe(0);
+    const cert = parseCertificate(firstDer(readFileSync(first.certFile, 'utf8'), 'CERTIFICATE'));
+    expect(readFileSync(first.certFile, 'utf8')).not.toBe(issued);
+    expect(cert.subject.text).toMatch(/^CN=carol,OU=/);
+    expect(decodeSidExtension(cert.extensions.find((e) => e.oid === SidOid.extension)!.value)).toBe(
+      `${DOMAIN_SID}-1107`,
+    );
+
+    const ldif = join(secrets, 'disable-carol.ldif');
+    writeFileSync(
+      ldif,
+      `dn: uid=carol,ou=people,${slapd.baseDn}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: ${UAC.disabled}\n`,
+    );
+    const modify = await run('ldapmodify', [
+      '-x',
+      '-H',
+      slapd.url,
+      '-D',
+      slapd.adminDn,
+      '-w',
+      slapd.adminPassword,
+      '-f',
+      ldif,
+    ]);
+    expect(modify.code, modify.stderr).toBe(0);
+    const refused = await scepclient(app.scepUrl, { cn: 'carol-laptop', dir: first.dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout + refused.stderr).toContain('failInfo: badRequest (2)');
+    expect(await app.waitForLog('uid=carol,ou=people'), app.logs()).toBe(true);
+  });
+
   it('reads an OpenLDAP-style directory through the openldap preset (StartTLS, flag attribute, URI only)', async () => {
     const r = await enroll('bob', { profile: 'ldapstyle' });
     expect(r.code, r.stdout + r.stderr + app.logs()).toBe(0);

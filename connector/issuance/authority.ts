@@ -107,7 +107,8 @@ export class Authority {
     if (earlier) return earlier;
     const previous = this.currentCertificate(req.signerCertDer);
     // An enriched profile's subject comes from the directory, not from the CSR: the renewal finds
-    // the account again (by the SID the certificate carries) and renders it afresh.
+    // the account again (by the SID the certificate carries), refuses it if disabled, and keeps
+    // the renewed certificate's subject and SANs.
     const enriched = this.options.enrichment?.enriches(previous.profile) ?? false;
     if (!enriched && previous.subject !== req.csr.subject.text) {
       throw new OutpostError(

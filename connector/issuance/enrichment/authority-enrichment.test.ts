@@ -158,6 +158,13 @@ describe('Authority with directory enrichment (BuiltinCa)', () => {
     });
     expect(renewed.status).toBe('issued');
     expect(directory.calls).toEqual([['objectSid', SID]]);
+    if (renewed.status !== 'issued') return;
+    const [before, after] = [first, renewed].map((o) => parseCertificate(o.record.der));
+    expect(after!.subject.der.equals(before!.subject.der)).toBe(true); // the same identity, a new key pair's worth
+    expect(after!.sans).toEqual(before!.sans);
+    expect(after!.extensions.find((e) => e.oid === SidOid.extension)?.value).toEqual(
+      before!.extensions.find((e) => e.oid === SidOid.extension)?.value,
+    );
     directory.disabled.add('jsmith');
     try {
       await expect(

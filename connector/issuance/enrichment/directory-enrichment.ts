@@ -1,5 +1,5 @@
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
-import { type EnrichmentPlan, renderEnrichment } from './enrichment-plan.js';
+import { type EnrichmentPlan, renderEnrichment, renewEnrichment } from './enrichment-plan.js';
 import type { EnrichedIssue, EnrichmentRequest, IdentityDirectory, IssuanceEnrichment } from './ports.js';
 import { deviceIdValue, lookupValue } from './request-values.js';
 import { certificateSid } from './sid-mapping.js';
@@ -32,11 +32,13 @@ export class DirectoryEnrichment implements IssuanceEnrichment {
     if (!plan) return undefined;
     const directory = this.directories.get(plan.directory)!;
     // A renewal finds the account by the SID its certificate already maps to: the same account
-    // even after a rename, and one that is refused once disabled.
+    // even after a rename, and one that is refused once disabled. It keeps the certificate's
+    // subject and SANs (enrichment-plan.ts renewEnrichment).
     const sid = request.renewing ? certificateSid(request.renewing) : undefined;
     const account = sid
       ? await directory.findIdentity('objectSid', sid)
       : await directory.findIdentity(plan.lookupBy, lookupValue(plan.lookupFrom, request));
+    if (request.renewing) return renewEnrichment(plan, account, request.renewing);
     return renderEnrichment(plan, account, {
       csrSans: request.csr.sans,
       deviceId: deviceIdValue(plan.deviceIdFrom, request),

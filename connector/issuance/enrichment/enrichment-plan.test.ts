@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nameFromDer } from '../../../certs/name.js';
+import type { ParsedCertificate } from '../../../certs/parsed-certificate.js';
 import { emptySans } from '../../../certs/sans.js';
 import { decodeSidExtension, SidOid } from '../../../certs/sid-extension.js';
 import { ErrorCodes, type OutpostError } from '../../../core/errors.js';
@@ -7,6 +8,7 @@ import {
   compileEnrichment,
   type EnrichmentConfig,
   renderEnrichment,
+  renewEnrichment,
   templateValues,
 } from './enrichment-plan.js';
 import type { AccountIdentity } from './ports.js';
@@ -89,6 +91,29 @@ describe('enrichment plan', () => {
       upn: ['jsmith@corp.test'],
       uri: ['urn:device:dev-9', `tag:microsoft.com,2022-09-14:sid:${SID}`],
     });
+  });
+
+  it('a renewal keeps the subject and SANs and writes the SID mapping afresh', () => {
+    const previous = {
+      subject: { rdns: [], text: 'CN=kept', der: Buffer.from('300e310c300a06035504030c036b6570', 'hex') },
+      sans: {
+        ...emptySans(),
+        dns: ['kept.test'],
+        uri: [
+          'urn:kept',
+          'tag:microsoft.com,2022-09-14:sid:S-1-5-21-1',
+          'tag:microsoft.com,2022-09-14:sid:bad',
+        ],
+      },
+    } as unknown as ParsedCertificate;
+    const issue = renewEnrichment(compileEnrichment(config({ sidMapping: 'both' })), ACCOUNT, previous);
+    expect(issue.subject).toBe(previous.subject);
+    expect(issue.sans).toEqual({
+      ...emptySans(),
+      dns: ['kept.test'],
+      uri: ['urn:kept', `tag:microsoft.com,2022-09-14:sid:${SID}`],
+    });
+    expect(issue.extraExtensions.map((e) => decodeSidExtension(e.valueDer))).toEqual([SID]);
   });
 
   it('refuses an account without a SID when the profile maps by SID', () => {

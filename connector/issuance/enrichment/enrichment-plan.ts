@@ -1,4 +1,6 @@
 import type { SubjectAltNames } from '../../../certs/csr.js';
+import type { ParsedCertificate } from '../../../certs/parsed-certificate.js';
+import { sidFromUri } from '../../../certs/sid-extension.js';
 import type { AccountIdentity, EnrichedIssue, LookupBy } from './ports.js';
 import type { DeviceIdSource, LookupSource } from './request-values.js';
 import { compileSanTemplate, renderSans, type SanTemplate, type SanTemplateConfig } from './san-template.js';
@@ -79,6 +81,37 @@ export function renderEnrichment(
     sans,
     extraExtensions: sid.extension ? [sid.extension] : [],
   };
+}
+
+/**
+ * Pure: what to issue when `previous` is renewed for `account` (found again, enabled). The
+ * certificate keeps its subject and SANs, the identity it was issued for; the request carries
+ * no challenge, so values that came from one (DeviceId) could not be rendered again. The SID
+ * mapping is written afresh from the account.
+ */
+export function renewEnrichment(
+  plan: EnrichmentPlan,
+  account: AccountIdentity,
+  previous: ParsedCertificate,
+): EnrichedIssue {
+  const sid = sidArtifacts(plan.sidMapping, account.objectSid, account.dn);
+  const sans = cloneSans(previous.sans);
+  sans.uri = sans.uri.filter((uri) => !isSidUri(uri));
+  if (sid.uri) sans.uri.push(sid.uri);
+  return {
+    account,
+    subject: previous.subject,
+    sans,
+    extraExtensions: sid.extension ? [sid.extension] : [],
+  };
+}
+
+function isSidUri(uri: string): boolean {
+  try {
+    return sidFromUri(uri) !== undefined;
+  } catch {
+    return true; // a malformed mapping URI is dropped too, never carried forward
+  }
 }
 
 function cloneSans(s: SubjectAltNames): SubjectAltNames {
