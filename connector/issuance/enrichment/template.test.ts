@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
 import { parseTemplate, renderTemplate, templateVariables } from './template.js';
+import { TEMPLATE_VARIABLES } from './variables.js';
 
 describe('template parsing', () => {
   it.each([
@@ -65,5 +67,43 @@ describe('template rendering', () => {
       expect((error as OutpostError).code).toBe(ErrorCodes.badRequest);
       expect((error as OutpostError).message).toMatch(/no value for \{\{DeviceId\}\}.*deviceId claim/);
     }
+  });
+});
+
+describe('template parser properties', () => {
+  it('any text parses or is refused as a config error, nothing else', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 1100 }), (text) => {
+        try {
+          parseTemplate(text);
+        } catch (e) {
+          expect(e).toBeInstanceOf(OutpostError);
+          expect((e as OutpostError).code).toBe(ErrorCodes.config);
+        }
+      }),
+    );
+  });
+
+  it('literals and variables written out parse back and render to the same text', () => {
+    const literal = fc
+      .string({ minLength: 1, maxLength: 20 })
+      .filter((t) => !t.includes('{') && !t.includes('}'));
+    const piece = fc.oneof(
+      literal,
+      fc.constantFrom(...TEMPLATE_VARIABLES).map((variable) => ({ variable })),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const text = pieces.map((p) => (typeof p === 'string' ? p : `{{${p.variable}}}`)).join('');
+        const t = parseTemplate(text);
+        const values = Object.fromEntries(TEMPLATE_VARIABLES.map((v) => [v, `<${v}>`]));
+        expect(renderTemplate(t, values)).toBe(
+          pieces.map((p) => (typeof p === 'string' ? p : `<${p.variable}>`)).join(''),
+        );
+        expect(templateVariables(t).sort()).toEqual(
+          [...new Set(pieces.flatMap((p) => (typeof p === 'string' ? [] : [p.variable])))].sort(),
+        );
+      }),
+    );
   });
 });
