@@ -153,6 +153,18 @@ export const gatewaySchema = z.strictObject({
   ),
   /** true = masquerade tunnel traffic to the host's address. */
   nat: z.boolean().default(false),
+  /**
+   * TLS versions offered (always from 1.2) and who protects tunnel records after CONNECT:
+   * `outpost` moves each tunnel off OpenSSL onto Outpost's record layer (gateway/tls; faster, and
+   * no OpenSSL buffers held per idle session), `openssl` keeps every tunnel on Node's TLSSocket.
+   * Connections the record layer cannot take (non-AEAD suites) stay on OpenSSL either way.
+   */
+  tlsPolicy: section(
+    z.strictObject({
+      maxVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3'),
+      recordLayer: z.enum(['outpost', 'openssl']).default('outpost'),
+    }),
+  ),
   auth: section(gatewayAuth),
   timers: section(gatewayTimers),
   limits: section(gatewayLimits),

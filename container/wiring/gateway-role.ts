@@ -107,6 +107,8 @@ export async function startGatewayRole(
       cert: tls.cert,
       key: tls.key,
       ...(auth.clientCaPem ? { clientCa: [Buffer.from(auth.clientCaPem)] } : {}),
+      maxVersion: gw.tlsPolicy.maxVersion,
+      recordLayer: gw.tlsPolicy.recordLayer,
     },
     dialogue,
     sessions,
@@ -117,7 +119,11 @@ export async function startGatewayRole(
       { policy: policyFrom(gw, pool4, pool6), addresses: mainAddresses },
     ),
     tunMtu: gw.tun.mtu,
-    counters: { dropped: (reason) => metrics.drops.inc({ reason }) },
+    counters: {
+      dropped: (reason) => metrics.drops.inc({ reason }),
+      tunnelOpened: (records) => metrics.tunnels.inc({ records }),
+      tlsFailure: (kind) => metrics.tlsFailures.inc({ kind }),
+    },
     sessionEnded: (session) => metrics.sessionEnded(session),
     logger: log,
   });
@@ -162,6 +168,7 @@ export async function startGatewayRole(
       ),
     );
     server.setClientCa(nextAuth.clientCaPem ? [Buffer.from(nextAuth.clientCaPem)] : undefined);
+    server.setTlsPolicy(ngw.tlsPolicy);
     sessions.setLimits(sessionLimitsOf(ngw));
     const replaced = current.auth;
     current = { config: next, auth: nextAuth };
@@ -263,6 +270,18 @@ function gatewayMetrics(registry: ClusterRegistry, sessions: () => SessionTable)
       registers: [registry],
     }),
     sessions: new Gauge({ name: 'outpost_gateway_sessions', help: 'VPN sessions', registers: [registry] }),
+    tunnels: new Counter({
+      name: 'outpost_gateway_tunnels_total',
+      help: 'Tunnels opened, by record layer (outpost: taken over from OpenSSL after CONNECT)',
+      labelNames: ['records'],
+      registers: [registry],
+    }),
+    tlsFailures: new Counter({
+      name: 'outpost_gateway_tls_failures_total',
+      help: 'Taken-over tunnels closed at the TLS record level (bad-record-mac, record-error, peer-alert)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
     drops: new Counter({
       name: 'outpost_gateway_dropped_packets_total',
       help: 'Packets dropped by reason (spoofed, malformed, backpressure, tun-full)',

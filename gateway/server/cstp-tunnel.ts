@@ -1,16 +1,9 @@
-import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import {
-  type CstpFrame,
-  CstpFrameDecoder,
-  encodeDpdResponse,
-  encodeFrame,
-  FrameType,
-  parseDisconnect,
-  writeFrameHeader,
-} from '../cstp/index.js';
+import { type CstpFrame, CstpFrameDecoder, FrameType, parseDisconnect } from '../cstp/index.js';
 import type { Session } from '../session/session.js';
 import { packetAddress } from './packet-address.js';
+import type { TlsFailure } from './record-transport.js';
+import type { RecordLayerKind, TunnelTransport } from './tunnel-transport.js';
 
 export interface TunnelTimers {
   /**
@@ -24,29 +17,27 @@ export interface TunnelTimers {
 
 export interface TunnelCounters {
   dropped(reason: 'spoofed' | 'malformed' | 'backpressure' | 'tun-full'): void;
+  /** A tunnel started, on Outpost's record layer or on OpenSSL's. */
+  tunnelOpened?(recordLayer: RecordLayerKind): void;
+  /** A taken-over connection failed at the TLS record level (it is closed). */
+  tlsFailure?(kind: TlsFailure): void;
 }
 
 export interface TunnelOptions {
-  socket: TLSSocket;
+  /** The CONNECT-answered connection; any bytes past the request arrive through it first. */
+  transport: TunnelTransport;
   session: Session;
-  /** Bytes already read past the CONNECT request head. */
-  head: Buffer;
   mtu: number;
   timers: TunnelTimers;
   /** Writes one IP packet into the TUN; false when it could not (counted as a drop). */
   toTun: (packet: Buffer) => boolean;
   counters: TunnelCounters;
   logger: Logger;
-  /** Bytes queued on the socket beyond which packets to the client are dropped, not buffered. */
-  maxQueuedBytes: number;
   onClose: (reason: string) => void;
 }
 
 /** The reason a tunnel ends with when the user logged out: the session ends with it. */
 export const clientLogout = 'client logout';
-
-/** CSTP frame header: 'S' 'T' 'F' 1, length (16-bit BE), type, 0. */
-const headerBytes = 8;
 
 /**
  * Open tunnels, checked for DPD and idle timeouts once a second by one shared timer (not a timer
@@ -76,11 +67,9 @@ function unwatchLiveness(tunnel: CstpTunnel): void {
 }
 
 /**
- * One client's CSTP tunnel over its TLS socket. Frames from the client go to the TUN (after a
- * source-address check); packets for the client become DATA frames. Each frame is written with
- * its own `write` and the socket's `_writev` is disabled, so every frame travels in its own TLS
- * record: openconnect 9.01 rejects records holding several frames ("Unexpected packet length"),
- * and Node would otherwise merge queued writes into one SSL_write.
+ * One client's CSTP tunnel over its transport (tunnel-transport.ts: Outpost's record layer, or
+ * OpenSSL's). Frames from the client go to the TUN (after a source-address check); packets for
+ * the client become DATA frames, each in a TLS record of its own.
  */
 export class CstpTunnel {
   private readonly decoder: CstpFrameDecoder;
@@ -91,28 +80,22 @@ export class CstpTunnel {
 
   constructor(private readonly o: TunnelOptions) {
     this.decoder = new CstpFrameDecoder({ mtu: Math.max(o.mtu, 1500) });
-    (o.socket as unknown as { _writev: unknown })._writev = null;
-    o.socket.setNoDelay(true);
-    o.socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    o.socket.on('close', () => this.finish('connection closed'));
-    o.socket.on('error', (err) => this.finish(`socket error: ${err.message}`));
     watchLiveness(this);
     o.session.disconnect = (reason) => this.terminate(reason);
-    if (o.head.length > 0) this.receive(o.head);
+    o.transport.setHandlers({
+      data: (chunk) => this.receive(chunk),
+      closed: (reason) => this.finish(reason),
+    });
   }
 
   /** A packet from the TUN for this client. */
   sendPacket(packet: Buffer): void {
-    const { socket, session, counters, maxQueuedBytes } = this.o;
+    const { transport, session, counters } = this.o;
     if (this.closed) return;
-    if (socket.writableLength > maxQueuedBytes) {
+    if (!transport.sendPacket(packet)) {
       counters.dropped('backpressure');
       return;
     }
-    const frame = Buffer.allocUnsafe(headerBytes + packet.length);
-    writeFrameHeader(frame, 0, FrameType.data, packet.length);
-    packet.copy(frame, headerBytes);
-    socket.write(frame);
     session.bytesOut += packet.length;
     session.packetsOut++;
     this.lastData = Date.now();
@@ -122,33 +105,32 @@ export class CstpTunnel {
   terminate(reason: string): void {
     if (this.closed) return;
     this.o.logger.info({ session: this.o.session.id, reason }, 'terminating tunnel');
-    this.o.socket.end(encodeFrame(FrameType.terminate));
+    this.o.transport.end(FrameType.terminate);
     this.finish(reason);
-    setTimeout(() => this.o.socket.destroy(), 2000).unref();
   }
 
   private receive(chunk: Buffer): void {
-    let frames: CstpFrame[];
+    if (this.closed) return;
+    this.lastReceived = Date.now();
     try {
-      frames = this.decoder.push(chunk);
+      this.decoder.pushEach(chunk, this.handleFrame);
     } catch (e) {
       this.o.counters.dropped('malformed');
       this.o.logger.info({ session: this.o.session.id, reason: (e as Error).message }, 'bad CSTP frame');
-      this.o.socket.destroy();
+      this.o.transport.destroy();
       this.finish('protocol error');
-      return;
     }
-    this.lastReceived = Date.now();
-    for (const frame of frames) this.handleFrame(frame);
   }
 
-  private handleFrame(frame: CstpFrame): void {
-    const { session, socket } = this.o;
+  private readonly handleFrame = (frame: CstpFrame): void => {
+    const { session, transport } = this.o;
+    if (this.closed) return;
     switch (frame.type) {
       case FrameType.data:
         return this.fromClient(frame.payload);
       case FrameType.dpdRequest:
-        socket.write(encodeDpdResponse(frame));
+        // ocserv answers with the same payload, type flipped (worker-vpn.c parse_data).
+        transport.sendFrame(FrameType.dpdResponse, frame.payload);
         return;
       case FrameType.dpdResponse:
       case FrameType.keepalive:
@@ -158,14 +140,14 @@ export class CstpTunnel {
         // (ocserv worker-vpn.c), so only the former ends the session.
         const kind = parseDisconnect(frame.payload).kind;
         this.o.logger.info({ session: session.id, kind }, 'client disconnected');
-        socket.end();
         this.finish(kind === 'user' ? clientLogout : 'client disconnect');
+        transport.end();
         return;
       }
       default:
         this.o.counters.dropped('malformed');
     }
-  }
+  };
 
   private fromClient(packet: Buffer): void {
     const { session, counters } = this.o;
@@ -185,7 +167,7 @@ export class CstpTunnel {
     if (silent > 3 * dpd * 1000) return this.terminate('dead peer (DPD)');
     if (silent > 2 * dpd * 1000 && now - this.lastProbe > dpd * 1000) {
       this.lastProbe = now;
-      this.o.socket.write(encodeFrame(FrameType.dpdRequest));
+      this.o.transport.sendFrame(FrameType.dpdRequest);
     }
     if (now - this.lastData > idle * 1000) this.terminate('idle timeout');
   }

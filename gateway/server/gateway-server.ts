@@ -1,7 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type Server } from 'node:https';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { ErrorCodes, isOutpostError } from '../../core/errors.js';
 import {
@@ -13,14 +18,29 @@ import {
 import type { Identity } from '../session/identity.js';
 import type { Session } from '../session/session.js';
 import type { SessionTable } from '../session/session-table.js';
+import { ChunkPool } from '../tls/chunk-pool.js';
+import { loadEvp } from '../tls/evp.js';
 import type { AuthDialogue } from './auth-dialogue.js';
 import { CstpTunnel, clientLogout, type TunnelCounters } from './cstp-tunnel.js';
 import { connectParams, type GatewayPolicy } from './gateway-policy.js';
 import { packetAddress } from './packet-address.js';
 import type { AddressAllocator, BanList, PacketDevice } from './ports.js';
+import { connectionOf, type RecordLayerSetup, TlsConnection } from './tls-connection.js';
+import type { RecordLayerKind, TunnelTransport } from './tunnel-transport.js';
 
 export interface GatewayServerOptions {
-  tls: { cert: Buffer; key: Buffer; clientCa?: Buffer[] };
+  tls: {
+    cert: Buffer;
+    key: Buffer;
+    clientCa?: Buffer[];
+    /** Highest TLS version offered (default TLS 1.3); the lowest is always TLS 1.2. */
+    maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+    /**
+     * Who protects tunnel records after CONNECT: `outpost` (default) takes the connection over
+     * from OpenSSL (gateway/tls), `openssl` leaves every connection on Node's TLSSocket.
+     */
+    recordLayer?: RecordLayerKind;
+  };
   dialogue: AuthDialogue;
   sessions: SessionTable;
   /** The policy (pool, DNS, routes, timers) of an identity's group; see policy-selector.ts. */
@@ -37,35 +57,43 @@ export interface GatewayServerOptions {
 
 const maxBodyBytes = 64 * 1024;
 const maxQueuedBytes = 4 * 1024 * 1024;
+const handshakeTimeoutMs = 10_000;
+/** Sealed-record chunks: a full 16 KiB record fits several times; free ones kept for reuse. */
+const chunkBytes = 64 * 1024;
+const freeChunks = 256;
 
 /**
- * The gateway's TLS listener. Node's https server parses the HTTP of the auth dialogue (POSTs)
- * and hands `CONNECT /CSCOSSLC/tunnel` over as a raw TLS socket, which then carries CSTP.
+ * The gateway's TLS listener. TCP connections are accepted here and TLS runs in a TLSSocket per
+ * connection (tls-connection.ts), whose cleartext goes to Node's HTTP server for the auth
+ * dialogue (POSTs). `CONNECT /CSCOSSLC/tunnel` is answered here and the connection then carries
+ * CSTP: on Outpost's record layer when the takeover succeeds, else on the TLSSocket.
  * Limits: TLS 1.2+, handshake and header time limits (slowloris), body size, queued bytes.
  */
 export class GatewayServer {
   readonly server: Server;
+  private readonly http: HttpServer;
   private readonly tunnels = new Map<string, CstpTunnel>();
+  /** Connections still in the TLS handshake or the HTTP dialogue. */
+  private readonly handshaking = new Set<TlsConnection>();
+  private context: SecureContext;
+  private recordLayer: RecordLayerSetup | undefined;
 
   constructor(private readonly o: GatewayServerOptions) {
-    this.server = createServer({
-      cert: o.tls.cert,
-      key: o.tls.key,
-      minVersion: 'TLSv1.2',
-      requestCert: (o.tls.clientCa?.length ?? 0) > 0,
-      rejectUnauthorized: false, // the certificate authenticator decides, so the client gets a form, not a reset
-      ...(o.tls.clientCa ? { ca: o.tls.clientCa } : {}),
-      handshakeTimeout: 10_000,
+    this.context = this.secureContext(o.tls.cert, o.tls.key);
+    this.recordLayer = this.recordLayerSetup();
+    this.http = createHttpServer({
       headersTimeout: 10_000,
       requestTimeout: 15_000,
       keepAliveTimeout: 30_000,
       maxHeaderSize: 16 * 1024,
+      connectionsCheckingInterval: 1000,
     });
-    this.server.on('request', (req, res) => void this.onRequest(req, res));
-    this.server.on('connect', (req, socket, head) => this.onConnect(req, socket, head));
-    this.server.on('tlsClientError', (err, socket) => {
-      this.o.logger.debug({ remote: socket.remoteAddress, reason: err.message }, 'TLS handshake failed');
-    });
+    this.http.on('request', (req, res) => void this.onRequest(req, res));
+    this.http.on('connect', (req, socket, head) => this.onConnect(req, socket, head));
+    // This HTTP server never listens (connections are handed to it), but its header and request
+    // time limits (slowloris) are enforced by a checker Node starts on 'listening'.
+    this.http.emit('listening');
+    this.server = createTcpServer((socket) => this.onTcp(socket));
     o.device.onPacket((packet) => this.fromDevice(packet));
     o.sessions.onClosed = (session, reason) => this.onSessionClosed(session, reason);
   }
@@ -76,8 +104,7 @@ export class GatewayServer {
    * old certificate, when the new pair does not load.
    */
   reloadTls(cert: Buffer, key: Buffer): void {
-    const clientCa = this.o.tls.clientCa;
-    this.server.setSecureContext({ cert, key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) });
+    this.context = this.secureContext(cert, key);
     this.o.tls = { ...this.o.tls, cert, key };
   }
 
@@ -91,11 +118,20 @@ export class GatewayServer {
 
   /** The CA bundle client certificates are asked for (undefined: certificate auth is off). */
   setClientCa(clientCa: Buffer[] | undefined): void {
-    const { cert, key } = this.o.tls;
-    this.o.tls = { cert, key, ...(clientCa ? { clientCa } : {}) };
-    // tls.Server reads requestCert for each new connection.
-    (this.server as unknown as { requestCert: boolean }).requestCert = (clientCa?.length ?? 0) > 0;
-    this.reloadTls(cert, key);
+    const { clientCa: _previous, ...rest } = this.o.tls;
+    this.o.tls = { ...rest, ...(clientCa ? { clientCa } : {}) };
+    // Each new connection reads requestCert and the context from here.
+    this.reloadTls(rest.cert, rest.key);
+  }
+
+  /**
+   * TLS versions and record layer for connections accepted from now on; open tunnels keep theirs.
+   */
+  setTlsPolicy(policy: { maxVersion: 'TLSv1.2' | 'TLSv1.3'; recordLayer: RecordLayerKind }): void {
+    const before = this.o.tls.recordLayer ?? 'outpost';
+    this.o.tls = { ...this.o.tls, ...policy };
+    this.reloadTls(this.o.tls.cert, this.o.tls.key);
+    if (policy.recordLayer !== before) this.recordLayer = this.recordLayerSetup();
   }
 
   /**
@@ -126,13 +162,62 @@ export class GatewayServer {
   async close(): Promise<void> {
     const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const session of this.o.sessions.list()) this.o.sessions.close(session, 'server shutdown');
-    this.server.closeAllConnections();
+    for (const connection of this.handshaking) connection.raw.destroy();
+    this.http.closeAllConnections();
+    this.http.close(() => undefined); // stops the time-limit checker
     await closing;
+  }
+
+  private secureContext(cert: Buffer, key: Buffer): SecureContext {
+    const { clientCa, maxVersion } = this.o.tls;
+    return createSecureContext({
+      cert,
+      key,
+      minVersion: 'TLSv1.2',
+      maxVersion: maxVersion ?? 'TLSv1.3',
+      ...(clientCa ? { ca: clientCa } : {}),
+    });
+  }
+
+  /** The takeover's crypto (Node's OpenSSL through koffi); undefined keeps tunnels on OpenSSL. */
+  private recordLayerSetup(): RecordLayerSetup | undefined {
+    if ((this.o.tls.recordLayer ?? 'outpost') === 'openssl') return undefined;
+    const evp = loadEvp();
+    if (!evp) {
+      this.o.logger.warn('koffi cannot reach OpenSSL: tunnels stay on the OpenSSL record layer');
+      return undefined;
+    }
+    return {
+      evp,
+      pool: new ChunkPool(evp, chunkBytes, freeChunks),
+      onTlsFailure: (kind) => this.o.counters.tlsFailure?.(kind),
+    };
+  }
+
+  private onTcp(raw: Socket): void {
+    const connection = new TlsConnection(raw, {
+      secureContext: this.context,
+      requestCert: (this.o.tls.clientCa?.length ?? 0) > 0,
+      recordLayer: this.recordLayer,
+      maxQueuedBytes,
+    });
+    this.handshaking.add(connection);
+    raw.once('close', () => this.handshaking.delete(connection));
+    const { tls } = connection;
+    const timer = setTimeout(() => raw.destroy(), handshakeTimeoutMs);
+    tls.once('secure', () => {
+      clearTimeout(timer);
+      this.http.emit('connection', tls);
+    });
+    tls.on('error', (err) => {
+      this.o.logger.debug({ remote: connection.remoteAddress, reason: err.message }, 'TLS connection failed');
+      raw.destroy();
+    });
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const socket = req.socket as TLSSocket;
-    const remoteAddress = socket.remoteAddress ?? 'unknown';
+    const remoteAddress = connectionOf(socket)?.remoteAddress ?? 'unknown';
     if (req.method !== 'POST' && req.method !== 'GET') {
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, POST' }).end('method not allowed\n');
       return;
@@ -157,11 +242,13 @@ export class GatewayServer {
 
   private onConnect(req: IncomingMessage, stream: Duplex, head: Buffer): void {
     const socket = stream as TLSSocket;
-    const remoteAddress = socket.remoteAddress ?? 'unknown';
+    const connection = connectionOf(socket);
+    const remoteAddress = connection?.remoteAddress ?? 'unknown';
     const refuse = (status: string, reason: string) => {
       this.o.logger.info({ remote: remoteAddress, reason }, 'CONNECT refused');
       socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     };
+    if (!connection) return refuse('500 Internal Server Error', 'connection not found');
     if (req.url !== '/CSCOSSLC/tunnel') return refuse('404 Not Found', `unknown CONNECT target ${req.url}`);
     let request: ConnectRequest;
     let session: Session;
@@ -182,10 +269,11 @@ export class GatewayServer {
       baseMtu: request.baseMtu,
       clientMtu: request.mtu,
       configuredMtu: this.o.tunMtu,
-      transport: socket.remoteFamily === 'IPv6' ? 'ipv6' : 'ipv4',
+      transport: connection.remoteFamily === 'IPv6' ? 'ipv6' : 'ipv4',
     });
+    let response: Buffer;
     try {
-      socket.write(buildConnectResponse(connectParams(policy, session, request, mtu, Date.now())));
+      response = Buffer.from(buildConnectResponse(connectParams(policy, session, request, mtu, Date.now())));
     } catch (e) {
       this.o.logger.error({ err: e }, 'cannot build the CONNECT reply');
       return refuse('500 Internal Server Error', 'bad gateway policy');
@@ -195,16 +283,36 @@ export class GatewayServer {
       user: session.identity.username,
       remote: remoteAddress,
     });
+    this.handshaking.delete(connection);
+    connection.startTunnel(response, head).then(
+      ({ transport, notTakenOver }) => {
+        if (notTakenOver) log.debug({ reason: notTakenOver }, 'tunnel stays on the OpenSSL record layer');
+        this.openTunnel(transport, session, mtu.mtu, policy, addresses, log);
+      },
+      (e) => log.warn({ reason: (e as Error).message }, 'tunnel not started'),
+    );
+  }
+
+  private openTunnel(
+    transport: TunnelTransport,
+    session: Session,
+    mtu: number,
+    policy: GatewayPolicy,
+    addresses: AddressAllocator,
+    log: Logger,
+  ): void {
+    if (session.state === 'closed') {
+      transport.end();
+      return;
+    }
     const tunnel = new CstpTunnel({
-      socket,
+      transport,
       session,
-      head,
-      mtu: mtu.mtu,
+      mtu,
       timers: policy.timers,
       toTun: (packet) => this.o.device.write(packet),
       counters: this.o.counters,
       logger: log,
-      maxQueuedBytes,
       onClose: (reason) => {
         if (this.tunnels.get(session.id) === tunnel) this.tunnels.delete(session.id);
         if (reason === clientLogout) this.o.sessions.close(session, reason);
@@ -217,7 +325,11 @@ export class GatewayServer {
     });
     this.tunnels.set(session.id, tunnel);
     this.o.sessions.markConnected(session);
-    log.info({ ipv4: session.ipv4, ipv6: session.ipv6, mtu: mtu.mtu }, 'tunnel connected');
+    this.o.counters.tunnelOpened?.(transport.kind);
+    log.info(
+      { ipv4: session.ipv4, ipv6: session.ipv6, mtu, records: transport.kind, tls: transport.protocol },
+      'tunnel connected',
+    );
   }
 
   private fromDevice(packet: Buffer): void {

@@ -1,0 +1,205 @@
+import type { Socket } from 'node:net';
+import { FRAME_HEADER_LENGTH, FrameType, writeFrameHeader } from '../cstp/index.js';
+import type { ChunkPool } from '../tls/chunk-pool.js';
+import type { Evp } from '../tls/evp.js';
+import type { SessionKeys } from '../tls/handshake-observer.js';
+import { AlertDescription, ContentType, TlsRecordError } from '../tls/record.js';
+import { PeerAlertError, RecordLayer, type RecordLayerOptions } from '../tls/record-layer.js';
+import type { RecordLayerKind, TransportHandlers, TunnelTransport } from './tunnel-transport.js';
+
+/** Why a taken-over connection failed at the TLS level, for the drop counters. */
+export type TlsFailure = 'bad-record-mac' | 'record-error' | 'peer-alert';
+
+export interface RecordTransportOptions {
+  socket: Socket;
+  evp: Evp;
+  pool: ChunkPool;
+  keys: SessionKeys;
+  sequences: { client: number; server: number };
+  /** Client bytes that arrived after the CONNECT request, still encrypted. */
+  pending: Buffer[];
+  /** CSTP bytes OpenSSL already decrypted past the CONNECT request. */
+  head: Buffer;
+  maxQueuedBytes: number;
+  /** Sealed bytes gathered before a socket write (many records, one write). */
+  flushBytes?: number;
+  layer?: RecordLayerOptions;
+  onTlsFailure?: (kind: TlsFailure, detail: string) => void;
+}
+
+/**
+ * A tunnel over the raw TCP socket with Outpost's record layer (gateway/tls), after OpenSSL did
+ * the handshake and the auth dialogue. Downstream, frames are sealed one per record straight into
+ * pooled chunks and written many records per write: at the end of the current turn of the event
+ * loop, or as soon as `flushBytes` are waiting. Upstream, whole socket reads are opened in place.
+ * The connection then holds no OpenSSL buffers: a raw socket, two EVP contexts and counters.
+ */
+export class RecordTransport implements TunnelTransport {
+  readonly kind: RecordLayerKind = 'outpost';
+  readonly protocol: string;
+  private readonly layer: RecordLayer;
+  private handlers: TransportHandlers | undefined;
+  private early: Buffer[] = [];
+  private flushScheduled = false;
+  private readonly flushBytes: number;
+  private ended = false;
+  private writeClosed = false;
+
+  constructor(private readonly o: RecordTransportOptions) {
+    this.protocol = `${o.keys.suite.version} ${o.keys.suite.name}`;
+    this.flushBytes = o.flushBytes ?? 48 * 1024;
+    this.layer = new RecordLayer(
+      o.evp,
+      o.pool,
+      o.keys,
+      o.sequences,
+      {
+        data: (buffer, start, end) => this.deliver(buffer.subarray(start, end)),
+        closeNotify: () => this.onCloseNotify(),
+        outputQueued: () => this.scheduleFlush(),
+      },
+      o.layer,
+    );
+    const { socket } = o;
+    socket.setNoDelay(true);
+    if (o.head.length > 0) this.early.push(o.head);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('end', () => this.close('connection closed'));
+    socket.on('close', () => this.close('connection closed'));
+    socket.on('error', (err) => this.close(`socket error: ${err.message}`));
+    for (const chunk of o.pending) this.receive(chunk);
+  }
+
+  setHandlers(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+    const early = this.early;
+    this.early = [];
+    for (const chunk of early) handlers.data(chunk);
+    if (this.ended) handlers.closed(this.endReason);
+  }
+
+  sendPacket(packet: Buffer): boolean {
+    if (this.writeClosed) return false;
+    if (this.o.socket.writableLength + this.layer.pendingBytes > this.o.maxQueuedBytes) return false;
+    this.seal(FrameType.data, packet);
+    return true;
+  }
+
+  sendFrame(type: FrameType, payload?: Uint8Array): void {
+    if (this.writeClosed) return;
+    this.seal(type, payload);
+  }
+
+  end(lastFrame?: FrameType, graceMs = 2000): void {
+    if (this.writeClosed) return;
+    if (lastFrame !== undefined) this.seal(lastFrame);
+    this.layer.alert(AlertDescription.closeNotify);
+    this.finishWriting();
+    setTimeout(() => this.o.socket.destroy(), graceMs).unref();
+  }
+
+  destroy(): void {
+    this.o.socket.destroy();
+    this.close('destroyed');
+  }
+
+  private seal(type: FrameType, payload?: Uint8Array): void {
+    const length = payload?.length ?? 0;
+    const chunk = this.layer.begin(FRAME_HEADER_LENGTH + length);
+    const at = this.layer.plaintextOffset;
+    writeFrameHeader(chunk.buffer, at, type, length);
+    if (payload && length > 0) chunk.buffer.set(payload, at + FRAME_HEADER_LENGTH);
+    this.layer.end(ContentType.applicationData, FRAME_HEADER_LENGTH + length);
+    if (this.layer.pendingBytes >= this.flushBytes) this.flush();
+    else this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const out = this.layer.takeOutput();
+    if (out.length === 0) return;
+    const { socket, pool } = this.o;
+    if (socket.destroyed) {
+      for (const o of out) pool.give(o.chunk);
+      return;
+    }
+    if (out.length > 1) socket.cork();
+    for (const { chunk, length } of out)
+      socket.write(chunk.buffer.subarray(0, length), () => pool.give(chunk));
+    if (out.length > 1) socket.uncork();
+  };
+
+  private receive(chunk: Buffer): void {
+    if (this.ended) return;
+    try {
+      this.layer.receive(chunk, this.o.evp.address(chunk));
+    } catch (e) {
+      this.onRecordError(e);
+    }
+  }
+
+  private deliver(plaintext: Buffer): void {
+    if (this.handlers) this.handlers.data(plaintext);
+    else this.early.push(Buffer.from(plaintext));
+  }
+
+  private onRecordError(e: unknown): void {
+    if (e instanceof PeerAlertError) {
+      this.o.onTlsFailure?.('peer-alert', e.message);
+      this.o.socket.destroy();
+      return this.close(`TLS alert ${e.description} from the client`);
+    }
+    const error =
+      e instanceof TlsRecordError ? e : new TlsRecordError(AlertDescription.internalError, String(e));
+    const kind: TlsFailure =
+      error.alert === AlertDescription.badRecordMac ? 'bad-record-mac' : 'record-error';
+    this.o.onTlsFailure?.(kind, error.message);
+    if (!this.writeClosed) {
+      this.layer.alert(error.alert);
+      this.finishWriting();
+    }
+    setTimeout(() => this.o.socket.destroy(), 1000).unref();
+    this.close(`TLS error: ${error.message}`);
+  }
+
+  /** close_notify from the client: answer with ours (RFC 8446 §6.1) and close. */
+  private onCloseNotify(): void {
+    if (!this.writeClosed) {
+      this.layer.alert(AlertDescription.closeNotify);
+      this.finishWriting();
+    }
+    this.close('client close_notify');
+  }
+
+  /** Flushes what is sealed and half-closes; nothing is sealed after this. */
+  private finishWriting(): void {
+    this.writeClosed = true;
+    this.flush();
+    this.o.socket.end();
+  }
+
+  private endReason = '';
+
+  private close(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endReason = reason;
+    this.writeClosed = true;
+    // The socket may still be writing sealed chunks: their write callbacks give them back.
+    const out = this.layer.takeOutput();
+    const { socket } = this.o;
+    if (!socket.destroyed && !socket.writableEnded && out.length > 0) {
+      for (const { chunk, length } of out) {
+        socket.write(chunk.buffer.subarray(0, length), () => this.o.pool.give(chunk));
+      }
+    } else for (const o of out) this.o.pool.give(o.chunk);
+    this.layer.dispose();
+    this.handlers?.closed(reason);
+  }
+}

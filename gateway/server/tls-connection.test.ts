@@ -1,0 +1,314 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSecureContext, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CstpFrameDecoder, encodeFrame, FrameType } from '../cstp/index.js';
+import { ChunkPool } from '../tls/chunk-pool.js';
+import { loadEvp } from '../tls/evp.js';
+import type { TlsFailure } from './record-transport.js';
+import { connectionOf, TlsConnection } from './tls-connection.js';
+import type { TunnelTransport } from './tunnel-transport.js';
+
+const evp = loadEvp()!;
+let dir: string;
+let cert: Buffer;
+let key: Buffer;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'outpost-tlsconn-'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-subj',
+      '/CN=127.0.0.1',
+      '-days',
+      '2',
+    ],
+    { stdio: 'ignore' },
+  );
+  cert = readFileSync(join(dir, 'cert.pem'));
+  key = readFileSync(join(dir, 'key.pem'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Harness {
+  port: number;
+  /** Transports made for CONNECTs, in order, with the reason a takeover was not made. */
+  tunnels: Array<{ transport: TunnelTransport; notTakenOver?: string; closed: Promise<string> }>;
+  failures: TlsFailure[];
+  close(): Promise<void>;
+}
+
+/**
+ * The gateway's connection handling without the gateway: TLS via TlsConnection, HTTP via Node's
+ * server, and at CONNECT the takeover; each tunnel echoes every CSTP frame back.
+ */
+async function harness(options: { recordLayer?: boolean; keyUpdateAfter?: number } = {}): Promise<Harness> {
+  const failures: TlsFailure[] = [];
+  const tunnels: Harness['tunnels'] = [];
+  const pool = new ChunkPool(evp, 64 * 1024, 16);
+  const http = createHttpServer((req, res) => res.end(`hello ${req.url}`));
+  // One context for all connections, as in the gateway: TLS 1.2 tickets are keyed by it.
+  const secureContext = createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+  const sockets = new Set<Socket>();
+  http.on('connect', (_req, socket: TLSSocket, head: Buffer) => {
+    const connection = connectionOf(socket)!;
+    void connection.startTunnel(Buffer.from('HTTP/1.1 200 CONNECTED\r\n\r\n'), head).then((started) => {
+      const { transport } = started;
+      const decoder = new CstpFrameDecoder({ maxPayload: 16000 });
+      const closed = new Promise<string>((resolve) =>
+        transport.setHandlers({
+          data: (chunk) =>
+            decoder.pushEach(chunk, (frame) => transport.sendFrame(frame.type, Buffer.from(frame.payload))),
+          closed: resolve,
+        }),
+      );
+      tunnels.push({ ...started, closed });
+    });
+  });
+  const server: Server = createServer((raw: Socket) => {
+    sockets.add(raw);
+    raw.once('close', () => sockets.delete(raw));
+    const connection = new TlsConnection(raw, {
+      secureContext,
+      requestCert: false,
+      recordLayer:
+        options.recordLayer === false
+          ? undefined
+          : {
+              evp,
+              pool,
+              ...(options.keyUpdateAfter ? { layer: { keyUpdateAfter: options.keyUpdateAfter } } : {}),
+              onTlsFailure: (kind) => failures.push(kind),
+            },
+      maxQueuedBytes: 1 << 22,
+    });
+    connection.tls.once('secure', () => http.emit('connection', connection.tls));
+    connection.tls.on('error', () => raw.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    tunnels,
+    failures,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}
+
+/** Node's TLS client: a GET, then CONNECT, then CSTP frames; resolves with the socket after "200". */
+async function client(
+  port: number,
+  tls: { maxVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string; session?: Buffer } = {},
+): Promise<{
+  socket: TLSSocket;
+  raw: Socket;
+  frames: CstpFrameDecoder;
+  received: Buffer[];
+  session?: Buffer;
+}> {
+  const raw = tcpConnect(port, '127.0.0.1');
+  const socket = tlsConnect({ socket: raw, rejectUnauthorized: false, ...tls });
+  let session: Buffer | undefined;
+  socket.on('session', (s) => (session = s));
+  const received: Buffer[] = [];
+  let text = '';
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('secureConnect', () => socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const onData = (d: Buffer) => {
+      text += d.toString('latin1');
+      if (text.includes('hello /first') && !text.includes('CONNECT')) {
+        text = 'CONNECT';
+        socket.write('CONNECT /CSCOSSLC/tunnel HTTP/1.1\r\nHost: x\r\n\r\n');
+      } else if (text.includes('200 CONNECTED\r\n\r\n')) {
+        socket.off('data', onData);
+        const rest = Buffer.from(text.slice(text.indexOf('\r\n\r\n') + 4), 'latin1');
+        if (rest.length > 0) received.push(rest);
+        socket.on('data', (chunk: Buffer) => received.push(chunk));
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+  });
+  return {
+    socket,
+    raw,
+    frames: new CstpFrameDecoder({ maxPayload: 16000 }),
+    received,
+    ...(session ? { session } : {}),
+  };
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Waits for `count` echoed frames and returns their payloads. */
+async function echoes(c: { frames: CstpFrameDecoder; received: Buffer[] }, count: number): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  await until(() => {
+    out.push(...echoedPayloads(c));
+    return out.length >= count;
+  }, `${count} echoes`);
+  return out;
+}
+
+function echoedPayloads(c: { frames: CstpFrameDecoder; received: Buffer[] }): Buffer[] {
+  const out: Buffer[] = [];
+  for (const chunk of c.received.splice(0)) c.frames.pushEach(chunk, (f) => out.push(Buffer.from(f.payload)));
+  return out;
+}
+
+describe.each([
+  ['TLS 1.3 AES-256-GCM', { maxVersion: 'TLSv1.3' as const }],
+  ['TLS 1.2 ECDHE AES-128-GCM', { maxVersion: 'TLSv1.2' as const, ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' }],
+  ['TLS 1.2 ECDHE AES-256-GCM', { maxVersion: 'TLSv1.2' as const, ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384' }],
+  ['TLS 1.2 ChaCha20-Poly1305', { maxVersion: 'TLSv1.2' as const, ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305' }],
+])('takeover after CONNECT with Node as the client, %s', (_, tls) => {
+  it('moves frames both ways on Outpost records, then closes with close_notify', async () => {
+    const h = await harness();
+    try {
+      const c = await client(h.port, tls);
+      await until(() => h.tunnels.length === 1, 'the tunnel');
+      const tunnel = h.tunnels[0]!;
+      expect(tunnel.notTakenOver).toBeUndefined();
+      expect(tunnel.transport.kind).toBe('outpost');
+      const payloads = Array.from({ length: 50 }, (_, i) => randomBytes(1 + ((i * 331) % 1500)));
+      for (const p of payloads) c.socket.write(encodeFrame(FrameType.data, p));
+      const echoed: Buffer[] = [];
+      await until(() => {
+        echoed.push(...echoedPayloads(c));
+        return echoed.length === payloads.length;
+      }, 'the echoes');
+      expect(echoed.map((b) => b.toString('hex'))).toEqual(payloads.map((b) => b.toString('hex')));
+
+      const ended = new Promise<void>((resolve) => c.socket.once('end', () => resolve()));
+      c.socket.end(); // close_notify
+      expect(await tunnel.closed).toBe('client close_notify');
+      await ended; // our close_notify came back
+      expect(h.failures).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('takeover edge cases', () => {
+  it('resumes a TLS 1.2 session and still takes over', async () => {
+    const h = await harness();
+    try {
+      const first = await client(h.port, { maxVersion: 'TLSv1.2' });
+      await until(() => first.session !== undefined || h.tunnels.length === 1, 'a session');
+      const session = first.session;
+      first.socket.end();
+      const second = await client(h.port, { maxVersion: 'TLSv1.2', ...(session ? { session } : {}) });
+      expect(second.socket.isSessionReused()).toBe(true);
+      await until(() => h.tunnels.length === 2, 'the second tunnel');
+      expect(h.tunnels[1]!.transport.kind).toBe('outpost');
+      second.socket.write(encodeFrame(FrameType.data, Buffer.from('resumed')));
+      const echoed = await echoes(second, 1);
+      expect(echoed[0]!.toString()).toBe('resumed');
+      second.socket.destroy();
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('sends a TLS 1.3 KeyUpdate after the configured record count, and the client follows', async () => {
+    const h = await harness({ keyUpdateAfter: 8 });
+    try {
+      const c = await client(h.port, { maxVersion: 'TLSv1.3' });
+      await until(() => h.tunnels.length === 1, 'the tunnel');
+      for (let i = 0; i < 40; i++) c.socket.write(encodeFrame(FrameType.data, Buffer.from(`frame ${i}`)));
+      const echoed: Buffer[] = [];
+      await until(() => {
+        echoed.push(...echoedPayloads(c));
+        return echoed.length === 40;
+      }, 'the echoes across key updates');
+      expect(echoed[39]!.toString()).toBe('frame 39');
+      expect(h.failures).toEqual([]);
+      c.socket.destroy();
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('closes only that connection on a record that does not authenticate, with an alert', async () => {
+    const h = await harness();
+    try {
+      const c = await client(h.port, { maxVersion: 'TLSv1.2' });
+      await until(() => h.tunnels.length === 1, 'the tunnel');
+      const clientError = new Promise<Error>((resolve) => c.socket.once('error', resolve));
+      c.raw.write(Buffer.concat([Buffer.of(23, 3, 3, 0, 40), randomBytes(40)])); // forged record
+      expect(await h.tunnels[0]!.closed).toMatch(/TLS error: .*does not authenticate/);
+      expect(h.failures).toEqual(['bad-record-mac']);
+      expect((await clientError).message).toMatch(/bad record mac|BAD_RECORD_MAC/i);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('refuses a record over the size limit', async () => {
+    const h = await harness();
+    try {
+      const c = await client(h.port, { maxVersion: 'TLSv1.3' });
+      await until(() => h.tunnels.length === 1, 'the tunnel');
+      c.raw.write(Buffer.of(23, 3, 3, 0x48, 0x01)); // 18433 bytes announced
+      expect(await h.tunnels[0]!.closed).toMatch(/over 16640/);
+      expect(h.failures).toEqual(['record-error']);
+      c.socket.destroy();
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('leaves CBC suites on OpenSSL, and OpenSSL carries the tunnel', async () => {
+    const h = await harness();
+    try {
+      const c = await client(h.port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' });
+      await until(() => h.tunnels.length === 1, 'the tunnel');
+      expect(h.tunnels[0]!.transport.kind).toBe('openssl');
+      expect(h.tunnels[0]!.notTakenOver).toMatch(/cipher suite 0xc023/);
+      c.socket.write(encodeFrame(FrameType.data, Buffer.from('via openssl')));
+      const echoed = await echoes(c, 1);
+      expect(echoed[0]!.toString()).toBe('via openssl');
+      c.socket.end();
+      expect(await h.tunnels[0]!.closed).toBe('connection closed');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('keeps OpenSSL when the record layer is configured off', async () => {
+    const h = await harness({ recordLayer: false });
+    try {
+      const c = await client(h.port);
+      await until(() => h.tunnels.length === 1, 'the tunnel');
+      expect(h.tunnels[0]!.transport.kind).toBe('openssl');
+      c.socket.destroy();
+    } finally {
+      await h.close();
+    }
+  });
+});

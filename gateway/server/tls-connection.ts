@@ -1,0 +1,282 @@
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { type SecureContext, TLSSocket } from 'node:tls';
+import type { ChunkPool } from '../tls/chunk-pool.js';
+import type { Evp } from '../tls/evp.js';
+import { HandshakeObserver, isUnsupported, type SessionKeys } from '../tls/handshake-observer.js';
+import { MAX_CIPHERTEXT_TLS12, MAX_PLAINTEXT, TlsRecordSplitter } from '../tls/record.js';
+import type { RecordLayerOptions } from '../tls/record-layer.js';
+import { sequenceOf } from '../tls/record-layer.js';
+import { RecordTransport, type TlsFailure } from './record-transport.js';
+import { OpensslTransport, type TunnelTransport } from './tunnel-transport.js';
+
+/** What the takeover to Outpost's record layer needs; absent, OpenSSL keeps every connection. */
+export interface RecordLayerSetup {
+  evp: Evp;
+  pool: ChunkPool;
+  layer?: RecordLayerOptions;
+  onTlsFailure?: (kind: TlsFailure, detail: string) => void;
+}
+
+export interface TlsConnectionOptions {
+  secureContext: SecureContext;
+  requestCert: boolean;
+  recordLayer: RecordLayerSetup | undefined;
+  /** Bytes queued towards a client beyond which its packets are dropped, not buffered. */
+  maxQueuedBytes: number;
+}
+
+/** How long OpenSSL may take to emit the sealed CONNECT answer (it normally does so at once). */
+const answerTimeoutMs = 5000;
+
+type Mode = 'observing' | 'holding' | 'passthrough' | 'taken-over';
+
+const connections = new WeakMap<TLSSocket, TlsConnection>();
+
+/** The connection a TLSSocket handed out by the HTTP server belongs to. */
+export function connectionOf(socket: unknown): TlsConnection | undefined {
+  return socket instanceof TLSSocket ? connections.get(socket) : undefined;
+}
+
+/**
+ * One accepted TCP connection. OpenSSL (a TLSSocket over a Duplex we feed) runs the handshake and
+ * the HTTP auth dialogue, while every TLS record in both directions passes through here and is
+ * observed (handshake-observer.ts). At `CONNECT /CSCOSSLC/tunnel` the connection can leave
+ * OpenSSL: the client sends nothing after its CONNECT until it has the answer, so all its records
+ * have been given to OpenSSL; OpenSSL seals the answer; both sequence numbers are then pinned by
+ * finding under which the last record of each direction authenticates; the TLSSocket is destroyed
+ * (freeing OpenSSL's ~29 KiB of per-connection buffers) and the raw socket continues with
+ * Outpost's record layer. When anything does not fit (TLS version, cipher, a sequence number that
+ * cannot be pinned), the tunnel stays on the TLSSocket instead.
+ *
+ * Only whole client records are given to OpenSSL, so that what it consumed is exactly known.
+ */
+export class TlsConnection {
+  readonly tls: TLSSocket;
+  private readonly duplex: Duplex;
+  private readonly observer = new HandshakeObserver();
+  private readonly inbound = new TlsRecordSplitter(MAX_CIPHERTEXT_TLS12);
+  private readonly outbound = new TlsRecordSplitter(MAX_CIPHERTEXT_TLS12);
+  private mode: Mode;
+  private observingServer: boolean;
+  private held: Buffer[] = [];
+  private serverRecordSeen: (() => void) | undefined;
+
+  constructor(
+    readonly raw: Socket,
+    private readonly o: TlsConnectionOptions,
+  ) {
+    this.mode = o.recordLayer ? 'observing' : 'passthrough';
+    this.observingServer = o.recordLayer !== undefined;
+    this.duplex = new Duplex({
+      read() {},
+      write: (chunk: Buffer, _encoding, done) => {
+        this.fromOpenssl(chunk);
+        done();
+      },
+      final: (done) => {
+        if (this.mode !== 'taken-over') raw.end();
+        done();
+      },
+      destroy: (err, done) => {
+        if (this.mode !== 'taken-over') raw.destroy();
+        done(err);
+      },
+    });
+    raw.on('data', this.onRawData);
+    raw.on('end', this.onRawEnd);
+    raw.on('close', this.onRawClose);
+    raw.on('error', this.onRawError);
+    this.tls = new TLSSocket(this.duplex, {
+      isServer: true,
+      secureContext: o.secureContext,
+      requestCert: o.requestCert,
+      rejectUnauthorized: false, // the certificate authenticator decides, so the client gets a form, not a reset
+    });
+    connections.set(this.tls, this);
+    if (o.recordLayer) this.tls.on('keylog', (line: Buffer) => this.observer.keylog(line));
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.raw.remoteAddress;
+  }
+
+  get remoteFamily(): string | undefined {
+    return this.raw.remoteFamily;
+  }
+
+  /**
+   * Sends the CONNECT answer and returns the transport the tunnel runs over, with the reason the
+   * takeover was not made when it was not. `head` is what OpenSSL decrypted past the request.
+   */
+  async startTunnel(
+    response: Buffer,
+    head: Buffer,
+  ): Promise<{ transport: TunnelTransport; notTakenOver?: string }> {
+    const setup = this.o.recordLayer;
+    const reason = setup ? this.cannotTakeOver() : 'record layer: openssl (configured)';
+    if (reason !== undefined || !setup) return this.stayWithOpenssl(response, head, reason);
+    this.mode = 'holding';
+    const keys = this.observer.sessionKeys() as SessionKeys;
+    const clientLog = this.observer.client;
+    const client = sequenceOf(
+      setup.evp,
+      keys.suite,
+      keys.client.keys,
+      clientLog.last!,
+      clientLog.protectedRecords - 1,
+      clientLog.protectedRecords - 1,
+    );
+    if (client < 0) return this.stayWithOpenssl(response, head, 'client sequence number not found');
+    const serverLog = this.observer.server;
+    const expected = serverLog.protectedRecords + Math.ceil(response.length / MAX_PLAINTEXT);
+    const sealed = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), answerTimeoutMs);
+      this.serverRecordSeen = () => {
+        if (serverLog.protectedRecords < expected) return;
+        clearTimeout(timer);
+        this.serverRecordSeen = undefined;
+        resolve(true);
+      };
+    });
+    this.tls.write(response);
+    this.serverRecordSeen?.();
+    if (!(await sealed)) {
+      this.raw.destroy();
+      throw new Error('OpenSSL did not emit the CONNECT answer');
+    }
+    const server = sequenceOf(
+      setup.evp,
+      keys.suite,
+      keys.server.keys,
+      serverLog.last!,
+      expected - 1,
+      expected - 1,
+    );
+    if (server < 0) return this.resumeOpenssl(head, 'server sequence number not found');
+    return { transport: this.takeOver(setup, keys, { client: client + 1, server: server + 1 }, head) };
+  }
+
+  private cannotTakeOver(): string | undefined {
+    if (this.mode !== 'observing') return 'the record stream could not be followed';
+    const keys = this.observer.sessionKeys();
+    if (isUnsupported(keys)) return keys.unsupported;
+    if (!this.observer.client.last || !this.observer.server.last) return 'no protected records seen';
+    return undefined;
+  }
+
+  private stayWithOpenssl(
+    response: Buffer,
+    head: Buffer,
+    reason: string | undefined,
+  ): { transport: TunnelTransport; notTakenOver?: string } {
+    this.tls.write(response);
+    return this.resumeOpenssl(head, reason);
+  }
+
+  /** OpenSSL keeps the connection: it gets what was held back and every byte from now on. */
+  private resumeOpenssl(head: Buffer, reason: string | undefined) {
+    this.mode = 'passthrough';
+    this.observingServer = false;
+    const held = [...this.held, this.inbound.takePending()];
+    this.held = [];
+    for (const chunk of held) if (chunk.length > 0) this.duplex.push(chunk);
+    const transport = new OpensslTransport(this.tls, this.o.maxQueuedBytes, head);
+    return reason === undefined ? { transport } : { transport, notTakenOver: reason };
+  }
+
+  private takeOver(
+    setup: RecordLayerSetup,
+    keys: SessionKeys,
+    sequences: { client: number; server: number },
+    head: Buffer,
+  ): TunnelTransport {
+    this.mode = 'taken-over';
+    // Plaintext OpenSSL decrypted beyond the request but the HTTP parser left unread.
+    const leftovers: Buffer[] = [head];
+    for (let extra = this.tls.read() as Buffer | null; extra; extra = this.tls.read() as Buffer | null) {
+      leftovers.push(extra);
+    }
+    const pending = [...this.held, this.inbound.takePending()].filter((b) => b.length > 0);
+    this.held = [];
+    this.raw.off('data', this.onRawData);
+    this.raw.off('end', this.onRawEnd);
+    this.raw.off('close', this.onRawClose);
+    this.raw.off('error', this.onRawError);
+    connections.delete(this.tls);
+    this.tls.destroy();
+    return new RecordTransport({
+      socket: this.raw,
+      evp: setup.evp,
+      pool: setup.pool,
+      keys,
+      sequences,
+      pending,
+      head: leftovers.length === 1 ? head : Buffer.concat(leftovers),
+      maxQueuedBytes: this.o.maxQueuedBytes,
+      ...(setup.layer ? { layer: setup.layer } : {}),
+      ...(setup.onTlsFailure ? { onTlsFailure: setup.onTlsFailure } : {}),
+    });
+  }
+
+  private readonly onRawData = (chunk: Buffer): void => {
+    switch (this.mode) {
+      case 'passthrough':
+        this.duplex.push(chunk);
+        return;
+      case 'holding':
+        this.held.push(chunk);
+        return;
+      case 'observing':
+        try {
+          this.inbound.push(chunk, (buffer, start, end) => {
+            const record = buffer.subarray(start, end);
+            if (this.mode === 'holding') return void this.held.push(Buffer.from(record));
+            this.observer.clientRecord(buffer, start, end);
+            this.duplex.push(record);
+          });
+        } catch {
+          // Not a stream of TLS 1.2/1.3 records (garbage, an SSLv2-style hello): nothing we
+          // would serve, and OpenSSL could not be handed the exact bytes any more.
+          this.raw.destroy();
+        }
+        return;
+      default:
+    }
+  };
+
+  /** The takeover becomes impossible; OpenSSL gets the client's bytes unobserved from now on. */
+  private stopObserving(): void {
+    this.observingServer = false;
+    if (this.mode !== 'observing') return;
+    this.mode = 'passthrough';
+    const pending = this.inbound.takePending();
+    if (pending.length > 0) this.duplex.push(pending);
+  }
+
+  private readonly onRawEnd = (): void => {
+    this.duplex.push(null);
+  };
+
+  private readonly onRawClose = (): void => {
+    this.duplex.destroy();
+  };
+
+  private readonly onRawError = (err: Error): void => {
+    this.duplex.destroy(err);
+  };
+
+  /** Bytes OpenSSL wrote for the client; after the takeover nothing of OpenSSL's may reach it. */
+  private fromOpenssl(chunk: Buffer): void {
+    if (this.mode === 'taken-over') return;
+    if (this.observingServer) {
+      try {
+        this.outbound.push(chunk, (buffer, start, end) => this.observer.serverRecord(buffer, start, end));
+      } catch {
+        this.stopObserving();
+      }
+    }
+    this.raw.write(chunk);
+    this.serverRecordSeen?.();
+  }
+}

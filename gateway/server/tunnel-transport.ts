@@ -1,0 +1,93 @@
+import type { TLSSocket } from 'node:tls';
+import { encodeFrame, FRAME_HEADER_LENGTH, FrameType, writeFrameHeader } from '../cstp/index.js';
+
+/** Which record layer carries a tunnel: Outpost's own (after the takeover) or OpenSSL's. */
+export type RecordLayerKind = 'outpost' | 'openssl';
+
+export interface TransportHandlers {
+  /** CSTP bytes from the client, in order, any split. The buffer is valid only during the call. */
+  data(chunk: Buffer): void;
+  /** The connection ended (once); no more data will come. */
+  closed(reason: string): void;
+}
+
+/**
+ * The byte pipe a CSTP tunnel runs over once CONNECT was answered. Every frame travels in a TLS
+ * record of its own (openconnect 9.01 rejects records holding several frames, "Unexpected packet
+ * length"); implementations batch records, never frames, into socket writes.
+ */
+export interface TunnelTransport {
+  readonly kind: RecordLayerKind;
+  /** TLS version and cipher, for the log. */
+  readonly protocol: string;
+  setHandlers(handlers: TransportHandlers): void;
+  /** One DATA frame with this IP packet; false when dropped because the client is not reading. */
+  sendPacket(packet: Buffer): boolean;
+  /** A control frame (DPD, keepalive); never dropped. */
+  sendFrame(type: FrameType, payload?: Uint8Array): void;
+  /** Graceful end: `lastFrame` (e.g. TERMINATE), close_notify, then FIN; destroyed after `graceMs`. */
+  end(lastFrame?: FrameType, graceMs?: number): void;
+  destroy(): void;
+}
+
+/**
+ * The tunnel over Node's TLSSocket: OpenSSL keeps the record layer (the fallback when the
+ * takeover is off or impossible). One `write` per frame, with `_writev` disabled, so that Node
+ * never merges queued frames into one SSL_write and thus one record.
+ */
+export class OpensslTransport implements TunnelTransport {
+  readonly kind = 'openssl';
+  readonly protocol: string;
+  private handlers: TransportHandlers | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly socket: TLSSocket,
+    private readonly maxQueuedBytes: number,
+    /** Bytes OpenSSL already decrypted past the CONNECT request. */
+    head: Buffer,
+  ) {
+    this.protocol = `${socket.getProtocol() ?? '?'} ${socket.getCipher()?.standardName ?? '?'}`;
+    (socket as unknown as { _writev: unknown })._writev = null;
+    socket.setNoDelay(true);
+    const early: Buffer[] = head.length > 0 ? [head] : [];
+    socket.on('data', (chunk: Buffer) => (this.handlers ? this.handlers.data(chunk) : early.push(chunk)));
+    socket.on('close', () => this.close('connection closed'));
+    socket.on('error', (err) => this.close(`socket error: ${err.message}`));
+    this.setHandlers = (handlers) => {
+      this.handlers = handlers;
+      for (const chunk of early.splice(0)) handlers.data(chunk);
+    };
+  }
+
+  setHandlers: (handlers: TransportHandlers) => void;
+
+  sendPacket(packet: Buffer): boolean {
+    if (this.socket.writableLength > this.maxQueuedBytes) return false;
+    const frame = Buffer.allocUnsafe(FRAME_HEADER_LENGTH + packet.length);
+    writeFrameHeader(frame, 0, FrameType.data, packet.length);
+    packet.copy(frame, FRAME_HEADER_LENGTH);
+    this.socket.write(frame);
+    return true;
+  }
+
+  sendFrame(type: FrameType, payload?: Uint8Array): void {
+    this.socket.write(encodeFrame(type, payload));
+  }
+
+  end(lastFrame?: FrameType, graceMs = 2000): void {
+    if (lastFrame !== undefined) this.socket.end(encodeFrame(lastFrame));
+    else this.socket.end();
+    setTimeout(() => this.socket.destroy(), graceMs).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private close(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.handlers?.closed(reason);
+  }
+}

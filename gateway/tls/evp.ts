@@ -1,0 +1,114 @@
+/**
+ * The AEAD primitives of Node's own OpenSSL, called through koffi (`koffi.load(null)` resolves
+ * the libcrypto symbols the node binary exports; loading the system libcrypto.so.3 would mix two
+ * OpenSSL copies in one process, DESIGN.md). node:crypto's createCipheriv costs 12-15 µs per
+ * record because it builds a cipher object each time; one EVP_CIPHER_CTX per direction, keyed
+ * once, with only the nonce changed per record, costs about the AES itself plus two to five FFI
+ * calls.
+ *
+ * Pointers cross the FFI as plain numbers (user-space addresses fit in 2^53): the hot path passes
+ * `base + offset` instead of building a Buffer view per call. Buffers handed over that way must
+ * stay referenced for the duration of the call, which synchronous calls guarantee.
+ */
+import { createRequire } from 'node:module';
+import type { Aead } from './cipher-suites.js';
+
+/** From <openssl/evp.h>. */
+export const EvpCtrl = {
+  getTag: 0x10,
+  setTag: 0x11,
+  setIvFixed: 0x12,
+  tls1Aad: 0x16,
+} as const;
+
+export interface Evp {
+  /** Keys a fresh context for one direction; the nonce is set per record (or via setIvFixed). */
+  newContext(aead: Aead, key: Buffer, encrypt: boolean): number;
+  freeContext(ctx: number): void;
+  /** EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, enc): a new nonce, same key. */
+  setIv(ctx: number, iv: number, encrypt: boolean): number;
+  ctrl(ctx: number, type: number, arg: number, ptr: number): number;
+  /** EVP_Cipher: one whole TLS 1.2 record in the TLS-AAD mode (see record-protection.ts). */
+  cipher(ctx: number, out: number, input: number, length: number): number;
+  update(ctx: number, out: number, outLength: number, input: number, length: number): number;
+  final(ctx: number, out: number, outLength: number): number;
+  /** Address of the first byte of a buffer (its byteOffset included). */
+  address(bytes: Uint8Array): number;
+}
+
+interface Koffi {
+  load(path: string | null): {
+    func(name: string, result: string, params: string[]): (...a: unknown[]) => unknown;
+  };
+  address(value: unknown): bigint;
+}
+
+let loaded: Evp | null | undefined;
+
+/** Node's libcrypto through koffi, or undefined where koffi or the symbols are missing. */
+export function loadEvp(): Evp | undefined {
+  if (loaded !== undefined) return loaded ?? undefined;
+  try {
+    loaded = bind();
+  } catch {
+    loaded = null;
+  }
+  return loaded ?? undefined;
+}
+
+function bind(): Evp {
+  const require = createRequire(import.meta.url);
+  const koffi = require('koffi') as Koffi;
+  const lib = koffi.load(null);
+  const p = 'uintptr_t';
+  const fn = <T>(name: string, result: string, params: string[]) => lib.func(name, result, params) as T;
+  const ctxNew = fn<() => bigint>('EVP_CIPHER_CTX_new', 'void *', []);
+  const ctxFree = fn<(ctx: number) => void>('EVP_CIPHER_CTX_free', 'void', [p]);
+  const ciphers: Record<Aead, () => bigint> = {
+    'aes-128-gcm': fn('EVP_aes_128_gcm', 'void *', []),
+    'aes-256-gcm': fn('EVP_aes_256_gcm', 'void *', []),
+    'chacha20-poly1305': fn('EVP_chacha20_poly1305', 'void *', []),
+  };
+  const init = fn<
+    (ctx: number, cipher: number, engine: number, key: number, iv: number, enc: number) => number
+  >('EVP_CipherInit_ex', 'int', [p, p, p, p, p, 'int']);
+  const ctrl = fn<(ctx: number, type: number, arg: number, ptr: number) => number>(
+    'EVP_CIPHER_CTX_ctrl',
+    'int',
+    [p, 'int', 'int', p],
+  );
+  const cipher = fn<(ctx: number, out: number, input: number, length: number) => number>(
+    'EVP_Cipher',
+    'int',
+    [p, p, p, 'unsigned int'],
+  );
+  const update = fn<(ctx: number, out: number, outl: number, input: number, length: number) => number>(
+    'EVP_CipherUpdate',
+    'int',
+    [p, p, p, p, 'int'],
+  );
+  const final = fn<(ctx: number, out: number, outl: number) => number>('EVP_CipherFinal_ex', 'int', [
+    p,
+    p,
+    p,
+  ]);
+  const address = (bytes: Uint8Array) => Number(koffi.address(bytes));
+  return {
+    newContext(aead, key, encrypt) {
+      const ctx = Number(ctxNew());
+      if (ctx === 0) throw new Error('EVP_CIPHER_CTX_new failed');
+      if (init(ctx, Number(ciphers[aead]()), 0, address(key), 0, encrypt ? 1 : 0) !== 1) {
+        ctxFree(ctx);
+        throw new Error(`EVP_CipherInit_ex(${aead}) failed`);
+      }
+      return ctx;
+    },
+    freeContext: (ctx) => ctxFree(ctx),
+    setIv: (ctx, iv, encrypt) => init(ctx, 0, 0, 0, iv, encrypt ? 1 : 0),
+    ctrl,
+    cipher,
+    update,
+    final,
+    address,
+  };
+}
