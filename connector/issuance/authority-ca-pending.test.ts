@@ -216,3 +216,47 @@ describe('Authority with a CA that answers PENDING', () => {
     expect(inventory.bySerial(second.record.serialHex)?.status).toBe('valid');
   });
 });
+
+describe('Authority events', () => {
+  it('reports a refused enrollment (wrong challenge, CA refusal) with its code and transaction id', async () => {
+    const db = openDatabase(':memory:');
+    const ca = new ScriptedCa();
+    const refused: Array<[string, string]> = [];
+    const issued: string[] = [];
+    const now = new Date('2025-06-02T00:00:00Z');
+    const authority = new Authority({
+      backend: ca,
+      inventory: new SqliteInventory(db),
+      pending: new SqlitePendingStore(db),
+      challenges: new ChallengeVerifier({
+        staticChallenge: STATIC,
+        oneTime: false,
+        store: new SqliteChallengeStore(db),
+        clock: () => now,
+      }),
+      profiles: new Map([['auto', profile('auto')]]),
+      defaultProfile: 'auto',
+      clock: () => now,
+      events: {
+        issued: (record) => issued.push(record.serialHex),
+        refused: (error, transactionId) => refused.push([error.code, transactionId]),
+      },
+    });
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const wrong = parseCsr(buildCsr('CN=events-1', key, { challengePassword: 'not-it' }));
+    await expect(
+      authority.enroll({ csr: wrong, transactionId: 'tx-wrong', requester: 'scep:t' }),
+    ).rejects.toThrow();
+    ca.answers = ['refuse'];
+    const good = parseCsr(buildCsr('CN=events-2', key, { challengePassword: STATIC }));
+    await expect(
+      authority.enroll({ csr: good, transactionId: 'tx-refused', requester: 'scep:t' }),
+    ).rejects.toThrow();
+    await authority.enroll({ csr: good, transactionId: 'tx-ok', requester: 'scep:t' });
+    expect(refused).toEqual([
+      [ErrorCodes.badChallenge, 'tx-wrong'],
+      [ErrorCodes.badRequest, 'tx-refused'],
+    ]);
+    expect(issued).toHaveLength(1);
+  });
+});

@@ -93,7 +93,29 @@ export class Authority {
   constructor(private readonly options: AuthorityOptions) {}
 
   /** PKCSReq: an initial enrollment authorized by a challenge. Idempotent per transaction id. */
-  async enroll(req: EnrollRequest): Promise<EnrollOutcome> {
+  enroll(req: EnrollRequest): Promise<EnrollOutcome> {
+    return this.reportingRefusal(req.transactionId, () => this.enrollOnce(req));
+  }
+
+  /** RenewalReq: authorized by a still-valid certificate this connector issued. */
+  renew(req: RenewalRequest): Promise<EnrollOutcome> {
+    return this.reportingRefusal(req.transactionId, () => this.renewOnce(req));
+  }
+
+  /** A refusal (challenge, policy, directory, CA) goes to the events hook before the client hears it. */
+  private async reportingRefusal(
+    transactionId: string,
+    work: () => Promise<EnrollOutcome>,
+  ): Promise<EnrollOutcome> {
+    try {
+      return await work();
+    } catch (e) {
+      if (e instanceof OutpostError) this.options.events?.refused?.(e, transactionId);
+      throw e;
+    }
+  }
+
+  private async enrollOnce(req: EnrollRequest): Promise<EnrollOutcome> {
     const earlier = await this.earlierOutcome(req);
     if (earlier) return earlier;
     const grant = await this.options.challenges.verify(req.csr.challengePassword);
@@ -101,8 +123,7 @@ export class Authority {
     return this.admit(req, profile, grant, `challenge:${grant.reference}`);
   }
 
-  /** RenewalReq: authorized by a still-valid certificate this connector issued. */
-  async renew(req: RenewalRequest): Promise<EnrollOutcome> {
+  private async renewOnce(req: RenewalRequest): Promise<EnrollOutcome> {
     const earlier = await this.earlierOutcome(req, req.signerCertDer);
     if (earlier) return earlier;
     const previous = this.currentCertificate(req.signerCertDer);

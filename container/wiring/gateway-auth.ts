@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { toPem } from '../../certs/pem.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import { LdapDirectory } from '../../directory/ldap-directory.js';
+import { directoryConfigFromEntry } from '../../directory/ldap-directory-config.js';
 import type { AuthResult } from '../../gateway/auth/auth-result.js';
 import { BanPoints } from '../../gateway/auth/ban-points.js';
 import { CertificateAuthenticator } from '../../gateway/auth/certificate-authenticator.js';
@@ -67,18 +68,8 @@ export async function gatewayAuth(
   }
   if (auth.methods.includes('password')) {
     const settings = config.directories[auth.password.directory!]!;
-    const directory = await LdapDirectory.open({
-      url: settings.url,
-      startTls: settings.startTls,
-      bindDn: settings.bindDn,
-      bindPasswordFile: settings.bindPasswordFile,
-      baseDn: settings.baseDn,
-      ca: settings.ca,
-      timeoutMs: settings.timeoutMs,
-      sizeLimit: settings.sizeLimit,
-      usernameAttribute: settings.usernameAttribute,
-      groups: { from: settings.groupsFrom },
-    });
+    // The same mapping (AD / OpenLDAP preset, attribute overrides, paging) as the connector's lookups.
+    const directory = await LdapDirectory.open(directoryConfigFromEntry(settings));
     closers.push(() => directory.close());
     const passwords = new PasswordAuthenticator(directory);
     authenticators.password = async (username, password) =>

@@ -116,7 +116,8 @@ function jobHandlers(config: OutpostConfig, service: LinkService, appliance: Lin
       bySerial: (...args) => connector.core().inventory.bySerial(...args),
     },
     checkpoints: service.checkpoints,
-    caChain: () => connector.core().ca.caChain(),
+    // The chain of the CA that issues (cfssl or an upstream SCEP CA when configured), not the built-in one.
+    caChain: () => connector.core().backend.caChain(),
   });
 }
 
