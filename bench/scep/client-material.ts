@@ -50,10 +50,12 @@ export function prepareRequests(
   raCertDer: Buffer,
   challenge: string,
   prefix: string,
+  /** The subject CN of request i (default `${prefix}-${i}`): e.g. directory users for enrichment. */
+  cnOf: (i: number) => string = (i) => `${prefix}-${i}`,
 ): PreparedRequest[] {
   return Array.from({ length: count }, (_, i) => {
     const key = keys[i % keys.length]!;
-    const cn = `${prefix}-${i}`;
+    const cn = cnOf(i);
     const csrDer = buildCsr(`CN=${cn},O=bench`, key.pair, { challengePassword: challenge });
     const transactionId = randomBytes(20).toString('hex');
     const body = encodePkiMessage({

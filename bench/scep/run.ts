@@ -2,6 +2,13 @@ import { parseArgs } from 'node:util';
 import { decodeSignedData } from '../../certs/cms/index.js';
 import { type RunningAppliance, startAppliance } from '../../test/support/appliance.js';
 import { startScepServer } from '../../test/support/scepserver.js';
+import {
+  type BackendSetup,
+  builtinSetup,
+  cfsslSetup,
+  directorySetup,
+  scepUpstreamSetup,
+} from './backends.js';
 import { type DeviceKey, makeDeviceKeys, prepareRequests } from './client-material.js';
 import { type LoadResult, runLoad } from './load.js';
 import { prefill } from './prefill.js';
@@ -19,6 +26,9 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '2000' },
     'scepserver-requests': { type: 'string', default: '500' },
     prefill: { type: 'string', default: '1000000' },
+    'backend-requests': { type: 'string', default: '300' },
+    backends: { type: 'boolean', default: true },
+    'only-backends': { type: 'boolean', default: false },
     keys: { type: 'string', default: '16' },
   },
 });
@@ -50,6 +60,7 @@ async function measure(
   concurrency: number,
   serials: Set<string>,
   note?: string,
+  cnOf?: (i: number) => string,
 ): Promise<Row> {
   const certs = await caCerts(url);
   const requests = prepareRequests(
@@ -58,6 +69,7 @@ async function measure(
     certs[0]!,
     challenge,
     `${server}-c${concurrency}-${Date.now()}`,
+    cnOf,
   );
   const load = await runLoad(url, requests, concurrency);
   const check = validate(load, requests, certs, serials);
@@ -101,6 +113,7 @@ async function startOutpost(dataDir?: string): Promise<RunningAppliance> {
 async function main(): Promise<void> {
   console.log(`preparing ${values.keys} device keys…`);
   const keys = await makeDeviceKeys(Number(values.keys));
+  if (values['only-backends']) return measureBackends(keys);
   const outpostSerials = new Set<string>();
   const rows: Row[] = [];
 
@@ -142,12 +155,60 @@ async function main(): Promise<void> {
     await scepserver.stop();
   }
 
+  if (values.backends) await measureBackends(keys);
+
   const ours = rows.find((r) => r.server === 'outpost' && r.load.concurrency === 16)!;
   const theirs = rows.find((r) => r.server === 'scepserver' && r.load.concurrency === 1)!;
   const ratio = ours.load.perSecond / theirs.load.perSecond;
   console.log(
     `scep: outpost=${ours.load.perSecond.toFixed(1)} scepserver=${theirs.load.perSecond.toFixed(1)} ratio=${ratio.toFixed(2)} p99_ms=${ours.load.p99Ms.toFixed(1)}`,
   );
+}
+
+/**
+ * What each CA backend and the directory lookup add over the built-in CA, in this run: the same
+ * single-process connector and requests at concurrency 1 (latency added per enrollment) and 8
+ * (throughput). The upstream SCEP CA only at concurrency 1: micromdm scepserver hands out
+ * duplicate serials and failures when asked concurrently (see the scepserver rows above).
+ */
+async function measureBackends(keys: DeviceKey[]): Promise<void> {
+  const count = Number(values['backend-requests']);
+  const setups: Array<[() => Promise<BackendSetup>, number[]]> = [
+    [() => builtinSetup(challenge), [1, 8]],
+    [() => directorySetup(challenge, 64), [1, 8]],
+    [() => cfsslSetup(challenge), [1, 8]],
+    [() => scepUpstreamSetup(challenge), [1]],
+  ];
+  const results: Array<{ name: string; concurrency: number; row: Row }> = [];
+  console.log('\nbackends (one process, built-in CA vs directory lookup vs on-prem CAs):');
+  for (const [start, levels] of setups) {
+    const setup = await start();
+    try {
+      for (const concurrency of levels) {
+        const row = await measure(
+          setup.name,
+          setup.app.scepUrl,
+          keys,
+          count,
+          concurrency,
+          new Set(),
+          undefined,
+          setup.cnOf,
+        );
+        results.push({ name: setup.name, concurrency, row });
+      }
+    } finally {
+      await setup.stop();
+    }
+  }
+  for (const { name, concurrency, row } of results) {
+    if (name === 'builtin') continue;
+    const base = results.find((r) => r.name === 'builtin' && r.concurrency === concurrency)!.row.load;
+    const added = row.load.p50Ms - base.p50Ms;
+    console.log(
+      `overhead ${name.padEnd(13)} c=${concurrency}: ${added >= 0 ? '+' : ''}${added.toFixed(1)} ms p50 per enrollment, ${(row.load.perSecond / base.perSecond).toFixed(2)}x builtin throughput (${row.load.perSecond.toFixed(1)} vs ${base.perSecond.toFixed(1)} enroll/s)`,
+    );
+  }
 }
 
 main().catch((e) => {
