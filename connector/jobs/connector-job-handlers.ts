@@ -29,6 +29,6 @@ export function connectorJobHandlers(deps: ConnectorJobDeps): ConnectorJobHandle
   return [
     pkcsIssueJob({ ...deps, keys }),
     pfxImportJob({ keys, clock }),
-    certRevokeJob({ authority: deps.authority, inventory: deps.inventory }),
+    certRevokeJob({ authority: deps.authority, inventory: deps.inventory, checkpoints: deps.checkpoints }),
   ];
 }

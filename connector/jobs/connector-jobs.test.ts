@@ -159,6 +159,26 @@ describe('connector job handlers', () => {
   });
 });
 
+describe('cert.revoke across a crash', () => {
+  it('a re-run of the job that revoked (crash before its result was journaled) reports done, not conflict', async () => {
+    const issued = pkcsIssueResult.parse(await run('cert.pkcs.issue', issuePayload()));
+    const jobId = `revoke-crash-${counter}`;
+    const first = certRevokeResult.parse(await run('cert.revoke', { serialHex: issued.serialHex }, jobId));
+    // The journal resumes the same job id after a restart: same answer, still one revocation.
+    const again = certRevokeResult.parse(
+      await handlers
+        .get('cert.revoke')!
+        .handle({ id: jobId, kind: 'cert.revoke', payload: { serialHex: issued.serialHex } }),
+    );
+    expect(again).toEqual(first);
+    // Another job revoking the same certificate is still a final conflict.
+    expect(await failure(run('cert.revoke', { serialHex: issued.serialHex }))).toMatchObject({
+      code: ErrorCodes.conflict,
+      retryable: false,
+    });
+  });
+});
+
 describe('job error mapping', () => {
   it.each([
     [
