@@ -88,4 +88,44 @@ describe('Reconfigurer', () => {
     expect(calls.map((c) => c.config.gateway.timers.dpd)).toEqual([31, 32]);
     expect(reconfigurer.appliedVersion()).toBe(2);
   });
+
+  it('uses the cloud JWKS where the host set none, and reloads the roles on a key rotation', async () => {
+    const { reconfigurer, calls } = setup();
+    await reconfigurer.useCloudJwks('/data/link/cloud-jwks.json', 'https://cloud.test');
+    expect(calls.map((c) => c.role)).toEqual(['connector', 'gateway']);
+    expect(calls[1]!.config.connector.scep.challenge.jwks).toBe('/data/link/cloud-jwks.json');
+    expect(calls[1]!.config.gateway.auth.token).toMatchObject({
+      jwks: '/data/link/cloud-jwks.json',
+      issuer: 'https://cloud.test',
+    });
+    // Same file, new keys: no config key changes, the roles still reload.
+    await reconfigurer.useCloudJwks('/data/link/cloud-jwks.json', 'https://cloud.test');
+    expect(calls).toHaveLength(4);
+    // A later push keeps the cloud JWKS underneath.
+    await reconfigurer.applyPushed('gateway', 3, { timers: { dpd: 40 } });
+    expect(calls.at(-1)!.config.gateway.auth.token.jwks).toBe('/data/link/cloud-jwks.json');
+  });
+
+  it('leaves a JWKS the host configured alone', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'outpost-reconf-'));
+    const load = (pushed: Record<string, unknown>) =>
+      loadConfig({
+        overrides: { dataDir },
+        env: { OUTPOST__connector__scep__challenge__jwks: '/etc/outpost/own-jwks.json' },
+        pushed,
+      });
+    const calls: string[] = [];
+    const reconfigurer = new Reconfigurer({
+      current: load({}),
+      load,
+      roles: {
+        connector: { reconfigure: async () => void calls.push('connector') },
+        gateway: { reconfigure: async () => void calls.push('gateway') },
+      },
+      store: new PushedConfigStore(dataDir),
+      logger: pino({ level: 'silent' }),
+    });
+    await reconfigurer.useCloudJwks('/data/link/cloud-jwks.json', 'https://cloud.test');
+    expect(calls).toEqual(['gateway']);
+  });
 });

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import { mergeLayer } from '../config/merge-layer.js';
 import type { OutpostConfig } from '../config/schema.js';
 import { changedPaths, classifyChanges } from './config-diff.js';
 import type { PushedConfig, PushedConfigStore } from './pushed-config-store.js';
@@ -36,6 +37,8 @@ export const PUSHABLE_SECTIONS = ['gateway', 'connector'] as const;
 export class Reconfigurer {
   private current: OutpostConfig;
   private pushed: PushedConfig;
+  /** Values the link supplies where the host configured none (the cloud's JWKS file). */
+  private linkDefaults: Record<string, unknown> = {};
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: ReconfigurerOptions) {
@@ -55,7 +58,7 @@ export class Reconfigurer {
         throw new OutpostError(ErrorCodes.config, `the cloud cannot configure "${section}"`);
       }
       const sections = { ...this.pushed.sections, [section]: value };
-      const next = this.validate(sections);
+      const next = this.validate(mergeLayer(this.linkDefaults, sections) as Record<string, unknown>);
       const outcome = await this.switchTo(next, `cloud config ${version}`);
       this.pushed = { version, sections };
       this.o.store.save(this.pushed);
@@ -65,7 +68,37 @@ export class Reconfigurer {
 
   /** Re-reads the config file (SIGHUP), keeping what the cloud pushed. */
   reload(): Promise<ReconfigureOutcome> {
-    return this.serialized(async () => this.switchTo(this.validate(this.pushed.sections), 'config file'));
+    return this.serialized(async () => this.switchTo(this.validate(this.layers()), 'config file'));
+  }
+
+  /**
+   * The cloud's JWKS (saved by the link in `file`) verifies SCEP challenges and gateway bearer
+   * tokens, unless the host configured its own JWKS for them. Called again when the cloud rotates
+   * its keys: the file is the same, its content is not, so the roles using it reload even though
+   * no config key changed.
+   */
+  useCloudJwks(file: string, issuer: string): Promise<ReconfigureOutcome> {
+    return this.serialized(async () => {
+      const challenge = this.current.connector.scep.challenge.jwks;
+      const token = this.current.gateway.auth.token;
+      const connectorUses = challenge === null || challenge === file;
+      const gatewayUses = token.jwks === null || token.jwks === file;
+      const defaults: Record<string, unknown> = {};
+      if (connectorUses) defaults.connector = { scep: { challenge: { jwks: file } } };
+      if (gatewayUses) {
+        const ownIssuer = token.issuer !== null && token.jwks !== file;
+        defaults.gateway = { auth: { token: { jwks: file, ...(ownIssuer ? {} : { issuer }) } } };
+      }
+      this.linkDefaults = defaults;
+      return this.switchTo(this.validate(this.layers()), 'cloud JWKS', {
+        connector: connectorUses,
+        gateway: gatewayUses,
+      });
+    });
+  }
+
+  private layers(): Record<string, unknown> {
+    return mergeLayer(this.linkDefaults, this.pushed.sections) as Record<string, unknown>;
   }
 
   /** Throws ConfigError (code OUTPOST_ERR_CONFIG, every problem listed) when the result is invalid. */
@@ -73,10 +106,16 @@ export class Reconfigurer {
     return this.o.load(sections);
   }
 
-  private async switchTo(next: OutpostConfig, source: string): Promise<ReconfigureOutcome> {
+  private async switchTo(
+    next: OutpostConfig,
+    source: string,
+    force: { gateway?: boolean; connector?: boolean } = {},
+  ): Promise<ReconfigureOutcome> {
     const { live, restart } = classifyChanges(changedPaths(this.current, next));
     const touches = (...prefixes: string[]) =>
-      live.some((p) => prefixes.some((prefix) => p.startsWith(prefix)));
+      live.some((p) => prefixes.some((prefix) => p.startsWith(prefix))) ||
+      (prefixes.includes('connector.') && force.connector === true) ||
+      (prefixes.includes('gateway.') && force.gateway === true);
     // The connector first: its refusal (a CA backend that does not open) leaves the gateway as it was.
     if (touches('connector.', 'directories.') && this.o.roles.connector)
       await this.o.roles.connector.reconfigure(next);

@@ -1,21 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { connectorJobHandlers } from '../../connector/jobs/connector-job-handlers.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
-import { isEnrolled, readEnrolledCloudCa, readLinkState } from '../../link/enroll/agent-files.js';
+import {
+  isEnrolled,
+  LinkFiles,
+  linkDir,
+  readEnrolledCloudCa,
+  readLinkState,
+} from '../../link/enroll/agent-files.js';
 import { LinkService } from '../../link/link-service.js';
 import type { ConfigApplier, HealthSource, JobHandler } from '../../link/ports.js';
 import { packageVersion } from '../cli/package-version.js';
 import type { OutpostConfig } from '../config/schema.js';
 import type { ShutdownManager } from '../shutdown.js';
 import type { ConnectorCore } from './connector-core.js';
+import { type RevocableSessions, sessionRevokeHandler } from './gateway-jobs.js';
 
 /** What the link reaches of a running appliance (a subset of appliance.ts ApplianceHandle). */
 export interface LinkedAppliance {
-  reconfigurer?: { applyPushed(section: string, version: number, value: unknown): Promise<unknown> };
+  reconfigurer?: {
+    applyPushed(section: string, version: number, value: unknown): Promise<unknown>;
+    useCloudJwks(file: string, issuer: string): Promise<unknown>;
+  };
   connector?: { core(): ConnectorCore };
-  gateway?: { sessions: { readonly size: number } };
+  gateway?: { sessions: RevocableSessions & { readonly size: number } };
 }
 
 export interface LinkRole {
@@ -96,6 +107,21 @@ async function startLink(
   for (const handler of jobHandlers(config, service, appliance)) service.registerJobHandler(handler);
   for (const applier of configAppliers(appliance)) service.registerConfigApplier(applier);
   for (const source of healthSources(appliance)) service.registerHealthSource(source);
+  if (appliance.gateway) service.registerJobHandler(sessionRevokeHandler(appliance.gateway.sessions));
+  const reconfigurer = appliance.reconfigurer;
+  if (reconfigurer) {
+    // The cloud's keys verify SCEP challenges and gateway bearer tokens (unless the host set its own).
+    const file = join(linkDir(config.dataDir), LinkFiles.jwks);
+    service.registerJwksConsumer({
+      update: async (jwks) => {
+        try {
+          await reconfigurer.useCloudJwks(file, jwks.issuer);
+        } catch (e) {
+          log.error({ err: e }, 'the cloud JWKS was not applied; the previous keys stay in use');
+        }
+      },
+    });
+  }
   shutdown.register('cloud link', () => service.stop());
   await service.start();
   log.info({ jobKinds: service.jobKinds() }, 'cloud link handlers registered');
