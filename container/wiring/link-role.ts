@@ -18,6 +18,7 @@ import type { OutpostConfig } from '../config/schema.js';
 import type { ShutdownManager } from '../shutdown.js';
 import type { ConnectorCore } from './connector-core.js';
 import { type RevocableSessions, sessionRevokeHandler } from './gateway-jobs.js';
+import { connectorHealthSource, gatewayHealthSource } from './role-health.js';
 
 /** What the link reaches of a running appliance (a subset of appliance.ts ApplianceHandle). */
 export interface LinkedAppliance {
@@ -26,7 +27,12 @@ export interface LinkedAppliance {
     useCloudJwks(file: string, issuer: string): Promise<unknown>;
   };
   connector?: { core(): ConnectorCore };
-  gateway?: { sessions: RevocableSessions & { readonly size: number } };
+  gateway?: {
+    sessions: RevocableSessions & {
+      readonly size: number;
+      list(): Array<{ bytesIn: number; bytesOut: number }>;
+    };
+  };
 }
 
 export interface LinkRole {
@@ -106,7 +112,7 @@ async function startLink(
 ): Promise<void> {
   for (const handler of jobHandlers(config, service, appliance)) service.registerJobHandler(handler);
   for (const applier of configAppliers(appliance)) service.registerConfigApplier(applier);
-  for (const source of healthSources(appliance)) service.registerHealthSource(source);
+  for (const source of healthSources(config, appliance)) service.registerHealthSource(source);
   if (appliance.gateway) service.registerJobHandler(sessionRevokeHandler(appliance.gateway.sessions));
   const reconfigurer = appliance.reconfigurer;
   if (reconfigurer) {
@@ -159,13 +165,17 @@ function configAppliers(appliance: LinkedAppliance): ConfigApplier[] {
   }));
 }
 
-function healthSources(appliance: LinkedAppliance): HealthSource[] {
+function healthSources(config: OutpostConfig, appliance: LinkedAppliance): HealthSource[] {
   const sources: HealthSource[] = [];
   const { gateway, connector } = appliance;
-  if (gateway) sources.push({ name: 'gateway', collect: async () => ({ sessions: gateway.sessions.size }) });
+  if (gateway) sources.push(gatewayHealthSource(config, gateway.sessions));
   if (connector) {
-    // The built-in CA signs in this process: it is reachable while the connector's database is open.
-    sources.push({ name: 'connector', collect: async () => ({ caReachable: connector.core().db.open }) });
+    sources.push(
+      connectorHealthSource(
+        () => connector.core().backend,
+        () => connector.core().db.open,
+      ),
+    );
   }
   return sources;
 }
