@@ -2,6 +2,8 @@
 # SERVER_CMD for shared/peers/ocserv-bench.sh: runs Outpost's gateway role from the harness's
 # BENCH_* environment (see the contract in the harness header). Certificate auth against the
 # harness CA (client CN "bench"), the harness's pre-created TUN, its pool, route and DNS.
+# OUTPOST_TLS_MAX (TLSv1.3 | TLSv1.2) and OUTPOST_RECORD_LAYER (outpost | openssl) set
+# gateway.tlsPolicy for comparisons.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DATA="$BENCH_WORK/outpost-data"
@@ -19,6 +21,7 @@ gateway:
   dns: { servers: ["$BENCH_DNS"], domain: "$BENCH_DOMAIN" }
   routes: { include: ["$BENCH_ROUTE"] }
   tun: { name: "${BENCH_TUN:-outpost0}", mtu: 1472 }
+  tlsPolicy: { maxVersion: "${OUTPOST_TLS_MAX:-TLSv1.3}", recordLayer: "${OUTPOST_RECORD_LAYER:-outpost}" }
   auth: { methods: [certificate], certificate: { ca: "$BENCH_CA", usernameFrom: cn } }
 YAML
 # OUTPOST_NODE_OPTIONS: extra node flags for profiling (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).

@@ -215,18 +215,12 @@ function allocator(pool4: AddressPool, pool6: AddressPool | undefined): AddressA
   };
 }
 
-/** The TUN's batches, one packet view at a time, for the tunnel's per-destination dispatch. */
+/** The TUN as the gateway server uses it: batches in, packets out (by view or by address). */
 function packetDevice(tun: TunDevice): PacketDevice {
   return {
     write: (packet) => tun.write(packet),
-    onPacket(handler) {
-      tun.onPackets((batch) => {
-        for (let i = 0; i < batch.count; i++) {
-          const offset = batch.offsets[i]!;
-          handler(batch.data.subarray(offset, offset + batch.lengths[i]!));
-        }
-      });
-    },
+    ...(tun.writeFrom ? { writeFrom: (address, length) => tun.writeFrom!(address, length) } : {}),
+    onPackets: (handler) => tun.onPackets(handler),
   };
 }
 

@@ -1,5 +1,12 @@
 import type { Logger } from 'pino';
-import { type CstpFrame, CstpFrameDecoder, FrameType, parseDisconnect } from '../cstp/index.js';
+import { frameMagic } from '../cstp/frame.js';
+import {
+  type CstpFrame,
+  CstpFrameDecoder,
+  FRAME_HEADER_LENGTH,
+  FrameType,
+  parseDisconnect,
+} from '../cstp/index.js';
 import type { Session } from '../session/session.js';
 import { packetAddress } from './packet-address.js';
 import type { TlsFailure } from './record-transport.js';
@@ -31,6 +38,8 @@ export interface TunnelOptions {
   timers: TunnelTimers;
   /** Writes one IP packet into the TUN; false when it could not (counted as a drop). */
   toTun: (packet: Buffer) => boolean;
+  /** The same for a packet at a native address (no Buffer view made); optional. */
+  toTunFrom?: (address: number, length: number) => boolean;
   counters: TunnelCounters;
   logger: Logger;
   onClose: (reason: string) => void;
@@ -46,16 +55,36 @@ export const clientLogout = 'client logout';
  */
 const liveTunnels = new Set<CstpTunnel>();
 let livenessTimer: NodeJS.Timeout | undefined;
+/**
+ * The time the packet path stamps activity with, advanced by the liveness timer: DPD and idle
+ * limits are whole seconds, so a clock read per packet would buy nothing.
+ */
+let coarseNow = Date.now();
 
 function watchLiveness(tunnel: CstpTunnel): void {
   liveTunnels.add(tunnel);
   if (livenessTimer) return;
+  coarseNow = Date.now();
   livenessTimer = setInterval(() => {
     const now = Date.now();
+    coarseNow = now;
     // A tunnel that ends during the sweep removes itself; deleting the visited entry is safe.
     for (const t of liveTunnels) t.checkLiveness(now);
   }, 1000);
   livenessTimer.unref();
+}
+
+/** An IPv4 address as the unsigned 32-bit number packet headers carry; -1 for anything else. */
+export function ipv4Number(address: string | undefined): number {
+  const parts = address?.split('.');
+  if (parts?.length !== 4) return -1;
+  let value = 0;
+  for (const part of parts) {
+    const octet = Number(part);
+    if (!Number.isInteger(octet) || octet < 0 || octet > 255) return -1;
+    value = value * 256 + octet;
+  }
+  return value;
 }
 
 function unwatchLiveness(tunnel: CstpTunnel): void {
@@ -77,28 +106,31 @@ export class CstpTunnel {
   private lastData = Date.now();
   private lastProbe = 0;
   private closed = false;
+  /** The session's IPv4 address as a number, for the per-packet source check. */
+  private readonly ipv4: number;
 
   constructor(private readonly o: TunnelOptions) {
     this.decoder = new CstpFrameDecoder({ mtu: Math.max(o.mtu, 1500) });
+    this.ipv4 = ipv4Number(o.session.ipv4);
     watchLiveness(this);
     o.session.disconnect = (reason) => this.terminate(reason);
     o.transport.setHandlers({
-      data: (chunk) => this.receive(chunk),
+      data: (buffer, start, end, address) => this.receive(buffer, start, end, address),
       closed: (reason) => this.finish(reason),
     });
   }
 
-  /** A packet from the TUN for this client. */
-  sendPacket(packet: Buffer): void {
+  /** A packet from the TUN for this client: `data[offset, offset + length)`, `address` = data's or -1. */
+  sendPacket(data: Buffer, offset: number, length: number, address: number): void {
     const { transport, session, counters } = this.o;
     if (this.closed) return;
-    if (!transport.sendPacket(packet)) {
+    if (!transport.sendPacket(data, offset, length, address)) {
       counters.dropped('backpressure');
       return;
     }
-    session.bytesOut += packet.length;
+    session.bytesOut += length;
     session.packetsOut++;
-    this.lastData = Date.now();
+    this.lastData = coarseNow;
   }
 
   /** Server-initiated end (revocation, timeout, shutdown): tell the client, then close. */
@@ -109,11 +141,31 @@ export class CstpTunnel {
     this.finish(reason);
   }
 
-  private receive(chunk: Buffer): void {
+  /**
+   * CSTP bytes from the client. The common case, one whole DATA frame in the record just opened,
+   * is handled in place; anything else goes through the streaming decoder.
+   */
+  private receive(buffer: Buffer, start: number, end: number, address: number): void {
     if (this.closed) return;
-    this.lastReceived = Date.now();
+    this.lastReceived = coarseNow;
+    const length = end - start - FRAME_HEADER_LENGTH;
+    if (
+      address >= 0 &&
+      length >= 0 &&
+      this.decoder.pendingBytes === 0 &&
+      buffer[start] === frameMagic[0] &&
+      buffer[start + 1] === frameMagic[1] &&
+      buffer[start + 2] === frameMagic[2] &&
+      buffer[start + 3] === frameMagic[3] &&
+      buffer[start + 6] === FrameType.data &&
+      buffer[start + 7] === 0 &&
+      ((buffer[start + 4]! << 8) | buffer[start + 5]!) === length &&
+      length <= this.decoder.maxPayload
+    ) {
+      return this.fromClientAt(buffer, start + FRAME_HEADER_LENGTH, length, address);
+    }
     try {
-      this.decoder.pushEach(chunk, this.handleFrame);
+      this.decoder.pushEach(buffer.subarray(start, end), this.handleFrame);
     } catch (e) {
       this.o.counters.dropped('malformed');
       this.o.logger.info({ session: this.o.session.id, reason: (e as Error).message }, 'bad CSTP frame');
@@ -150,14 +202,28 @@ export class CstpTunnel {
   };
 
   private fromClient(packet: Buffer): void {
+    this.fromClientAt(packet, 0, packet.length, -1);
+  }
+
+  /** An IP packet from the client at `buffer[at, at + length)` (`address` = buffer's, or -1). */
+  private fromClientAt(buffer: Buffer, at: number, length: number, address: number): void {
     const { session, counters } = this.o;
-    const source = packetAddress(packet, 'source');
-    if (source === undefined) return counters.dropped('malformed');
-    if (source !== session.ipv4 && source !== session.ipv6) return counters.dropped('spoofed');
-    session.bytesIn += packet.length;
+    const version = length > 0 ? buffer[at]! >> 4 : 0;
+    if (version === 4 && length >= 20) {
+      if (buffer.readUInt32BE(at + 12) !== this.ipv4) return counters.dropped('spoofed');
+    } else {
+      const source = packetAddress(buffer.subarray(at, at + length), 'source');
+      if (source === undefined) return counters.dropped('malformed');
+      if (source !== session.ipv4 && source !== session.ipv6) return counters.dropped('spoofed');
+    }
+    session.bytesIn += length;
     session.packetsIn++;
-    this.lastData = Date.now();
-    if (!this.o.toTun(packet)) counters.dropped('tun-full');
+    this.lastData = coarseNow;
+    const written =
+      address >= 0 && this.o.toTunFrom
+        ? this.o.toTunFrom(address + at, length)
+        : this.o.toTun(buffer.subarray(at, at + length));
+    if (!written) counters.dropped('tun-full');
   }
 
   /** Called about once a second by the shared liveness timer. */

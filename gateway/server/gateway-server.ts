@@ -21,10 +21,10 @@ import type { SessionTable } from '../session/session-table.js';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import { loadEvp } from '../tls/evp.js';
 import type { AuthDialogue } from './auth-dialogue.js';
-import { CstpTunnel, clientLogout, type TunnelCounters } from './cstp-tunnel.js';
+import { CstpTunnel, clientLogout, ipv4Number, type TunnelCounters } from './cstp-tunnel.js';
 import { connectParams, type GatewayPolicy } from './gateway-policy.js';
 import { packetAddress } from './packet-address.js';
-import type { AddressAllocator, BanList, PacketDevice } from './ports.js';
+import type { AddressAllocator, BanList, PacketBatchView, PacketDevice } from './ports.js';
 import { connectionOf, type RecordLayerSetup, TlsConnection } from './tls-connection.js';
 import type { RecordLayerKind, TunnelTransport } from './tunnel-transport.js';
 
@@ -73,6 +73,8 @@ export class GatewayServer {
   readonly server: Server;
   private readonly http: HttpServer;
   private readonly tunnels = new Map<string, CstpTunnel>();
+  /** Open tunnels by IPv4 address as a number: the per-packet lookup of the TUN reader path. */
+  private readonly byIpv4 = new Map<number, CstpTunnel>();
   /** Connections still in the TLS handshake or the HTTP dialogue. */
   private readonly handshaking = new Set<TlsConnection>();
   private context: SecureContext;
@@ -94,7 +96,7 @@ export class GatewayServer {
     // time limits (slowloris) are enforced by a checker Node starts on 'listening'.
     this.http.emit('listening');
     this.server = createTcpServer((socket) => this.onTcp(socket));
-    o.device.onPacket((packet) => this.fromDevice(packet));
+    o.device.onPackets((batch) => this.fromDevice(batch));
     o.sessions.onClosed = (session, reason) => this.onSessionClosed(session, reason);
   }
 
@@ -305,16 +307,21 @@ export class GatewayServer {
       transport.end();
       return;
     }
+    const ipv4 = ipv4Number(session.ipv4);
     const tunnel = new CstpTunnel({
       transport,
       session,
       mtu,
       timers: policy.timers,
       toTun: (packet) => this.o.device.write(packet),
+      ...(this.o.device.writeFrom
+        ? { toTunFrom: (address: number, length: number) => this.o.device.writeFrom!(address, length) }
+        : {}),
       counters: this.o.counters,
       logger: log,
       onClose: (reason) => {
         if (this.tunnels.get(session.id) === tunnel) this.tunnels.delete(session.id);
+        if (this.byIpv4.get(ipv4) === tunnel) this.byIpv4.delete(ipv4);
         if (reason === clientLogout) this.o.sessions.close(session, reason);
         else if (session.state === 'connected') {
           this.o.sessions.markDisconnected(session);
@@ -324,6 +331,7 @@ export class GatewayServer {
       },
     });
     this.tunnels.set(session.id, tunnel);
+    if (ipv4 >= 0) this.byIpv4.set(ipv4, tunnel);
     this.o.sessions.markConnected(session);
     this.o.counters.tunnelOpened?.(transport.kind);
     log.info(
@@ -332,11 +340,23 @@ export class GatewayServer {
     );
   }
 
-  private fromDevice(packet: Buffer): void {
-    const destination = packetAddress(packet, 'destination');
-    const session = destination ? this.o.sessions.byTunnelAddress(destination) : undefined;
-    if (!session) return;
-    this.tunnels.get(session.id)?.sendPacket(packet);
+  /** Packets read from the TUN, each to the tunnel of its destination address (others dropped). */
+  private fromDevice(batch: PacketBatchView): void {
+    const { data, offsets, lengths, count } = batch;
+    const address = batch.address ?? -1;
+    for (let i = 0; i < count; i++) {
+      const at = offsets[i]!;
+      const length = lengths[i]!;
+      const version = length > 0 ? data[at]! >> 4 : 0;
+      let tunnel: CstpTunnel | undefined;
+      if (version === 4 && length >= 20) tunnel = this.byIpv4.get(data.readUInt32BE(at + 16));
+      else {
+        const destination = packetAddress(data.subarray(at, at + length), 'destination');
+        const session = destination ? this.o.sessions.byTunnelAddress(destination) : undefined;
+        tunnel = session ? this.tunnels.get(session.id) : undefined;
+      }
+      tunnel?.sendPacket(data, at, length, address);
+    }
   }
 
   /** Per-session access log line (ocserv prints one too) and the address goes back to the pool. */

@@ -26,10 +26,25 @@ export interface AddressAllocator {
   release(sessionId: string, keepMs: number): void;
 }
 
+/**
+ * Packets read from the device, valid only during the handler call: packet i is
+ * `data[offsets[i], offsets[i] + lengths[i])`.
+ */
+export interface PacketBatchView {
+  readonly count: number;
+  readonly data: Buffer;
+  readonly offsets: Int32Array;
+  readonly lengths: Int32Array;
+  /** Address of `data` in native memory, when known (lets the data path copy without views). */
+  readonly address?: number;
+}
+
 /** The gateway's side of the TUN device, as the tunnel needs it. */
 export interface PacketDevice {
   /** Writes one IP packet; false when the device could not take it. */
   write(packet: Buffer): boolean;
-  /** Registers the handler for packets read from the device (the handler must not keep them). */
-  onPacket(handler: (packet: Buffer) => void): void;
+  /** Writes the packet at a native address (copied before it returns); false when not taken. */
+  writeFrom?(address: number, length: number): boolean;
+  /** Registers the handler for batches of packets read from the device (it must not keep them). */
+  onPackets(handler: (batch: PacketBatchView) => void): void;
 }

@@ -54,7 +54,7 @@ export class RecordTransport implements TunnelTransport {
       o.keys,
       o.sequences,
       {
-        data: (buffer, start, end) => this.deliver(buffer.subarray(start, end)),
+        data: (buffer, start, end, address) => this.deliver(buffer, start, end, address),
         closeNotify: () => this.onCloseNotify(),
         outputQueued: () => this.scheduleFlush(),
       },
@@ -74,14 +74,20 @@ export class RecordTransport implements TunnelTransport {
     this.handlers = handlers;
     const early = this.early;
     this.early = [];
-    for (const chunk of early) handlers.data(chunk);
+    for (const chunk of early) handlers.data(chunk, 0, chunk.length, -1);
     if (this.ended) handlers.closed(this.endReason);
   }
 
-  sendPacket(packet: Buffer): boolean {
+  sendPacket(data: Buffer, offset: number, length: number, address: number): boolean {
     if (this.writeClosed) return false;
     if (this.o.socket.writableLength + this.layer.pendingBytes > this.o.maxQueuedBytes) return false;
-    this.seal(FrameType.data, packet);
+    const chunk = this.layer.begin(FRAME_HEADER_LENGTH + length);
+    const at = this.layer.plaintextOffset;
+    writeFrameHeader(chunk.buffer, at, FrameType.data, length);
+    if (address >= 0) this.o.evp.copy(chunk.address + at + FRAME_HEADER_LENGTH, address + offset, length);
+    else data.copy(chunk.buffer, at + FRAME_HEADER_LENGTH, offset, offset + length);
+    this.layer.end(ContentType.applicationData, FRAME_HEADER_LENGTH + length);
+    this.afterSeal();
     return true;
   }
 
@@ -110,6 +116,11 @@ export class RecordTransport implements TunnelTransport {
     writeFrameHeader(chunk.buffer, at, type, length);
     if (payload && length > 0) chunk.buffer.set(payload, at + FRAME_HEADER_LENGTH);
     this.layer.end(ContentType.applicationData, FRAME_HEADER_LENGTH + length);
+    this.afterSeal();
+  }
+
+  /** Many records per socket write: at the end of this turn of the event loop, or once enough wait. */
+  private afterSeal(): void {
     if (this.layer.pendingBytes >= this.flushBytes) this.flush();
     else this.scheduleFlush();
   }
@@ -144,9 +155,9 @@ export class RecordTransport implements TunnelTransport {
     }
   }
 
-  private deliver(plaintext: Buffer): void {
-    if (this.handlers) this.handlers.data(plaintext);
-    else this.early.push(Buffer.from(plaintext));
+  private deliver(buffer: Buffer, start: number, end: number, address: number): void {
+    if (this.handlers) this.handlers.data(buffer, start, end, address);
+    else this.early.push(Buffer.from(buffer.subarray(start, end)));
   }
 
   private onRecordError(e: unknown): void {

@@ -74,8 +74,10 @@ async function harness(options: { recordLayer?: boolean; keyUpdateAfter?: number
       const decoder = new CstpFrameDecoder({ maxPayload: 16000 });
       const closed = new Promise<string>((resolve) =>
         transport.setHandlers({
-          data: (chunk) =>
-            decoder.pushEach(chunk, (frame) => transport.sendFrame(frame.type, Buffer.from(frame.payload))),
+          data: (buffer, start, end) =>
+            decoder.pushEach(buffer.subarray(start, end), (frame) =>
+              transport.sendFrame(frame.type, Buffer.from(frame.payload)),
+            ),
           closed: resolve,
         }),
       );

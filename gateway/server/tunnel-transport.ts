@@ -5,8 +5,12 @@ import { encodeFrame, FRAME_HEADER_LENGTH, FrameType, writeFrameHeader } from '.
 export type RecordLayerKind = 'outpost' | 'openssl';
 
 export interface TransportHandlers {
-  /** CSTP bytes from the client, in order, any split. The buffer is valid only during the call. */
-  data(chunk: Buffer): void;
+  /**
+   * CSTP bytes from the client, in order, any split: `buffer[start, end)`, valid only during
+   * the call. `address` is the native address of `buffer`, or -1 when unknown. Outpost's record
+   * layer hands over one whole record each time.
+   */
+  data(buffer: Buffer, start: number, end: number, address: number): void;
   /** The connection ended (once); no more data will come. */
   closed(reason: string): void;
 }
@@ -21,8 +25,11 @@ export interface TunnelTransport {
   /** TLS version and cipher, for the log. */
   readonly protocol: string;
   setHandlers(handlers: TransportHandlers): void;
-  /** One DATA frame with this IP packet; false when dropped because the client is not reading. */
-  sendPacket(packet: Buffer): boolean;
+  /**
+   * One DATA frame with the IP packet `data[offset, offset + length)`; `address` is the native
+   * address of `data` or -1. False when dropped because the client is not reading.
+   */
+  sendPacket(data: Buffer, offset: number, length: number, address: number): boolean;
   /** A control frame (DPD, keepalive); never dropped. */
   sendFrame(type: FrameType, payload?: Uint8Array): void;
   /** Graceful end: `lastFrame` (e.g. TERMINATE), close_notify, then FIN; destroyed after `graceMs`. */
@@ -51,22 +58,24 @@ export class OpensslTransport implements TunnelTransport {
     (socket as unknown as { _writev: unknown })._writev = null;
     socket.setNoDelay(true);
     const early: Buffer[] = head.length > 0 ? [head] : [];
-    socket.on('data', (chunk: Buffer) => (this.handlers ? this.handlers.data(chunk) : early.push(chunk)));
+    socket.on('data', (chunk: Buffer) =>
+      this.handlers ? this.handlers.data(chunk, 0, chunk.length, -1) : early.push(chunk),
+    );
     socket.on('close', () => this.close('connection closed'));
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
     this.setHandlers = (handlers) => {
       this.handlers = handlers;
-      for (const chunk of early.splice(0)) handlers.data(chunk);
+      for (const chunk of early.splice(0)) handlers.data(chunk, 0, chunk.length, -1);
     };
   }
 
   setHandlers: (handlers: TransportHandlers) => void;
 
-  sendPacket(packet: Buffer): boolean {
+  sendPacket(data: Buffer, offset: number, length: number): boolean {
     if (this.socket.writableLength > this.maxQueuedBytes) return false;
-    const frame = Buffer.allocUnsafe(FRAME_HEADER_LENGTH + packet.length);
-    writeFrameHeader(frame, 0, FrameType.data, packet.length);
-    packet.copy(frame, FRAME_HEADER_LENGTH);
+    const frame = Buffer.allocUnsafe(FRAME_HEADER_LENGTH + length);
+    writeFrameHeader(frame, 0, FrameType.data, length);
+    data.copy(frame, FRAME_HEADER_LENGTH, offset, offset + length);
     this.socket.write(frame);
     return true;
   }

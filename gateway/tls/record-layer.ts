@@ -23,8 +23,8 @@ import {
 
 /** What the connection above the record layer is told. */
 export interface RecordLayerEvents {
-  /** Application data: `buffer[start, end)`, valid only during the call. */
-  data(buffer: Buffer, start: number, end: number): void;
+  /** Application data: `buffer[start, end)`, valid only during the call; `address` is buffer's. */
+  data(buffer: Buffer, start: number, end: number, address: number): void;
   /** The peer sent close_notify: no more data will come (RFC 8446 §6.1). */
   closeNotify(): void;
   /** The layer queued records of its own (a KeyUpdate answer): flush them. */
@@ -203,7 +203,7 @@ export class RecordLayer {
     }
     switch (type) {
       case ContentType.applicationData:
-        if (plainEnd > plainStart) this.events.data(buffer, plainStart, plainEnd);
+        if (plainEnd > plainStart) this.events.data(buffer, plainStart, plainEnd, address);
         return;
       case ContentType.alert:
         return this.onAlert(buffer, plainStart, plainEnd);

@@ -2,15 +2,15 @@
  * The real TunDevice. A worker thread reads the fd (non-blocking read + poll, see
  * tun-reader-worker-source.ts) into a SharedArrayBuffer ring; the main thread wakes up through
  * Atomics.waitAsync, hands the packets to the handler as one batch per run of ring slots without
- * copying, then frees the slots. Writes go straight from the main thread with write(2) via koffi:
- * a TUN write hands the packet to the network stack and does not block.
+ * copying, then frees the slots. Writes are copied into a second ring that a writer thread
+ * drains with write(2) (tun-writer-ring.ts).
  *
  * Why not fs.read: it goes through the libuv threadpool (one packet per round trip, 40-60k/s) and a
  * read pending there keeps the process from exiting.
  */
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { koffiPath } from './libc.js';
+import { koffiPath, libc } from './libc.js';
 import { openTunFd } from './open-tun-fd.js';
 import { type PacketBatch, ReusablePacketBatch } from './packet-batch.js';
 import { CONTROL_INTS, Control, type PacketRingLayout, ringLayout } from './packet-ring.js';
@@ -82,7 +82,11 @@ export class LinuxTunDevice implements TunDevice {
     this.control = new Int32Array(sab, 0, CONTROL_INTS);
     this.lengths = new Int32Array(sab, this.layout.lengthsOffset, this.layout.slots);
     const data = Buffer.from(sab, this.layout.dataOffset, this.layout.slots * this.layout.slotSize);
-    this.batch = new ReusablePacketBatch(data, Math.min(options.maxBatch ?? 256, this.layout.slots));
+    this.batch = new ReusablePacketBatch(
+      data,
+      Math.min(options.maxBatch ?? 256, this.layout.slots),
+      libc().address(data),
+    );
     this.worker = new Worker(TUN_READER_WORKER_SOURCE, {
       eval: true,
       name: `tun-reader ${name}`,
@@ -128,6 +132,16 @@ export class LinuxTunDevice implements TunDevice {
     }
     this.counters.packetsOut++;
     this.counters.bytesOut += packet.length;
+    return true;
+  }
+
+  writeFrom(address: number, length: number): boolean {
+    if (this.closing || length > this.mtu || length === 0 || !this.writer.enqueueFrom(address, length)) {
+      this.counters.dropsOut++;
+      return false;
+    }
+    this.counters.packetsOut++;
+    this.counters.bytesOut += length;
     return true;
   }
 

@@ -11,6 +11,8 @@ export interface PacketBatch {
   /** `offsets[i]` and `lengths[i]` for i < count locate packet i in `data`; entries beyond count are junk. */
   readonly offsets: Int32Array;
   readonly lengths: Int32Array;
+  /** Address of `data`'s first byte when it is native memory (see TunDevice.writeFrom), else undefined. */
+  readonly address?: number;
   /** A view (no copy) of packet i; allocates a small Buffer object, so prefer offsets on hot paths. */
   packet(index: number): Buffer;
 }
@@ -24,6 +26,7 @@ export class ReusablePacketBatch implements PacketBatch {
   constructor(
     public data: Buffer,
     readonly maxCount: number,
+    readonly address?: number,
   ) {
     this.offsets = new Int32Array(maxCount);
     this.lengths = new Int32Array(maxCount);

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { koffiPath } from './libc.js';
+import { koffiPath, type Libc, libc } from './libc.js';
 import { CONTROL_INTS, ringLayout } from './packet-ring.js';
 import { TUN_WRITER_WORKER_SOURCE } from './tun-writer-worker-source.js';
 
@@ -18,6 +18,8 @@ export class TunWriterRing {
   private readonly control: Int32Array;
   private readonly lengths: Int32Array;
   private readonly data: Buffer;
+  private readonly dataAddress: number;
+  private readonly c: Libc;
   private readonly slots: number;
   private readonly slotSize: number;
   private readonly worker: Worker;
@@ -30,6 +32,8 @@ export class TunWriterRing {
     this.control = new Int32Array(sab, 0, CONTROL_INTS);
     this.lengths = new Int32Array(sab, layout.lengthsOffset, layout.slots);
     this.data = Buffer.from(sab, layout.dataOffset, layout.slots * layout.slotSize);
+    this.c = libc();
+    this.dataAddress = this.c.address(this.data);
     this.slots = layout.slots;
     this.slotSize = layout.slotSize;
     this.worker = new Worker(TUN_WRITER_WORKER_SOURCE, {
@@ -53,12 +57,17 @@ export class TunWriterRing {
   }
 
   enqueue(packet: Uint8Array): boolean {
-    if (packet.length > this.slotSize) return false;
+    return this.enqueueFrom(this.c.address(packet), packet.length);
+  }
+
+  /** Copies `length` bytes from `address` into the next slot (memcpy: see libc.ts). */
+  enqueueFrom(address: number, length: number): boolean {
+    if (length > this.slotSize) return false;
     const inFlight = (this.writeSeq - Atomics.load(this.control, READ_SEQ)) | 0;
     if (inFlight >= this.slots) return false;
     const slot = this.writeSeq & (this.slots - 1);
-    this.data.set(packet, slot * this.slotSize);
-    this.lengths[slot] = packet.length;
+    this.c.memcpy(this.dataAddress + slot * this.slotSize, address, length);
+    this.lengths[slot] = length;
     this.writeSeq = (this.writeSeq + 1) | 0;
     Atomics.store(this.control, WRITE_SEQ, this.writeSeq);
     if (Atomics.load(this.control, SLEEPING) === 1) Atomics.notify(this.control, WRITE_SEQ);

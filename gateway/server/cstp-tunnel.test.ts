@@ -1,0 +1,131 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { encodeFrame, FrameType } from '../cstp/index.js';
+import type { Session } from '../session/session.js';
+import { loadEvp } from '../tls/evp.js';
+import { CstpTunnel, ipv4Number } from './cstp-tunnel.js';
+import type { TransportHandlers, TunnelTransport } from './tunnel-transport.js';
+
+const evp = loadEvp()!;
+
+/** An IPv4 header (20 bytes) + payload from `source` to `destination`. */
+function ipv4Packet(source: string, destination: string, payload = 'data'): Buffer {
+  const packet = Buffer.alloc(20 + payload.length);
+  packet[0] = 0x45;
+  packet.writeUInt16BE(packet.length, 2);
+  packet[8] = 64;
+  packet[9] = 17;
+  packet.writeUInt32BE(ipv4Number(source), 12);
+  packet.writeUInt32BE(ipv4Number(destination), 16);
+  packet.write(payload, 20);
+  return packet;
+}
+
+class FakeTransport implements TunnelTransport {
+  readonly kind = 'outpost';
+  readonly protocol = 'test';
+  handlers: TransportHandlers | undefined;
+  sent: Array<{ type: FrameType; payload: Buffer }> = [];
+  ended: FrameType | undefined | 'no';
+  destroyed = false;
+  setHandlers(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+  }
+  sendPacket(data: Buffer, offset: number, length: number): boolean {
+    this.sent.push({ type: FrameType.data, payload: Buffer.from(data.subarray(offset, offset + length)) });
+    return true;
+  }
+  sendFrame(type: FrameType, payload?: Uint8Array): void {
+    this.sent.push({ type, payload: Buffer.from(payload ?? []) });
+  }
+  end(lastFrame?: FrameType): void {
+    this.ended = lastFrame ?? 'no';
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+  /** Delivers bytes as Outpost's record layer does: with the buffer's native address. */
+  deliver(bytes: Buffer, withAddress = true): void {
+    const record = Buffer.concat([Buffer.alloc(3), bytes, Buffer.alloc(2)]);
+    this.handlers!.data(record, 3, 3 + bytes.length, withAddress ? evp.address(record) : -1);
+  }
+}
+
+function tunnel() {
+  const session = {
+    id: 's1',
+    ipv4: '10.200.100.7',
+    bytesIn: 0,
+    bytesOut: 0,
+    packetsIn: 0,
+    packetsOut: 0,
+  } as Session;
+  const transport = new FakeTransport();
+  const toTun: Buffer[] = [];
+  const drops: string[] = [];
+  const closed: string[] = [];
+  const t = new CstpTunnel({
+    transport,
+    session,
+    mtu: 1400,
+    timers: { dpd: 30, idle: 600 },
+    toTun: (packet) => toTun.push(Buffer.from(packet)) > 0,
+    toTunFrom: (address, length) => {
+      const copy = Buffer.alloc(length);
+      evp.copy(evp.address(copy), address, length);
+      return toTun.push(copy) > 0;
+    },
+    counters: { dropped: (reason) => drops.push(reason) },
+    logger: pino({ level: 'silent' }),
+    onClose: (reason) => closed.push(reason),
+  });
+  return { t, session, transport, toTun, drops, closed };
+}
+
+describe('CstpTunnel', () => {
+  it('passes a whole-record DATA frame to the TUN in place, and the same bytes through the decoder', () => {
+    const { t, transport, toTun, session, closed } = tunnel();
+    const packet = ipv4Packet('10.200.100.7', '10.200.2.2');
+    transport.deliver(encodeFrame(FrameType.data, packet)); // fast path
+    const frames = Buffer.concat([encodeFrame(FrameType.data, packet), encodeFrame(FrameType.data, packet)]);
+    transport.deliver(frames.subarray(0, 5)); // decoder: split frames
+    transport.deliver(frames.subarray(5));
+    transport.deliver(encodeFrame(FrameType.data, packet), false); // decoder: no address
+    expect(toTun.map((p) => p.equals(packet))).toEqual([true, true, true, true]);
+    expect(session.packetsIn).toBe(4);
+    expect(session.bytesIn).toBe(4 * packet.length);
+    t.terminate('test over');
+    expect(closed).toEqual(['test over']);
+  });
+
+  it('drops packets whose source is not the session address, on either path', () => {
+    const { t, transport, toTun, drops } = tunnel();
+    const spoofed = ipv4Packet('10.200.100.8', '10.200.2.2');
+    transport.deliver(encodeFrame(FrameType.data, spoofed));
+    transport.deliver(encodeFrame(FrameType.data, spoofed), false);
+    transport.deliver(encodeFrame(FrameType.data, Buffer.from('not ip')));
+    expect(toTun).toEqual([]);
+    expect(drops).toEqual(['spoofed', 'spoofed', 'malformed']);
+    t.terminate('done');
+  });
+
+  it('answers DPD, sends packets as DATA frames, and ends on a malformed stream', () => {
+    const { transport, closed } = tunnel();
+    transport.deliver(encodeFrame(FrameType.dpdRequest, Buffer.from('probe')));
+    expect(transport.sent).toEqual([{ type: FrameType.dpdResponse, payload: Buffer.from('probe') }]);
+    transport.deliver(Buffer.from('garbage!'));
+    expect(closed).toEqual(['protocol error']);
+    expect(transport.destroyed).toBe(true);
+  });
+
+  it('sends TUN packets as DATA frames and terminates with TERMINATE', () => {
+    const { t, transport, session } = tunnel();
+    const packet = ipv4Packet('10.200.2.2', '10.200.100.7');
+    const ring = Buffer.concat([Buffer.alloc(9), packet]);
+    t.sendPacket(ring, 9, packet.length, evp.address(ring));
+    expect(transport.sent).toEqual([{ type: FrameType.data, payload: packet }]);
+    expect(session.bytesOut).toBe(packet.length);
+    t.terminate('bye');
+    expect(transport.ended).toBe(FrameType.terminate);
+  });
+});
