@@ -29,8 +29,9 @@ export async function startGatewayAppliance(
   topology: VpnTopology,
   gateway: Record<string, unknown> = {},
   extra: Record<string, unknown> = {},
+  options: { dataDir?: string } = {},
 ): Promise<GatewayAppliance> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-gw-'));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'outpost-gw-'));
   const configFile = join(dataDir, 'outpost.yaml');
   writeFileSync(
     configFile,
