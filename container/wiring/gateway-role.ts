@@ -219,7 +219,9 @@ function allocator(pool4: AddressPool, pool6: AddressPool | undefined): AddressA
 function packetDevice(tun: TunDevice): PacketDevice {
   return {
     write: (packet) => tun.write(packet),
-    ...(tun.writeFrom ? { writeFrom: (address, length) => tun.writeFrom!(address, length) } : {}),
+    ...(tun.writeFrom
+      ? { writeFrom: (source, offset, length, address) => tun.writeFrom!(source, offset, length, address) }
+      : {}),
     onPackets: (handler) => tun.onPackets(handler),
   };
 }

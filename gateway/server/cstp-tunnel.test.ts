@@ -70,9 +70,10 @@ function tunnel() {
     mtu: 1400,
     timers: { dpd: 30, idle: 600 },
     toTun: (packet) => toTun.push(Buffer.from(packet)) > 0,
-    toTunFrom: (address, length) => {
+    toTunFrom: (buffer, at, length, address) => {
       const copy = Buffer.alloc(length);
-      evp.copy(evp.address(copy), address, length);
+      evp.copy(evp.address(copy), address + at, length);
+      expect(copy.equals(buffer.subarray(at, at + length))).toBe(true);
       return toTun.push(copy) > 0;
     },
     counters: { dropped: (reason) => drops.push(reason) },

@@ -38,8 +38,8 @@ export interface TunnelOptions {
   timers: TunnelTimers;
   /** Writes one IP packet into the TUN; false when it could not (counted as a drop). */
   toTun: (packet: Buffer) => boolean;
-  /** The same for a packet at a native address (no Buffer view made); optional. */
-  toTunFrom?: (address: number, length: number) => boolean;
+  /** The same for `buffer[at, at + length)` with buffer's native address (no view made); optional. */
+  toTunFrom?: (buffer: Buffer, at: number, length: number, address: number) => boolean;
   counters: TunnelCounters;
   logger: Logger;
   onClose: (reason: string) => void;
@@ -221,7 +221,7 @@ export class CstpTunnel {
     this.lastData = coarseNow;
     const written =
       address >= 0 && this.o.toTunFrom
-        ? this.o.toTunFrom(address + at, length)
+        ? this.o.toTunFrom(buffer, at, length, address)
         : this.o.toTun(buffer.subarray(at, at + length));
     if (!written) counters.dropped('tun-full');
   }

@@ -315,7 +315,10 @@ export class GatewayServer {
       timers: policy.timers,
       toTun: (packet) => this.o.device.write(packet),
       ...(this.o.device.writeFrom
-        ? { toTunFrom: (address: number, length: number) => this.o.device.writeFrom!(address, length) }
+        ? {
+            toTunFrom: (buffer: Buffer, at: number, length: number, address: number) =>
+              this.o.device.writeFrom!(buffer, at, length, address),
+          }
         : {}),
       counters: this.o.counters,
       logger: log,

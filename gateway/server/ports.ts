@@ -43,8 +43,11 @@ export interface PacketBatchView {
 export interface PacketDevice {
   /** Writes one IP packet; false when the device could not take it. */
   write(packet: Buffer): boolean;
-  /** Writes the packet at a native address (copied before it returns); false when not taken. */
-  writeFrom?(address: number, length: number): boolean;
+  /**
+   * Writes `source[offset, offset + length)`, `address` being source's native address (copied
+   * before it returns); false when not taken.
+   */
+  writeFrom?(source: Buffer, offset: number, length: number, address: number): boolean;
   /** Registers the handler for batches of packets read from the device (it must not keep them). */
   onPackets(handler: (batch: PacketBatchView) => void): void;
 }

@@ -22,6 +22,7 @@ export interface Libc {
 export const TUNSETIFF = 0x400454ca;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
+export const IFF_VNET_HDR = 0x4000;
 export const IFNAMSIZ = 16;
 export const EAGAIN = 11;
 export const EINTR = 4;

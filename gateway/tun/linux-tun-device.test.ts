@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LinuxTunDevice } from './linux-tun-device.js';
+import { onesComplementSum } from './tcp-coalesce.js';
 
 const require = createRequire(import.meta.url);
 const koffi = require('koffi');
@@ -30,7 +31,7 @@ afterEach(async () => {
   for (const fd of opened.splice(0)) fs.closeSync(fd);
 });
 
-function setup(options: { mtu?: number; ringSlots?: number; maxBatch?: number } = {}) {
+function setup(options: { mtu?: number; ringSlots?: number; maxBatch?: number; vnetHeader?: boolean } = {}) {
   const [deviceFd, peerFd] = datagramPair();
   opened.push(peerFd);
   const device = LinuxTunDevice.fromFd(deviceFd, 'sock0', { mtu: 1400, ...options, ownsFd: true });
@@ -126,4 +127,60 @@ describe('LinuxTunDevice over a datagram socket', () => {
     expect(device.readerFailure()).toBe(0);
     expect(device.write(Buffer.alloc(1))).toBe(false);
   });
+
+  it('with virtio-net headers: strips them on read, and writes a run of TCP segments as one GSO packet', async () => {
+    const { device, peerFd } = setup({ mtu: 1400, vnetHeader: true });
+    const received: Buffer[] = [];
+    device.onPackets((batch) => {
+      for (let i = 0; i < batch.count; i++) received.push(Buffer.from(batch.packet(i)));
+    });
+    send(peerFd, Buffer.concat([Buffer.alloc(10), Buffer.from('an ip packet')]));
+    await until(() => received.length === 1);
+    expect(received[0]!.toString()).toBe('an ip packet');
+
+    const segments = [0, 1, 2].map((i) => tcpSegment(1000 + i * 1000, Buffer.alloc(1000, i)));
+    const source = Buffer.concat([Buffer.alloc(3), ...segments]);
+    const address = Number(koffi.address(source));
+    let offset = 3;
+    for (const s of segments) {
+      expect(device.writeFrom(source, offset, s.length, address)).toBe(true);
+      offset += s.length;
+    }
+    expect(device.write(Buffer.from('plain'))).toBe(true);
+    const buf = Buffer.alloc(70000);
+    const got: Buffer[] = [];
+    await until(() => {
+      for (let n = cRead(peerFd, buf, buf.length); n > 0; n = cRead(peerFd, buf, buf.length))
+        got.push(Buffer.from(buf.subarray(0, n)));
+      return got.length >= 2;
+    });
+    const [merged, plain] = got;
+    expect(merged!.subarray(0, 10).toString('hex')).toBe('0101' + '2800' + 'e803' + '1400' + '1000');
+    expect(merged!.length).toBe(10 + 40 + 3000);
+    expect(merged!.readUInt16BE(10 + 2)).toBe(3040);
+    expect(merged!.subarray(10 + 40).equals(Buffer.concat(segments.map((s) => s.subarray(40))))).toBe(true);
+    expect(plain!.equals(Buffer.concat([Buffer.alloc(10), Buffer.from('plain')]))).toBe(true);
+    expect(device.mergeStats()).toEqual({ segments: 3, packets: 1 });
+    expect(device.stats()).toMatchObject({ packetsOut: 4, dropsOut: 0 });
+  });
 });
+
+/** IPv4/TCP, ACK only, 10.0.0.1 -> 10.0.0.2, valid IP header checksum. */
+function tcpSegment(seq: number, payload: Buffer): Buffer {
+  const packet = Buffer.alloc(40 + payload.length);
+  packet[0] = 0x45;
+  packet.writeUInt16BE(packet.length, 2);
+  packet[6] = 0x40;
+  packet[8] = 64;
+  packet[9] = 6;
+  packet.set([10, 0, 0, 1, 10, 0, 0, 2], 12);
+  packet.writeUInt16BE(~onesComplementSum(packet, 0, 20, 0) & 0xffff, 10);
+  packet.writeUInt16BE(40000, 20);
+  packet.writeUInt16BE(5201, 22);
+  packet.writeUInt32BE(seq, 24);
+  packet[32] = 5 << 4;
+  packet[33] = 0x10;
+  packet.writeUInt16BE(500, 34);
+  payload.copy(packet, 40);
+  return packet;
+}

@@ -10,11 +10,13 @@
  */
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { koffiPath, libc } from './libc.js';
+import { koffiPath, type Libc, libc } from './libc.js';
 import { openTunFd } from './open-tun-fd.js';
 import { type PacketBatch, ReusablePacketBatch } from './packet-batch.js';
 import { CONTROL_INTS, Control, type PacketRingLayout, ringLayout } from './packet-ring.js';
+import { VNET_HEADER_LENGTH } from './tcp-coalesce.js';
 import { emptyTunStats, type TunDevice, type TunStats } from './tun-device.js';
+import { TunGro } from './tun-gro.js';
 import { TUN_READER_WORKER_SOURCE } from './tun-reader-worker-source.js';
 import { TunWriterRing } from './tun-writer-ring.js';
 
@@ -29,6 +31,13 @@ export interface LinuxTunOptions {
   readonly maxBatch?: number;
   /** Upper bound on how long close() waits for the reader to notice. Default 50 ms. */
   readonly pollTimeoutMs?: number;
+  /** Bytes of the ring towards the writer thread (power of two). Default 8 MiB. */
+  readonly writeRingBytes?: number;
+  /**
+   * The fd was opened with IFF_VNET_HDR: reads and writes carry a virtio-net header, and runs of
+   * TCP segments are written as one GSO packet (tun-gro.ts). `open` sets it.
+   */
+  readonly vnetHeader?: boolean;
 }
 
 type WaitAsync = (
@@ -45,8 +54,9 @@ const BATCHES_PER_TURN = 16;
 export class LinuxTunDevice implements TunDevice {
   /** Opens (or creates) the TUN interface `name`; see openTunFd for the errors. */
   static open(name: string, options: LinuxTunOptions): LinuxTunDevice {
-    const { fd, name: actual } = openTunFd(name);
-    return new LinuxTunDevice(fd, actual, options, true);
+    const vnetHeader = options.vnetHeader ?? true;
+    const { fd, name: actual } = openTunFd(name, { vnetHeader });
+    return new LinuxTunDevice(fd, actual, { ...options, vnetHeader }, true);
   }
 
   /**
@@ -69,6 +79,10 @@ export class LinuxTunDevice implements TunDevice {
   private readSeq = 0;
   private closing: Promise<void> | undefined;
   private readonly writer: TunWriterRing;
+  /** Bytes of virtio-net header before each packet read or written (0 or 10). */
+  private readonly header: number;
+  private readonly gro: TunGro | undefined;
+  private readonly c: Libc;
 
   private constructor(
     private readonly fd: number,
@@ -77,7 +91,9 @@ export class LinuxTunDevice implements TunDevice {
     private readonly ownsFd: boolean,
   ) {
     this.mtu = options.mtu;
-    this.layout = ringLayout(options.ringSlots ?? 4096, options.mtu);
+    this.header = options.vnetHeader ? VNET_HEADER_LENGTH : 0;
+    this.c = libc();
+    this.layout = ringLayout(options.ringSlots ?? 4096, options.mtu + this.header);
     const sab = new SharedArrayBuffer(this.layout.byteLength);
     this.control = new Int32Array(sab, 0, CONTROL_INTS);
     this.lengths = new Int32Array(sab, this.layout.lengthsOffset, this.layout.slots);
@@ -85,7 +101,7 @@ export class LinuxTunDevice implements TunDevice {
     this.batch = new ReusablePacketBatch(
       data,
       Math.min(options.maxBatch ?? 256, this.layout.slots),
-      libc().address(data),
+      this.c.address(data),
     );
     this.worker = new Worker(TUN_READER_WORKER_SOURCE, {
       eval: true,
@@ -99,6 +115,7 @@ export class LinuxTunDevice implements TunDevice {
         lengthsOffset: this.layout.lengthsOffset,
         dataOffset: this.layout.dataOffset,
         mtu: options.mtu,
+        header: this.header,
         maxBurst: Math.max(1, this.layout.slots >> 2),
         pollTimeoutMs: options.pollTimeoutMs ?? 50,
       },
@@ -113,7 +130,8 @@ export class LinuxTunDevice implements TunDevice {
         Atomics.notify(this.control, Control.WRITE_SEQ);
       });
     });
-    this.writer = new TunWriterRing(fd, name, options.ringSlots ?? 4096, options.mtu);
+    this.writer = new TunWriterRing(fd, name, options.writeRingBytes ?? 8 * 1024 * 1024);
+    this.gro = options.vnetHeader ? new TunGro(this.writer, this.c) : undefined;
     this.pump();
   }
 
@@ -122,27 +140,29 @@ export class LinuxTunDevice implements TunDevice {
   }
 
   write(packet: Uint8Array): boolean {
-    if (this.closing || packet.length > this.mtu || packet.length === 0) {
-      this.counters.dropsOut++;
-      return false;
-    }
-    if (!this.writer.enqueue(packet)) {
-      this.counters.dropsOut++;
-      return false;
-    }
-    this.counters.packetsOut++;
-    this.counters.bytesOut += packet.length;
-    return true;
+    return this.writeFrom(packet, 0, packet.length, this.c.address(packet));
   }
 
-  writeFrom(address: number, length: number): boolean {
-    if (this.closing || length > this.mtu || length === 0 || !this.writer.enqueueFrom(address, length)) {
+  writeFrom(source: Uint8Array, offset: number, length: number, address: number): boolean {
+    if (this.closing || length > this.mtu || length === 0) {
+      this.counters.dropsOut++;
+      return false;
+    }
+    const queued = this.gro
+      ? this.gro.write(source, offset, length, address)
+      : this.writer.enqueueFrom(address + offset, length);
+    if (!queued) {
       this.counters.dropsOut++;
       return false;
     }
     this.counters.packetsOut++;
     this.counters.bytesOut += length;
     return true;
+  }
+
+  /** TCP segments written as part of merged GSO packets, and those packets (tun-gro.ts). */
+  mergeStats(): { segments: number; packets: number } {
+    return { segments: this.gro?.merged ?? 0, packets: this.gro?.mergedPackets ?? 0 };
   }
 
   writeBatch(packets: readonly Uint8Array[]): void {
@@ -196,8 +216,8 @@ export class LinuxTunDevice implements TunDevice {
       let bytes = 0;
       for (let i = 0; i < count; i++) {
         const slot = (this.readSeq + i) & mask;
-        const length = this.lengths[slot]!;
-        batch.offsets[i] = slot * slotSize;
+        const length = this.lengths[slot]! - this.header;
+        batch.offsets[i] = slot * slotSize + this.header;
         batch.lengths[i] = length;
         bytes += length;
       }

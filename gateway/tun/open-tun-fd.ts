@@ -1,11 +1,12 @@
 /**
  * Opens /dev/net/tun non-blocking and binds it to interface `name` with TUNSETIFF (IFF_TUN |
- * IFF_NO_PI): attaches to an existing persistent TUN of that name, else creates a new one that
- * disappears when the fd is closed.
+ * IFF_NO_PI, plus IFF_VNET_HDR when asked): attaches to an existing persistent TUN of that name,
+ * else creates a new one that disappears when the fd is closed. IFF_VNET_HDR is a per-queue
+ * feature, so attaching with it to a TUN someone else created works.
  */
 import fs from 'node:fs';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
-import { IFF_NO_PI, IFF_TUN, IFNAMSIZ, libc, TUNSETIFF } from './libc.js';
+import { IFF_NO_PI, IFF_TUN, IFF_VNET_HDR, IFNAMSIZ, libc, TUNSETIFF } from './libc.js';
 
 export const TUN_CLONE_DEVICE = '/dev/net/tun';
 
@@ -16,7 +17,10 @@ const ERRNO_HINTS: Record<number, string> = {
   22: 'invalid interface name, or an interface of that name exists and is not a TUN device',
 };
 
-export function openTunFd(name: string): { fd: number; name: string } {
+export function openTunFd(
+  name: string,
+  options: { vnetHeader?: boolean } = {},
+): { fd: number; name: string } {
   if (Buffer.byteLength(name) >= IFNAMSIZ || !/^[A-Za-z0-9_.%-]+$/.test(name)) {
     throw new OutpostError(ErrorCodes.config, 'invalid TUN interface name', { detail: JSON.stringify(name) });
   }
@@ -37,7 +41,7 @@ export function openTunFd(name: string): { fd: number; name: string } {
   // struct ifreq: char ifr_name[16]; short ifr_flags; padding to 40 bytes.
   const ifreq = Buffer.alloc(40);
   ifreq.write(name, 0, IFNAMSIZ - 1, 'ascii');
-  ifreq.writeUInt16LE(IFF_TUN | IFF_NO_PI, IFNAMSIZ);
+  ifreq.writeUInt16LE(IFF_TUN | IFF_NO_PI | (options.vnetHeader ? IFF_VNET_HDR : 0), IFNAMSIZ);
   const c = libc();
   if (c.ioctl(fd, TUNSETIFF, ifreq) < 0) {
     const errno = c.errno();

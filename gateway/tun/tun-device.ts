@@ -41,10 +41,11 @@ export interface TunDevice {
   /** Hands one IP packet to the kernel; false when it was dropped (counted in stats). */
   write(packet: Uint8Array): boolean;
   /**
-   * Like write, for a packet given by its raw address (the data path hands over bytes it holds
-   * in native memory without making a view of them). The bytes are copied before it returns.
+   * Like write, for the packet `source[offset, offset + length)` whose buffer starts at native
+   * address `address` (the data path copies with memcpy instead of making a view). The bytes
+   * are copied before it returns.
    */
-  writeFrom?(address: number, length: number): boolean;
+  writeFrom?(source: Uint8Array, offset: number, length: number, address: number): boolean;
   writeBatch?(packets: readonly Uint8Array[]): void;
   stats(): TunStats;
   /** Stops reading and releases the device; idempotent. */

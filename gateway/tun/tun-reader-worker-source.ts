@@ -8,7 +8,10 @@
  * timeout bounds how long close() waits for the STOP flag. When the ring is full the packet is still
  * read (so the kernel queue keeps moving) into a scratch buffer and counted as dropped.
  *
- * workerData: { koffiPath, fd, sab, slots, slotSize, lengthsOffset, dataOffset, mtu, maxBurst, pollTimeoutMs }
+ * With `header` > 0 (a TUN opened with IFF_VNET_HDR) every read starts with a virtio-net header;
+ * a packet the kernel hands over as GSO (never, unless offloads were enabled) counts as an error.
+ *
+ * workerData: { koffiPath, fd, sab, slots, slotSize, lengthsOffset, dataOffset, mtu, header, maxBurst, pollTimeoutMs }
  */
 export const TUN_READER_WORKER_SOURCE = `
 'use strict';
@@ -17,7 +20,7 @@ const koffi = require(workerData.koffiPath);
 const lib = koffi.load('libc.so.6');
 const read = lib.func('long read(int fd, uint8_t *buf, size_t count)');
 const poll = lib.func('int poll(uint8_t *fds, unsigned long nfds, int timeout)');
-const { fd, sab, slots, slotSize, lengthsOffset, dataOffset, mtu, maxBurst, pollTimeoutMs } = workerData;
+const { fd, sab, slots, slotSize, lengthsOffset, dataOffset, mtu, header, maxBurst, pollTimeoutMs } = workerData;
 const WRITE_SEQ = 0, READ_SEQ = 1, STOP = 2, DROPPED_FULL = 3, READ_ERRORS = 4, FATAL_ERRNO = 5;
 const EAGAIN = 11, EINTR = 4, POLLIN = 1;
 const control = new Int32Array(sab, 0, 8);
@@ -53,7 +56,10 @@ outer: while (Atomics.load(control, STOP) === 0) {
     }
     if (n === 0) continue;
     if (full) { Atomics.add(control, DROPPED_FULL, 1); continue; }
-    if (n > mtu) { Atomics.add(control, READ_ERRORS, 1); continue; }
+    if (n > mtu + header || n <= header || (header > 0 && slotViews[slot][1] !== 0)) {
+      Atomics.add(control, READ_ERRORS, 1);
+      continue;
+    }
     lengths[slot] = n;
     writeSeq = (writeSeq + 1) | 0;
     // Published per packet (a plain store is cheap); the wake-up below is once per burst.

@@ -1,54 +1,67 @@
 import { Worker } from 'node:worker_threads';
 import { koffiPath, type Libc, libc } from './libc.js';
-import { CONTROL_INTS, ringLayout } from './packet-ring.js';
+import { CONTROL_INTS } from './packet-ring.js';
 import { TUN_WRITER_WORKER_SOURCE } from './tun-writer-worker-source.js';
 
-const WRITE_SEQ = 0;
-const READ_SEQ = 1;
+const WRITE_POS = 0;
+const READ_POS = 1;
 const STOP = 2;
 const WRITE_ERRORS = 3;
 const SLEEPING = 4;
 
+/** Entry header: int32 length (-1: wrap to the start), padded to 8 bytes. */
+export const ENTRY_HEADER = 8;
+const WRAP = -1;
+
+const align8 = (n: number) => (n + 7) & ~7;
+
+/** A contiguous region of the ring handed out by `reserve`, to be filled and then committed. */
+export interface Reservation {
+  /** Offset of the first writable byte in `data`. */
+  readonly offset: number;
+  readonly address: number;
+}
+
 /**
- * Packets for the TUN go through a single-producer/single-consumer ring to a writer thread (see
- * tun-writer-worker-source.ts). `enqueue` copies the packet into the next slot and is false when
- * the ring is full: the caller drops and counts, it never blocks or buffers without bound.
+ * Packets for the TUN go through a single-producer/single-consumer byte ring to a writer thread
+ * (see tun-writer-worker-source.ts). Entries are variable-sized (`int32 length`, padding, bytes),
+ * so that one ring holds ordinary packets and merged GSO packets of up to 64 KiB alike. Copies
+ * into the ring go through memcpy (see libc.ts). A full ring makes `reserve` fail: the caller
+ * drops and counts, it never blocks or buffers without bound.
  */
 export class TunWriterRing {
   private readonly control: Int32Array;
-  private readonly lengths: Int32Array;
-  private readonly data: Buffer;
+  private readonly words: Int32Array;
+  readonly data: Buffer;
   private readonly dataAddress: number;
   private readonly c: Libc;
-  private readonly slots: number;
-  private readonly slotSize: number;
+  private readonly mask: number;
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
-  private writeSeq = 0;
+  private writePos = 0;
+  /** Start (ring position) of the open reservation's entry, or -1. */
+  private reserved = -1;
 
-  constructor(fd: number, name: string, slots: number, mtu: number) {
-    const layout = ringLayout(slots, mtu);
-    const sab = new SharedArrayBuffer(layout.byteLength);
+  constructor(
+    fd: number,
+    name: string,
+    readonly capacity: number,
+  ) {
+    if (!Number.isInteger(Math.log2(capacity)) || capacity < 4 * 65536) {
+      throw new RangeError(`ring capacity must be a power of two of at least 256 KiB, got ${capacity}`);
+    }
+    const dataOffset = CONTROL_INTS * 4;
+    const sab = new SharedArrayBuffer(dataOffset + capacity);
     this.control = new Int32Array(sab, 0, CONTROL_INTS);
-    this.lengths = new Int32Array(sab, layout.lengthsOffset, layout.slots);
-    this.data = Buffer.from(sab, layout.dataOffset, layout.slots * layout.slotSize);
+    this.words = new Int32Array(sab, dataOffset, capacity / 4);
+    this.data = Buffer.from(sab, dataOffset, capacity);
     this.c = libc();
     this.dataAddress = this.c.address(this.data);
-    this.slots = layout.slots;
-    this.slotSize = layout.slotSize;
+    this.mask = capacity - 1;
     this.worker = new Worker(TUN_WRITER_WORKER_SOURCE, {
       eval: true,
       name: `tun-writer ${name}`,
-      workerData: {
-        koffiPath: koffiPath(),
-        fd,
-        sab,
-        slots: layout.slots,
-        slotSize: layout.slotSize,
-        lengthsOffset: layout.lengthsOffset,
-        dataOffset: layout.dataOffset,
-        waitTimeoutMs: 50,
-      },
+      workerData: { koffiPath: koffiPath(), fd, sab, dataOffset, capacity, waitTimeoutMs: 50 },
     });
     this.exited = new Promise((resolve) => {
       this.worker.once('exit', () => resolve());
@@ -56,22 +69,51 @@ export class TunWriterRing {
     });
   }
 
-  enqueue(packet: Uint8Array): boolean {
-    return this.enqueueFrom(this.c.address(packet), packet.length);
+  /** Copies `length` bytes from `address` into one entry, after `prefix` bytes of zeros. */
+  enqueueFrom(address: number, length: number, prefix = 0): boolean {
+    const r = this.reserve(prefix + length);
+    if (!r) return false;
+    if (prefix > 0) this.data.fill(0, r.offset, r.offset + prefix);
+    this.c.memcpy(r.address + prefix, address, length);
+    this.commit(prefix + length);
+    return true;
   }
 
-  /** Copies `length` bytes from `address` into the next slot (memcpy: see libc.ts). */
-  enqueueFrom(address: number, length: number): boolean {
-    if (length > this.slotSize) return false;
-    const inFlight = (this.writeSeq - Atomics.load(this.control, READ_SEQ)) | 0;
-    if (inFlight >= this.slots) return false;
-    const slot = this.writeSeq & (this.slots - 1);
-    this.c.memcpy(this.dataAddress + slot * this.slotSize, address, length);
-    this.lengths[slot] = length;
-    this.writeSeq = (this.writeSeq + 1) | 0;
-    Atomics.store(this.control, WRITE_SEQ, this.writeSeq);
-    if (Atomics.load(this.control, SLEEPING) === 1) Atomics.notify(this.control, WRITE_SEQ);
-    return true;
+  /**
+   * Contiguous room for an entry of up to `maxLength` bytes, or undefined when the ring is full.
+   * Nothing else may be queued until `commit`.
+   */
+  reserve(maxLength: number): Reservation | undefined {
+    if (this.reserved >= 0) throw new Error('a reservation is already open');
+    const need = ENTRY_HEADER + align8(maxLength);
+    const used = (this.writePos - Atomics.load(this.control, READ_POS)) | 0;
+    let start = this.writePos;
+    const tail = this.capacity - (start & this.mask);
+    if (need > tail) {
+      // Not enough room before the end: a wrap marker fills the tail, the entry starts at 0.
+      if (used + tail + need > this.capacity) return undefined;
+      this.words[(start & this.mask) >> 2] = WRAP;
+      start = (start + tail) | 0;
+    } else if (used + need > this.capacity) return undefined;
+    this.reserved = start;
+    const offset = (start & this.mask) + ENTRY_HEADER;
+    return { offset, address: this.dataAddress + offset };
+  }
+
+  /** Publishes the reserved entry with its final length. */
+  commit(length: number): void {
+    const start = this.reserved;
+    if (start < 0) throw new Error('no open reservation');
+    this.reserved = -1;
+    this.words[(start & this.mask) >> 2] = length;
+    this.writePos = (start + ENTRY_HEADER + align8(length)) | 0;
+    Atomics.store(this.control, WRITE_POS, this.writePos);
+    if (Atomics.load(this.control, SLEEPING) === 1) Atomics.notify(this.control, WRITE_POS);
+  }
+
+  /** Abandons the open reservation (nothing is published). */
+  cancel(): void {
+    this.reserved = -1;
   }
 
   /** Writes the kernel refused (or a crashed writer). */
@@ -81,7 +123,7 @@ export class TunWriterRing {
 
   async close(): Promise<void> {
     Atomics.store(this.control, STOP, 1);
-    Atomics.notify(this.control, WRITE_SEQ);
+    Atomics.notify(this.control, WRITE_POS);
     const timer = setTimeout(() => void this.worker.terminate(), 2000);
     await this.exited;
     clearTimeout(timer);
