@@ -79,17 +79,19 @@ describe('cloud link under faults: 1,000 jobs, each done exactly once', () => {
     return res.body.id as string;
   }
 
-  /** One random fault; kills are limited so the run ends in bounded time. */
+  /**
+   * One fault. Kills come from a fixed schedule tied to the posting of the jobs (so they happen
+   * on a fast machine as on a slow one, with jobs in flight); resets also come at random times.
+   */
   const kills = { cloud: 0, appliance: 0 };
-  async function fault(): Promise<void> {
-    const roll = random();
-    if (roll < 0.12 && kills.cloud < 3) {
+  async function fault(kind: 'cloud' | 'appliance' | 'reset'): Promise<void> {
+    if (kind === 'cloud') {
       kills.cloud++;
       const { dataDir: cloudDir, port } = cloud;
       await cloud.kill();
       await new Promise((r) => setTimeout(r, random() * 1000));
       cloud = await startCloud({ dataDir: cloudDir, port });
-    } else if (roll < 0.24 && kills.appliance < 3) {
+    } else if (kind === 'appliance') {
       kills.appliance++;
       await appliance!.kill();
       await new Promise((r) => setTimeout(r, random() * 1000));
@@ -97,6 +99,25 @@ describe('cloud link under faults: 1,000 jobs, each done exactly once', () => {
     } else {
       proxy.resetAll();
     }
+  }
+  /** After each tenth of the posted jobs: three cloud kills, three appliance kills, resets. */
+  const schedule: Array<'cloud' | 'appliance' | 'reset'> = [
+    'reset',
+    'cloud',
+    'appliance',
+    'reset',
+    'appliance',
+    'cloud',
+    'reset',
+    'cloud',
+    'appliance',
+    'reset',
+  ];
+  let posted = 0;
+  async function postedOne(): Promise<void> {
+    posted++;
+    const step = Math.floor((posted * schedule.length) / TOTAL_JOBS);
+    if ((posted * schedule.length) % TOTAL_JOBS === 0 && step >= 1) await fault(schedule[step - 1]!);
   }
 
   /** On a failure: where each side stands (job counts, journal states, the appliance's warnings). */
@@ -140,7 +161,7 @@ describe('cloud link under faults: 1,000 jobs, each done exactly once', () => {
     const chaos = (async () => {
       while (!stop) {
         await new Promise((r) => setTimeout(r, 1000 + random() * 3000));
-        if (!stop) await fault();
+        if (!stop) proxy.resetAll();
       }
     })();
 
@@ -156,13 +177,14 @@ describe('cloud link under faults: 1,000 jobs, each done exactly once', () => {
           devicePublicKey,
         }),
       );
-      if (i % 10 === 0) await new Promise((r) => setTimeout(r, 50));
+      await postedOne();
     }
     const unknownCount = TOTAL_JOBS - 2 * PKCS_JOBS;
     for (let i = 0; i < unknownCount; i++) {
       revokeUnknown.push(
         await post('cert.revoke', { serialHex: `7f${(i + 1).toString(16).padStart(30, '0')}` }),
       );
+      await postedOne();
     }
     // Revoke what the PKCS jobs issued, as their results come in (still under faults).
     const revokeIssued: string[] = [];
@@ -179,9 +201,11 @@ describe('cloud link under faults: 1,000 jobs, each done exactly once', () => {
       expect(job.status, JSON.stringify(job.error)).toBe('done');
       serialOf.set(id, job.result.serialHex);
       revokeIssued.push(await post('cert.revoke', { serialHex: job.result.serialHex, reason: 'superseded' }));
+      await postedOne();
     }
 
     const all = [...pkcs, ...revokeUnknown, ...revokeIssued];
+    expect(kills).toEqual({ cloud: 3, appliance: 3 });
     expect(all).toHaveLength(TOTAL_JOBS);
     await until(
       'every job finished',

@@ -7,7 +7,7 @@ import type { OutpostConfig } from '../config/schema.js';
 import type { ShutdownManager } from '../shutdown.js';
 import { registerCaHealth } from './ca-backend-factory.js';
 import type { ClusterRegistry } from './cluster-metrics.js';
-import { type ConnectorCore, openConnectorCore } from './connector-core.js';
+import { type ConnectorCore, openConnectorCore, retireCore } from './connector-core.js';
 import { scheduleMaintenance } from './connector-maintenance.js';
 
 /** Environment variables that carry the validated config and the share to a worker. */
@@ -115,7 +115,7 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<Co
     core = nextCore;
     config = next;
     maintenance = scheduleMaintenance(core, logger, undefined, { owner: true });
-    replaced.close();
+    retireCore(replaced);
     logger.info({ workers, listen: next.connector.scep.listen }, 'connector reconfigured');
   };
   return { core: () => core, reconfigure };

@@ -154,3 +154,16 @@ async function openOcspResponder(
     validityMs: config.connector.ca.ocsp.validityMinutes * 60_000,
   });
 }
+
+/** How long a core replaced by a reconfiguration stays open for the work already running on it. */
+export const RETIRED_CORE_GRACE_MS = 120_000;
+
+/**
+ * Closes a core that a reconfiguration replaced, once the work that started on it (a link job
+ * half-way through a revocation, a SCEP request) had time to finish: closing at once would fail
+ * those with "database connection is not open". SQLite (WAL) is fine with both open meanwhile.
+ */
+export function retireCore(core: ConnectorCore, graceMs = RETIRED_CORE_GRACE_MS): void {
+  const timer = setTimeout(() => core.close(), graceMs);
+  timer.unref();
+}

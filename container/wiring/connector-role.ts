@@ -6,7 +6,7 @@ import type { ShutdownManager } from '../shutdown.js';
 import { registerCaHealth } from './ca-backend-factory.js';
 import type { ClusterRegistry } from './cluster-metrics.js';
 import { type ConnectorHandle, startConnectorCluster } from './connector-cluster.js';
-import { openConnectorCore } from './connector-core.js';
+import { openConnectorCore, retireCore } from './connector-core.js';
 import { type ConnectorEventSink, forwardWorkerEvent } from './connector-events.js';
 import { issuanceEvents, startConnectorListener } from './connector-listener.js';
 import { scheduleMaintenance } from './connector-maintenance.js';
@@ -81,7 +81,7 @@ export async function startConnectorRole(
     core = nextCore;
     current = next;
     maintenance = scheduleMaintenance(core, log, undefined, { owner: true });
-    replaced.close();
+    retireCore(replaced);
     log.info({ listen: next.connector.scep.listen }, 'connector reconfigured');
   };
   return { core: () => core, reconfigure };
