@@ -93,13 +93,18 @@ function writeSequence(target: Buffer, at: number, seq: number): void {
   target.writeUInt32BE(seq >>> 0, at + 4);
 }
 
-/** nonce = iv XOR (seq left-padded to 12 bytes), RFC 8446 §5.3 and RFC 7905 §2. */
-function writeXorNonce(target: Buffer, at: number, iv: Buffer, seq: number): void {
-  const hi = Math.floor(seq / TWO_32);
-  const lo = seq >>> 0;
-  for (let i = 0; i < 4; i++) target[at + i] = iv[i]!;
-  target.writeUInt32BE((iv.readUInt32BE(4) ^ hi) >>> 0, at + 4);
-  target.writeUInt32BE((iv.readUInt32BE(8) ^ lo) >>> 0, at + 8);
+/**
+ * nonce = iv XOR (seq left-padded to 12 bytes), RFC 8446 §5.3 and RFC 7905 §2. The IV is given
+ * as three big-endian words.
+ */
+function writeXorNonce(target: Buffer, at: number, iv: Uint32Array, seq: number): void {
+  target.writeUInt32BE(iv[0]!, at);
+  target.writeUInt32BE((iv[1]! ^ Math.floor(seq / TWO_32)) >>> 0, at + 4);
+  target.writeUInt32BE((iv[2]! ^ seq) >>> 0, at + 8);
+}
+
+function ivWords(iv: Buffer): Uint32Array {
+  return Uint32Array.of(iv.readUInt32BE(0), iv.readUInt32BE(4), iv.readUInt32BE(8));
 }
 
 abstract class Protection {
@@ -227,18 +232,18 @@ class Tls13Protection extends Protection implements RecordSealer, RecordOpener {
   type = 0;
   plainStart = 0;
   plainEnd = 0;
-  private iv: Buffer;
+  private iv: Uint32Array;
 
   constructor(evp: Evp, suite: CipherSuite, keys: TrafficKeys, encrypt: boolean, initialSequence: number) {
     super(evp, suite, keys, encrypt, initialSequence);
-    this.iv = Buffer.from(keys.iv);
+    this.iv = ivWords(keys.iv);
   }
 
   /** New keys after a KeyUpdate (RFC 8446 §4.6.3): the sequence number starts again at 0. */
   rekey(keys: TrafficKeys): void {
     this.dispose();
     this.ctx = this.keyed(keys);
-    this.iv = Buffer.from(keys.iv);
+    this.iv = ivWords(keys.iv);
     this.seq = 0;
   }
 
