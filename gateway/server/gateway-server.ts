@@ -75,8 +75,12 @@ export class GatewayServer {
   private readonly tunnels = new Map<string, CstpTunnel>();
   /** Open tunnels by IPv4 address as a number: the per-packet lookup of the TUN reader path. */
   private readonly byIpv4 = new Map<number, CstpTunnel>();
-  /** Connections still in the TLS handshake or the HTTP dialogue. */
-  private readonly handshaking = new Set<TlsConnection>();
+  /**
+   * Sockets still in the TLS handshake or the HTTP dialogue. Keyed by the raw socket, not the
+   * TlsConnection: a tunnel's socket lives on after the takeover, and must not keep the
+   * TlsConnection (with its TLSSocket and HTTP state) reachable.
+   */
+  private readonly handshaking = new Set<Socket>();
   private context: SecureContext;
   private recordLayer: RecordLayerSetup | undefined;
 
@@ -164,7 +168,7 @@ export class GatewayServer {
   async close(): Promise<void> {
     const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const session of this.o.sessions.list()) this.o.sessions.close(session, 'server shutdown');
-    for (const connection of this.handshaking) connection.raw.destroy();
+    for (const socket of this.handshaking) socket.destroy();
     this.http.closeAllConnections();
     this.http.close(() => undefined); // stops the time-limit checker
     await closing;
@@ -196,6 +200,16 @@ export class GatewayServer {
     };
   }
 
+  /**
+   * Its own function so that the listener's closure context holds the socket only: a listener
+   * created in onTcp would share onTcp's context, and with it the TlsConnection, for as long as
+   * the socket lives (tunnel included).
+   */
+  private track(raw: Socket): void {
+    this.handshaking.add(raw);
+    raw.once('close', () => this.handshaking.delete(raw));
+  }
+
   private onTcp(raw: Socket): void {
     const connection = new TlsConnection(raw, {
       secureContext: this.context,
@@ -203,8 +217,7 @@ export class GatewayServer {
       recordLayer: this.recordLayer,
       maxQueuedBytes,
     });
-    this.handshaking.add(connection);
-    raw.once('close', () => this.handshaking.delete(connection));
+    this.track(raw);
     const { tls } = connection;
     const timer = setTimeout(() => raw.destroy(), handshakeTimeoutMs);
     tls.once('secure', () => {
@@ -285,7 +298,7 @@ export class GatewayServer {
       user: session.identity.username,
       remote: remoteAddress,
     });
-    this.handshaking.delete(connection);
+    this.handshaking.delete(connection.raw);
     connection.startTunnel(response, head).then(
       ({ transport, notTakenOver }) => {
         if (notTakenOver) log.debug({ reason: notTakenOver }, 'tunnel stays on the OpenSSL record layer');

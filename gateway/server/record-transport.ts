@@ -38,6 +38,13 @@ export class RecordTransport implements TunnelTransport {
   readonly kind: RecordLayerKind = 'outpost';
   readonly protocol: string;
   private readonly layer: RecordLayer;
+  // Fields rather than the options object: that one holds the takeover's leftovers (buffers that
+  // may pin whole socket chunks), which an idle tunnel must not keep.
+  private readonly socket: Socket;
+  private readonly evp: Evp;
+  private readonly pool: ChunkPool;
+  private readonly maxQueuedBytes: number;
+  private readonly onTlsFailure: ((kind: TlsFailure, detail: string) => void) | undefined;
   private handlers: TransportHandlers | undefined;
   private early: Buffer[] = [];
   private flushScheduled = false;
@@ -45,8 +52,13 @@ export class RecordTransport implements TunnelTransport {
   private ended = false;
   private writeClosed = false;
 
-  constructor(private readonly o: RecordTransportOptions) {
+  constructor(o: RecordTransportOptions) {
     this.protocol = `${o.keys.suite.version} ${o.keys.suite.name}`;
+    this.socket = o.socket;
+    this.evp = o.evp;
+    this.pool = o.pool;
+    this.maxQueuedBytes = o.maxQueuedBytes;
+    this.onTlsFailure = o.onTlsFailure;
     this.flushBytes = o.flushBytes ?? 48 * 1024;
     this.layer = new RecordLayer(
       o.evp,
@@ -62,7 +74,7 @@ export class RecordTransport implements TunnelTransport {
     );
     const { socket } = o;
     socket.setNoDelay(true);
-    if (o.head.length > 0) this.early.push(o.head);
+    if (o.head.length > 0) this.early.push(Buffer.from(o.head));
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('end', () => this.close('connection closed'));
     socket.on('close', () => this.close('connection closed'));
@@ -80,11 +92,11 @@ export class RecordTransport implements TunnelTransport {
 
   sendPacket(data: Buffer, offset: number, length: number, address: number): boolean {
     if (this.writeClosed) return false;
-    if (this.o.socket.writableLength + this.layer.pendingBytes > this.o.maxQueuedBytes) return false;
+    if (this.socket.writableLength + this.layer.pendingBytes > this.maxQueuedBytes) return false;
     const chunk = this.layer.begin(FRAME_HEADER_LENGTH + length);
     const at = this.layer.plaintextOffset;
     writeFrameHeader(chunk.buffer, at, FrameType.data, length);
-    if (address >= 0) this.o.evp.copy(chunk.address + at + FRAME_HEADER_LENGTH, address + offset, length);
+    if (address >= 0) this.evp.copy(chunk.address + at + FRAME_HEADER_LENGTH, address + offset, length);
     else data.copy(chunk.buffer, at + FRAME_HEADER_LENGTH, offset, offset + length);
     this.layer.end(ContentType.applicationData, FRAME_HEADER_LENGTH + length);
     this.afterSeal();
@@ -101,11 +113,11 @@ export class RecordTransport implements TunnelTransport {
     if (lastFrame !== undefined) this.seal(lastFrame);
     this.layer.alert(AlertDescription.closeNotify);
     this.finishWriting();
-    setTimeout(() => this.o.socket.destroy(), graceMs).unref();
+    setTimeout(() => this.socket.destroy(), graceMs).unref();
   }
 
   destroy(): void {
-    this.o.socket.destroy();
+    this.socket.destroy();
     this.close('destroyed');
   }
 
@@ -135,7 +147,7 @@ export class RecordTransport implements TunnelTransport {
     this.flushScheduled = false;
     const out = this.layer.takeOutput();
     if (out.length === 0) return;
-    const { socket, pool } = this.o;
+    const { socket, pool } = this;
     if (socket.destroyed) {
       for (const o of out) pool.give(o.chunk);
       return;
@@ -149,7 +161,7 @@ export class RecordTransport implements TunnelTransport {
   private receive(chunk: Buffer): void {
     if (this.ended) return;
     try {
-      this.layer.receive(chunk, this.o.evp.address(chunk));
+      this.layer.receive(chunk, this.evp.address(chunk));
     } catch (e) {
       this.onRecordError(e);
     }
@@ -162,20 +174,20 @@ export class RecordTransport implements TunnelTransport {
 
   private onRecordError(e: unknown): void {
     if (e instanceof PeerAlertError) {
-      this.o.onTlsFailure?.('peer-alert', e.message);
-      this.o.socket.destroy();
+      this.onTlsFailure?.('peer-alert', e.message);
+      this.socket.destroy();
       return this.close(`TLS alert ${e.description} from the client`);
     }
     const error =
       e instanceof TlsRecordError ? e : new TlsRecordError(AlertDescription.internalError, String(e));
     const kind: TlsFailure =
       error.alert === AlertDescription.badRecordMac ? 'bad-record-mac' : 'record-error';
-    this.o.onTlsFailure?.(kind, error.message);
+    this.onTlsFailure?.(kind, error.message);
     if (!this.writeClosed) {
       this.layer.alert(error.alert);
       this.finishWriting();
     }
-    setTimeout(() => this.o.socket.destroy(), 1000).unref();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
     this.close(`TLS error: ${error.message}`);
   }
 
@@ -192,7 +204,7 @@ export class RecordTransport implements TunnelTransport {
   private finishWriting(): void {
     this.writeClosed = true;
     this.flush();
-    this.o.socket.end();
+    this.socket.end();
   }
 
   private endReason = '';
@@ -204,12 +216,12 @@ export class RecordTransport implements TunnelTransport {
     this.writeClosed = true;
     // The socket may still be writing sealed chunks: their write callbacks give them back.
     const out = this.layer.takeOutput();
-    const { socket } = this.o;
+    const { socket } = this;
     if (!socket.destroyed && !socket.writableEnded && out.length > 0) {
       for (const { chunk, length } of out) {
-        socket.write(chunk.buffer.subarray(0, length), () => this.o.pool.give(chunk));
+        socket.write(chunk.buffer.subarray(0, length), () => this.pool.give(chunk));
       }
-    } else for (const o of out) this.o.pool.give(o.chunk);
+    } else for (const o of out) this.pool.give(o.chunk);
     this.layer.dispose();
     this.handlers?.closed(reason);
   }

@@ -90,8 +90,8 @@ export class RecordLayer {
       this.opener.dispose();
       throw e;
     }
-    this.clientSecret = keys.client.secret;
-    this.serverSecret = keys.server.secret;
+    this.clientSecret = keys.client.secret && ownCopy(keys.client.secret);
+    this.serverSecret = keys.server.secret && ownCopy(keys.server.secret);
     this.keyUpdateAfter = options.keyUpdateAfter ?? 2 ** 24;
     if (pool.chunkSize < RECORD_HEADER_LENGTH + MAX_PLAINTEXT + this.sealer.prefix + this.sealer.suffix) {
       throw new RangeError('output chunks must hold a full record');
@@ -175,6 +175,8 @@ export class RecordLayer {
     for (const out of this.ready) this.pool.give(out.chunk);
     this.current = null;
     this.ready = [];
+    this.clientSecret?.fill(0);
+    this.serverSecret?.fill(0);
     this.clientSecret = undefined;
     this.serverSecret = undefined;
   }
@@ -248,7 +250,10 @@ export class RecordLayer {
     if (request !== 0 && request !== 1) {
       throw new TlsRecordError(AlertDescription.decodeError, `KeyUpdate request ${request}`);
     }
-    this.clientSecret = tls13NextTrafficSecret(this.suite, this.clientSecret!);
+    const previous = this.clientSecret;
+    if (!previous) throw new TlsRecordError(AlertDescription.internalError, 'no traffic secret');
+    this.clientSecret = ownCopy(tls13NextTrafficSecret(this.suite, previous));
+    previous.fill(0);
     if (canRekey(this.opener)) this.opener.rekey(tls13TrafficKeys(this.suite, this.clientSecret));
     if (request === 1) {
       this.updateOwnKeys(false);
@@ -266,10 +271,22 @@ export class RecordLayer {
     chunk.buffer.writeUIntBE(1, at + 1, 3);
     chunk.buffer[at + 4] = requestUpdate ? 1 : 0;
     this.end(ContentType.handshake, 5);
-    this.serverSecret = tls13NextTrafficSecret(this.suite, this.serverSecret);
+    const serverSecret = tls13NextTrafficSecret(this.suite, this.serverSecret);
+    this.serverSecret.fill(0);
+    this.serverSecret = ownCopy(serverSecret);
     const keys: TrafficKeys = tls13TrafficKeys(this.suite, this.serverSecret);
     this.sealer.rekey(keys);
   }
+}
+
+/**
+ * A copy in memory of its own. Small Buffers come from Node's shared 8 KiB slabs, and one kept
+ * slice keeps its whole slab: two secrets held per idle tunnel pinned 8 KiB each.
+ */
+function ownCopy(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
 }
 
 /** The peer ended the connection with a fatal alert. */
