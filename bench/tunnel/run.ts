@@ -7,9 +7,9 @@ import { parseArgs } from 'node:util';
 /**
  * `npm run bench:tunnel`: the same openconnect client and iperf3, in the same namespaces, through
  * ocserv and through Outpost's gateway (shared/peers/ocserv-bench.sh, TLS only, certificate
- * auth). Rounds alternate ocserv, Outpost, ocserv, Outpost, … (one harness run per server per
- * round), so that load from other work on the machine falls on both alike; each figure is the
- * median over the rounds. Prints every harness result line, the load average, then exactly one
+ * auth). Each round runs the harness once per server, in ABBA order (ocserv first in odd rounds,
+ * Outpost first in even ones), so that load from other work on the machine falls on both alike;
+ * each figure is the median over the rounds. Prints every harness result line, the load average, then exactly one
  * summary line:
  * `tunnel: outpost_up=… ocserv_up=… ratio_up=… outpost_down=… ocserv_down=… ratio_down=…`.
  * Needs root (network namespaces).
@@ -22,7 +22,8 @@ const { values } = parseArgs({
     harness: { type: 'string', default: resolve(process.cwd(), '../shared/peers/ocserv-bench.sh') },
     duration: { type: 'string', default: '10' },
     repeat: { type: 'string', default: '3' },
-    baseline: { type: 'string', default: '1' },
+    /** 1 = also measure routing without a VPN each round (doubles the run time). */
+    baseline: { type: 'string', default: '0' },
     tls12: { type: 'string', default: '0' },
   },
 });
@@ -116,8 +117,13 @@ async function main(): Promise<void> {
   const outpost: Result[] = [];
   const loads: string[] = [load()];
   for (let round = 1; round <= rounds; round++) {
-    ocserv.push(await runHarness({}));
-    outpost.push(await runHarness(outpostEnv));
+    if (round % 2 === 1) {
+      ocserv.push(await runHarness({}));
+      outpost.push(await runHarness(outpostEnv));
+    } else {
+      outpost.push(await runHarness(outpostEnv));
+      ocserv.push(await runHarness({}));
+    }
     loads.push(load());
   }
   for (let i = 0; i < rounds; i++) {
@@ -129,7 +135,7 @@ async function main(): Promise<void> {
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
   console.log(`machine: ${loads.join(' | ')}`);
   console.log(
-    `medians over ${rounds} alternating rounds (Mbit/s): 4 streams up ${o.upP4} vs ${c.upP4} (${ratio(o.upP4, c.upP4)}), down ${o.downP4} vs ${c.downP4} (${ratio(o.downP4, c.downP4)}); server CPU % up/down outpost ${o.cpuUp}/${o.cpuDown}, ocserv ${c.cpuUp}/${c.cpuDown}`,
+    `medians over ${rounds} rounds in ABBA order (Mbit/s): 4 streams up ${o.upP4} vs ${c.upP4} (${ratio(o.upP4, c.upP4)}), down ${o.downP4} vs ${c.downP4} (${ratio(o.downP4, c.downP4)}); server CPU % up/down outpost ${o.cpuUp}/${o.cpuDown}, ocserv ${c.cpuUp}/${c.cpuDown}`,
   );
   console.log(
     `tunnel: outpost_up=${o.up} ocserv_up=${c.up} ratio_up=${ratio(o.up, c.up)} outpost_down=${o.down} ocserv_down=${c.down} ratio_down=${ratio(o.down, c.down)}`,

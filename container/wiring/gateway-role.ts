@@ -68,6 +68,9 @@ export async function startGatewayRole(
     ipv4: { address: pool4.gatewayAddress, prefixLength: pool4.prefixLength },
     ...(pool6 ? { ipv6: { address: pool6.gatewayAddress, prefixLength: pool6.prefixLength } } : {}),
   });
+  // One TUN carries every session: its default 500-packet queue towards the reader thread
+  // overflowed under one fast download whenever the reader was preempted (drops, then TCP backs off).
+  await runCommand('ip', ['link', 'set', 'dev', tun.name, 'txqueuelen', '2048']);
   const mainAddresses = allocator(pool4, pool6);
   const groupPools = await createGroupPools(config, tun.name, shutdown);
   const main = { pool4, pool6, addresses: mainAddresses };

@@ -6,6 +6,8 @@ import { createRequire } from 'node:module';
 
 export interface Libc {
   ioctl(fd: number, request: number, ifreq: Buffer): number;
+  /** ioctl whose argument is a value, not a pointer (TUNSETOFFLOAD). */
+  ioctlValue(fd: number, request: number, value: number): number;
   /** errno of the last failed call on this thread. */
   errno(): number;
   /**
@@ -23,6 +25,11 @@ export const TUNSETIFF = 0x400454ca;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
 export const IFF_VNET_HDR = 0x4000;
+/** _IOW('T', 208, unsigned int) and its flags, <linux/if_tun.h>. */
+export const TUNSETOFFLOAD = 0x400454d0;
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
 export const IFNAMSIZ = 16;
 export const EAGAIN = 11;
 export const EINTR = 4;
@@ -49,9 +56,11 @@ export function libc(): Libc {
   };
   const lib = koffi.load('libc.so.6');
   const ioctl = lib.func('int ioctl(int fd, unsigned long request, uint8_t *argp)');
+  const ioctlValue = lib.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']);
   const memcpy = lib.func('memcpy', 'uintptr_t', ['uintptr_t', 'uintptr_t', 'size_t']);
   bound = {
     ioctl: (fd, request, ifreq) => ioctl(fd, request, ifreq),
+    ioctlValue: (fd, request, value) => ioctlValue(fd, request, value),
     errno: () => koffi.errno(),
     memcpy: (to, from, length) => void memcpy(to, from, length),
     address: (bytes) => Number(koffi.address(bytes)),

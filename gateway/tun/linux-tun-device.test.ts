@@ -31,7 +31,15 @@ afterEach(async () => {
   for (const fd of opened.splice(0)) fs.closeSync(fd);
 });
 
-function setup(options: { mtu?: number; ringSlots?: number; maxBatch?: number; vnetHeader?: boolean } = {}) {
+function setup(
+  options: {
+    mtu?: number;
+    readRingBytes?: number;
+    maxBatch?: number;
+    vnetHeader?: boolean;
+    offload?: boolean;
+  } = {},
+) {
   const [deviceFd, peerFd] = datagramPair();
   opened.push(peerFd);
   const device = LinuxTunDevice.fromFd(deviceFd, 'sock0', { mtu: 1400, ...options, ownsFd: true });
@@ -82,7 +90,9 @@ describe('LinuxTunDevice over a datagram socket', () => {
   });
 
   it('drops and counts when the main thread falls behind, and counts oversize packets', async () => {
-    const { device, peerFd } = setup({ ringSlots: 8, mtu: 200 });
+    // A 1024-byte ring: each 64-byte packet takes 72 bytes, and the reader only reads when the
+    // largest packet would fit (8 + 208 bytes): 12 packets fit, the other 38 are dropped.
+    const { device, peerFd } = setup({ readRingBytes: 1024, mtu: 200 });
     let delivered = 0;
     device.onPackets((batch) => {
       delivered += batch.count;
@@ -90,13 +100,13 @@ describe('LinuxTunDevice over a datagram socket', () => {
     // The main thread stays busy in send() and below, so the reader fills the ring and then drops.
     send(peerFd, Buffer.alloc(201));
     for (let i = 0; i < 50; i++) send(peerFd, Buffer.alloc(64));
-    // Stay blocked until the reader has taken every packet off the socket (8 in the ring, the rest dropped).
+    // Stay blocked until the reader has taken every packet off the socket.
     const deadline = Date.now() + 5000;
-    while (device.stats().dropsIn + device.stats().errorsIn < 43 && Date.now() < deadline) {}
-    await until(() => delivered === 8);
+    while (device.stats().dropsIn + device.stats().errorsIn < 39 && Date.now() < deadline) {}
+    await until(() => delivered === 12);
     await new Promise((r) => setTimeout(r, 50));
-    expect(delivered).toBe(8);
-    expect(device.stats().dropsIn).toBe(42);
+    expect(delivered).toBe(12);
+    expect(device.stats()).toMatchObject({ dropsIn: 38, errorsIn: 1 });
   });
 
   it('writes each packet as one datagram (through the writer thread) and refuses packets above the MTU', async () => {
@@ -162,6 +172,39 @@ describe('LinuxTunDevice over a datagram socket', () => {
     expect(plain!.equals(Buffer.concat([Buffer.alloc(10), Buffer.from('plain')]))).toBe(true);
     expect(device.mergeStats()).toEqual({ segments: 3, packets: 1 });
     expect(device.stats()).toMatchObject({ packetsOut: 4, dropsOut: 0 });
+  });
+});
+
+describe('LinuxTunDevice with TUN offloads (GSO reads)', () => {
+  it('cuts a GSO read into segments with valid checksums and completes a partial checksum', async () => {
+    const { device, peerFd } = setup({ mtu: 1400, vnetHeader: true, offload: true });
+    const received: Buffer[] = [];
+    device.onPackets((batch) => {
+      for (let i = 0; i < batch.count; i++) received.push(Buffer.from(batch.packet(i)));
+    });
+    // What the kernel hands over: 3 x 1000 bytes of one flow as one packet, checksum left partial.
+    const big = tcpSegment(5000, Buffer.alloc(3000, 0x42));
+    big.writeUInt16BE(onesComplementSum(big, 12, 8, 6 + big.length - 20), 36);
+    const vnet = Buffer.from('0101' + '2800' + 'e803' + '1400' + '1000', 'hex');
+    send(peerFd, Buffer.concat([vnet, big]));
+    // An ordinary packet with a partial checksum (NEEDS_CSUM, no GSO).
+    const small = tcpSegment(9000, Buffer.from('tail'));
+    small.writeUInt16BE(onesComplementSum(small, 12, 8, 6 + small.length - 20), 36);
+    send(peerFd, Buffer.concat([Buffer.from('0100' + '0000' + '0000' + '1400' + '1000', 'hex'), small]));
+    await until(() => received.length === 4);
+    expect(received.map((p) => [p.length, p.readUInt32BE(24)])).toEqual([
+      [1040, 5000],
+      [1040, 6000],
+      [1040, 7000],
+      [44, 9000],
+    ]);
+    for (const p of received) {
+      expect(onesComplementSum(p, 0, 20, 0)).toBe(0xffff);
+      const tcp = p.length % 2 ? Buffer.concat([p.subarray(20), Buffer.alloc(1)]) : p.subarray(20);
+      expect(onesComplementSum(tcp, 0, tcp.length, onesComplementSum(p, 12, 8, 6 + p.length - 20))).toBe(
+        0xffff,
+      );
+    }
   });
 });
 

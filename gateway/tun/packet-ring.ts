@@ -1,40 +1,42 @@
 /**
- * Layout of the single-producer/single-consumer ring through which the reader worker hands packets
- * to the main thread. Everything lives in one SharedArrayBuffer: a control block, one length per
- * slot, then fixed-size slots the worker reads packets straight into (no copy on either side).
+ * Layout of the single-producer/single-consumer byte rings between the main thread and the TUN
+ * worker threads (reader: worker produces, main consumes; writer: the other way round). One
+ * SharedArrayBuffer each: a control block, then `capacity` bytes of entries. An entry starts at an
+ * 8-byte aligned offset: int32 length, 4 bytes of padding, the bytes (an IP packet, after a
+ * virtio-net header when the TUN has IFF_VNET_HDR). A length of -1 marks the rest of the ring
+ * unused: the next entry is at offset 0. Entries are variable-sized, so one ring takes ordinary
+ * packets and 64 KiB GSO packets alike.
  *
- * Sequence numbers are free-running int32 (wrapping); slot = seq & (slots - 1). The worker owns
- * WRITE_SEQ and the counters, the main thread owns READ_SEQ; a slot is the worker's again once the
- * main thread has moved READ_SEQ past it, which it does only after the batch callback returned.
+ * Positions are free-running int32 byte counters (wrapping); offset = position & (capacity - 1).
+ * The producer owns WRITE_POS, the consumer READ_POS; the bytes behind READ_POS are the
+ * producer's again, which the consumer only allows once it is done with them.
  */
 export const Control = {
-  WRITE_SEQ: 0,
-  READ_SEQ: 1,
+  WRITE_POS: 0,
+  READ_POS: 1,
   /** Set to 1 by the main thread to make the worker exit. */
   STOP: 2,
-  /** Packets read and discarded because the ring was full. */
+  /** Reader: packets read and discarded because the ring was full. Writer: failed writes. */
   DROPPED_FULL: 3,
-  /** Packets longer than a slot allows (the MTU), or failed reads. */
+  /** Reader: oversized or malformed reads. */
   READ_ERRORS: 4,
-  /** errno of the read/poll failure that ended the worker, 0 when it stopped normally. */
+  /** Reader: errno of the read/poll failure that ended the worker, 0 when it stopped normally. */
   FATAL_ERRNO: 5,
 } as const;
 export const CONTROL_INTS = 8;
+export const DATA_OFFSET = 64;
 
-export interface PacketRingLayout {
-  readonly slots: number;
-  readonly slotSize: number;
-  readonly lengthsOffset: number;
-  readonly dataOffset: number;
-  readonly byteLength: number;
+export const ENTRY_HEADER = 8;
+export const WRAP = -1;
+
+export function align8(n: number): number {
+  return (n + 7) & ~7;
 }
 
-export function ringLayout(slots: number, mtu: number): PacketRingLayout {
-  if (!Number.isInteger(Math.log2(slots)))
-    throw new RangeError(`ring slots must be a power of two, got ${slots}`);
-  // One byte more than the MTU so an oversize packet shows up as a read longer than the MTU.
-  const slotSize = (mtu + 1 + 63) & ~63;
-  const lengthsOffset = CONTROL_INTS * 4;
-  const dataOffset = (lengthsOffset + slots * 4 + 63) & ~63;
-  return { slots, slotSize, lengthsOffset, dataOffset, byteLength: dataOffset + slots * slotSize };
+export function checkCapacity(capacity: number, largestEntry: number): void {
+  if (!Number.isInteger(Math.log2(capacity)) || capacity < 4 * (ENTRY_HEADER + align8(largestEntry))) {
+    throw new RangeError(
+      `ring capacity must be a power of two of at least four entries of ${largestEntry} bytes, got ${capacity}`,
+    );
+  }
 }

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { koffiPath, type Libc, libc } from './libc.js';
-import { CONTROL_INTS } from './packet-ring.js';
+import { align8, CONTROL_INTS, checkCapacity, DATA_OFFSET, ENTRY_HEADER, WRAP } from './packet-ring.js';
 import { TUN_WRITER_WORKER_SOURCE } from './tun-writer-worker-source.js';
 
 const WRITE_POS = 0;
@@ -8,12 +8,6 @@ const READ_POS = 1;
 const STOP = 2;
 const WRITE_ERRORS = 3;
 const SLEEPING = 4;
-
-/** Entry header: int32 length (-1: wrap to the start), padded to 8 bytes. */
-export const ENTRY_HEADER = 8;
-const WRAP = -1;
-
-const align8 = (n: number) => (n + 7) & ~7;
 
 /** A contiguous region of the ring handed out by `reserve`, to be filled and then committed. */
 export interface Reservation {
@@ -23,9 +17,9 @@ export interface Reservation {
 }
 
 /**
- * Packets for the TUN go through a single-producer/single-consumer byte ring to a writer thread
- * (see tun-writer-worker-source.ts). Entries are variable-sized (`int32 length`, padding, bytes),
- * so that one ring holds ordinary packets and merged GSO packets of up to 64 KiB alike. Copies
+ * Packets for the TUN go through a single-producer/single-consumer byte ring (packet-ring.ts) to a
+ * writer thread (see tun-writer-worker-source.ts), merged GSO packets of up to 64 KiB and
+ * ordinary packets alike. Copies
  * into the ring go through memcpy (see libc.ts). A full ring makes `reserve` fail: the caller
  * drops and counts, it never blocks or buffers without bound.
  */
@@ -48,10 +42,8 @@ export class TunWriterRing {
     name: string,
     readonly capacity: number,
   ) {
-    if (!Number.isInteger(Math.log2(capacity)) || capacity < 4 * 65536) {
-      throw new RangeError(`ring capacity must be a power of two of at least 256 KiB, got ${capacity}`);
-    }
-    const dataOffset = CONTROL_INTS * 4;
+    checkCapacity(capacity, 65546);
+    const dataOffset = DATA_OFFSET;
     const sab = new SharedArrayBuffer(dataOffset + capacity);
     this.control = new Int32Array(sab, 0, CONTROL_INTS);
     this.words = new Int32Array(sab, dataOffset, capacity / 4);
