@@ -133,6 +133,38 @@ describe('segmentTcp (GSO reads from the TUN)', () => {
   });
 });
 
+describe('segmentTcp over IPv6', () => {
+  it('fixes payload lengths and computes checksums with the IPv6 pseudo-header', () => {
+    const payload = Buffer.from(Array.from({ length: 2500 }, (_, i) => (i * 13) & 0xff));
+    const packet = Buffer.alloc(40 + 20 + payload.length);
+    packet[0] = 0x60;
+    packet.writeUInt16BE(20 + payload.length, 4);
+    packet[6] = 6;
+    packet[7] = 64;
+    Buffer.from('fd000000000000000000000000000001fd000200000000000000000000000005', 'hex').copy(packet, 8);
+    packet.writeUInt16BE(443, 40);
+    packet.writeUInt16BE(50000, 42);
+    packet.writeUInt32BE(0xfffffc00, 44);
+    packet[52] = 5 << 4;
+    packet[53] = 0x19; // ACK, PSH, FIN: PSH and FIN only on the last segment
+    payload.copy(packet, 60);
+    packet.copy(arena, 0);
+    const header = { flags: 1, gsoType: 4, hdrLen: 60, gsoSize: 1000, csumStart: 40, csumOffset: 16 };
+    const sink = { out: view, outAddress: 0, offsets: new Int32Array(8), lengths: new Int32Array(8) };
+    expect(segmentTcp(view, 0, 0, packet.length, header, sink, OUT, 1280, 0, 8, copy)).toBe(3);
+    const segments = [0, 1, 2].map((k) =>
+      Buffer.from(arena.subarray(sink.offsets[k]!, sink.offsets[k]! + sink.lengths[k]!)),
+    );
+    expect(segments.map((p) => [p.length, p.readUInt16BE(4), p.readUInt32BE(44), p[53]])).toEqual([
+      [1060, 1020, 0xfffffc00, 0x10],
+      [1060, 1020, 0xfffffc00 + 1000, 0x10],
+      [560, 520, (0xfffffc00 + 2000) % 2 ** 32, 0x19], // the sequence number wraps
+    ]);
+    expect(Buffer.concat(segments.map((p) => p.subarray(60))).equals(payload)).toBe(true);
+    for (const p of segments) expect(p.readUInt16BE(56)).toBe(tcpChecksum(p, 40));
+  });
+});
+
 describe('completeChecksum (VIRTIO_NET_HDR_F_NEEDS_CSUM)', () => {
   it('turns the pseudo-header sum left by the kernel into the full TCP and UDP checksums', () => {
     const [segment] = flow(5, [777]);
