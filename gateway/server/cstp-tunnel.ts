@@ -235,7 +235,8 @@ export class CstpTunnel {
       this.lastProbe = now;
       this.o.transport.sendFrame(FrameType.dpdRequest);
     }
-    if (now - this.lastData > idle * 1000) this.terminate('idle timeout');
+    if (now - this.lastData > idle * 1000) return this.terminate('idle timeout');
+    this.o.transport.idle?.(now);
   }
 
   private finish(reason: string): void {

@@ -256,6 +256,39 @@ describe('takeover edge cases', () => {
     }
   });
 
+  it.each([
+    ['TLSv1.3' as const, undefined],
+    ['TLSv1.2' as const, 'ECDHE-ECDSA-AES128-GCM-SHA256'],
+  ])(
+    'an idle tunnel (%s) sheds its EVP contexts and takes them up again for the next record',
+    async (version, ciphers) => {
+      const h = await harness();
+      try {
+        const c = await client(h.port, { maxVersion: version, ...(ciphers ? { ciphers } : {}) });
+        await until(() => h.tunnels.length === 1, 'the tunnel');
+        c.socket.write(encodeFrame(FrameType.data, Buffer.from('before')));
+        expect((await echoes(c, 1))[0]!.toString()).toBe('before');
+        const transport = h.tunnels[0]!.transport;
+        const layer = (
+          transport as unknown as {
+            layer: { opener: { holdsContext: boolean }; sealer: { holdsContext: boolean } };
+          }
+        ).layer;
+        transport.idle!(1_000); // the sweep sees the recent records, the quiet period starts
+        transport.idle!(5_000);
+        expect(layer.opener.holdsContext && layer.sealer.holdsContext).toBe(true);
+        transport.idle!(11_000);
+        expect(layer.opener.holdsContext || layer.sealer.holdsContext).toBe(false);
+        for (const word of ['after', 'and again'])
+          c.socket.write(encodeFrame(FrameType.data, Buffer.from(word)));
+        expect((await echoes(c, 2)).map((b) => b.toString())).toEqual(['after', 'and again']);
+        c.socket.destroy();
+      } finally {
+        await h.close();
+      }
+    },
+  );
+
   it('closes only that connection on a record that does not authenticate, with an alert', async () => {
     const h = await harness();
     try {

@@ -35,6 +35,8 @@ export interface TunnelTransport {
   /** Graceful end: `lastFrame` (e.g. TERMINATE), close_notify, then FIN; destroyed after `graceMs`. */
   end(lastFrame?: FrameType, graceMs?: number): void;
   destroy(): void;
+  /** Called about once a second (the tunnel's liveness sweep): a chance to shed idle state. */
+  idle?(now: number): void;
 }
 
 /**

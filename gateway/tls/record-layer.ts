@@ -166,6 +166,15 @@ export class RecordLayer {
     return out;
   }
 
+  /**
+   * Frees both EVP contexts while the tunnel is idle; the next record makes them again (see
+   * record-protection.ts). Keys, sequence numbers and TLS 1.3 secrets are kept.
+   */
+  hibernate(): void {
+    this.opener.release();
+    this.sealer.release();
+  }
+
   /** Frees the EVP contexts and any chunk held; the layer is unusable afterwards. */
   dispose(): void {
     this.closed = true;

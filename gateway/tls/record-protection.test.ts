@@ -162,6 +162,32 @@ describe.each(suites.map((s) => [`${s.version} ${s.aead}`, s] as const))(
       }
     });
 
+    it('releases its context when idle and makes it again for the next record, sequence intact', () => {
+      const keys = keysFor(suite);
+      const sealer = createSealer(evp, suite, keys, 40);
+      const opener = createOpener(evp, suite, keys, 40);
+      try {
+        for (let seq = 40; seq < 44; seq++) {
+          if (seq % 2 === 0) {
+            sealer.release();
+            opener.release();
+            expect(sealer.holdsContext || opener.holdsContext).toBe(false);
+          }
+          const plain = Buffer.from(`record ${seq}`);
+          const record = Buffer.from(sealWith(sealer, ContentType.applicationData, plain));
+          expect(referenceOpen(suite, keys, seq, record).plain.equals(plain)).toBe(true);
+          // A GCM sealer's explicit nonce is the sequence number, across re-made contexts too.
+          if (sealer.prefix === 8) expect(record.readBigUInt64BE(RECORD_HEADER_LENGTH)).toBe(BigInt(seq));
+          expect(opener.open(record, evp.address(record), 0, record.length)).toBe(true);
+          expect(record.subarray(opener.plainStart, opener.plainEnd).equals(plain)).toBe(true);
+        }
+        expect(sealer.holdsContext && opener.holdsContext).toBe(true);
+      } finally {
+        sealer.dispose();
+        opener.dispose();
+      }
+    });
+
     it('round-trips any payload (fast-check)', () => {
       const keys = keysFor(suite);
       const sealer = createSealer(evp, suite, keys);

@@ -41,6 +41,9 @@ export interface RecordSealer {
    * evp.address(buffer).
    */
   seal(buffer: Buffer, address: number, at: number, type: ContentType, length: number): number;
+  /** Frees the EVP context until the next record (an idle tunnel); the state is kept. */
+  release(): void;
+  readonly holdsContext: boolean;
   dispose(): void;
 }
 
@@ -58,6 +61,9 @@ export interface RecordOpener {
   type: number;
   plainStart: number;
   plainEnd: number;
+  /** Frees the EVP context until the next record (an idle tunnel); the state is kept. */
+  release(): void;
+  readonly holdsContext: boolean;
   dispose(): void;
 }
 
@@ -107,10 +113,19 @@ function ivWords(iv: Buffer): Uint32Array {
   return Uint32Array.of(iv.readUInt32BE(0), iv.readUInt32BE(4), iv.readUInt32BE(8));
 }
 
+/**
+ * One direction's protection. Its EVP context (about 2.5 KiB of OpenSSL memory) can be released
+ * while the tunnel is idle and is made again from the kept key on the next record: with tens of
+ * thousands of idle tunnels the contexts were a third of their memory.
+ */
 abstract class Protection {
-  protected ctx: number;
+  private ctx = 0;
   protected seq: number;
+  private disposed = false;
   private readonly token = {};
+  /** key ‖ iv, in memory of its own (a pooled slab slice would pin the whole slab). */
+  private material: Buffer;
+  private readonly keyLength: number;
 
   constructor(
     protected readonly evp: Evp,
@@ -119,8 +134,10 @@ abstract class Protection {
     protected readonly encrypt: boolean,
     initialSequence: number,
   ) {
-    this.ctx = this.keyed(keys);
+    this.keyLength = keys.key.length;
+    this.material = keyMaterial(keys);
     this.seq = initialSequence;
+    this.context(); // fail here, not at the first record, if OpenSSL refuses the key
   }
 
   get sequence(): number {
@@ -134,27 +151,71 @@ abstract class Protection {
     this.seq = sequence;
   }
 
-  dispose(): void {
+  /** Frees the EVP context until the next record needs it (an idle tunnel). */
+  release(): void {
     if (this.ctx === 0) return;
     orphans.unregister(this.token);
     this.evp.freeContext(this.ctx);
     this.ctx = 0;
   }
 
-  protected keyed(keys: TrafficKeys): number {
-    const ctx = this.evp.newContext(this.suite.aead, keys.key, this.encrypt);
+  /** Frees everything and wipes the key; the object is unusable afterwards. */
+  dispose(): void {
+    this.release();
+    this.disposed = true;
+    this.material.fill(0);
+  }
+
+  /** Whether an EVP context is held right now. */
+  get holdsContext(): boolean {
+    return this.ctx !== 0;
+  }
+
+  protected get iv(): Buffer {
+    return this.material.subarray(this.keyLength);
+  }
+
+  /** The EVP context, made (again) when needed. */
+  protected context(): number {
+    if (this.ctx !== 0) return this.ctx;
+    if (this.disposed) throw new TlsRecordError(AlertDescription.internalError, 'record protection disposed');
+    const ctx = this.evp.newContext(this.suite.aead, this.material.subarray(0, this.keyLength), this.encrypt);
     orphans.register(this, { evp: this.evp, ctx }, this.token);
+    this.ctx = ctx;
+    try {
+      this.prepare(ctx);
+    } catch (e) {
+      this.release();
+      throw e;
+    }
     return ctx;
   }
 
+  /** Per-context set-up after keying (the TLS 1.2 fixed IV). */
+  protected prepare(_ctx: number): void {}
+
+  /** New keys (TLS 1.3 KeyUpdate): the sequence number starts again at 0. */
+  protected replaceKeys(keys: TrafficKeys): void {
+    this.release();
+    this.material.fill(0);
+    this.material = keyMaterial(keys);
+    this.seq = 0;
+  }
+
   protected nextSequence(): number {
-    if (this.ctx === 0)
-      throw new TlsRecordError(AlertDescription.internalError, 'record protection disposed');
+    if (this.disposed) throw new TlsRecordError(AlertDescription.internalError, 'record protection disposed');
     if (this.seq >= MAX_SEQUENCE) {
       throw new TlsRecordError(AlertDescription.internalError, 'sequence numbers exhausted');
     }
     return this.seq++;
   }
+}
+
+function keyMaterial(keys: TrafficKeys): Buffer {
+  const material = Buffer.allocUnsafeSlow(keys.key.length + keys.iv.length);
+  keys.key.copy(material, 0);
+  keys.iv.copy(material, keys.key.length);
+  return material;
 }
 
 /** TLS 1.2 AEAD record protection in OpenSSL's TLS record mode. */
@@ -167,20 +228,30 @@ class Tls12Protection extends Protection implements RecordSealer, RecordOpener {
 
   constructor(evp: Evp, suite: CipherSuite, keys: TrafficKeys, encrypt: boolean, initialSequence: number) {
     super(evp, suite, keys, encrypt, initialSequence);
-    const gcm = suite.aead !== 'chacha20-poly1305';
-    this.prefix = gcm ? GCM_EXPLICIT_NONCE_LENGTH : 0;
-    // The salt (GCM) or the whole IV (ChaCha20); for sealing GCM, OpenSSL then draws a random
-    // start for the explicit part and counts up from it.
-    const s = scratchOf(evp);
-    keys.iv.copy(s.bytes, NONCE);
-    if (evp.ctrl(this.ctx, EvpCtrl.setIvFixed, keys.iv.length, s.address + NONCE) !== 1) {
-      this.dispose();
+    this.prefix = suite.aead === 'chacha20-poly1305' ? 0 : GCM_EXPLICIT_NONCE_LENGTH;
+  }
+
+  /**
+   * The salt (GCM) or the whole IV (ChaCha20). A GCM sealer gets the whole nonce, salt ‖ the
+   * next sequence number, which OpenSSL then counts up record by record: the explicit nonce is
+   * the sequence number (unique per key, RFC 5288 §3), also after the context was made again.
+   */
+  protected override prepare(ctx: number): void {
+    const s = scratchOf(this.evp);
+    const iv = this.iv;
+    iv.copy(s.bytes, NONCE);
+    let arg = iv.length;
+    if (this.encrypt && this.suite.aead !== 'chacha20-poly1305') {
+      writeSequence(s.bytes, NONCE + iv.length, this.seq);
+      arg = -1; // EVP_CTRL_GCM_SET_IV_FIXED with -1: the whole 12-byte IV
+    }
+    if (this.evp.ctrl(ctx, EvpCtrl.setIvFixed, arg, s.address + NONCE) !== 1) {
       throw new Error('EVP_CTRL_AEAD_SET_IV_FIXED failed');
     }
   }
 
   /** The 13-byte TLS 1.2 AAD; `length` as OpenSSL's TLS mode wants it (it corrects for nonce and tag). */
-  private setAad(type: number, length: number): void {
+  private setAad(ctx: number, type: number, length: number): void {
     const s = scratchOf(this.evp);
     writeSequence(s.bytes, AAD, this.nextSequence());
     s.bytes[AAD + 8] = type;
@@ -188,16 +259,17 @@ class Tls12Protection extends Protection implements RecordSealer, RecordOpener {
     s.bytes[AAD + 10] = 3;
     s.bytes[AAD + 11] = length >>> 8;
     s.bytes[AAD + 12] = length & 0xff;
-    if (this.evp.ctrl(this.ctx, EvpCtrl.tls1Aad, 13, s.address + AAD) !== TAG_LENGTH) {
+    if (this.evp.ctrl(ctx, EvpCtrl.tls1Aad, 13, s.address + AAD) !== TAG_LENGTH) {
       throw new TlsRecordError(AlertDescription.internalError, 'EVP_CTRL_AEAD_TLS1_AAD failed');
     }
   }
 
   seal(buffer: Buffer, address: number, at: number, type: ContentType, length: number): number {
-    this.setAad(type, this.prefix + length);
+    const ctx = this.context();
+    this.setAad(ctx, type, this.prefix + length);
     const body = this.prefix + length + TAG_LENGTH;
     const p = address + at + RECORD_HEADER_LENGTH;
-    if (this.evp.cipher(this.ctx, p, p, body) < 0) {
+    if (this.evp.cipher(ctx, p, p, body) < 0) {
       throw new TlsRecordError(AlertDescription.internalError, 'EVP_Cipher failed to seal');
     }
     writeRecordHeader(buffer, at, type, body);
@@ -213,10 +285,11 @@ class Tls12Protection extends Protection implements RecordSealer, RecordOpener {
     if (buffer[start + 1] !== 3 || buffer[start + 2] !== 3) {
       throw new TlsRecordError(AlertDescription.decodeError, 'record version is not TLS 1.2');
     }
+    const ctx = this.context();
     const type = buffer[start]!;
-    this.setAad(type, fragment);
+    this.setAad(ctx, type, fragment);
     const p = address + start + RECORD_HEADER_LENGTH;
-    if (this.evp.cipher(this.ctx, p, p, fragment) < 0) return false;
+    if (this.evp.cipher(ctx, p, p, fragment) < 0) return false;
     this.type = type;
     this.plainStart = start + RECORD_HEADER_LENGTH + this.prefix;
     this.plainEnd = end - TAG_LENGTH;
@@ -232,25 +305,23 @@ class Tls13Protection extends Protection implements RecordSealer, RecordOpener {
   type = 0;
   plainStart = 0;
   plainEnd = 0;
-  private iv: Uint32Array;
+  private ivWords: Uint32Array;
 
   constructor(evp: Evp, suite: CipherSuite, keys: TrafficKeys, encrypt: boolean, initialSequence: number) {
     super(evp, suite, keys, encrypt, initialSequence);
-    this.iv = ivWords(keys.iv);
+    this.ivWords = ivWords(keys.iv);
   }
 
   /** New keys after a KeyUpdate (RFC 8446 §4.6.3): the sequence number starts again at 0. */
   rekey(keys: TrafficKeys): void {
-    this.dispose();
-    this.ctx = this.keyed(keys);
-    this.iv = ivWords(keys.iv);
-    this.seq = 0;
+    this.replaceKeys(keys);
+    this.ivWords = ivWords(keys.iv);
   }
 
-  private start(): { bytes: Buffer; address: number } {
+  private start(ctx: number): { bytes: Buffer; address: number } {
     const s = scratchOf(this.evp);
-    writeXorNonce(s.bytes, NONCE, this.iv, this.nextSequence());
-    if (this.evp.setIv(this.ctx, s.address + NONCE, this.encrypt) !== 1) {
+    writeXorNonce(s.bytes, NONCE, this.ivWords, this.nextSequence());
+    if (this.evp.setIv(ctx, s.address + NONCE, this.encrypt) !== 1) {
       throw new TlsRecordError(AlertDescription.internalError, 'EVP_CipherInit_ex (nonce) failed');
     }
     return s;
@@ -261,8 +332,9 @@ class Tls13Protection extends Protection implements RecordSealer, RecordOpener {
     const body = inner + TAG_LENGTH;
     buffer[at + RECORD_HEADER_LENGTH + length] = type;
     writeRecordHeader(buffer, at, Type.applicationData, body);
-    const s = this.start();
-    const { evp, ctx } = this;
+    const ctx = this.context();
+    const s = this.start(ctx);
+    const { evp } = this;
     const p = address + at + RECORD_HEADER_LENGTH;
     const outl = s.address + OUTL;
     const ok =
@@ -285,8 +357,9 @@ class Tls13Protection extends Protection implements RecordSealer, RecordOpener {
     if (fragment < 1 + TAG_LENGTH) {
       throw new TlsRecordError(AlertDescription.badRecordMac, `protected fragment of ${fragment} bytes`);
     }
-    const s = this.start();
-    const { evp, ctx } = this;
+    const ctx = this.context();
+    const s = this.start(ctx);
+    const { evp } = this;
     const p = address + start + RECORD_HEADER_LENGTH;
     const cipherLength = fragment - TAG_LENGTH;
     const outl = s.address + OUTL;
