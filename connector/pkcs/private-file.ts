@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { readIfExists } from '../../core/private-files.js';
 
 /**
  * Reads a secret file, creating it with `create()` (mode 0600, directory 0700: DESIGN rule 6) the
@@ -24,13 +25,4 @@ export async function readOrCreatePrivateFile(path: string, create: () => Promis
     await rm(tmp, { force: true });
   }
   return readFile(path);
-}
-
-async function readIfExists(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
 }
