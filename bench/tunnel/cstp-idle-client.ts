@@ -27,8 +27,13 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     ca: { type: 'string' },
     'token-file': { type: 'string' },
-    /** Source addresses 127.0.0.1 … 127.0.0.<n>, round robin: 64k ports per address at most. */
+    /**
+     * Source addresses `--source-base` … base + n - 1, round robin: 64k ports per address at most.
+     * Several client processes each take a base of their own (127.0.1.1, 127.0.2.1, …), so they
+     * never compete for the same ports; loopback answers for all of 127/8.
+     */
     'source-addresses': { type: 'string', default: '8' },
+    'source-base': { type: 'string', default: '127.0.0.1' },
     /** The opening phase gives up after this many seconds. */
     'deadline-s': { type: 'string', default: '1200' },
     /** Each handshake (TLS + POST + CONNECT) must finish within this. */
@@ -43,6 +48,9 @@ const deadlineMs = positiveInt('deadline-s', values['deadline-s']!) * 1000;
 const handshakeTimeoutMs = positiveInt('handshake-timeout-s', values['handshake-timeout-s']!) * 1000;
 const port = positiveInt('port', values.port!);
 const host = values.host!;
+const sourceBase = ipv4ToInt(values['source-base']!);
+if (sourceBase + sources - 1 > 0xffff_ffff)
+  fail('--source-base + --source-addresses runs past 255.255.255.255');
 if (!values.ca || !values['token-file']) fail('--ca and --token-file are required');
 const ca = readFileSync(values.ca);
 const token = readFileSync(values['token-file'], 'utf8').trim();
@@ -108,6 +116,18 @@ function positiveInt(name: string, text: string): number {
   return n;
 }
 
+/** A dotted-quad IPv4 address as an unsigned 32-bit number, so that offsets carry across octets. */
+function ipv4ToInt(text: string): number {
+  const octets = text.split('.').map(Number);
+  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255))
+    fail(`--source-base must be an IPv4 address, got ${text}`);
+  return octets.reduce((acc, o) => acc * 256 + o, 0);
+}
+
+function intToIpv4(n: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+}
+
 function fail(message: string): never {
   process.stderr.write(`cstp-idle-client: ${message}\n`);
   process.exit(2);
@@ -135,7 +155,7 @@ function openOne(): void {
     minVersion: 'TLSv1.3',
     maxVersion: 'TLSv1.3',
     // net.Socket#connect takes it; tls.connect passes it on, its typings just do not list it.
-    localAddress: `127.0.0.${1 + (index % sources)}`,
+    localAddress: intToIpv4(sourceBase + (index % sources)),
   } as ConnectionOptions) as unknown as Conn;
   socket.phase = Phase.tls;
   socket.partial = null;
