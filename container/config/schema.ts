@@ -124,6 +124,7 @@ function checkCrossReferences(config: ConfigShape, ctx: z.RefinementCtx): void {
   if (config.roles.includes('connector')) checkProfileDirectories(config, ctx);
   const auth = config.gateway.auth;
   if (!config.roles.includes('gateway')) return;
+  checkGatewayWorkers(config.gateway, ctx);
   if (auth.methods.includes('password')) {
     const name = auth.password.directory;
     if (name === null || !Object.hasOwn(config.directories, name)) {
@@ -142,6 +143,32 @@ function checkCrossReferences(config: ConfigShape, ctx: z.RefinementCtx): void {
       path: ['gateway', 'auth', 'token', 'jwks'],
       input: null,
       message: 'expected a JWKS file path or URL when token auth is enabled',
+    });
+  }
+}
+
+/**
+ * Worker processes receive tunnels as taken-over record state, so OpenSSL's record layer cannot
+ * be chosen with them; and each worker's TUN name `<tun.name>w<i>` must fit IFNAMSIZ (15 chars).
+ */
+function checkGatewayWorkers(gateway: ConfigShape['gateway'], ctx: z.RefinementCtx): void {
+  if (gateway.workers <= 1) return;
+  if (gateway.tlsPolicy.recordLayer !== 'outpost') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['gateway', 'tlsPolicy', 'recordLayer'],
+      input: gateway.tlsPolicy.recordLayer,
+      message:
+        'expected outpost when gateway.workers is more than 1 (tunnels move to workers as record-layer state)',
+    });
+  }
+  const longest = `${gateway.tun.name}w${gateway.workers - 1}`;
+  if (longest.length > 15) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['gateway', 'tun', 'name'],
+      input: gateway.tun.name,
+      message: `expected a name of at most ${15 - 1 - String(gateway.workers - 1).length} characters with ${gateway.workers} workers (worker TUNs are named like ${longest})`,
     });
   }
 }

@@ -43,6 +43,7 @@ export const RESTART_REQUIRED: readonly string[] = [
   'gateway.pool',
   'gateway.tun',
   'gateway.nat',
+  'gateway.workers',
   'gateway.tls',
   'gateway.groups.*.pool',
 ];

@@ -5,16 +5,16 @@ import { runCommand } from '../../gateway/net/command-runner.js';
 import { applyNat, removeNat } from '../../gateway/net/nat-rules.js';
 import { assertPreflight } from '../../gateway/net/preflight.js';
 import { configureTunInterface } from '../../gateway/net/tun-interface.js';
-import { AddressPool } from '../../gateway/pool/address-pool.js';
 import { AuthDialogue } from '../../gateway/server/auth-dialogue.js';
+import type { TunnelCounters } from '../../gateway/server/cstp-tunnel.js';
 import type { GatewayPolicy } from '../../gateway/server/gateway-policy.js';
 import { GatewayServer } from '../../gateway/server/gateway-server.js';
 import { type GroupPolicy, isGroupMember, policySelector } from '../../gateway/server/policy-selector.js';
-import type { AddressAllocator, PacketDevice } from '../../gateway/server/ports.js';
+import type { PacketDevice } from '../../gateway/server/ports.js';
+import { WorkerTunnels } from '../../gateway/server/worker-tunnels.js';
 import type { Identity } from '../../gateway/session/identity.js';
 import { SessionTable } from '../../gateway/session/session-table.js';
 import { LinuxTunDevice } from '../../gateway/tun/linux-tun-device.js';
-import type { TunDevice } from '../../gateway/tun/tun-device.js';
 import type { Readiness } from '../admin/readiness.js';
 import { packageVersion } from '../cli/package-version.js';
 import { parseListenAddress } from '../config/listen-address.js';
@@ -23,7 +23,10 @@ import type { ShutdownManager } from '../shutdown.js';
 import type { ClusterRegistry } from './cluster-metrics.js';
 import { openConnectorCore } from './connector-core.js';
 import { gatewayAuth } from './gateway-auth.js';
+import { type PoolSet, poolSet } from './gateway-pool-sets.js';
 import { gatewayTls, readConfiguredTls, tlsFilesOf } from './gateway-tls.js';
+import { type WorkerInit, workerTunName } from './gateway-worker-init.js';
+import { startGatewayWorkers } from './gateway-workers.js';
 
 export interface GatewayHandle {
   sessions: SessionTable;
@@ -58,42 +61,23 @@ export async function startGatewayRole(
   let current = { config, auth };
   shutdown.register('gateway authenticators', () => current.auth.close());
 
-  const pool4 = new AddressPool(gw.pool.ipv4);
-  const pool6 = gw.pool.ipv6 ? new AddressPool(gw.pool.ipv6) : undefined;
-  const tun = LinuxTunDevice.open(gw.tun.name, { mtu: gw.tun.mtu });
-  shutdown.register('TUN device', () => tun.close());
-  await configureTunInterface(runCommand, {
-    name: tun.name,
-    mtu: gw.tun.mtu,
-    ipv4: { address: pool4.gatewayAddress, prefixLength: pool4.prefixLength },
-    ...(pool6 ? { ipv6: { address: pool6.gatewayAddress, prefixLength: pool6.prefixLength } } : {}),
-  });
-  // One TUN carries every session: its default 500-packet queue towards the reader thread
-  // overflowed under one fast download whenever the reader was preempted (drops, then TCP backs off).
-  await runCommand('ip', ['link', 'set', 'dev', tun.name, 'txqueuelen', '2048']);
-  const mainAddresses = allocator(pool4, pool6);
-  const groupPools = await createGroupPools(config, tun.name, shutdown);
-  const main = { pool4, pool6, addresses: mainAddresses };
+  const workerCount = gw.workers;
+  const main = poolSet(gw.pool, workerCount);
+  const groupPools = groupPoolSets(config, workerCount);
   const groups = groupSelectors(gw, groupPools, main);
-  const allPools = [pool4, ...(pool6 ? [pool6] : []), ...groups.flatMap((g) => g.pools)];
-  if (gw.nat) {
-    await applyNat(runCommand, { tunName: tun.name, ipv4Pool: pool4.cidr, ipv6Pool: pool6?.cidr ?? null });
-    for (const group of groups) {
-      const [g4, g6] = group.pools;
-      if (!g4) continue; // shares the main pool, already masqueraded
-      await applyNat(runCommand, {
-        tunName: tun.name,
-        ipv4Pool: g4.cidr,
-        ipv6Pool: g6?.cidr ?? null,
-        table: natTableOf(group.name),
-      });
-      shutdown.register(`NAT rules of group ${group.name}`, () =>
-        removeNat(runCommand, natTableOf(group.name)),
-      );
-    }
-    shutdown.register('NAT rules', () => removeNat(runCommand));
-  }
-
+  const allPools = [...main.pools, ...[...groupPools.values()].flatMap((g) => g.pools)];
+  const tunNames = workerCount > 1 ? `${gw.tun.name}w*` : gw.tun.name;
+  // The TUN(s) come before NAT and routes: with one process it is opened here, with workers each
+  // opens its own, routing its blocks of every pool.
+  const workerTunnels =
+    workerCount > 1
+      ? new WorkerTunnels(
+          tunnelCounters(() => metrics),
+          log,
+        )
+      : undefined;
+  const device = workerTunnels ? undefined : await openTun(gw, main, groupPools, shutdown);
+  if (gw.nat) await applyAllNat(tunNames, main, groups, groupPools, shutdown);
   const metrics = gatewayMetrics(registry, () => sessions);
   const sessions = new SessionTable(sessionLimitsOf(gw));
   const dialogue = new AuthDialogue({
@@ -115,21 +99,26 @@ export async function startGatewayRole(
     },
     dialogue,
     sessions,
-    device: packetDevice(tun),
+    dataPlane: workerTunnels ? { workers: workerTunnels } : { device: device! },
     bans: auth.bans,
     policyFor: policySelector(
       groups.map((g) => g.selector),
-      { policy: policyFrom(gw, pool4, pool6), addresses: mainAddresses },
+      { policy: policyFrom(gw, main), addresses: main.addresses },
     ),
     tunMtu: gw.tun.mtu,
-    counters: {
-      dropped: (reason) => metrics.drops.inc({ reason }),
-      tunnelOpened: (records) => metrics.tunnels.inc({ records }),
-      tlsFailure: (kind) => metrics.tlsFailures.inc({ kind }),
-    },
+    counters: tunnelCounters(() => metrics),
     sessionEnded: (session) => metrics.sessionEnded(session),
     logger: log,
   });
+  const workers = workerTunnels
+    ? await startGatewayWorkers({
+        count: workerCount,
+        init: (worker) => workerInitOf(config, worker, main, groupPools),
+        tunnels: workerTunnels,
+        logger: log,
+        shutdown,
+      })
+    : undefined;
   const where = parseListenAddress(gw.listen)!;
   await server.listen(where.host, where.port);
   shutdown.register('gateway listener', () => server.close());
@@ -140,10 +129,23 @@ export async function startGatewayRole(
   }, 1000);
   timer.unref();
   shutdown.register('gateway timers', () => clearInterval(timer));
-  readiness.register('gateway', async () => ({ ok: server.server.listening }));
+  readiness.register('gateway', async () => {
+    const running = workers?.ready() ?? workerCount;
+    return {
+      ok: server.server.listening && running === workerCount,
+      ...(running === workerCount ? {} : { detail: `${running} of ${workerCount} tunnel workers running` }),
+    };
+  });
   watchTlsFiles(config, server, log, shutdown);
   log.info(
-    { listen: gw.listen, tun: tun.name, pool: pool4.cidr, methods: gw.auth.methods, tls: tls.source },
+    {
+      listen: gw.listen,
+      tun: tunNames,
+      workers: workerCount,
+      pool: gw.pool.ipv4,
+      methods: gw.auth.methods,
+      tls: tls.source,
+    },
     'gateway ready',
   );
   const reconfigure = async (next: OutpostConfig) => {
@@ -167,7 +169,7 @@ export async function startGatewayRole(
     server.setPolicy(
       policySelector(
         nextGroups.map((g) => g.selector),
-        { policy: policyFrom(ngw, pool4, pool6), addresses: mainAddresses },
+        { policy: policyFrom(ngw, main), addresses: main.addresses },
       ),
     );
     server.setClientCa(nextAuth.clientCaPem ? [Buffer.from(nextAuth.clientCaPem)] : undefined);
@@ -201,31 +203,6 @@ function selectableGroupsOf(groups: Array<{ name: string; selector: GroupPolicy 
         return group !== undefined && isGroupMember(group.selector, identity);
       },
     },
-  };
-}
-
-function allocator(pool4: AddressPool, pool6: AddressPool | undefined): AddressAllocator {
-  return {
-    allocate(sessionId) {
-      const ipv4 = pool4.allocate(sessionId).address;
-      const ipv6 = pool6?.allocate(sessionId).address;
-      return ipv6 ? { ipv4, ipv6 } : { ipv4 };
-    },
-    release(sessionId, keepMs) {
-      pool4.release(sessionId, { keepForMs: keepMs });
-      pool6?.release(sessionId, { keepForMs: keepMs });
-    },
-  };
-}
-
-/** The TUN as the gateway server uses it: batches in, packets out (by view or by address). */
-function packetDevice(tun: TunDevice): PacketDevice {
-  return {
-    write: (packet) => tun.write(packet),
-    ...(tun.writeFrom
-      ? { writeFrom: (source, offset, length, address) => tun.writeFrom!(source, offset, length, address) }
-      : {}),
-    onPackets: (handler) => tun.onPackets(handler),
   };
 }
 
@@ -321,11 +298,7 @@ function watchTlsFiles(
 type GatewayConfig = OutpostConfig['gateway'];
 
 /** The CONNECT policy of the gateway itself, or of a group with its overrides applied. */
-function policyFrom(
-  gw: Pick<GatewayConfig, 'dns' | 'routes' | 'timers'>,
-  pool4: AddressPool,
-  pool6: AddressPool | undefined,
-): GatewayPolicy {
+function policyFrom(gw: Pick<GatewayConfig, 'dns' | 'routes' | 'timers'>, pools: PoolSet): GatewayPolicy {
   return {
     serverName: `Outpost ${packageVersion()}`,
     dns: gw.dns.servers,
@@ -333,52 +306,34 @@ function policyFrom(
     splitDns: gw.dns.split,
     splitInclude: gw.routes.include,
     splitExclude: gw.routes.exclude,
-    ipv4PrefixLength: pool4.prefixLength,
-    ...(pool6 ? { ipv6PrefixLength: pool6.prefixLength } : {}),
+    ipv4PrefixLength: pools.ipv4PrefixLength,
+    ...(pools.ipv6PrefixLength !== undefined ? { ipv6PrefixLength: pools.ipv6PrefixLength } : {}),
     timers: gw.timers,
   };
 }
 
-type GroupPools = Map<string, { pool4: AddressPool; pool6: AddressPool | undefined }>;
+type GroupPools = Map<string, PoolSet>;
 
-/** The pools of groups that have their own, each routed into the TUN (the main pool is on its address). */
-async function createGroupPools(
-  config: OutpostConfig,
-  tunName: string,
-  shutdown: ShutdownManager,
-): Promise<GroupPools> {
+/** The pools of groups that have their own. */
+function groupPoolSets(config: OutpostConfig, workers: number): GroupPools {
   const pools: GroupPools = new Map();
   for (const [name, group] of Object.entries(config.gateway.groups)) {
-    if (!group.pool) continue;
-    const pool4 = new AddressPool(group.pool.ipv4);
-    const pool6 = group.pool.ipv6 ? new AddressPool(group.pool.ipv6) : undefined;
-    for (const pool of [pool4, pool6]) {
-      if (!pool) continue;
-      const family = pool.family === 6 ? '-6' : '-4';
-      await runCommand('ip', [family, 'route', 'replace', pool.cidr, 'dev', tunName]);
-      shutdown.register(`route of group ${name}`, () =>
-        runCommand('ip', [family, 'route', 'del', pool.cidr, 'dev', tunName]).then(
-          () => undefined,
-          () => undefined,
-        ),
-      );
-    }
-    pools.set(name, { pool4, pool6 });
+    if (group.pool) pools.set(name, poolSet(group.pool, workers));
   }
   return pools;
 }
 
 /**
- * The configured groups with their settings; a group without its own pool shares the gateway's.
- * Pure over the pools it is given, so a live reconfiguration rebuilds it with the same pools.
+ * The groups' settings; a group without its own pool shares the gateway's. Pure over the pools it
+ * is given, so a live reconfiguration rebuilds it with the same pools.
  */
 function groupSelectors(
   gw: GatewayConfig,
   groupPools: GroupPools,
-  main: { pool4: AddressPool; pool6: AddressPool | undefined; addresses: AddressAllocator },
-): Array<{ name: string; pools: AddressPool[]; selector: GroupPolicy }> {
+  main: PoolSet,
+): Array<{ name: string; selector: GroupPolicy }> {
   return Object.entries(gw.groups).map(([name, group]) => {
-    const own = groupPools.get(name);
+    const pools = groupPools.get(name) ?? main;
     const settings = {
       dns: group.dns ?? gw.dns,
       routes: group.routes ?? gw.routes,
@@ -386,18 +341,120 @@ function groupSelectors(
     };
     return {
       name,
-      pools: own ? [own.pool4, ...(own.pool6 ? [own.pool6] : [])] : [],
       selector: {
         name,
         groups: group.match.groups,
         users: group.match.users,
-        policy: own
-          ? policyFrom(settings, own.pool4, own.pool6)
-          : policyFrom(settings, main.pool4, main.pool6),
-        addresses: own ? allocator(own.pool4, own.pool6) : main.addresses,
+        policy: policyFrom(settings, pools),
+        addresses: pools.addresses,
       },
     };
   });
+}
+
+/**
+ * One process: opens the TUN with the main pool's gateway address and prefix (routing the whole
+ * pool into it) and routes each group's own pool into it too.
+ */
+async function openTun(
+  gw: GatewayConfig,
+  main: PoolSet,
+  groupPools: GroupPools,
+  shutdown: ShutdownManager,
+): Promise<PacketDevice> {
+  const tun = LinuxTunDevice.open(gw.tun.name, { mtu: gw.tun.mtu });
+  shutdown.register('TUN device', () => tun.close());
+  await configureTunInterface(runCommand, {
+    name: tun.name,
+    mtu: gw.tun.mtu,
+    ipv4: { address: main.gateway.ipv4, prefixLength: main.ipv4PrefixLength },
+    ...(main.gateway.ipv6 && main.ipv6PrefixLength !== undefined
+      ? { ipv6: { address: main.gateway.ipv6, prefixLength: main.ipv6PrefixLength } }
+      : {}),
+  });
+  // One TUN carries every session: its default 500-packet queue towards the reader thread
+  // overflowed under one fast download whenever the reader was preempted (drops, then TCP backs off).
+  await runCommand('ip', ['link', 'set', 'dev', tun.name, 'txqueuelen', '2048']);
+  for (const [name, pools] of groupPools) {
+    for (const [family, cidr] of [
+      ['-4', pools.ipv4],
+      ['-6', pools.ipv6],
+    ] as const) {
+      if (!cidr) continue;
+      await runCommand('ip', [family, 'route', 'replace', cidr, 'dev', tun.name]);
+      shutdown.register(`route of group ${name}`, () =>
+        runCommand('ip', [family, 'route', 'del', cidr, 'dev', tun.name]).then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
+    }
+  }
+  return {
+    write: (packet) => tun.write(packet),
+    ...(tun.writeFrom
+      ? { writeFrom: (source, offset, length, address) => tun.writeFrom!(source, offset, length, address) }
+      : {}),
+    onPackets: (handler) => tun.onPackets(handler),
+  };
+}
+
+/** What worker `worker` needs: its TUN, the gateway addresses, and its blocks of every pool. */
+function workerInitOf(
+  config: OutpostConfig,
+  worker: number,
+  main: PoolSet,
+  groupPools: GroupPools,
+): WorkerInit {
+  const gw = config.gateway;
+  const routes = { ipv4: [] as string[], ipv6: [] as string[] };
+  for (const pools of [main, ...groupPools.values()]) {
+    const mine = pools.routesOf!(worker);
+    routes.ipv4.push(...mine.ipv4);
+    routes.ipv6.push(...mine.ipv6);
+  }
+  return {
+    type: 'init',
+    worker,
+    logLevel: config.log.level,
+    tun: { name: workerTunName(gw.tun.name, worker), mtu: gw.tun.mtu },
+    addresses: { ipv4: main.gateway.ipv4, ...(main.gateway.ipv6 ? { ipv6: main.gateway.ipv6 } : {}) },
+    routes,
+  };
+}
+
+/** Masquerade for the main pool and each group's own pool (their own nftables tables). */
+async function applyAllNat(
+  tunName: string,
+  main: PoolSet,
+  groups: Array<{ name: string }>,
+  groupPools: GroupPools,
+  shutdown: ShutdownManager,
+): Promise<void> {
+  await applyNat(runCommand, { tunName, ipv4Pool: main.ipv4, ipv6Pool: main.ipv6 });
+  for (const group of groups) {
+    const own = groupPools.get(group.name);
+    if (!own) continue; // shares the main pool, already masqueraded
+    await applyNat(runCommand, {
+      tunName,
+      ipv4Pool: own.ipv4,
+      ipv6Pool: own.ipv6,
+      table: natTableOf(group.name),
+    });
+    shutdown.register(`NAT rules of group ${group.name}`, () =>
+      removeNat(runCommand, natTableOf(group.name)),
+    );
+  }
+  shutdown.register('NAT rules', () => removeNat(runCommand));
+}
+
+/** Tunnel counters onto the gateway metrics (counts may come in batches from workers). */
+function tunnelCounters(metrics: () => ReturnType<typeof gatewayMetrics>): TunnelCounters {
+  return {
+    dropped: (reason, count = 1) => metrics().drops.inc({ reason }, count),
+    tunnelOpened: (records, count = 1) => metrics().tunnels.inc({ records }, count),
+    tlsFailure: (kind, count = 1) => metrics().tlsFailures.inc({ kind }, count),
+  };
 }
 
 /** The keys of an override that are actually set (an explicit undefined must not erase a default). */

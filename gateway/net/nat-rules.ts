@@ -48,7 +48,8 @@ function checkedTable(table: string | undefined): string {
 
 /** The nft script for `config`; validated here because it is interpolated into a ruleset. */
 export function natScript(config: NatConfig): string {
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(config.tunName)) {
+  // A trailing * matches every worker's TUN (`outpost0w*`, gateway.workers > 1): nftables wildcard.
+  if (!/^[A-Za-z0-9_.-]{1,15}\*?$/.test(config.tunName)) {
     throw new OutpostError(ErrorCodes.config, 'invalid TUN interface name', { detail: config.tunName });
   }
   const v4 = parseCidr(config.ipv4Pool);

@@ -23,11 +23,12 @@ export interface TunnelTimers {
 }
 
 export interface TunnelCounters {
-  dropped(reason: 'spoofed' | 'malformed' | 'backpressure' | 'tun-full'): void;
-  /** A tunnel started, on Outpost's record layer or on OpenSSL's. */
-  tunnelOpened?(recordLayer: RecordLayerKind): void;
-  /** A taken-over connection failed at the TLS record level (it is closed). */
-  tlsFailure?(kind: TlsFailure): void;
+  /** `count` packets (default 1) dropped for `reason`. */
+  dropped(reason: 'spoofed' | 'malformed' | 'backpressure' | 'tun-full', count?: number): void;
+  /** Tunnels started (default 1), on Outpost's record layer or on OpenSSL's. */
+  tunnelOpened?(recordLayer: RecordLayerKind, count?: number): void;
+  /** Taken-over connections that failed at the TLS record level (they are closed). */
+  tlsFailure?(kind: TlsFailure, count?: number): void;
 }
 
 export interface TunnelOptions {

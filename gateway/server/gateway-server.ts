@@ -21,12 +21,18 @@ import type { SessionTable } from '../session/session-table.js';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import { loadEvp } from '../tls/evp.js';
 import type { AuthDialogue } from './auth-dialogue.js';
-import { CstpTunnel, clientLogout, ipv4Number, type TunnelCounters } from './cstp-tunnel.js';
+import { clientLogout, type TunnelCounters } from './cstp-tunnel.js';
 import { connectParams, type GatewayPolicy } from './gateway-policy.js';
-import { packetAddress } from './packet-address.js';
-import type { AddressAllocator, BanList, PacketBatchView, PacketDevice } from './ports.js';
-import { connectionOf, type RecordLayerSetup, TlsConnection } from './tls-connection.js';
-import type { RecordLayerKind, TunnelTransport } from './tunnel-transport.js';
+import { LocalTunnels } from './local-tunnels.js';
+import type { AddressAllocator, BanList, PacketDevice } from './ports.js';
+import {
+  connectionOf,
+  type RecordLayerSetup,
+  TakeoverRefusedError,
+  TlsConnection,
+} from './tls-connection.js';
+import type { RecordLayerKind } from './tunnel-transport.js';
+import type { WorkerTunnels } from './worker-tunnels.js';
 
 export interface GatewayServerOptions {
   tls: {
@@ -45,7 +51,11 @@ export interface GatewayServerOptions {
   sessions: SessionTable;
   /** The policy (pool, DNS, routes, timers) of an identity's group; see policy-selector.ts. */
   policyFor: (identity: Identity) => { policy: GatewayPolicy; addresses: AddressAllocator };
-  device: PacketDevice;
+  /**
+   * Where tunnels run: in this process over `device` (the TUN), or, with `workers`, in tunnel
+   * worker processes (gateway.workers > 1), each session on the worker its addresses belong to.
+   */
+  dataPlane: { device: PacketDevice } | { workers: WorkerTunnels };
   bans: BanList;
   /** The TUN's MTU: the largest tunnel MTU handed out. */
   tunMtu: number;
@@ -72,9 +82,8 @@ const freeChunks = 256;
 export class GatewayServer {
   readonly server: Server;
   private readonly http: HttpServer;
-  private readonly tunnels = new Map<string, CstpTunnel>();
-  /** Open tunnels by IPv4 address as a number: the per-packet lookup of the TUN reader path. */
-  private readonly byIpv4 = new Map<number, CstpTunnel>();
+  private readonly local: LocalTunnels | undefined;
+  private readonly workers: WorkerTunnels | undefined;
   /**
    * Sockets still in the TLS handshake or the HTTP dialogue. Keyed by the raw socket, not the
    * TlsConnection: a tunnel's socket lives on after the takeover, and must not keep the
@@ -100,7 +109,8 @@ export class GatewayServer {
     // time limits (slowloris) are enforced by a checker Node starts on 'listening'.
     this.http.emit('listening');
     this.server = createTcpServer((socket) => this.onTcp(socket));
-    o.device.onPackets((batch) => this.fromDevice(batch));
+    if ('device' in o.dataPlane) this.local = new LocalTunnels(o.dataPlane.device, o.counters);
+    else this.workers = o.dataPlane.workers;
     o.sessions.onClosed = (session, reason) => this.onSessionClosed(session, reason);
   }
 
@@ -275,9 +285,14 @@ export class GatewayServer {
       const unauthorized = isOutpostError(e) && e.code === ErrorCodes.unauthorized;
       return refuse(unauthorized ? '401 Unauthorized' : '400 Bad Request', (e as Error).message);
     }
-    this.tunnels.get(session.id)?.terminate('replaced by a new connection');
+    this.local?.terminate(session.id, 'replaced by a new connection');
     const { policy, addresses } = this.o.policyFor(session.identity);
     const assigned = addresses.allocate(session.id);
+    const worker = assigned.worker ?? 0;
+    if (this.workers && !this.workers.available(worker)) {
+      if (session.state !== 'connected') addresses.release(session.id, policy.timers.cookie * 1000);
+      return refuse('503 Service Unavailable', `gateway worker ${worker} is not running`);
+    }
     session.ipv4 = assigned.ipv4;
     if (assigned.ipv6) session.ipv6 = assigned.ipv6;
     const mtu = negotiateMtu({
@@ -299,79 +314,78 @@ export class GatewayServer {
       remote: remoteAddress,
     });
     this.handshaking.delete(connection.raw);
+    const onClose = (reason: string) => this.tunnelClosed(session, reason, policy, addresses);
+    if (this.workers) {
+      const workers = this.workers;
+      connection.handOff(response, head).then(
+        (taken) => {
+          if (session.state === 'closed') return void taken.socket.destroy();
+          // Connected first: a worker that is gone by now ends the tunnel at once (onClose).
+          this.connected(
+            session,
+            mtu.mtu,
+            'outpost',
+            `${taken.keys.suite.version} ${taken.keys.suite.name}`,
+            log,
+            worker,
+          );
+          workers.open(worker, taken, { session, mtu: mtu.mtu, timers: policy.timers, logger: log, onClose });
+        },
+        (e) => {
+          if (e instanceof TakeoverRefusedError) {
+            this.handshaking.add(connection.raw);
+            return refuse('501 Not Implemented', `tunnel workers need an AEAD cipher suite (${e.message})`);
+          }
+          log.warn({ reason: (e as Error).message }, 'tunnel not started');
+        },
+      );
+      return;
+    }
+    const local = this.local!;
     connection.startTunnel(response, head).then(
       ({ transport, notTakenOver }) => {
         if (notTakenOver) log.debug({ reason: notTakenOver }, 'tunnel stays on the OpenSSL record layer');
-        this.openTunnel(transport, session, mtu.mtu, policy, addresses, log);
+        if (session.state === 'closed') return void transport.end();
+        local.open({ transport, session, mtu: mtu.mtu, timers: policy.timers, logger: log, onClose });
+        this.connected(session, mtu.mtu, transport.kind, transport.protocol, log);
       },
       (e) => log.warn({ reason: (e as Error).message }, 'tunnel not started'),
     );
   }
 
-  private openTunnel(
-    transport: TunnelTransport,
+  private connected(
     session: Session,
     mtu: number,
-    policy: GatewayPolicy,
-    addresses: AddressAllocator,
+    records: string,
+    tls: string,
     log: Logger,
+    worker?: number,
   ): void {
-    if (session.state === 'closed') {
-      transport.end();
-      return;
-    }
-    const ipv4 = ipv4Number(session.ipv4);
-    const tunnel = new CstpTunnel({
-      transport,
-      session,
-      mtu,
-      timers: policy.timers,
-      toTun: (packet) => this.o.device.write(packet),
-      ...(this.o.device.writeFrom
-        ? {
-            toTunFrom: (buffer: Buffer, at: number, length: number, address: number) =>
-              this.o.device.writeFrom!(buffer, at, length, address),
-          }
-        : {}),
-      counters: this.o.counters,
-      logger: log,
-      onClose: (reason) => {
-        if (this.tunnels.get(session.id) === tunnel) this.tunnels.delete(session.id);
-        if (this.byIpv4.get(ipv4) === tunnel) this.byIpv4.delete(ipv4);
-        if (reason === clientLogout) this.o.sessions.close(session, reason);
-        else if (session.state === 'connected') {
-          this.o.sessions.markDisconnected(session);
-          addresses.release(session.id, policy.timers.cookie * 1000);
-        }
-        log.info({ reason }, 'tunnel closed');
-      },
-    });
-    this.tunnels.set(session.id, tunnel);
-    if (ipv4 >= 0) this.byIpv4.set(ipv4, tunnel);
     this.o.sessions.markConnected(session);
-    this.o.counters.tunnelOpened?.(transport.kind);
     log.info(
-      { ipv4: session.ipv4, ipv6: session.ipv6, mtu, records: transport.kind, tls: transport.protocol },
+      {
+        ipv4: session.ipv4,
+        ipv6: session.ipv6,
+        mtu,
+        records,
+        tls,
+        ...(worker === undefined ? {} : { worker }),
+      },
       'tunnel connected',
     );
   }
 
-  /** Packets read from the TUN, each to the tunnel of its destination address (others dropped). */
-  private fromDevice(batch: PacketBatchView): void {
-    const { data, offsets, lengths, count } = batch;
-    const address = batch.address ?? -1;
-    for (let i = 0; i < count; i++) {
-      const at = offsets[i]!;
-      const length = lengths[i]!;
-      const version = length > 0 ? data[at]! >> 4 : 0;
-      let tunnel: CstpTunnel | undefined;
-      if (version === 4 && length >= 20) tunnel = this.byIpv4.get(data.readUInt32BE(at + 16));
-      else {
-        const destination = packetAddress(data.subarray(at, at + length), 'destination');
-        const session = destination ? this.o.sessions.byTunnelAddress(destination) : undefined;
-        tunnel = session ? this.tunnels.get(session.id) : undefined;
-      }
-      tunnel?.sendPacket(data, at, length, address);
+  /** A tunnel ended: a logout ends the session, anything else keeps it for a reconnect. */
+  private tunnelClosed(
+    session: Session,
+    reason: string,
+    policy: GatewayPolicy,
+    addresses: AddressAllocator,
+  ): void {
+    if (reason === clientLogout) this.o.sessions.close(session, reason);
+    else if (session.state === 'connected') {
+      this.o.sessions.markDisconnected(session);
+      addresses.release(session.id, policy.timers.cookie * 1000);
     }
   }
 

@@ -21,7 +21,8 @@ export interface BanList {
 
 /** Tunnel addresses for a session; a reconnect within the cookie timeout gets the same ones. */
 export interface AddressAllocator {
-  allocate(sessionId: string): { ipv4: string; ipv6?: string };
+  /** `worker`: the tunnel worker whose TUN routes these addresses (gateway.workers > 1). */
+  allocate(sessionId: string): { ipv4: string; ipv6?: string; worker?: number };
   /** The session ended or dropped: keep its addresses reserved for `keepMs` (0 = free now). */
   release(sessionId: string, keepMs: number): void;
 }

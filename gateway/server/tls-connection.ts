@@ -26,6 +26,46 @@ export interface TlsConnectionOptions {
   maxQueuedBytes: number;
 }
 
+/** A connection taken off OpenSSL: everything its record layer needs to continue, anywhere. */
+export interface TakenOver {
+  socket: Socket;
+  keys: SessionKeys;
+  sequences: { client: number; server: number };
+  /** Client bytes that arrived after the CONNECT request, still encrypted. */
+  pending: Buffer[];
+  /** CSTP bytes OpenSSL already decrypted past the CONNECT request. */
+  head: Buffer;
+}
+
+/** The connection cannot leave OpenSSL (suite, version, unfollowed records); nothing was answered. */
+export class TakeoverRefusedError extends Error {}
+
+const clientSequenceLost = 'client sequence number not found';
+
+/** Outpost's record layer over a taken-over connection. */
+export function recordTransport(
+  setup: RecordLayerSetup,
+  taken: TakenOver,
+  maxQueuedBytes: number,
+): RecordTransport {
+  return new RecordTransport({
+    ...taken,
+    evp: setup.evp,
+    pool: setup.pool,
+    maxQueuedBytes,
+    ...(setup.layer ? { layer: setup.layer } : {}),
+    ...(setup.onTlsFailure ? { onTlsFailure: setup.onTlsFailure } : {}),
+  });
+}
+
+/** Resolves once everything written to the socket has been handed to the kernel. */
+function flushed(socket: Socket): Promise<void> {
+  if (socket.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    socket.write(Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+  });
+}
+
 /** How long OpenSSL may take to emit the sealed CONNECT answer (it normally does so at once). */
 const answerTimeoutMs = 5000;
 
@@ -116,6 +156,50 @@ export class TlsConnection {
     const setup = this.o.recordLayer;
     const reason = setup ? this.cannotTakeOver() : 'record layer: openssl (configured)';
     if (reason !== undefined || !setup) return this.stayWithOpenssl(response, head, reason);
+    const pinned = await this.answerAndPin(setup, response);
+    if (typeof pinned === 'string') {
+      if (pinned === clientSequenceLost) return this.stayWithOpenssl(response, head, pinned);
+      return this.resumeOpenssl(head, pinned);
+    }
+    const taken = this.detach(pinned.keys, pinned.sequences, head);
+    return { transport: recordTransport(setup, taken, this.o.maxQueuedBytes) };
+  }
+
+  /**
+   * Like startTunnel, for a tunnel that will run in another process: the connection must leave
+   * OpenSSL, so when it cannot (checked before anything is answered) this throws
+   * TakeoverRefusedError and the caller refuses the CONNECT. On success the raw socket no longer
+   * reads (its handle can be sent to a worker with `child.send(message, socket)`), the CONNECT
+   * answer has reached the kernel, and every client byte read so far is in `pending`.
+   */
+  async handOff(response: Buffer, head: Buffer): Promise<TakenOver> {
+    const setup = this.o.recordLayer;
+    const reason = setup ? this.cannotTakeOver() : 'record layer: openssl (configured)';
+    if (reason !== undefined || !setup) throw new TakeoverRefusedError(reason ?? 'no record layer');
+    const pinned = await this.answerAndPin(setup, response);
+    if (typeof pinned === 'string') {
+      this.raw.destroy();
+      throw new Error(`tunnel cannot leave OpenSSL after the answer: ${pinned}`);
+    }
+    await flushed(this.raw);
+    const taken = this.detach(pinned.keys, pinned.sequences, head);
+    // No more reads into this process: what the kernel holds now is the worker's to read.
+    (this.raw as unknown as { _handle?: { readStop?: () => number } })._handle?.readStop?.();
+    this.raw.pause();
+    for (let extra = this.raw.read() as Buffer | null; extra; extra = this.raw.read() as Buffer | null) {
+      taken.pending.push(extra);
+    }
+    return taken;
+  }
+
+  /**
+   * Lets OpenSSL seal the answer, then pins both sequence numbers. Returns a reason string when
+   * they cannot be pinned: clientSequenceLost before the answer was written, any other after.
+   */
+  private async answerAndPin(
+    setup: RecordLayerSetup,
+    response: Buffer,
+  ): Promise<{ keys: SessionKeys; sequences: { client: number; server: number } } | string> {
     this.mode = 'holding';
     const keys = this.observer.sessionKeys() as SessionKeys;
     const clientLog = this.observer.client;
@@ -127,7 +211,7 @@ export class TlsConnection {
       clientLog.protectedRecords - 1,
       clientLog.protectedRecords - 1,
     );
-    if (client < 0) return this.stayWithOpenssl(response, head, 'client sequence number not found');
+    if (client < 0) return clientSequenceLost;
     const serverLog = this.observer.server;
     const expected = serverLog.protectedRecords + Math.ceil(response.length / MAX_PLAINTEXT);
     const sealed = new Promise<boolean>((resolve) => {
@@ -153,8 +237,8 @@ export class TlsConnection {
       expected - 1,
       expected - 1,
     );
-    if (server < 0) return this.resumeOpenssl(head, 'server sequence number not found');
-    return { transport: this.takeOver(setup, keys, { client: client + 1, server: server + 1 }, head) };
+    if (server < 0) return 'server sequence number not found';
+    return { keys, sequences: { client: client + 1, server: server + 1 } };
   }
 
   private cannotTakeOver(): string | undefined {
@@ -185,12 +269,8 @@ export class TlsConnection {
     return reason === undefined ? { transport } : { transport, notTakenOver: reason };
   }
 
-  private takeOver(
-    setup: RecordLayerSetup,
-    keys: SessionKeys,
-    sequences: { client: number; server: number },
-    head: Buffer,
-  ): TunnelTransport {
+  /** Leaves OpenSSL: the TLSSocket goes, the raw socket and what is owed to the client stay. */
+  private detach(keys: SessionKeys, sequences: { client: number; server: number }, head: Buffer): TakenOver {
     this.mode = 'taken-over';
     // Plaintext OpenSSL decrypted beyond the request but the HTTP parser left unread.
     const leftovers: Buffer[] = [head];
@@ -205,18 +285,13 @@ export class TlsConnection {
     this.raw.off('error', this.onRawError);
     connections.delete(this.tls);
     this.tls.destroy();
-    return new RecordTransport({
+    return {
       socket: this.raw,
-      evp: setup.evp,
-      pool: setup.pool,
       keys,
       sequences,
       pending,
       head: leftovers.length === 1 ? head : Buffer.concat(leftovers),
-      maxQueuedBytes: this.o.maxQueuedBytes,
-      ...(setup.layer ? { layer: setup.layer } : {}),
-      ...(setup.onTlsFailure ? { onTlsFailure: setup.onTlsFailure } : {}),
-    });
+    };
   }
 
   private readonly onRawData = (chunk: Buffer): void => {

@@ -21,8 +21,9 @@ export class VpnTopology {
   static readonly gatewayAddress = '10.200.1.1';
   static readonly corpAddress = '10.200.2.2';
   private readonly children = new Set<ChildProcess>();
+  private readonly extra: string[] = [];
 
-  private constructor(prefix: string) {
+  private constructor(private readonly prefix: string) {
     this.dev = `${prefix}dev`;
     this.gw = `${prefix}gw`;
     this.corp = `${prefix}corp`;
@@ -88,6 +89,39 @@ export class VpnTopology {
     await this.exec(this.gw, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
   }
 
+  /**
+   * A further device namespace `<prefix>dev<n>` (n ≥ 2) on its own link to gw,
+   * 10.200.<n+1>.2/24 == 10.200.<n+1>.1/24, with a route to the gateway's address only: like dev,
+   * it reaches the corporate network through a tunnel or not at all.
+   */
+  async addDevice(n: number): Promise<string> {
+    if (!Number.isInteger(n) || n < 2 || n > 50) throw new RangeError(`device number ${n}`);
+    const ns = `${this.prefix}dev${n}`;
+    await ip('netns', 'add', ns);
+    this.extra.push(ns);
+    await ip('-n', ns, 'link', 'set', 'lo', 'up');
+    await ip(
+      'link',
+      'add',
+      `dev${n}0`,
+      'netns',
+      ns,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      `gwd${n}`,
+      'netns',
+      this.gw,
+    );
+    await ip('-n', ns, 'addr', 'add', `10.200.${n + 1}.2/24`, 'dev', `dev${n}0`);
+    await ip('-n', this.gw, 'addr', 'add', `10.200.${n + 1}.1/24`, 'dev', `gwd${n}`);
+    await ip('-n', ns, 'link', 'set', `dev${n}0`, 'up');
+    await ip('-n', this.gw, 'link', 'set', `gwd${n}`, 'up');
+    await ip('-n', ns, 'route', 'add', '10.200.1.0/24', 'via', `10.200.${n + 1}.1`);
+    return ns;
+  }
+
   /** Runs a command inside a namespace and returns its output (throws on a non-zero exit). */
   async exec(
     ns: string,
@@ -110,7 +144,7 @@ export class VpnTopology {
     for (const child of this.children) child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     for (const child of this.children) child.kill('SIGKILL');
-    for (const ns of [this.dev, this.gw, this.corp]) {
+    for (const ns of [this.dev, ...this.extra, this.gw, this.corp]) {
       const pids = await exec('ip', ['netns', 'pids', ns]).then(
         (r) => r.stdout.split(/\s+/).filter(Boolean),
         () => [],

@@ -27,7 +27,15 @@ export type OpenconnectAuth =
  */
 export async function startOpenconnect(
   topology: VpnTopology,
-  options: { url: string; caFile: string; auth: OpenconnectAuth; extraArgs?: string[]; timeoutMs?: number },
+  options: {
+    url: string;
+    caFile: string;
+    auth: OpenconnectAuth;
+    extraArgs?: string[];
+    timeoutMs?: number;
+    /** The namespace to run in (default: the topology's dev). */
+    ns?: string;
+  },
 ): Promise<OpenconnectSession> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-oc-'));
   const wrapper = join(dir, 'vpnc-wrapper.sh');
@@ -58,7 +66,7 @@ export async function startOpenconnect(
   if (auth.kind === 'certificate') args.push('--certificate', auth.certFile, '--sslkey', auth.keyFile);
   if (auth.kind === 'token') args.push('--token-mode=oidc', `--token-secret=${auth.token}`);
   args.push(options.url);
-  const child = topology.spawn(topology.dev, 'openconnect', args);
+  const child = topology.spawn(options.ns ?? topology.dev, 'openconnect', args);
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

@@ -8,6 +8,8 @@ export async function checksumTransfer(
   topology: VpnTopology,
   megabytes: number,
   port = 5001,
+  /** The client's namespace (default: the topology's dev). */
+  ns = topology.dev,
 ): Promise<{ sent: string; received: string }> {
   const server = topology.spawn(topology.corp, process.execPath, [
     '-e',
@@ -18,7 +20,7 @@ export async function checksumTransfer(
       server.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())),
     );
     const { stdout } = await topology.exec(
-      topology.dev,
+      ns,
       process.execPath,
       [
         '-e',

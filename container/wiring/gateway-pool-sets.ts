@@ -1,0 +1,61 @@
+import { AddressPool } from '../../gateway/pool/address-pool.js';
+import { WorkerAddressSlices } from '../../gateway/pool/worker-slices.js';
+import type { AddressAllocator } from '../../gateway/server/ports.js';
+
+/**
+ * One configured pool (the gateway's, or a group's own) as the role uses it: the allocator that
+ * hands out a session's addresses, the prefix lengths clients are told, and the AddressPools to
+ * expire. With one process it is an AddressPool per family; with tunnel workers, the pool cut
+ * into per-worker blocks (gateway/pool/worker-slices.ts).
+ */
+export interface PoolSet {
+  readonly ipv4: string;
+  readonly ipv6: string | null;
+  readonly ipv4PrefixLength: number;
+  readonly ipv6PrefixLength: number | undefined;
+  readonly addresses: AddressAllocator;
+  readonly pools: AddressPool[];
+  /** Gateway addresses: the first usable of each family (the TUN's own). */
+  readonly gateway: { ipv4: string; ipv6: string | undefined };
+  /** With workers: the blocks worker i routes into its TUN. */
+  routesOf?(worker: number): { ipv4: string[]; ipv6: string[] };
+}
+
+export function poolSet(config: { ipv4: string; ipv6: string | null }, workers: number): PoolSet {
+  const pool4 = new AddressPool(config.ipv4);
+  const pool6 = config.ipv6 ? new AddressPool(config.ipv6) : undefined;
+  const common = {
+    ipv4: config.ipv4,
+    ipv6: config.ipv6,
+    ipv4PrefixLength: pool4.prefixLength,
+    ipv6PrefixLength: pool6?.prefixLength,
+    gateway: { ipv4: pool4.gatewayAddress, ipv6: pool6?.gatewayAddress },
+  };
+  if (workers <= 1)
+    return { ...common, addresses: allocator(pool4, pool6), pools: pool6 ? [pool4, pool6] : [pool4] };
+  const slices = new WorkerAddressSlices(config, workers);
+  return {
+    ...common,
+    addresses: {
+      allocate: (sessionId) => slices.allocate(sessionId),
+      release: (sessionId, keepMs) => slices.release(sessionId, keepMs),
+    },
+    pools: slices.pools,
+    routesOf: (worker) => slices.routesOf(worker),
+  };
+}
+
+/** Both families of a session from a pair of pools. */
+function allocator(pool4: AddressPool, pool6: AddressPool | undefined): AddressAllocator {
+  return {
+    allocate(sessionId) {
+      const ipv4 = pool4.allocate(sessionId).address;
+      const ipv6 = pool6?.allocate(sessionId).address;
+      return ipv6 ? { ipv4, ipv6 } : { ipv4 };
+    },
+    release(sessionId, keepMs) {
+      pool4.release(sessionId, { keepForMs: keepMs });
+      pool6?.release(sessionId, { keepForMs: keepMs });
+    },
+  };
+}

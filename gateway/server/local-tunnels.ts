@@ -1,0 +1,101 @@
+import type { Logger } from 'pino';
+import type { Session } from '../session/session.js';
+import { CstpTunnel, ipv4Number, type TunnelCounters, type TunnelTimers } from './cstp-tunnel.js';
+import { packetAddress } from './packet-address.js';
+import type { PacketBatchView, PacketDevice } from './ports.js';
+import type { TunnelTransport } from './tunnel-transport.js';
+
+export interface LocalTunnelStart {
+  transport: TunnelTransport;
+  session: Session;
+  mtu: number;
+  timers: TunnelTimers;
+  logger: Logger;
+  /** Once, when the tunnel ends (after it left the tables). */
+  onClose: (reason: string) => void;
+}
+
+/**
+ * The tunnels of one process and its TUN device: each packet read from the TUN goes to the
+ * tunnel of its destination address (others are dropped), each tunnel writes its client's
+ * packets into the TUN. Used by the gateway itself (gateway.workers: 1) and by each tunnel worker.
+ */
+export class LocalTunnels {
+  private readonly bySession = new Map<string, CstpTunnel>();
+  /** By IPv4 address as a number: the per-packet lookup of the TUN reader path. */
+  private readonly byIpv4 = new Map<number, CstpTunnel>();
+  /** By IPv6 address text (packetAddress's formatting, as the pools write it). */
+  private readonly byIpv6 = new Map<string, CstpTunnel>();
+
+  constructor(
+    private readonly device: PacketDevice,
+    private readonly counters: TunnelCounters,
+  ) {
+    device.onPackets((batch) => this.fromDevice(batch));
+  }
+
+  get size(): number {
+    return this.bySession.size;
+  }
+
+  /** Ends the session's open tunnel, if any (a reconnect replaces it). */
+  terminate(sessionId: string, reason: string): void {
+    this.bySession.get(sessionId)?.terminate(reason);
+  }
+
+  /** Ends every tunnel (shutdown). */
+  terminateAll(reason: string): void {
+    for (const tunnel of [...this.bySession.values()]) tunnel.terminate(reason);
+  }
+
+  open(start: LocalTunnelStart): CstpTunnel {
+    const { session } = start;
+    const ipv4 = ipv4Number(session.ipv4);
+    const ipv6 = session.ipv6;
+    const device = this.device;
+    const tunnel = new CstpTunnel({
+      transport: start.transport,
+      session,
+      mtu: start.mtu,
+      timers: start.timers,
+      toTun: (packet) => device.write(packet),
+      ...(device.writeFrom
+        ? {
+            toTunFrom: (buffer: Buffer, at: number, length: number, address: number) =>
+              device.writeFrom!(buffer, at, length, address),
+          }
+        : {}),
+      counters: this.counters,
+      logger: start.logger,
+      onClose: (reason) => {
+        if (this.bySession.get(session.id) === tunnel) this.bySession.delete(session.id);
+        if (this.byIpv4.get(ipv4) === tunnel) this.byIpv4.delete(ipv4);
+        if (ipv6 && this.byIpv6.get(ipv6) === tunnel) this.byIpv6.delete(ipv6);
+        start.onClose(reason);
+      },
+    });
+    this.bySession.set(session.id, tunnel);
+    if (ipv4 >= 0) this.byIpv4.set(ipv4, tunnel);
+    if (ipv6) this.byIpv6.set(ipv6, tunnel);
+    this.counters.tunnelOpened?.(start.transport.kind);
+    return tunnel;
+  }
+
+  /** Packets read from the TUN, each to the tunnel of its destination address (others dropped). */
+  private fromDevice(batch: PacketBatchView): void {
+    const { data, offsets, lengths, count } = batch;
+    const address = batch.address ?? -1;
+    for (let i = 0; i < count; i++) {
+      const at = offsets[i]!;
+      const length = lengths[i]!;
+      const version = length > 0 ? data[at]! >> 4 : 0;
+      let tunnel: CstpTunnel | undefined;
+      if (version === 4 && length >= 20) tunnel = this.byIpv4.get(data.readUInt32BE(at + 16));
+      else {
+        const destination = packetAddress(data.subarray(at, at + length), 'destination');
+        tunnel = destination ? this.byIpv6.get(destination) : undefined;
+      }
+      tunnel?.sendPacket(data, at, length, address);
+    }
+  }
+}

@@ -1,0 +1,181 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { Session } from '../session/session.js';
+import { LocalTunnels } from './local-tunnels.js';
+import type { PacketDevice } from './ports.js';
+import type { TlsFailure } from './record-transport.js';
+import { type RecordLayerSetup, recordTransport } from './tls-connection.js';
+import { decodeKeys, type OpenMessage, parsePrimaryMessage, type WorkerMessage } from './worker-protocol.js';
+
+export interface TunnelWorkerOptions {
+  device: PacketDevice;
+  /** Outpost's record layer; its onTlsFailure is set here (failures are reported to the primary). */
+  recordLayer: Omit<RecordLayerSetup, 'onTlsFailure'>;
+  maxQueuedBytes: number;
+  send: (message: WorkerMessage) => void;
+  logger: Logger;
+  /** How often counters go to the primary (it serves metrics and `sessions list` from them). */
+  statsIntervalMs?: number;
+}
+
+interface Hosted {
+  session: Session;
+  /** Counters as last reported, to send only tunnels that moved. */
+  reported: number;
+}
+
+/**
+ * A tunnel worker process's side (gateway.workers > 1): tunnels arrive from the primary as
+ * taken-over connections (`open` + the TCP socket), run here over this process's TUN, and their
+ * counters and ends go back. Knows nothing of authentication or cookies: the primary decides.
+ */
+export class TunnelWorker {
+  private readonly tunnels: LocalTunnels;
+  private readonly hosted = new Map<number, Hosted>();
+  private readonly drops: Record<string, number> = {};
+  private readonly tlsFailures: Record<string, number> = {};
+  private opened = 0;
+  private readonly timer: NodeJS.Timeout;
+  private readonly setup: RecordLayerSetup;
+
+  constructor(private readonly o: TunnelWorkerOptions) {
+    this.setup = {
+      ...o.recordLayer,
+      onTlsFailure: (kind: TlsFailure) => {
+        this.tlsFailures[kind] = (this.tlsFailures[kind] ?? 0) + 1;
+      },
+    };
+    this.tunnels = new LocalTunnels(o.device, {
+      dropped: (reason, count = 1) => {
+        this.drops[reason] = (this.drops[reason] ?? 0) + count;
+      },
+      tunnelOpened: (_kind, count = 1) => {
+        this.opened += count;
+      },
+    });
+    this.timer = setInterval(() => this.sendStats(), o.statsIntervalMs ?? 2000);
+    this.timer.unref();
+  }
+
+  get size(): number {
+    return this.tunnels.size;
+  }
+
+  /** A message from the primary, with the socket handle that came with it. */
+  receive(raw: unknown, socket: Socket | undefined): void {
+    const { message, error } = parsePrimaryMessage(raw);
+    if (!message) {
+      socket?.destroy();
+      this.o.logger.warn({ reason: error }, 'invalid message from the gateway primary ignored');
+      return;
+    }
+    switch (message.type) {
+      case 'open':
+        return this.open(message, socket);
+      case 'terminate': {
+        const hosted = this.hosted.get(message.tunnel);
+        if (hosted) hosted.session.disconnect?.(message.reason);
+        return;
+      }
+      case 'shutdown':
+        return this.close('server shutdown');
+    }
+  }
+
+  /** Ends every tunnel and stops reporting. */
+  close(reason: string): void {
+    this.tunnels.terminateAll(reason);
+    this.sendStats();
+    clearInterval(this.timer);
+  }
+
+  private open(message: OpenMessage, socket: Socket | undefined): void {
+    const closed = (reason: string, s?: Session) =>
+      this.o.send({ type: 'closed', tunnel: message.tunnel, reason, counters: countersOf(s) });
+    if (!socket) return closed('no connection came with the tunnel');
+    let keys: ReturnType<typeof decodeKeys>;
+    try {
+      keys = decodeKeys(message.keys);
+    } catch (e) {
+      socket.destroy();
+      return closed((e as Error).message);
+    }
+    const { session: s } = message;
+    const session: Session = {
+      id: s.id,
+      identity: {
+        username: s.username,
+        groups: [],
+        method: 'token',
+        ...(s.device ? { device: s.device } : {}),
+      },
+      remoteAddress: s.remote,
+      cookieHash: '',
+      createdAt: Date.now(),
+      state: 'connected',
+      ipv4: s.ipv4,
+      ...(s.ipv6 ? { ipv6: s.ipv6 } : {}),
+      lastActivity: Date.now(),
+      bytesIn: 0,
+      bytesOut: 0,
+      packetsIn: 0,
+      packetsOut: 0,
+    };
+    const transport = recordTransport(
+      this.setup,
+      {
+        socket,
+        keys,
+        sequences: message.sequences,
+        pending: message.pending.map((b) => Buffer.from(b)),
+        head: Buffer.from(message.head),
+      },
+      this.o.maxQueuedBytes,
+    );
+    const logger = this.o.logger.child({ session: s.id, user: s.username, remote: s.remote });
+    this.hosted.set(message.tunnel, { session, reported: -1 });
+    this.tunnels.open({
+      transport,
+      session,
+      mtu: message.mtu,
+      timers: message.timers,
+      logger,
+      onClose: (reason) => {
+        this.hosted.delete(message.tunnel);
+        closed(reason, session);
+      },
+    });
+  }
+
+  private sendStats(): void {
+    const moved: Array<[number, number, number, number, number]> = [];
+    for (const [serial, hosted] of this.hosted) {
+      const { session } = hosted;
+      const total = session.packetsIn + session.packetsOut;
+      if (total === hosted.reported) continue;
+      hosted.reported = total;
+      moved.push([serial, ...countersOf(session)]);
+    }
+    const any = (t: Record<string, number>) => Object.values(t).some((n) => n > 0);
+    if (moved.length === 0 && !any(this.drops) && !any(this.tlsFailures) && this.opened === 0) return;
+    this.o.send({
+      type: 'stats',
+      tunnels: moved,
+      drops: takeAll(this.drops),
+      tlsFailures: takeAll(this.tlsFailures),
+      opened: this.opened,
+    });
+    this.opened = 0;
+  }
+}
+
+function countersOf(s: Session | undefined): [number, number, number, number] {
+  return s ? [s.bytesIn, s.bytesOut, s.packetsIn, s.packetsOut] : [0, 0, 0, 0];
+}
+
+/** The tally's values, zeroing it. */
+function takeAll(tally: Record<string, number>): Record<string, number> {
+  const out = { ...tally };
+  for (const key of Object.keys(tally)) tally[key] = 0;
+  return out;
+}
