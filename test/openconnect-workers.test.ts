@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
@@ -17,24 +19,20 @@ interface ListedSession {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Tunnel worker processes of the appliance (their command line names the worker entry point). */
-function workerPids(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirPids()) {
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.includes('gateway-worker-main.js')) pids.push(entry);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
-function readdirPids(): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number);
+/** Tunnel worker processes in the gw namespace (their command line names the worker entry point). */
+async function workerPids(topology: VpnTopology): Promise<number[]> {
+  const { stdout } = await promisify(execFile)('ip', ['netns', 'pids', topology.gw]);
+  return stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('gateway-worker-main.js');
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
 }
 
 /** The worker (0 or 1) whose TUN an address of 10.200.100.0/24 is routed to, from `ip route`. */
@@ -127,7 +125,7 @@ describe.skipIf(!isRoot())(
     it('loses only the tunnels of a worker that dies; its client comes back to the same address', async () => {
       const addressB = vpnB!.env.INTERNAL_IP4_ADDRESS!;
       const victimTun = await routedWorker(topology, addressB);
-      const before = workerPids();
+      const before = await workerPids(topology);
       expect(before).toHaveLength(2);
       const victim = before.find((pid) => tunOfWorker(pid) === victimTun);
       expect(victim, `no worker owns ${victimTun}`).toBeDefined();
@@ -152,7 +150,7 @@ describe.skipIf(!isRoot())(
       await sleep(500);
       const back = await topology.exec(dev2, 'ping', ['-c', '2', '-W', '2', '10.200.2.2']);
       expect(back.stdout).toContain('2 received');
-      expect(workerPids()).toHaveLength(2);
+      expect(await workerPids(topology)).toHaveLength(2);
       expect(app.logs()).toContain('gateway worker exited; starting another');
     }, 120_000);
 
@@ -175,7 +173,7 @@ describe.skipIf(!isRoot())(
       await vpnA?.stop();
       vpnA = undefined;
       await app.stop();
-      expect(workerPids()).toEqual([]);
+      expect(await workerPids(topology)).toEqual([]);
       const links = (await topology.exec(topology.gw, 'ip', ['-o', 'link', 'show'])).stdout;
       expect(links).not.toContain('outpost0w');
     }, 60_000);
