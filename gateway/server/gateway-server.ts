@@ -65,6 +65,15 @@ export interface GatewayServerOptions {
   logger: Logger;
 }
 
+/** What onConnect settled for a tunnel, for the function that starts it. */
+interface TunnelStart {
+  session: Session;
+  mtu: number;
+  policy: GatewayPolicy;
+  addresses: AddressAllocator;
+  log: Logger;
+}
+
 const maxBodyBytes = 64 * 1024;
 const maxQueuedBytes = 4 * 1024 * 1024;
 const handshakeTimeoutMs = 10_000;
@@ -314,43 +323,66 @@ export class GatewayServer {
       remote: remoteAddress,
     });
     this.handshaking.delete(connection.raw);
-    const onClose = (reason: string) => this.tunnelClosed(session, reason, policy, addresses);
-    if (this.workers) {
-      const workers = this.workers;
-      connection.handOff(response, head).then(
-        (taken) => {
-          if (session.state === 'closed') return void taken.socket.destroy();
-          // Connected first: a worker that is gone by now ends the tunnel at once (onClose).
-          this.connected(
-            session,
-            mtu.mtu,
-            'outpost',
-            `${taken.keys.suite.version} ${taken.keys.suite.name}`,
-            log,
-            worker,
-          );
-          workers.open(worker, taken, { session, mtu: mtu.mtu, timers: policy.timers, logger: log, onClose });
-        },
-        (e) => {
-          if (e instanceof TakeoverRefusedError) {
-            this.handshaking.add(connection.raw);
-            return refuse('501 Not Implemented', `tunnel workers need an AEAD cipher suite (${e.message})`);
-          }
-          log.warn({ reason: (e as Error).message }, 'tunnel not started');
-        },
-      );
-      return;
-    }
+    const tunnel = { session, mtu: mtu.mtu, policy, addresses, log };
+    if (this.workers) this.startRemote(connection, response, head, tunnel, worker, refuse);
+    else this.startLocal(connection, response, head, tunnel);
+  }
+
+  private startLocal(connection: TlsConnection, response: Buffer, head: Buffer, t: TunnelStart): void {
     const local = this.local!;
+    const { session, log } = t;
     connection.startTunnel(response, head).then(
       ({ transport, notTakenOver }) => {
         if (notTakenOver) log.debug({ reason: notTakenOver }, 'tunnel stays on the OpenSSL record layer');
         if (session.state === 'closed') return void transport.end();
-        local.open({ transport, session, mtu: mtu.mtu, timers: policy.timers, logger: log, onClose });
-        this.connected(session, mtu.mtu, transport.kind, transport.protocol, log);
+        const onClose = this.closer(session, t.policy, t.addresses);
+        local.open({ transport, session, mtu: t.mtu, timers: t.policy.timers, logger: log, onClose });
+        this.connected(session, t.mtu, transport.kind, transport.protocol, log);
       },
       (e) => log.warn({ reason: (e as Error).message }, 'tunnel not started'),
     );
+  }
+
+  /** Hands the connection to tunnel worker `worker` (gateway.workers > 1). */
+  private startRemote(
+    connection: TlsConnection,
+    response: Buffer,
+    head: Buffer,
+    t: TunnelStart,
+    worker: number,
+    refuse: (status: string, reason: string) => void,
+  ): void {
+    const workers = this.workers!;
+    const { session, log } = t;
+    connection.handOff(response, head).then(
+      (taken) => {
+        if (session.state === 'closed') return void taken.socket.destroy();
+        const suite = `${taken.keys.suite.version} ${taken.keys.suite.name}`;
+        // Connected first: a worker that is gone by now ends the tunnel at once (onClose).
+        this.connected(session, t.mtu, 'outpost', suite, log, worker);
+        const onClose = this.closer(session, t.policy, t.addresses);
+        workers.open(worker, taken, { session, mtu: t.mtu, timers: t.policy.timers, onClose });
+      },
+      (e) => {
+        if (e instanceof TakeoverRefusedError) {
+          this.handshaking.add(connection.raw);
+          return refuse('501 Not Implemented', `tunnel workers need an AEAD cipher suite (${e.message})`);
+        }
+        log.warn({ reason: (e as Error).message }, 'tunnel not started');
+      },
+    );
+  }
+
+  /**
+   * The end of a session's tunnel, made in a function of its own: a closure made in onConnect
+   * would keep onConnect's whole context (the TLSSocket, the TlsConnection) for the tunnel's life.
+   */
+  private closer(
+    session: Session,
+    policy: GatewayPolicy,
+    addresses: AddressAllocator,
+  ): (reason: string) => void {
+    return (reason) => this.tunnelClosed(session, reason, policy, addresses);
   }
 
   private connected(

@@ -5,6 +5,7 @@ import type { Evp } from '../tls/evp.js';
 import type { SessionKeys } from '../tls/handshake-observer.js';
 import { AlertDescription, ContentType, TlsRecordError } from '../tls/record.js';
 import { PeerAlertError, RecordLayer, type RecordLayerOptions } from '../tls/record-layer.js';
+import { startReading } from './socket-reading.js';
 import type { RecordLayerKind, TransportHandlers, TunnelTransport } from './tunnel-transport.js';
 
 /**
@@ -89,6 +90,10 @@ export class RecordTransport implements TunnelTransport {
     socket.on('end', () => this.close('connection closed'));
     socket.on('close', () => this.close('connection closed'));
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
+    // A socket paused for a hand-off (TlsConnection.handOff) and kept in this process does not
+    // resume on 'data' listeners, nor restart its handle's reads.
+    socket.resume();
+    startReading(socket);
     for (const chunk of o.pending) this.receive(chunk);
   }
 

@@ -8,6 +8,7 @@ import { MAX_CIPHERTEXT_TLS12, MAX_PLAINTEXT, TlsRecordSplitter } from '../tls/r
 import type { RecordLayerOptions } from '../tls/record-layer.js';
 import { sequenceOf } from '../tls/record-layer.js';
 import { RecordTransport, type TlsFailure } from './record-transport.js';
+import { stopReading } from './socket-reading.js';
 import { OpensslTransport, type TunnelTransport } from './tunnel-transport.js';
 
 /** What the takeover to Outpost's record layer needs; absent, OpenSSL keeps every connection. */
@@ -183,12 +184,11 @@ export class TlsConnection {
     }
     await flushed(this.raw);
     const taken = this.detach(pinned.keys, pinned.sequences, head);
-    // No more reads into this process: what the kernel holds now is the worker's to read.
-    (this.raw as unknown as { _handle?: { readStop?: () => number } })._handle?.readStop?.();
+    // No more reads into this process: what the kernel holds now is the worker's to read. The
+    // socket was flowing into onRawData until detach() (synchronously before this), so its
+    // readable buffer is empty; reading it (read()) would start the handle again.
+    stopReading(this.raw);
     this.raw.pause();
-    for (let extra = this.raw.read() as Buffer | null; extra; extra = this.raw.read() as Buffer | null) {
-      taken.pending.push(extra);
-    }
     return taken;
   }
 

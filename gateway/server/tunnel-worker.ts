@@ -90,37 +90,16 @@ export class TunnelWorker {
   }
 
   private open(message: OpenMessage, socket: Socket | undefined): void {
-    const closed = (reason: string, s?: Session) =>
-      this.o.send({ type: 'closed', tunnel: message.tunnel, reason, counters: countersOf(s) });
-    if (!socket) return closed('no connection came with the tunnel');
+    const serial = message.tunnel;
+    if (!socket) return this.reportClosed(serial, 'no connection came with the tunnel');
     let keys: ReturnType<typeof decodeKeys>;
     try {
       keys = decodeKeys(message.keys);
     } catch (e) {
       socket.destroy();
-      return closed((e as Error).message);
+      return this.reportClosed(serial, (e as Error).message);
     }
-    const { session: s } = message;
-    const session: Session = {
-      id: s.id,
-      identity: {
-        username: s.username,
-        groups: [],
-        method: 'token',
-        ...(s.device ? { device: s.device } : {}),
-      },
-      remoteAddress: s.remote,
-      cookieHash: '',
-      createdAt: Date.now(),
-      state: 'connected',
-      ipv4: s.ipv4,
-      ...(s.ipv6 ? { ipv6: s.ipv6 } : {}),
-      lastActivity: Date.now(),
-      bytesIn: 0,
-      bytesOut: 0,
-      packetsIn: 0,
-      packetsOut: 0,
-    };
+    const session = sessionOf(message.session);
     const transport = recordTransport(
       this.setup,
       {
@@ -132,19 +111,28 @@ export class TunnelWorker {
       },
       this.o.maxQueuedBytes,
     );
-    const logger = this.o.logger.child({ session: s.id, user: s.username, remote: s.remote });
-    this.hosted.set(message.tunnel, { session, reported: -1 });
+    const { id, username, remote } = message.session;
+    this.hosted.set(serial, { session, reported: -1 });
     this.tunnels.open({
       transport,
       session,
       mtu: message.mtu,
       timers: message.timers,
-      logger,
-      onClose: (reason) => {
-        this.hosted.delete(message.tunnel);
-        closed(reason, session);
-      },
+      logger: this.o.logger.child({ session: id, user: username, remote }),
+      onClose: this.closer(serial, session),
     });
+  }
+
+  /** Made apart from open(), whose context holds the whole message (keys, buffers) otherwise. */
+  private closer(serial: number, session: Session): (reason: string) => void {
+    return (reason) => {
+      this.hosted.delete(serial);
+      this.reportClosed(serial, reason, session);
+    };
+  }
+
+  private reportClosed(serial: number, reason: string, session?: Session): void {
+    this.o.send({ type: 'closed', tunnel: serial, reason, counters: countersOf(session) });
   }
 
   private sendStats(): void {
@@ -167,6 +155,32 @@ export class TunnelWorker {
     });
     this.opened = 0;
   }
+}
+
+/** The worker's own record of a session: what CstpTunnel reads and counts into. */
+function sessionOf(s: OpenMessage['session']): Session {
+  const now = Date.now();
+  return {
+    id: s.id,
+    // The method is the primary's business; the worker only logs the name.
+    identity: {
+      username: s.username,
+      groups: [],
+      method: 'token',
+      ...(s.device ? { device: s.device } : {}),
+    },
+    remoteAddress: s.remote,
+    cookieHash: '',
+    createdAt: now,
+    state: 'connected',
+    ipv4: s.ipv4,
+    ...(s.ipv6 ? { ipv6: s.ipv6 } : {}),
+    lastActivity: now,
+    bytesIn: 0,
+    bytesOut: 0,
+    packetsIn: 0,
+    packetsOut: 0,
+  };
 }
 
 function countersOf(s: Session | undefined): [number, number, number, number] {

@@ -20,7 +20,6 @@ export interface RemoteTunnelStart {
   session: Session;
   mtu: number;
   timers: TunnelTimers;
-  logger: Logger;
   /** Once, when the tunnel ends, unless a newer tunnel of the session replaced it first. */
   onClose: (reason: string) => void;
 }
@@ -174,7 +173,17 @@ export class WorkerTunnels {
     const { session } = tunnel;
     if (this.current.get(session.id) !== tunnel.serial) return;
     this.current.delete(session.id);
-    tunnel.logger.info({ reason, worker: tunnel.worker }, 'tunnel closed');
+    // No per-tunnel child logger is kept: tens of thousands of idle tunnels would each hold one.
+    this.logger.info(
+      {
+        session: session.id,
+        user: session.identity.username,
+        remote: session.remoteAddress,
+        worker: tunnel.worker,
+        reason,
+      },
+      'tunnel closed',
+    );
     tunnel.onClose(reason);
   }
 }

@@ -1,0 +1,106 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type Socket, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { CstpFrameDecoder } from '../../cstp/index.js';
+
+/** A throwaway P-256 certificate for 127.0.0.1 made with openssl; `remove` deletes its files. */
+export function selfSignedP256(): { cert: Buffer; key: Buffer; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-tlsconn-'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-subj',
+      '/CN=127.0.0.1',
+      '-days',
+      '2',
+    ],
+    { stdio: 'ignore' },
+  );
+  return {
+    cert: readFileSync(join(dir, 'cert.pem')),
+    key: readFileSync(join(dir, 'key.pem')),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Node's TLS client: a GET, then CONNECT, then CSTP frames; resolves with the socket after "200". */
+export async function client(
+  port: number,
+  tls: { maxVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string; session?: Buffer } = {},
+): Promise<{
+  socket: TLSSocket;
+  raw: Socket;
+  frames: CstpFrameDecoder;
+  received: Buffer[];
+  session?: Buffer;
+}> {
+  const raw = tcpConnect(port, '127.0.0.1');
+  const socket = tlsConnect({ socket: raw, rejectUnauthorized: false, ...tls });
+  let session: Buffer | undefined;
+  socket.on('session', (s) => (session = s));
+  const received: Buffer[] = [];
+  let text = '';
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('secureConnect', () => socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const onData = (d: Buffer) => {
+      text += d.toString('latin1');
+      if (text.includes('hello /first') && !text.includes('CONNECT')) {
+        text = 'CONNECT';
+        socket.write('CONNECT /CSCOSSLC/tunnel HTTP/1.1\r\nHost: x\r\n\r\n');
+      } else if (text.includes('200 CONNECTED\r\n\r\n')) {
+        socket.off('data', onData);
+        const rest = Buffer.from(text.slice(text.indexOf('\r\n\r\n') + 4), 'latin1');
+        if (rest.length > 0) received.push(rest);
+        socket.on('data', (chunk: Buffer) => received.push(chunk));
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+  });
+  return {
+    socket,
+    raw,
+    frames: new CstpFrameDecoder({ maxPayload: 16000 }),
+    received,
+    ...(session ? { session } : {}),
+  };
+}
+
+export async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Waits for `count` echoed frames and returns their payloads. */
+export async function echoes(
+  c: { frames: CstpFrameDecoder; received: Buffer[] },
+  count: number,
+): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  await until(() => {
+    out.push(...echoedPayloads(c));
+    return out.length >= count;
+  }, `${count} echoes`);
+  return out;
+}
+
+export function echoedPayloads(c: { frames: CstpFrameDecoder; received: Buffer[] }): Buffer[] {
+  const out: Buffer[] = [];
+  for (const chunk of c.received.splice(0)) c.frames.pushEach(chunk, (f) => out.push(Buffer.from(f.payload)));
+  return out;
+}
