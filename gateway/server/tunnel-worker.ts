@@ -111,14 +111,15 @@ export class TunnelWorker {
       },
       this.o.maxQueuedBytes,
     );
-    const { id, username, remote } = message.session;
     this.hosted.set(serial, { session, reported: -1 });
     this.tunnels.open({
       transport,
       session,
       mtu: message.mtu,
       timers: message.timers,
-      logger: this.o.logger.child({ session: id, user: username, remote }),
+      // One logger for all: the tunnel's own lines carry its session id, the primary logs the rest
+      // (user, remote, addresses), and a child logger per idle tunnel costs memory for nothing.
+      logger: this.o.logger,
       onClose: this.closer(serial, session),
     });
   }
