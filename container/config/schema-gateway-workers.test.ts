@@ -35,6 +35,6 @@ describe('gateway.workers', () => {
   ])('%o', (env, expected) => {
     const found = problems(env);
     expect(found).toHaveLength(expected.length);
-    expected.forEach((pattern, i) => expect(found[i]).toMatch(pattern));
+    for (const [i, pattern] of expected.entries()) expect(found[i]).toMatch(pattern);
   });
 });
