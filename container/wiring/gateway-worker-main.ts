@@ -73,8 +73,11 @@ function main(): void {
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
+    const tunnels = running?.worker.size ?? 0;
     running?.worker.close(reason);
-    if (running && running.worker.size > 0) await new Promise((r) => setTimeout(r, shutdownGraceMs));
+    // Their TERMINATE frames and close_notify are queued: give clients the grace RecordTransport
+    // gives them before the sockets go with the process.
+    if (tunnels > 0) await new Promise((r) => setTimeout(r, shutdownGraceMs));
     await running?.tun.close().catch(() => undefined);
     process.exit(0);
   };

@@ -186,6 +186,7 @@ export class GatewayServer {
   /** Stops accepting, tells every client, and waits for the listener to close. */
   async close(): Promise<void> {
     const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.workers?.shutdown();
     for (const session of this.o.sessions.list()) this.o.sessions.close(session, 'server shutdown');
     for (const socket of this.handshaking) socket.destroy();
     this.http.closeAllConnections();

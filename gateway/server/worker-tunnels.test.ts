@@ -242,6 +242,28 @@ describe('WorkerTunnels bookkeeping', () => {
     expect(tunnels.size).toBe(0);
   });
 
+  it('shuts workers down with one message each, not one per session', () => {
+    const sent: Array<{ worker: number; type: string }> = [];
+    const tunnels = new WorkerTunnels({ dropped: () => undefined }, logger);
+    for (const worker of [0, 1]) tunnels.attach(worker, { send: (m) => sent.push({ worker, type: m.type }) });
+    const sessions = [session('x', '10.9.0.5'), session('y', '10.9.0.6'), session('z', '10.9.0.7')];
+    sessions.forEach((s, i) =>
+      tunnels.open(i % 2, fakeTaken(), {
+        session: s,
+        mtu: 1400,
+        timers: { dpd: 30, idle: 600 },
+        onClose: () => undefined,
+      }),
+    );
+    sent.length = 0;
+    tunnels.shutdown();
+    for (const s of sessions) s.disconnect?.('server shutdown');
+    expect(sent).toEqual([
+      { worker: 0, type: 'shutdown' },
+      { worker: 1, type: 'shutdown' },
+    ]);
+  });
+
   it('ends a tunnel at once when its worker is not running', () => {
     const tunnels = new WorkerTunnels({ dropped: () => undefined }, logger);
     const closes: string[] = [];

@@ -44,6 +44,7 @@ export class WorkerTunnels {
   /** The current tunnel of each session (a replaced one may still report its end later). */
   private readonly current = new Map<string, number>();
   private nextSerial = 1;
+  private closing = false;
 
   constructor(
     private readonly counters: TunnelCounters,
@@ -68,6 +69,21 @@ export class WorkerTunnels {
     this.channels.delete(worker);
     for (const tunnel of [...this.bySerial.values()]) {
       if (tunnel.worker === worker) this.ended(tunnel, reason);
+    }
+  }
+
+  /**
+   * Shutdown: every worker ends all its tunnels at once (TERMINATE to each client), instead of
+   * one `terminate` message per session; the sessions' own ends then send nothing.
+   */
+  shutdown(): void {
+    this.closing = true;
+    for (const [worker, channel] of this.channels) {
+      try {
+        channel.send({ type: 'shutdown' });
+      } catch (e) {
+        this.logger.warn({ worker, reason: (e as Error).message }, 'gateway worker not told to shut down');
+      }
     }
   }
 
@@ -160,7 +176,7 @@ export class WorkerTunnels {
 
   private terminateSerial(serial: number, reason: string): void {
     const tunnel = this.bySerial.get(serial);
-    if (!tunnel) return;
+    if (!tunnel || this.closing) return;
     try {
       this.channels.get(tunnel.worker)?.send({ type: 'terminate', tunnel: serial, reason });
     } catch {
