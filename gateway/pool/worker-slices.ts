@@ -49,7 +49,7 @@ interface Slice {
  * to the worker with the most free addresses, which spreads them evenly.
  *
  * Each block is an AddressPool of its own, so blocks after the first give up their first usable
- * address (and, in IPv4, network and broadcast) to nothing: three addresses per block.
+ * address (and, in IPv4, network and broadcast) to nothing: up to three addresses per block.
  */
 export class WorkerAddressSlices {
   readonly pools: AddressPool[];
