@@ -13,6 +13,7 @@ interface ListedSession {
   user: string;
   state: string;
   ipv4: string;
+  worker: number | null;
   bytesIn: number;
   bytesOut: number;
 }
@@ -115,6 +116,8 @@ describe.skipIf(!isRoot())(
       await sleep(2500);
       const listed = await sessions();
       expect(listed.map((s) => s.state)).toEqual(['connected', 'connected']);
+      // Each session names the worker whose TUN routes its address.
+      for (const s of listed) expect(`outpost0w${s.worker}`).toBe(await routedWorker(topology, s.ipv4));
       for (const s of listed) expect(s.bytesOut).toBeGreaterThan(8 << 20);
       const metrics = (await topology.exec(topology.gw, 'curl', ['-s', 'http://127.0.0.1:9090/metrics']))
         .stdout;

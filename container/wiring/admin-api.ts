@@ -20,6 +20,7 @@ export function sessionView(s: Session) {
     state: s.state,
     ipv4: s.ipv4 ?? null,
     ipv6: s.ipv6 ?? null,
+    worker: s.worker ?? null,
     createdAt: new Date(s.createdAt).toISOString(),
     bytesIn: s.bytesIn,
     bytesOut: s.bytesOut,

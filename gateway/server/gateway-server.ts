@@ -359,6 +359,7 @@ export class GatewayServer {
       (taken) => {
         if (session.state === 'closed') return void taken.socket.destroy();
         const suite = `${taken.keys.suite.version} ${taken.keys.suite.name}`;
+        session.worker = worker;
         // Connected first: a worker that is gone by now ends the tunnel at once (onClose).
         this.connected(session, t.mtu, 'outpost', suite, log, worker);
         const onClose = this.closer(session, t.policy, t.addresses);

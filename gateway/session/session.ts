@@ -14,6 +14,8 @@ export interface Session {
   /** Assigned at the first CONNECT; kept across reconnects within the cookie timeout. */
   ipv4?: string;
   ipv6?: string;
+  /** The tunnel worker process carrying (or last carrying) its tunnel, with gateway.workers > 1. */
+  worker?: number;
   /** When a disconnected session's cookie stops being accepted. */
   cookieExpiresAt?: number;
   lastActivity: number;
