@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { workerTunName } from '../../gateway/net/worker-tun-names.js';
 import { boundedInt, filePath, listenAddress, section, uniqueList, urlWithScheme } from './schema-common.js';
 import { connectorSchema } from './schema-connector.js';
 import { gatewaySchema } from './schema-gateway.js';
@@ -162,7 +163,7 @@ function checkGatewayWorkers(gateway: ConfigShape['gateway'], ctx: z.RefinementC
         'expected outpost when gateway.workers is more than 1 (tunnels move to workers as record-layer state)',
     });
   }
-  const longest = `${gateway.tun.name}w${gateway.workers - 1}`;
+  const longest = workerTunName(gateway.tun.name, gateway.workers - 1);
   if (longest.length > 15) {
     ctx.addIssue({
       code: 'custom',

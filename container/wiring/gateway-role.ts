@@ -5,6 +5,7 @@ import { runCommand } from '../../gateway/net/command-runner.js';
 import { applyNat, removeNat } from '../../gateway/net/nat-rules.js';
 import { assertPreflight } from '../../gateway/net/preflight.js';
 import { configureTunInterface } from '../../gateway/net/tun-interface.js';
+import { workerTunName, workerTunPattern } from '../../gateway/net/worker-tun-names.js';
 import { AuthDialogue } from '../../gateway/server/auth-dialogue.js';
 import type { TunnelCounters } from '../../gateway/server/cstp-tunnel.js';
 import type { GatewayPolicy } from '../../gateway/server/gateway-policy.js';
@@ -25,7 +26,7 @@ import { openConnectorCore } from './connector-core.js';
 import { gatewayAuth } from './gateway-auth.js';
 import { type PoolSet, poolSet } from './gateway-pool-sets.js';
 import { gatewayTls, readConfiguredTls, tlsFilesOf } from './gateway-tls.js';
-import { type WorkerInit, workerTunName } from './gateway-worker-init.js';
+import type { WorkerInit } from './gateway-worker-init.js';
 import { startGatewayWorkers } from './gateway-workers.js';
 
 export interface GatewayHandle {
@@ -66,7 +67,7 @@ export async function startGatewayRole(
   const groupPools = groupPoolSets(config, workerCount);
   const groups = groupSelectors(gw, groupPools, main);
   const allPools = [...main.pools, ...[...groupPools.values()].flatMap((g) => g.pools)];
-  const tunNames = workerCount > 1 ? `${gw.tun.name}w*` : gw.tun.name;
+  const tunNames = workerCount > 1 ? workerTunPattern(gw.tun.name) : gw.tun.name;
   // The TUN(s) come before NAT and routes: with one process it is opened here, with workers each
   // opens its own, routing its blocks of every pool.
   const workerTunnels =

@@ -21,8 +21,3 @@ export const workerInit = z.strictObject({
   }),
 });
 export type WorkerInit = z.infer<typeof workerInit>;
-
-/** The TUN name of worker `i`: `<tun.name>w<i>` (the schema keeps it within 15 characters). */
-export function workerTunName(base: string, worker: number): string {
-  return `${base}w${worker}`;
-}
