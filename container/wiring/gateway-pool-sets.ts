@@ -1,4 +1,5 @@
 import { AddressPool } from '../../gateway/pool/address-pool.js';
+import { parseCidr } from '../../gateway/pool/ip-address.js';
 import { WorkerAddressSlices } from '../../gateway/pool/worker-slices.js';
 import type { AddressAllocator } from '../../gateway/server/ports.js';
 
@@ -22,20 +23,32 @@ export interface PoolSet {
 }
 
 export function poolSet(config: { ipv4: string; ipv6: string | null }, workers: number): PoolSet {
+  return workers <= 1 ? singlePoolSet(config) : slicedPoolSet(config, workers);
+}
+
+function singlePoolSet(config: { ipv4: string; ipv6: string | null }): PoolSet {
   const pool4 = new AddressPool(config.ipv4);
   const pool6 = config.ipv6 ? new AddressPool(config.ipv6) : undefined;
-  const common = {
+  return {
     ipv4: config.ipv4,
     ipv6: config.ipv6,
     ipv4PrefixLength: pool4.prefixLength,
     ipv6PrefixLength: pool6?.prefixLength,
     gateway: { ipv4: pool4.gatewayAddress, ipv6: pool6?.gatewayAddress },
+    addresses: allocator(pool4, pool6),
+    pools: pool6 ? [pool4, pool6] : [pool4],
   };
-  if (workers <= 1)
-    return { ...common, addresses: allocator(pool4, pool6), pools: pool6 ? [pool4, pool6] : [pool4] };
+}
+
+/** Clients are still told the whole pool's prefix; the blocks are the gateway's own business. */
+function slicedPoolSet(config: { ipv4: string; ipv6: string | null }, workers: number): PoolSet {
   const slices = new WorkerAddressSlices(config, workers);
   return {
-    ...common,
+    ipv4: config.ipv4,
+    ipv6: config.ipv6,
+    ipv4PrefixLength: parseCidr(config.ipv4).prefixLength,
+    ipv6PrefixLength: config.ipv6 ? parseCidr(config.ipv6).prefixLength : undefined,
+    gateway: slices.gatewayAddresses,
     addresses: {
       allocate: (sessionId) => slices.allocate(sessionId),
       release: (sessionId, keepMs) => slices.release(sessionId, keepMs),

@@ -32,6 +32,11 @@ describe('WorkerAddressSlices', () => {
     expect(slices.allocate('a')).toEqual(first);
   });
 
+  it("keeps the whole pool's gateway addresses", () => {
+    const slices = new WorkerAddressSlices({ ipv4: '10.100.0.0/16', ipv6: 'fd00:200::/112' }, 4);
+    expect(slices.gatewayAddresses).toEqual({ ipv4: '10.100.0.1', ipv6: 'fd00:200::1' });
+  });
+
   it('spreads new sessions evenly and routes every address to its worker', () => {
     const workers = 4;
     const slices = new WorkerAddressSlices({ ipv4: '10.100.0.0/16', ipv6: 'fd00:200::/112' }, workers);

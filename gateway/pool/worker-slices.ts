@@ -79,6 +79,15 @@ export class WorkerAddressSlices {
     this.pools = this.slices.flatMap((s) => (s.ipv6 ? [s.ipv4, s.ipv6] : [s.ipv4]));
   }
 
+  /**
+   * The gateway's own addresses: the first block starts at the pool's network address, so its
+   * first usable address is the whole pool's (the one a single AddressPool would reserve).
+   */
+  get gatewayAddresses(): { ipv4: string; ipv6: string | undefined } {
+    const first = this.slices[0]!;
+    return { ipv4: first.ipv4.gatewayAddress, ipv6: first.ipv6?.gatewayAddress };
+  }
+
   /** The blocks to route into worker `worker`'s TUN, per family. */
   routesOf(worker: number): { ipv4: string[]; ipv6: string[] } {
     const mine = this.slices.filter((s) => s.worker === worker);
