@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
+import { pendingTransactionFor } from './support/pending.js';
 import { openssl } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
 
@@ -17,18 +18,6 @@ describe('micromdm scepclient with manual approval (PENDING, then polling)', () 
   });
   afterAll(async () => app?.stop());
 
-  async function pendingFor(cn: string): Promise<string> {
-    for (let i = 0; i < 100; i++) {
-      const listed = await app.cli(['certs', 'pending', '--json']);
-      const entry = (JSON.parse(listed.stdout) as Array<{ transactionId: string; subject: string }>).find(
-        (p) => p.subject.includes(`CN=${cn}`),
-      );
-      if (entry) return entry.transactionId;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`no pending request for ${cn}`);
-  }
-
   it('issues after `certs approve` and refuses after `certs reject`', async () => {
     const approved = scepclient(app.scepUrl, {
       cn: 'needs-approval',
@@ -40,8 +29,8 @@ describe('micromdm scepclient with manual approval (PENDING, then polling)', () 
       challenge: 'approve-me',
       timeoutMs: 75_000,
     });
-    const approveId = await pendingFor('needs-approval');
-    const rejectId = await pendingFor('will-be-rejected');
+    const approveId = await pendingTransactionFor(app, 'needs-approval');
+    const rejectId = await pendingTransactionFor(app, 'will-be-rejected');
 
     const approval = await app.cli(['certs', 'approve', approveId]);
     expect(approval.code, approval.stderr).toBe(0);

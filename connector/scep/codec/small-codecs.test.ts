@@ -62,6 +62,8 @@ describe('capabilities', () => {
     expect(lines).toEqual(
       expect.arrayContaining(['POSTPKIOperation', 'SCEPStandard', 'AES', 'DES3', 'SHA-256', 'Renewal']),
     );
+    // strongSwan pki --scep 5.9.8 refuses AES unless SHA-384 is listed too
+    expect(lines).toEqual(expect.arrayContaining(['AES', 'SHA-384']));
     // same keyword spelling as micromdm scepserver's GetCACaps
     for (const keyword of fixture('scepserver-caps.txt').toString().split('\n'))
       expect(lines).toContain(keyword);

@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningAppliance, startAppliance } from './support/appliance.js';
+import { pendingTransactionFor } from './support/pending.js';
+import { openssl } from './support/run.js';
+import {
+  type StrongswanDir,
+  strongswanEnroll,
+  strongswanKey,
+  strongswanScepCa,
+} from './support/strongswan-pki.js';
+
+async function serialOf(certFile: string): Promise<string> {
+  return (await openssl(['x509', '-in', certFile, '-noout', '-serial'])).trim().split('=')[1]!;
+}
+
+const caPemOf = (app: RunningAppliance) => join(app.dataDir, 'ca', 'ca.pem');
+
+// Interop with strongSwan's `pki --scep` 5.9.8 (Debian strongswan-pki + libstrongswan-extra-plugins):
+// AES-CBC + SHA-256 by default, which it only uses when GetCACaps lists SHA-384 beside AES.
+describe('strongSwan pki --scep against outpost', () => {
+  let app: RunningAppliance;
+  let ca: StrongswanDir;
+
+  beforeAll(async () => {
+    app = await startAppliance({ connector: { scep: { challenge: { static: 'strong-static' } } } });
+    ca = await strongswanScepCa(app.scepUrl);
+  });
+  afterAll(async () => app?.stop());
+
+  async function mintChallenge(): Promise<string> {
+    const result = await app.cli(['scep', 'challenge', '--ttl', '600']);
+    expect(result.code, result.stderr).toBe(0);
+    return result.stdout.trim();
+  }
+
+  it('enrolls with its defaults (AES, SHA-256) and a one-time challenge; openssl verifies the certificate', async () => {
+    const result = await strongswanEnroll(app.scepUrl, ca, 'ss-default', {
+      san: 'ss-default.corp.test',
+      password: await mintChallenge(),
+    });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stderr).toContain('Issued certificate "C=US, O=Example, CN=ss-default"');
+    expect(await openssl(['verify', '-CAfile', caPemOf(app), result.certFile])).toContain(': OK');
+    const text = await openssl(['x509', '-in', result.certFile, '-noout', '-text']);
+    expect(text).toContain('DNS:ss-default.corp.test');
+    expect(text).toContain('TLS Web Client Authentication');
+    const listed = await app.cli(['certs', 'list', '--json']);
+    const norm = (hex: string) => hex.toLowerCase().replace(/^0+/, '');
+    expect(JSON.parse(listed.stdout).map((c: { serialHex: string }) => norm(c.serialHex))).toContain(
+      norm(await serialOf(result.certFile)),
+    );
+  });
+
+  it('enrolls with --cipher des3, then renews with a new key (RenewalReq signed by the old certificate)', async () => {
+    const enrolled = await strongswanEnroll(app.scepUrl, ca, 'ss-des3', {
+      password: 'strong-static',
+      cipher: 'des3',
+    });
+    expect(enrolled.code, enrolled.stdout + enrolled.stderr).toBe(0);
+    expect(await openssl(['verify', '-CAfile', caPemOf(app), enrolled.certFile])).toContain(': OK');
+
+    const renewed = await strongswanEnroll(app.scepUrl, ca, 'ss-des3', {
+      certFile: join(ca.dir, 'ss-des3-renewed.pem'),
+      keyFile: await strongswanKey(ca.dir, 'ss-des3-renewed.key'),
+      oldCert: enrolled.certFile,
+      oldKey: enrolled.keyFile,
+    });
+    expect(renewed.code, renewed.stdout + renewed.stderr).toBe(0);
+    expect(await openssl(['verify', '-CAfile', caPemOf(app), renewed.certFile])).toContain(': OK');
+    expect(await serialOf(renewed.certFile)).not.toBe(await serialOf(enrolled.certFile));
+    // the renewed certificate certifies the new key
+    const certifiedKey = await openssl(['x509', '-in', renewed.certFile, '-pubkey', '-noout']);
+    expect(certifiedKey).toBe(await openssl(['pkey', '-in', renewed.keyFile, '-pubout']));
+    expect(app.logs()).toMatch(/"via":"renewal:[0-9a-f]+"/);
+  });
+
+  it('refuses a wrong challenge with a FAILURE CertRep', async () => {
+    const result = await strongswanEnroll(app.scepUrl, ca, 'ss-wrong', { password: 'not-the-challenge' });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/failed|badRequest/i);
+    expect(readFileSync(result.certFile, 'utf8')).toBe('');
+  });
+});
+
+describe('strongSwan pki --scep with manual approval (PENDING, then polling)', () => {
+  let app: RunningAppliance;
+  beforeAll(async () => {
+    app = await startAppliance({
+      connector: {
+        scep: { challenge: { static: 'approve-me' } },
+        profiles: { device: { approval: 'manual' } },
+      },
+    });
+  });
+  afterAll(async () => app?.stop());
+
+  it('polls until `certs approve`, then stores the certificate', async () => {
+    const ca = await strongswanScepCa(app.scepUrl);
+    const enrolling = strongswanEnroll(app.scepUrl, ca, 'ss-pending', {
+      password: 'approve-me',
+      interval: 1,
+      maxPollTime: 60,
+      timeoutMs: 70_000,
+    });
+    const transactionId = await pendingTransactionFor(app, 'ss-pending');
+    const approval = await app.cli(['certs', 'approve', transactionId]);
+    expect(approval.code, approval.stderr).toBe(0);
+    const result = await enrolling;
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.transactionId).toBe(transactionId);
+    expect(await openssl(['verify', '-CAfile', caPemOf(app), result.certFile])).toContain(': OK');
+  }, 90_000);
+});
