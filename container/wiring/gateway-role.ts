@@ -261,7 +261,7 @@ function gatewayMetrics(registry: ClusterRegistry, sessions: () => SessionTable)
     }),
     drops: new Counter({
       name: 'outpost_gateway_dropped_packets_total',
-      help: 'Packets dropped by reason (spoofed, malformed, backpressure, tun-full)',
+      help: 'Packets dropped by reason (spoofed, malformed, backpressure, tun-full, internal: a fault in the packet path, logged)',
       labelNames: ['reason'],
       registers: [registry],
     }),
@@ -397,6 +397,7 @@ async function openTun(
       ? { writeFrom: (source, offset, length, address) => tun.writeFrom!(source, offset, length, address) }
       : {}),
     onPackets: (handler) => tun.onPackets(handler),
+    onFault: (handler) => tun.onFault(handler),
   };
 }
 

@@ -54,6 +54,7 @@ async function start(
         ? { writeFrom: (source, offset, length, address) => tun.writeFrom!(source, offset, length, address) }
         : {}),
       onPackets: (handler) => tun.onPackets(handler),
+      onFault: (handler) => tun.onFault(handler),
     },
     recordLayer: { evp, pool: new ChunkPool(evp, chunkBytes, freeChunks) },
     maxQueuedBytes,

@@ -51,7 +51,7 @@ class FakeTransport implements TunnelTransport {
   }
 }
 
-function tunnel() {
+function tunnel(faults: { tun?: number; transport?: number } = {}) {
   const session = {
     id: 's1',
     ipv4: '10.200.100.7',
@@ -61,6 +61,11 @@ function tunnel() {
     packetsOut: 0,
   } as Session;
   const transport = new FakeTransport();
+  const sendPacket = transport.sendPacket.bind(transport);
+  transport.sendPacket = (data: Buffer, offset: number, length: number) => {
+    if ((faults.transport ?? 0) > 0 && faults.transport!--) throw new Error('injected transport fault');
+    return sendPacket(data, offset, length);
+  };
   const toTun: Buffer[] = [];
   const drops: string[] = [];
   const closed: string[] = [];
@@ -69,8 +74,12 @@ function tunnel() {
     session,
     mtu: 1400,
     timers: { dpd: 30, idle: 600 },
-    toTun: (packet) => toTun.push(Buffer.from(packet)) > 0,
+    toTun: (packet) => {
+      if ((faults.tun ?? 0) > 0 && faults.tun!--) throw new Error('injected TUN fault');
+      return toTun.push(Buffer.from(packet)) > 0;
+    },
     toTunFrom: (buffer, at, length, address) => {
+      if ((faults.tun ?? 0) > 0 && faults.tun!--) throw new Error('injected TUN fault');
       const copy = Buffer.alloc(length);
       evp.copy(evp.address(copy), address + at, length);
       expect(copy.equals(buffer.subarray(at, at + length))).toBe(true);
@@ -128,5 +137,32 @@ describe('CstpTunnel', () => {
     expect(session.bytesOut).toBe(packet.length);
     t.terminate('bye');
     expect(transport.ended).toBe(FrameType.terminate);
+  });
+
+  it('a fault on the packet path drops that packet as internal, and the tunnel carries on (both directions, both paths)', () => {
+    const { t, transport, toTun, drops, closed, session } = tunnel({ tun: 2, transport: 1 });
+    const packet = ipv4Packet('10.200.100.7', '10.200.2.2');
+    transport.deliver(encodeFrame(FrameType.data, packet)); // fast path: fault
+    transport.deliver(encodeFrame(FrameType.data, packet), false); // decoder path: fault
+    transport.deliver(encodeFrame(FrameType.data, packet)); // passes
+    const back = ipv4Packet('10.200.2.2', '10.200.100.7');
+    t.sendPacket(back, 0, back.length, -1); // fault
+    t.sendPacket(back, 0, back.length, -1); // passes
+    expect(drops).toEqual(['internal', 'internal', 'internal']);
+    expect(toTun).toHaveLength(1);
+    expect(transport.sent).toHaveLength(1);
+    expect(session.packetsIn).toBe(3); // received from the client, then two dropped
+    expect(closed).toEqual([]);
+    t.terminate('done');
+  });
+
+  it('a fault outside the packet path while decoding ends only this tunnel, as internal error', () => {
+    const { transport, drops, closed } = tunnel();
+    transport.sendFrame = () => {
+      throw new Error('injected frame fault');
+    };
+    transport.deliver(encodeFrame(FrameType.dpdRequest, Buffer.from('probe')));
+    expect(drops).toEqual(['internal']);
+    expect(closed).toEqual(['internal error']);
   });
 });

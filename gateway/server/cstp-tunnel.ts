@@ -4,6 +4,7 @@ import {
   type CstpFrame,
   CstpFrameDecoder,
   FRAME_HEADER_LENGTH,
+  FrameDecodeError,
   FrameType,
   parseDisconnect,
 } from '../cstp/index.js';
@@ -22,9 +23,17 @@ export interface TunnelTimers {
   idle: number;
 }
 
+/**
+ * Why a packet was dropped (the `reason` label of outpost_gateway_dropped_packets_total): a fixed
+ * set. `internal` is a fault in Outpost's own packet path, caught where it happened: that packet
+ * is lost, the tunnel and the process carry on.
+ */
+export const dropReasons = ['spoofed', 'malformed', 'backpressure', 'tun-full', 'internal'] as const;
+export type DropReason = (typeof dropReasons)[number];
+
 export interface TunnelCounters {
   /** `count` packets (default 1) dropped for `reason`. */
-  dropped(reason: 'spoofed' | 'malformed' | 'backpressure' | 'tun-full', count?: number): void;
+  dropped(reason: DropReason, count?: number): void;
   /** Tunnels started (default 1), on Outpost's record layer or on OpenSSL's. */
   tunnelOpened?(recordLayer: RecordLayerKind, count?: number): void;
   /** Taken-over connections that failed at the TLS record level (they are closed). */
@@ -107,6 +116,7 @@ export class CstpTunnel {
   private lastData = Date.now();
   private lastProbe = 0;
   private closed = false;
+  private faulted = false;
   /** The session's IPv4 address as a number, for the per-packet source check. */
   private readonly ipv4: number;
 
@@ -125,7 +135,13 @@ export class CstpTunnel {
   sendPacket(data: Buffer, offset: number, length: number, address: number): void {
     const { transport, session, counters } = this.o;
     if (this.closed) return;
-    if (!transport.sendPacket(data, offset, length, address)) {
+    let sent: boolean;
+    try {
+      sent = transport.sendPacket(data, offset, length, address);
+    } catch (e) {
+      return this.fault(e);
+    }
+    if (!sent) {
       counters.dropped('backpressure');
       return;
     }
@@ -168,10 +184,13 @@ export class CstpTunnel {
     try {
       this.decoder.pushEach(buffer.subarray(start, end), this.handleFrame);
     } catch (e) {
-      this.o.counters.dropped('malformed');
-      this.o.logger.info({ session: this.o.session.id, reason: (e as Error).message }, 'bad CSTP frame');
+      // The decoder's state is unknown after a throw: the tunnel ends either way.
+      if (e instanceof FrameDecodeError) {
+        this.o.counters.dropped('malformed');
+        this.o.logger.info({ session: this.o.session.id, reason: e.message }, 'bad CSTP frame');
+      } else this.fault(e);
       this.o.transport.destroy();
-      this.finish('protocol error');
+      this.finish(e instanceof FrameDecodeError ? 'protocol error' : 'internal error');
     }
   }
 
@@ -220,11 +239,30 @@ export class CstpTunnel {
     session.bytesIn += length;
     session.packetsIn++;
     this.lastData = coarseNow;
-    const written =
-      address >= 0 && this.o.toTunFrom
-        ? this.o.toTunFrom(buffer, at, length, address)
-        : this.o.toTun(buffer.subarray(at, at + length));
+    let written: boolean;
+    try {
+      written =
+        address >= 0 && this.o.toTunFrom
+          ? this.o.toTunFrom(buffer, at, length, address)
+          : this.o.toTun(buffer.subarray(at, at + length));
+    } catch (e) {
+      return this.fault(e);
+    }
     if (!written) counters.dropped('tun-full');
+  }
+
+  /**
+   * A fault in our own packet path (not the client's doing): the packet is dropped and counted,
+   * the first one of this tunnel is logged with its stack; the tunnel carries on.
+   */
+  private fault(error: unknown): void {
+    this.o.counters.dropped('internal');
+    if (this.faulted) return;
+    this.faulted = true;
+    this.o.logger.error(
+      { session: this.o.session.id, err: error },
+      'packet dropped: fault in the packet path (further ones on this tunnel are only counted)',
+    );
   }
 
   /** Called about once a second by the shared liveness timer. */

@@ -118,7 +118,7 @@ export class GatewayServer {
     // time limits (slowloris) are enforced by a checker Node starts on 'listening'.
     this.http.emit('listening');
     this.server = createTcpServer((socket) => this.onTcp(socket));
-    if ('device' in o.dataPlane) this.local = new LocalTunnels(o.dataPlane.device, o.counters);
+    if ('device' in o.dataPlane) this.local = new LocalTunnels(o.dataPlane.device, o.counters, o.logger);
     else this.workers = o.dataPlane.workers;
     o.sessions.onClosed = (session, reason) => this.onSessionClosed(session, reason);
   }

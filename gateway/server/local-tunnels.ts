@@ -15,6 +15,9 @@ export interface LocalTunnelStart {
   onClose: (reason: string) => void;
 }
 
+/** Device faults logged with their stack per process; later ones are only counted (metrics). */
+const maxFaultLogs = 10;
+
 /**
  * The tunnels of one process and its TUN device: each packet read from the TUN goes to the
  * tunnel of its destination address (others are dropped), each tunnel writes its client's
@@ -27,11 +30,26 @@ export class LocalTunnels {
   /** By IPv6 address text (packetAddress's formatting, as the pools write it). */
   private readonly byIpv6 = new Map<string, CstpTunnel>();
 
+  private faultsLogged = 0;
+
   constructor(
     private readonly device: PacketDevice,
     private readonly counters: TunnelCounters,
+    private readonly logger: Logger,
   ) {
     device.onPackets((batch) => this.fromDevice(batch));
+    device.onFault?.((error, packets) => this.deviceFault(error, packets));
+  }
+
+  /**
+   * A fault the device caught on its own path (no tunnel on the stack): its packets are counted
+   * as dropped; the first few are logged with their stack, the rest only counted.
+   */
+  private deviceFault(error: unknown, packets: number): void {
+    this.counters.dropped('internal', packets);
+    if (this.faultsLogged >= maxFaultLogs) return;
+    this.faultsLogged++;
+    this.logger.error({ err: error, packets }, 'packets dropped: fault in the TUN path');
   }
 
   get size(): number {

@@ -51,4 +51,6 @@ export interface PacketDevice {
   writeFrom?(source: Buffer, offset: number, length: number, address: number): boolean;
   /** Registers the handler for batches of packets read from the device (it must not keep them). */
   onPackets(handler: (batch: PacketBatchView) => void): void;
+  /** Registers the receiver of faults the device caught on its own packet path (packets dropped). */
+  onFault?(handler: (error: unknown, packets: number) => void): void;
 }

@@ -46,14 +46,18 @@ export class TunnelWorker {
         this.tlsFailures[kind] = (this.tlsFailures[kind] ?? 0) + 1;
       },
     };
-    this.tunnels = new LocalTunnels(o.device, {
-      dropped: (reason, count = 1) => {
-        this.drops[reason] = (this.drops[reason] ?? 0) + count;
+    this.tunnels = new LocalTunnels(
+      o.device,
+      {
+        dropped: (reason, count = 1) => {
+          this.drops[reason] = (this.drops[reason] ?? 0) + count;
+        },
+        tunnelOpened: (_kind, count = 1) => {
+          this.opened += count;
+        },
       },
-      tunnelOpened: (_kind, count = 1) => {
-        this.opened += count;
-      },
-    });
+      o.logger,
+    );
     this.timer = setInterval(() => this.sendStats(), o.statsIntervalMs ?? 2000);
     this.timer.unref();
   }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Session } from '../session/session.js';
-import type { TunnelCounters, TunnelTimers } from './cstp-tunnel.js';
+import { type DropReason, dropReasons, type TunnelCounters, type TunnelTimers } from './cstp-tunnel.js';
 import type { TakenOver } from './tls-connection.js';
 import {
   encodeKeys,
@@ -204,9 +204,9 @@ export class WorkerTunnels {
   }
 }
 
-const dropReasons = new Set(['spoofed', 'malformed', 'backpressure', 'tun-full']);
-function isDropReason(r: string): r is 'spoofed' | 'malformed' | 'backpressure' | 'tun-full' {
-  return dropReasons.has(r);
+const knownDropReasons: ReadonlySet<string> = new Set(dropReasons);
+function isDropReason(r: string): r is DropReason {
+  return knownDropReasons.has(r);
 }
 const tlsFailures = new Set(['bad-record-mac', 'record-error', 'peer-alert']);
 function isTlsFailure(k: string): k is 'bad-record-mac' | 'record-error' | 'peer-alert' {

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LinuxTunDevice } from './linux-tun-device.js';
 import { onesComplementSum } from './tcp-coalesce.js';
+import { tcpSegment } from './test-packets.js';
 
 const require = createRequire(import.meta.url);
 const koffi = require('koffi');
@@ -209,21 +210,3 @@ describe('LinuxTunDevice with TUN offloads (GSO reads)', () => {
 });
 
 /** IPv4/TCP, ACK only, 10.0.0.1 -> 10.0.0.2, valid IP header checksum. */
-function tcpSegment(seq: number, payload: Buffer): Buffer {
-  const packet = Buffer.alloc(40 + payload.length);
-  packet[0] = 0x45;
-  packet.writeUInt16BE(packet.length, 2);
-  packet[6] = 0x40;
-  packet[8] = 64;
-  packet[9] = 6;
-  packet.set([10, 0, 0, 1, 10, 0, 0, 2], 12);
-  packet.writeUInt16BE(~onesComplementSum(packet, 0, 20, 0) & 0xffff, 10);
-  packet.writeUInt16BE(40000, 20);
-  packet.writeUInt16BE(5201, 22);
-  packet.writeUInt32BE(seq, 24);
-  packet[32] = 5 << 4;
-  packet[33] = 0x10;
-  packet.writeUInt16BE(500, 34);
-  payload.copy(packet, 40);
-  return packet;
-}

@@ -36,7 +36,7 @@ import {
   VNET_GSO_NONE,
   type VnetHeader,
 } from './tcp-segment.js';
-import { emptyTunStats, type TunDevice, type TunStats } from './tun-device.js';
+import { emptyTunStats, type TunDevice, type TunFaultHandler, type TunStats } from './tun-device.js';
 import { TunGro } from './tun-gro.js';
 import { TUN_READER_WORKER_SOURCE } from './tun-reader-worker-source.js';
 import { TunWriterRing } from './tun-writer-ring.js';
@@ -110,6 +110,7 @@ export class LinuxTunDevice implements TunDevice {
 
   readonly mtu: number;
   private handler: ((batch: PacketBatch) => void) | undefined;
+  private faultHandler: TunFaultHandler | undefined;
   private readonly counters: TunStats = emptyTunStats();
   private readonly control: Int32Array;
   private readonly words: Int32Array;
@@ -191,12 +192,21 @@ export class LinuxTunDevice implements TunDevice {
       });
     });
     this.writer = new TunWriterRing(fd, name, options.writeRingBytes ?? 8 * 1024 * 1024);
-    this.gro = options.vnetHeader ? new TunGro(this.writer, this.c) : undefined;
+    this.gro = options.vnetHeader
+      ? new TunGro(this.writer, this.c, (e) => {
+          this.counters.faults++;
+          this.faultHandler?.(e, 1);
+        })
+      : undefined;
     this.pump();
   }
 
   onPackets(handler: (batch: PacketBatch) => void): void {
     this.handler = handler;
+  }
+
+  onFault(handler: TunFaultHandler): void {
+    this.faultHandler = handler;
   }
 
   write(packet: Uint8Array): boolean {
@@ -367,8 +377,9 @@ export class LinuxTunDevice implements TunDevice {
     if (handler) {
       try {
         handler(batch);
-      } catch {
+      } catch (e) {
         this.counters.handlerErrors++;
+        this.faultHandler?.(e, count);
       }
     } else {
       this.counters.dropsIn += count;

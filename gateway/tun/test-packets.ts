@@ -3,6 +3,7 @@
  * path). Checksums are real so the kernel accepts what is written into a TUN.
  */
 import { parseIPv4 } from '../pool/ip-address.js';
+import { onesComplementSum } from './tcp-coalesce.js';
 
 function checksum(bytes: Uint8Array, start: number, end: number): number {
   let sum = 0;
@@ -68,4 +69,24 @@ export function summarizeIpv4(packet: Uint8Array): Ipv4Summary | undefined {
     destination: address(16),
     icmpType: packet[9] === 1 ? packet[headerLength] : undefined,
   };
+}
+
+/** A TCP segment (ACK) of one flow, 10.0.0.1:40000 -> 10.0.0.2:5201, sequence `seq`. */
+export function tcpSegment(seq: number, payload: Buffer): Buffer {
+  const packet = Buffer.alloc(40 + payload.length);
+  packet[0] = 0x45;
+  packet.writeUInt16BE(packet.length, 2);
+  packet[6] = 0x40;
+  packet[8] = 64;
+  packet[9] = 6;
+  packet.set([10, 0, 0, 1, 10, 0, 0, 2], 12);
+  packet.writeUInt16BE(~onesComplementSum(packet, 0, 20, 0) & 0xffff, 10);
+  packet.writeUInt16BE(40000, 20);
+  packet.writeUInt16BE(5201, 22);
+  packet.writeUInt32BE(seq, 24);
+  packet[32] = 5 << 4;
+  packet[33] = 0x10;
+  packet.writeUInt16BE(500, 34);
+  payload.copy(packet, 40);
+  return packet;
 }

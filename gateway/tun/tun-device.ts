@@ -14,7 +14,12 @@ export interface TunStats {
   errorsIn: number;
   /** Exceptions thrown by the onPackets handler (caught: the packet path never throws). */
   handlerErrors: number;
+  /** Faults caught in the device's own write path outside any caller (their packets dropped). */
+  faults: number;
 }
+
+/** A fault caught on a device's packet path; `packets` were dropped because of it. */
+export type TunFaultHandler = (error: unknown, packets: number) => void;
 
 export function emptyTunStats(): TunStats {
   return {
@@ -26,6 +31,7 @@ export function emptyTunStats(): TunStats {
     dropsOut: 0,
     errorsIn: 0,
     handlerErrors: 0,
+    faults: 0,
   };
 }
 
@@ -38,6 +44,11 @@ export interface TunDevice {
   readonly mtu: number;
   /** Sets the (single) receiver of packets read from the device; replaces any previous one. */
   onPackets(handler: (batch: PacketBatch) => void): void;
+  /**
+   * Sets the receiver of faults the device catches on its own packet path (a handler that threw,
+   * a merge finished after its caller returned), so they reach the drop counters and the log.
+   */
+  onFault?(handler: TunFaultHandler): void;
   /** Hands one IP packet to the kernel; false when it was dropped (counted in stats). */
   write(packet: Uint8Array): boolean;
   /**

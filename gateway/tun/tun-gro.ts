@@ -40,10 +40,25 @@ export class TunGro {
   constructor(
     private readonly ring: TunWriterRing,
     private readonly c: Libc,
+    /** A fault in a merge finished outside any caller (the end-of-task microtask): it is dropped. */
+    private readonly onFault: (error: unknown) => void = () => undefined,
   ) {}
 
-  /** Queues one packet (`source[offset, offset + length)`, at `address` + offset); false when the ring is full. */
+  /**
+   * Queues one packet (`source[offset, offset + length)`, at `address` + offset); false when the
+   * ring is full. A fault abandons the open merge (the ring stays usable) and is thrown to the
+   * caller, which drops that packet.
+   */
   write(source: Uint8Array, offset: number, length: number, address: number): boolean {
+    try {
+      return this.queue(source, offset, length, address);
+    } catch (e) {
+      this.abandon();
+      throw e;
+    }
+  }
+
+  private queue(source: Uint8Array, offset: number, length: number, address: number): boolean {
     const segment = mergeableSegment(source, offset, length);
     const open = this.open;
     if (open) {
@@ -110,6 +125,18 @@ export class TunGro {
 
   private readonly finishLater = (): void => {
     this.finishScheduled = false;
-    this.finish();
+    // Nothing is on the stack to catch for us here: a throw would be an uncaught exception.
+    try {
+      this.finish();
+    } catch (e) {
+      this.abandon();
+      this.onFault(e);
+    }
   };
+
+  /** Forgets the open merge and its reservation: its segments are lost, the ring stays consistent. */
+  private abandon(): void {
+    this.open = undefined;
+    this.ring.cancel();
+  }
 }

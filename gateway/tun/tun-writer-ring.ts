@@ -32,15 +32,21 @@ export class TunWriterRing {
   private readonly mask: number;
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
-  private writePos = 0;
-  /** Start (ring position) of the open reservation's entry, or -1. */
-  private reserved = -1;
+  private writePos: number;
+  /**
+   * Start (ring position) of the open reservation's entry, or undefined. Not a sentinel such as
+   * -1: positions are free-running int32 counters and go negative after 2 GiB (packet-ring.ts),
+   * which once made a reservation look closed and the commit throw under a 4-stream upload.
+   */
+  private reserved: number | undefined;
   private wakeScheduled = false;
 
   constructor(
     fd: number,
     name: string,
     readonly capacity: number,
+    /** Where the free-running positions start (tests start near the int32 wrap). */
+    startPosition = 0,
   ) {
     checkCapacity(capacity, 65546);
     const dataOffset = DATA_OFFSET;
@@ -51,6 +57,9 @@ export class TunWriterRing {
     this.c = libc();
     this.dataAddress = this.c.address(this.data);
     this.mask = capacity - 1;
+    this.writePos = startPosition | 0;
+    Atomics.store(this.control, WRITE_POS, this.writePos);
+    Atomics.store(this.control, READ_POS, this.writePos);
     this.worker = new Worker(TUN_WRITER_WORKER_SOURCE, {
       eval: true,
       name: `tun-writer ${name}`,
@@ -77,7 +86,7 @@ export class TunWriterRing {
    * Nothing else may be queued until `commit`.
    */
   reserve(maxLength: number): Reservation | undefined {
-    if (this.reserved >= 0) throw new Error('a reservation is already open');
+    if (this.reserved !== undefined) throw new Error('a reservation is already open');
     const need = ENTRY_HEADER + align8(maxLength);
     const used = (this.writePos - Atomics.load(this.control, READ_POS)) | 0;
     let start = this.writePos;
@@ -96,8 +105,8 @@ export class TunWriterRing {
   /** Publishes the reserved entry with its final length. */
   commit(length: number): void {
     const start = this.reserved;
-    if (start < 0) throw new Error('no open reservation');
-    this.reserved = -1;
+    if (start === undefined) throw new Error('no open reservation');
+    this.reserved = undefined;
     this.words[(start & this.mask) >> 2] = length;
     this.writePos = (start + ENTRY_HEADER + align8(length)) | 0;
     Atomics.store(this.control, WRITE_POS, this.writePos);
@@ -116,7 +125,7 @@ export class TunWriterRing {
 
   /** Abandons the open reservation (nothing is published). */
   cancel(): void {
-    this.reserved = -1;
+    this.reserved = undefined;
   }
 
   /** Writes the kernel refused (or a crashed writer). */
