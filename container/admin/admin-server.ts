@@ -11,8 +11,6 @@ export interface AdminServerOptions {
   registry: Registry;
   readiness: Readiness;
   logger: Logger;
-  /** Lets the integrator add the local admin API routes before the server starts listening. */
-  routes?: (app: FastifyInstance) => void | Promise<void>;
 }
 
 export interface AdminServer {
@@ -49,13 +47,16 @@ function buildApp(options: AdminServerOptions): FastifyInstance {
   return app;
 }
 
-/** Serves /healthz, /readyz and /metrics (plus any routes the caller adds) on `listen`. */
+/**
+ * Serves the read-only probes /healthz, /readyz and /metrics on `listen`, and nothing else: the
+ * admin API has its own server (admin-api-server.ts), so this port can be published for health
+ * checks and scraping without exposing anything that changes state.
+ */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const where = parseListenAddress(options.listen);
   if (!where) throw new OutpostError(ErrorCodes.config, `admin.listen: invalid address ${options.listen}`);
   ensureDefaultMetrics(options.registry);
   const app = buildApp(options);
-  if (options.routes) await app.register(async (scope) => options.routes?.(scope));
   try {
     await app.listen({ host: where.host, port: where.port });
   } catch (e) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { workerTunName } from '../../gateway/net/worker-tun-names.js';
+import { adminApiEndpoint, MAX_SOCKET_PATH_BYTES } from './admin-api-endpoint.js';
 import { boundedInt, filePath, listenAddress, section, uniqueList, urlWithScheme } from './schema-common.js';
 import { connectorSchema } from './schema-connector.js';
 import { gatewaySchema } from './schema-gateway.js';
@@ -102,7 +103,23 @@ const configObject = z.strictObject({
   roles: uniqueList(z.enum(['gateway', 'connector']))
     .min(1)
     .default(['gateway', 'connector']),
-  admin: section(z.strictObject({ listen: listenAddress.default('127.0.0.1:9090') })),
+  admin: section(
+    z.strictObject({
+      /** The read-only probes: /healthz, /readyz, /metrics (no authentication; safe to publish). */
+      listen: listenAddress.default('127.0.0.1:9090'),
+      /**
+       * The local admin API (sessions list/disconnect/drain), on its own server: a Unix socket (0600;
+       * default `admin.sock` in the data directory, relative paths are taken from there), or TCP
+       * when `listen` is given. Either way every route needs the admin token.
+       */
+      api: section(
+        z.strictObject({
+          socket: filePath.optional(),
+          listen: listenAddress.optional(),
+        }),
+      ),
+    }),
+  ),
   log: section(z.strictObject({ level: z.enum(LOG_LEVELS).default('info') })),
   cloud: z.preprocess((v) => (v === null ? undefined : v), cloudSchema.optional()),
   gateway: section(gatewaySchema),
@@ -122,6 +139,7 @@ type ConfigShape = z.output<typeof configObject>;
 
 /** Checks that span sections: references by name must resolve, enabled methods must be configured. */
 function checkCrossReferences(config: ConfigShape, ctx: z.RefinementCtx): void {
+  checkAdminApi(config, ctx);
   if (config.roles.includes('connector')) checkProfileDirectories(config, ctx);
   const auth = config.gateway.auth;
   if (!config.roles.includes('gateway')) return;
@@ -170,6 +188,41 @@ function checkGatewayWorkers(gateway: ConfigShape['gateway'], ctx: z.RefinementC
       path: ['gateway', 'tun', 'name'],
       input: gateway.tun.name,
       message: `expected a name of at most ${15 - 1 - String(gateway.workers - 1).length} characters with ${gateway.workers} workers (worker TUNs are named like ${longest})`,
+    });
+  }
+}
+
+/**
+ * The admin API is a socket or a TCP address, not both; on TCP it is a server of its own, so it
+ * cannot share the probes' port; a socket path must fit `sun_path` (108 bytes with its NUL).
+ */
+function checkAdminApi(config: ConfigShape, ctx: z.RefinementCtx): void {
+  const api = config.admin.api;
+  if (api.socket !== undefined && api.listen !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['admin', 'api'],
+      input: api,
+      message: 'expected either socket or listen, not both',
+    });
+    return;
+  }
+  if (api.listen !== undefined && api.listen === config.admin.listen) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['admin', 'api', 'listen'],
+      input: api.listen,
+      message:
+        'expected an address other than admin.listen (the probes stay unauthenticated on their own port)',
+    });
+  }
+  const endpoint = adminApiEndpoint(config);
+  if ('socket' in endpoint && Buffer.byteLength(endpoint.socket) > MAX_SOCKET_PATH_BYTES) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['admin', 'api', 'socket'],
+      input: endpoint.socket,
+      message: `expected a socket path of at most ${MAX_SOCKET_PATH_BYTES} bytes (set admin.api.socket to a shorter one)`,
     });
   }
 }

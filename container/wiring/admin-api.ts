@@ -37,13 +37,22 @@ function authorized(request: FastifyRequest, token: string): boolean {
   return timingSafeEqual(digest(presented), digest(token));
 }
 
-/** The local admin API, under /v1 on the admin listener; every route needs the admin token. */
-export function registerAdminApi(app: FastifyInstance, options: AdminApiOptions): void {
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.url.startsWith('/v1/') && !authorized(request, options.token)) {
-      return reply.code(401).send({ error: 'unauthorized' });
-    }
+/**
+ * The local admin API, under /v1 on its own server (see admin-api-server.ts). Every route sits in
+ * one encapsulated scope whose `onRequest` hook checks the token: the hook runs for whatever the
+ * router matched, however the path was spelled (`/%761/sessions` decodes to `/v1/sessions`), and
+ * never for anything outside the scope. Never authorize by testing the URL text.
+ */
+export async function registerAdminApi(root: FastifyInstance, options: AdminApiOptions): Promise<void> {
+  await root.register(async (app) => {
+    app.addHook('onRequest', async (request, reply) => {
+      if (!authorized(request, options.token)) return reply.code(401).send({ error: 'unauthorized' });
+    });
+    adminRoutes(app, options);
   });
+}
+
+function adminRoutes(app: FastifyInstance, options: AdminApiOptions): void {
   app.get('/v1/sessions', async (_request, reply) => {
     if (!options.sessions) return reply.code(404).send({ error: 'the gateway role is not running' });
     return options.sessions.list().map(sessionView);

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import { ErrorCodes, isOutpostError } from '../../core/errors.js';
+import { startAdminApiServer } from '../admin/admin-api-server.js';
 import { startAdminServer } from '../admin/admin-server.js';
 import { Readiness } from '../admin/readiness.js';
 import type { ApplianceStartOptions } from '../cli/cli-context.js';
+import { adminApiEndpoint } from '../config/admin-api-endpoint.js';
 import type { OutpostConfig } from '../config/schema.js';
 import { PushedConfigStore } from '../reconfigure/pushed-config-store.js';
 import { Reconfigurer } from '../reconfigure/reconfigurer.js';
@@ -16,8 +18,8 @@ import { type GatewayHandle, startGatewayRole } from './gateway-role.js';
 import { openLinkRole } from './link-role.js';
 
 /**
- * `outpost run`: starts each configured role, then the admin server (/healthz, /readyz,
- * /metrics). Every started piece registers its closer, so SIGTERM undoes them in reverse order.
+ * `outpost run`: starts each configured role, then the probes server (/healthz, /readyz,
+ * /metrics) and the admin API (a Unix socket in the data directory by default). Every started piece registers its closer, so SIGTERM undoes them in reverse order.
  */
 export async function startAppliance(
   config: OutpostConfig,
@@ -43,22 +45,22 @@ export async function startAppliance(
     logger,
   });
   reloadOnHangup(reconfigurer, logger, shutdown);
+  const admin = await startAdminServer({ listen: config.admin.listen, registry, readiness, logger });
+  shutdown.register('admin server', () => admin.close());
   const adminToken = await ensureAdminToken(config.dataDir);
-  const admin = await startAdminServer({
-    listen: config.admin.listen,
-    registry,
-    readiness,
+  const adminApi = await startAdminApiServer({
+    endpoint: adminApiEndpoint(config),
     logger,
     routes: (app) =>
       registerAdminApi(app, { token: adminToken, ...(gateway ? { sessions: gateway.sessions } : {}) }),
   });
-  shutdown.register('admin server', () => admin.close());
+  shutdown.register('admin API', () => adminApi.close());
   await link?.start(
     { reconfigurer, ...(gateway ? { gateway } : {}), ...(connector ? { connector } : {}) },
     shutdown,
   );
   logger.info(
-    { roles: config.roles, admin: config.admin.listen, dataDir: config.dataDir },
+    { roles: config.roles, admin: config.admin.listen, adminApi: adminApi.where, dataDir: config.dataDir },
     'outpost running',
   );
   return { reconfigurer, ...(gateway ? { gateway } : {}), ...(connector ? { connector } : {}) };

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
-import { parseListenAddress } from '../../config/listen-address.js';
 import type { OutpostConfig } from '../../config/schema.js';
 import { type CliDeps, emit, type GlobalOptions, loadCliConfig } from '../cli-context.js';
 import { table } from '../render.js';
@@ -16,46 +15,18 @@ interface SessionRow {
   bytesOut: number;
 }
 
-/**
- * Sessions live in the running appliance, so these verbs ask its local admin API (admin.listen)
- * with the admin token from the data directory.
- */
+/** Sessions live in the running appliance: these verbs ask its local admin API (admin.api). */
 async function adminRequest(config: OutpostConfig, path: string, body?: unknown): Promise<unknown> {
-  const { readAdminToken } = await import('../../wiring/admin-token.js');
-  const token = await readAdminToken(config.dataDir).catch((e: unknown) => {
-    throw new OutpostError(
-      ErrorCodes.unavailable,
-      'no admin token: is the appliance running with this data directory?',
-      {
-        cause: e,
-      },
-    );
-  });
-  const where = parseListenAddress(config.admin.listen)!;
-  const host = ['0.0.0.0', '::'].includes(where.host) ? '127.0.0.1' : where.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${where.port}${path}`;
-  const res = await fetch(url, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(10_000),
-  }).catch((e: unknown) => {
-    throw new OutpostError(ErrorCodes.unavailable, `cannot reach the appliance's admin API at ${url}`, {
-      cause: e,
-    });
-  });
-  const json = (await res.json().catch(() => ({}))) as { error?: string };
-  if (res.status === 404) throw new OutpostError(ErrorCodes.notFound, json.error ?? 'not found');
-  if (!res.ok)
-    throw new OutpostError(ErrorCodes.unavailable, json.error ?? `admin API answered ${res.status}`);
-  return json;
+  const { adminApiRequest } = await import('../admin-api-client.js');
+  return adminApiRequest(config, path, body);
 }
 
 export function registerSessionsVerbs(program: Command, deps: CliDeps): void {
-  const sessions = program.command('sessions').description('VPN sessions of the running gateway');
+  const sessions = program
+    .command('sessions')
+    .description(
+      'VPN sessions of the running gateway, through its admin API (admin.api: the Unix socket <dataDir>/admin.sock by default)',
+    );
   sessions
     .command('list')
     .description('list the gateway sessions')
