@@ -1,9 +1,9 @@
-import { mkdtempSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../core/errors.js';
-import { ensureDataDir } from './data-dir.js';
+import { ensureDataDir, makeDataDirPrivate } from './data-dir.js';
 
 describe('ensureDataDir', () => {
   const root = mkdtempSync(join(tmpdir(), 'outpost-datadir-'));
@@ -26,5 +26,30 @@ describe('ensureDataDir', () => {
     expect(() => ensureDataDir('/dev/null/data')).toThrow(
       expect.objectContaining({ code: ErrorCodes.config }),
     );
+  });
+});
+
+describe('makeDataDirPrivate', () => {
+  it('narrows files to 0600 and directories to 0700, leaving symbolic links alone', () => {
+    const root = mkdtempSync(join(tmpdir(), 'outpost-narrow-'));
+    mkdirSync(join(root, 'ca'), { mode: 0o755 });
+    writeFileSync(join(root, 'ca', 'ca.pem'), 'x', { mode: 0o644 });
+    writeFileSync(join(root, 'outpost.db'), 'x', { mode: 0o640 });
+    writeFileSync(join(root, 'ok'), 'x', { mode: 0o600 });
+    writeFileSync(join(root, 'target'), 'x', { mode: 0o600 });
+    chmodSync(join(root, 'target'), 0o644);
+    symlinkSync(join(root, 'target'), join(root, 'ca', 'link'));
+    chmodSync(root, 0o755);
+    expect(makeDataDirPrivate(root)).toBe(5);
+    const mode = (p: string) => (lstatSync(join(root, p)).mode & 0o777).toString(8);
+    expect(['', 'ca', 'ca/ca.pem', 'outpost.db', 'ok', 'target'].map(mode)).toEqual([
+      '700',
+      '700',
+      '600',
+      '600',
+      '600',
+      '600',
+    ]);
+    expect(makeDataDirPrivate(root)).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { ErrorCodes, OutpostError } from '../core/errors.js';
 
 /**
@@ -13,5 +14,49 @@ export function ensureDataDir(dir: string): void {
     throw new OutpostError(ErrorCodes.config, `the data directory ${dir} cannot be created (${code})`, {
       cause: e,
     });
+  }
+}
+
+/**
+ * Narrows everything already in the data directory to 0600 (files) and 0700 (directories), so a
+ * directory written by an older version, or a file an operator copied in, follows the rule too.
+ * Symbolic links are not followed. Returns how many entries were changed.
+ */
+export function makeDataDirPrivate(dir: string): number {
+  let changed = 0;
+  const visit = (path: string, depth: number) => {
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    if (!stat || stat.isSymbolicLink()) return;
+    const wanted = stat.isDirectory() ? 0o700 : 0o600;
+    if ((stat.mode & 0o777) !== wanted && ownedByUs(stat.uid)) {
+      chmodSync(path, wanted);
+      changed++;
+    }
+    // The tree is Outpost's own and shallow (ca/, link/, pkcs/…): a depth cap stops a loop anyway.
+    if (stat.isDirectory() && depth < 16) {
+      for (const name of readdirOrNothing(path)) visit(join(path, name), depth + 1);
+    }
+  };
+  visit(dir, 0);
+  return changed;
+}
+
+/**
+ * The compose file runs the connector (uid 10001) and the gateway (root) on one volume: each
+ * narrows what it owns (root owns all) and leaves the rest to its owner, which narrows it at its
+ * own start.
+ */
+function ownedByUs(uid: number): boolean {
+  const me = process.getuid?.();
+  return me === undefined || me === 0 || me === uid;
+}
+
+function readdirOrNothing(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') return [];
+    throw e;
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 
 /** Creates `dir` (and parents) and forces mode 0700: it holds private keys (DESIGN rule 6). */
@@ -31,5 +32,18 @@ export async function readIfExists(path: string): Promise<Buffer | undefined> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
+  }
+}
+
+/**
+ * Before SQLite opens `file`: creates it 0600 if missing and narrows an existing one (and its
+ * -wal, -shm and -journal companions) to 0600. SQLite creates the companions with the mode of the
+ * database file, so they are private from their first byte. `:memory:` and URIs are left alone.
+ */
+export function makeDatabaseFilePrivate(file: string): void {
+  if (file === ':memory:' || file === '' || file.startsWith('file:')) return;
+  closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    if (existsSync(path)) chmodSync(path, 0o600);
   }
 }

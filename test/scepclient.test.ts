@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
@@ -74,5 +74,39 @@ describe('micromdm scepclient against outpost', () => {
     }
     // The server stays healthy after refusals.
     expect((await fetch(`${app.adminUrl}/healthz`)).status).toBe(200);
+  });
+
+  // After real enrollments, with the appliance still running (so SQLite's -wal and -shm exist):
+  // the data directory holds nothing readable by others, the admin API's socket included.
+  it('keeps every file in the data directory 0600 and every directory 0700', () => {
+    const modes: Record<string, string> = {};
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        const stat = lstatSync(path);
+        modes[path.slice(app.dataDir.length + 1)] = (stat.mode & 0o777).toString(8);
+        if (stat.isDirectory()) walk(path);
+      }
+    };
+    walk(app.dataDir);
+    expect(Object.keys(modes)).toEqual(
+      expect.arrayContaining(['outpost.db', 'outpost.db-wal', 'outpost.db-shm', 'admin.sock', 'ca/ca.key']),
+    );
+    const open = Object.entries(modes).filter(([path, mode]) => {
+      const isDir = lstatSync(join(app.dataDir, path)).isDirectory();
+      return mode !== (isDir ? '700' : '600');
+    });
+    expect(open).toEqual([]);
+  });
+
+  // The probes port serves the probes only; the admin API is on the socket, used by the CLI.
+  it('keeps the admin API off the probes port and reaches it through its socket', async () => {
+    for (const path of ['/v1/sessions', '/%761/sessions']) {
+      expect((await fetch(`${app.adminUrl}${path}`)).status).toBe(404);
+    }
+    const listed = await app.cli(['sessions', 'list', '--json']);
+    // A connector-only appliance: the API answered (over admin.sock) that no gateway runs.
+    expect(listed.code, listed.stderr).toBe(3);
+    expect(listed.stderr).toContain('the gateway role is not running');
   });
 });

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { makeDatabaseFilePrivate } from '../../core/private-files.js';
 
 export type CloudDb = Database.Database;
 
@@ -81,6 +82,7 @@ const MIGRATIONS: readonly string[] = [
  * resend unacked results).
  */
 export function openCloudDb(file: string): CloudDb {
+  makeDatabaseFilePrivate(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

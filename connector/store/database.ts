@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { makeDatabaseFilePrivate } from '../../core/private-files.js';
 import { MIGRATIONS } from './migrations.js';
 
 export type Db = Database.Database;
@@ -10,6 +11,7 @@ export type Db = Database.Database;
  * link's at-least-once delivery covers. `:memory:` works for tests.
  */
 export function openDatabase(file: string, opts: { busyTimeoutMs?: number } = {}): Db {
+  makeDatabaseFilePrivate(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

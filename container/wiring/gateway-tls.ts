@@ -42,7 +42,7 @@ export async function gatewayTls(
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const issued = await issueServerCertificate(config, core);
   await writePrivate(keyFile, issued.key);
-  await writeFile(certFile, issued.cert);
+  await writePrivate(certFile, issued.cert);
   logger.info({ component: 'gateway', cert: certFile }, 'gateway TLS certificate issued by the built-in CA');
   return { ...issued, source: certFile };
 }
@@ -88,7 +88,7 @@ async function issueServerCertificate(
   return { cert: Buffer.from(chain), key: Buffer.from(privateKeyToPem(pair.privateKey)) };
 }
 
-/** Private keys are written 0600 from the start (temp file + rename), never readable in between. */
+/** Written 0600 from the start (temp file + rename), never readable in between; like every file in the data directory. */
 async function writePrivate(file: string, data: Buffer): Promise<void> {
   const temp = `${file}.tmp`;
   await writeFile(temp, data, { mode: 0o600 });

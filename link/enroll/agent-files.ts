@@ -103,11 +103,11 @@ export function writeEnrollment(
 ): void {
   const dir = ensureLinkDir(dataDir);
   writeFileAtomic(join(dir, LinkFiles.key), files.key, 0o600);
-  writeFileAtomic(join(dir, LinkFiles.cert), files.cert, 0o644);
-  if (files.cloudCa !== undefined) writeFileAtomic(join(dir, LinkFiles.cloudCa), files.cloudCa, 0o644);
+  writeFileAtomic(join(dir, LinkFiles.cert), files.cert, 0o600);
+  if (files.cloudCa !== undefined) writeFileAtomic(join(dir, LinkFiles.cloudCa), files.cloudCa, 0o600);
   rmSync(join(dir, LinkFiles.nextKey), { force: true });
   rmSync(join(dir, LinkFiles.nextCert), { force: true });
-  writeFileAtomic(join(dir, LinkFiles.state), `${JSON.stringify(files.state, null, 2)}\n`, 0o644);
+  writeFileAtomic(join(dir, LinkFiles.state), `${JSON.stringify(files.state, null, 2)}\n`, 0o600);
 }
 
 /**
@@ -118,7 +118,7 @@ export function writeEnrollment(
 export function replaceAgentCredentials(dataDir: string, key: string, cert: string): void {
   const dir = linkDir(dataDir);
   writeDurable(join(dir, LinkFiles.nextKey), key, 0o600);
-  writeDurable(join(dir, LinkFiles.nextCert), cert, 0o644);
+  writeDurable(join(dir, LinkFiles.nextCert), cert, 0o600);
   completePendingSwap(dataDir);
 }
 

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
  * never a torn file: temp file in the same directory, fsync, rename, fsync of the directory.
  * `mode` applies from creation, so a key is never readable by others even for a moment.
  */
-export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): void {
+export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): void {
   const temp = `${file}.tmp-${process.pid}`;
   writeDurable(temp, data, mode);
   renameDurable(temp, file);

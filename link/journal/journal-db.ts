@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { makeDatabaseFilePrivate } from '../../core/private-files.js';
 import { JOURNAL_MIGRATIONS } from './migrations.js';
 
 export type JournalDb = Database.Database;
@@ -8,6 +9,7 @@ export type JournalDb = Database.Database;
  * goes out, so that write must survive a power cut, not only a process crash. `:memory:` for tests.
  */
 export function openJournalDb(file: string): JournalDb {
+  makeDatabaseFilePrivate(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');

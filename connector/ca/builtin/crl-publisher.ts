@@ -106,7 +106,7 @@ export class CrlPublisher {
       this.ca.signer,
       this.hash,
     );
-    await writeFileAtomic(pathIn(this.dir, CaFiles.crl), der, 0o644);
+    await writeFileAtomic(pathIn(this.dir, CaFiles.crl), der, 0o600);
     this.state = { der, number, thisUpdate, nextUpdate };
     return der;
   }

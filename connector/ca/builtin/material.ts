@@ -139,13 +139,13 @@ export async function hasAnyMaterial(dir: string): Promise<boolean> {
 export async function saveMaterial(dir: string, m: CaMaterial): Promise<void> {
   await ensurePrivateDir(dir);
   await writeFileAtomic(pathIn(dir, CaFiles.caKey), privateKeyToPem(m.ca.privateKey), 0o600);
-  await writeFileAtomic(pathIn(dir, CaFiles.caCert), toPem('CERTIFICATE', m.ca.cert.der), 0o644);
+  await writeFileAtomic(pathIn(dir, CaFiles.caCert), toPem('CERTIFICATE', m.ca.cert.der), 0o600);
   await saveRa(dir, m.ra);
 }
 
 export async function saveRa(dir: string, ra: KeyedCertificate): Promise<void> {
   await writeFileAtomic(pathIn(dir, CaFiles.raKey), privateKeyToPem(ra.privateKey), 0o600);
-  await writeFileAtomic(pathIn(dir, CaFiles.raCert), toPem('CERTIFICATE', ra.cert.der), 0o644);
+  await writeFileAtomic(pathIn(dir, CaFiles.raCert), toPem('CERTIFICATE', ra.cert.der), 0o600);
 }
 
 /** Loads the CA (required) and the RA (undefined when its files are absent). */

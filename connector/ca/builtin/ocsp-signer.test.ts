@@ -36,7 +36,7 @@ describe('OcspSignerKeeper', () => {
   it('makes a delegated signer on first start: key 0600, EKU OCSPSigning, nocheck, issued by the CA', async () => {
     const keeper = await OcspSignerKeeper.open(options);
     expect(statSync(join(dir, 'ocsp.key')).mode & 0o777).toBe(0o600);
-    expect(statSync(join(dir, 'ocsp.pem')).mode & 0o777).toBe(0o644);
+    expect(statSync(join(dir, 'ocsp.pem')).mode & 0o777).toBe(0o600);
     const cert = keeper.certificate;
     expect(cert.der).toEqual(onDisk().der);
     expect(cert.subject.text).toContain('CN=Outpost Root CA OCSP Signer');

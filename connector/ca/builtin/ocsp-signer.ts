@@ -144,7 +144,7 @@ async function createAndSave(o: Required<Omit<OcspSignerOptions, 'onRenewalError
   const signer = keyed(der, keys);
   // Key first (0600, DESIGN rule 6), then the certificate, so no certificate is without its key.
   await writeFileAtomic(pathIn(o.dir, CaFiles.ocspKey), privateKeyToPem(keys.privateKey), 0o600);
-  await writeFileAtomic(pathIn(o.dir, CaFiles.ocspCert), toPem('CERTIFICATE', der), 0o644);
+  await writeFileAtomic(pathIn(o.dir, CaFiles.ocspCert), toPem('CERTIFICATE', der), 0o600);
   return signer;
 }
 

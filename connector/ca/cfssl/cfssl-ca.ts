@@ -142,7 +142,7 @@ export class CfsslCa implements CaBackend {
     const result = await this.client.call('info', body);
     const ca = parseCertificate(certificateFromResult(result, 'info'));
     if (!this.ca?.der.equals(ca.der)) {
-      await writeFileAtomic(pathIn(this.options.dir, CACHE_FILE), toPem('CERTIFICATE', ca.der), 0o644);
+      await writeFileAtomic(pathIn(this.options.dir, CACHE_FILE), toPem('CERTIFICATE', ca.der), 0o600);
     }
     this.ca = ca;
     return ca;

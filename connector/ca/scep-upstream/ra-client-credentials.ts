@@ -68,7 +68,7 @@ export async function openRaClientCredentials(dir: string, now: Date): Promise<R
     'sha256',
   );
   await writeFileAtomic(pathIn(dir, UpstreamFiles.key), privateKeyToPem(keys.privateKey), 0o600);
-  await writeFileAtomic(pathIn(dir, UpstreamFiles.cert), toPem('CERTIFICATE', certDer), 0o644);
+  await writeFileAtomic(pathIn(dir, UpstreamFiles.cert), toPem('CERTIFICATE', certDer), 0o600);
   return { certDer, privateKey: keys.privateKey, signer: keyPairSigner(keys) };
 }
 
@@ -83,5 +83,5 @@ export async function loadCachedCaCerts(dir: string): Promise<Buffer[] | undefin
 
 export async function saveCachedCaCerts(dir: string, certsDer: Buffer[]): Promise<void> {
   const pem = certsDer.map((der) => toPem('CERTIFICATE', der)).join('');
-  await writeFileAtomic(pathIn(dir, UpstreamFiles.caCerts), pem, 0o644);
+  await writeFileAtomic(pathIn(dir, UpstreamFiles.caCerts), pem, 0o600);
 }

@@ -63,17 +63,28 @@ export function registerRunVerb(
   program
     .command('run')
     .description('start the appliance (the roles in the config) and run until SIGTERM/SIGINT')
+    .addHelpText(
+      'after',
+      '\nListens on: connector.scep.listen (SCEP, CRL, OCSP; default 0.0.0.0:8080), gateway.listen\n' +
+        '(VPN; default 0.0.0.0:8443), admin.listen (read-only probes /healthz /readyz /metrics, no\n' +
+        'authentication; default 127.0.0.1:9090) and admin.api (the admin API for `outpost sessions`:\n' +
+        'the Unix socket <dataDir>/admin.sock, mode 0600, by default; TCP only with admin.api.listen;\n' +
+        'every request needs the token in <dataDir>/admin-token).',
+    )
     .action(async (_options, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const load = await cliConfigLoader(deps, globals);
       const fileConfig = await loadCliConfig(deps, globals);
-      const [{ createLogger }, { ShutdownManager }, { ensureDataDir }] = await Promise.all([
-        import('../../log.js'),
-        import('../../shutdown.js'),
-        import('../../data-dir.js'),
-      ]);
+      const [{ createLogger }, { ShutdownManager }, { ensureDataDir, makeDataDirPrivate }] =
+        await Promise.all([import('../../log.js'), import('../../shutdown.js'), import('../../data-dir.js')]);
       ensureDataDir(fileConfig.dataDir);
       const logger = createLogger({ level: fileConfig.log.level });
+      const narrowed = makeDataDirPrivate(fileConfig.dataDir);
+      if (narrowed > 0)
+        logger.warn(
+          { dataDir: fileConfig.dataDir, entries: narrowed },
+          'data directory entries narrowed to 0600/0700',
+        );
       const config = await withPushedConfig(fileConfig, load, logger);
       const shutdown = new ShutdownManager({ logger });
       shutdown.installSignalHandlers();
