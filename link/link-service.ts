@@ -345,7 +345,7 @@ export class LinkService implements EventSink {
 }
 
 /** `{kind, data}` → the schema's flat event; absent values (null) are left out rather than sent as null. */
-function toLinkEvent(event: RoleEvent): Partial<LinkEvent> {
+export function toLinkEvent(event: RoleEvent): Partial<LinkEvent> {
   const fields = Object.entries(event.data ?? {}).filter(([, v]) => v !== null && v !== undefined);
   return { ...Object.fromEntries(fields), kind: event.kind } as Partial<LinkEvent>;
 }

@@ -8,13 +8,18 @@ export interface ConnectorEventSink {
 
 const workerEventType = 'outpost:event';
 
-/** The cloud's SCEP notification for an issued certificate (transaction id, serial, thumbprint, expiry). */
+/**
+ * The cloud's notification for an issued certificate (serial, thumbprint, expiry): a SCEP issuance
+ * names its transaction id, a `cert.pkcs.issue` job (`via` is `job:<jobId>`) its job id.
+ */
 export function issuedEvent(record: InventoryRecord, via: string) {
+  const jobId = via.startsWith('job:') ? via.slice('job:'.length) : null;
   return {
     kind: 'scep.issued',
     data: {
       via,
       transactionId: record.transactionId ?? null,
+      jobId,
       serialHex: record.serialHex,
       thumbprint: record.thumbprint,
       subject: record.subject,

@@ -71,10 +71,14 @@ export type HealthReport = z.infer<typeof healthReport>;
 /** `health` — the periodic health report; the cloud stores it as the appliance's last health and acks it. */
 export const healthMessage = z.object({ ...envelope, type: z.literal('health'), report: healthReport });
 
-/** Event `scep.issued`: a certificate was issued over SCEP. */
+/**
+ * Event `scep.issued`: a certificate was issued, over SCEP (with its `transactionId`) or for a
+ * `cert.pkcs.issue` job (with its `jobId`; there is no SCEP transaction then).
+ */
 export const scepIssuedEvent = z.object({
   kind: z.literal('scep.issued'),
-  transactionId: boundedText,
+  transactionId: boundedText.optional(),
+  jobId: linkId.optional(),
   /** Serial number, lowercase hex without separators. */
   serialHex: z.string().regex(/^[0-9a-f]{1,64}$/),
   /** SHA-256 of the certificate's DER, lowercase hex. */
