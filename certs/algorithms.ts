@@ -1,6 +1,6 @@
 import { constants, type KeyObject, verify } from 'node:crypto';
 import * as asn1js from 'asn1js';
-import { DecodeError } from '../core/errors.js';
+import { DecodeError, ErrorCodes, OutpostError } from '../core/errors.js';
 import { encodedBytes } from './asn1.js';
 import { type AsnNode, isContextTag, isUniversal, oidValue, smallIntegerValue } from './der-reader.js';
 import { derNull, objectIdentifier, sequence } from './der-writer.js';
@@ -110,7 +110,7 @@ export function verifyWithAlgorithm(
     const keyType = publicKey.asymmetricKeyType;
     if (oid === Oid.rsassaPss) {
       if (keyType !== 'rsa' && keyType !== 'rsa-pss') return false;
-      const pss = decodePssParams(params);
+      const pss = pssParameters(params);
       return verify(
         pss.hash,
         data,
@@ -126,11 +126,25 @@ export function verifyWithAlgorithm(
   }
 }
 
+/** What an RSASSA-PSS AlgorithmIdentifier asks a verifier to do. */
+export interface PssParameters {
+  hash: HashName;
+  saltLength: number;
+}
+
+function unsupportedPss(detail: string): OutpostError {
+  return new OutpostError(ErrorCodes.unsupportedAlgorithm, 'unsupported signature algorithm', {
+    detail: `RSASSA-PSS: ${detail}`,
+  });
+}
+
 /**
- * RSASSA-PSS-params (RFC 4055 §3.1): defaults sha1 / MGF1-sha1 / salt 20. node:crypto uses the
- * message hash for MGF1, so a different MGF1 hash is unsupported (rejected).
+ * RSASSA-PSS-params (RFC 4055 §3.1): defaults sha1 / MGF1-sha1 / salt 20 / trailerField 1.
+ * node:crypto uses the message hash for MGF1, so a different MGF1 hash is unsupported. Throws
+ * unsupportedAlgorithm for what we cannot verify (SHA-224, another MGF, another trailer) and
+ * DecodeError when malformed. `params` absent or NULL means all defaults.
  */
-function decodePssParams(params: AsnNode | undefined): { hash: HashName; saltLength: number } {
+export function pssParameters(params: AsnNode | undefined): PssParameters {
   let hash: HashName = 'sha1';
   let mgfHash: HashName = 'sha1';
   let saltLength = 20;
@@ -141,19 +155,24 @@ function decodePssParams(params: AsnNode | undefined): { hash: HashName; saltLen
     else if (isContextTag(field, 1)) mgfHash = mgf1Hash(inner);
     else if (isContextTag(field, 2) && isUniversal(inner, INTEGER))
       saltLength = smallIntegerValue(inner, 'saltLength');
+    else if (isContextTag(field, 3) && isUniversal(inner, INTEGER)) {
+      if (smallIntegerValue(inner, 'trailerField') !== 1) throw unsupportedPss('trailerField other than 1');
+    } else throw new DecodeError('RSASSA-PSS-params: unexpected field');
   }
-  if (mgfHash !== hash) throw new DecodeError('PSS with a different MGF1 hash');
+  if (mgfHash !== hash) throw unsupportedPss('MGF1 hash differs from the message hash');
   return { hash, saltLength };
 }
 
 function hashOf(algorithm: AsnNode | undefined): HashName {
-  const hash = HASH_BY_OID.get(oidValue(childNodes(algorithm, 'hash algorithm')[0], 'hash'));
-  if (!hash) throw new DecodeError('unsupported hash');
+  const oid = oidValue(childNodes(algorithm, 'hash algorithm')[0], 'hash');
+  const hash = HASH_BY_OID.get(oid);
+  if (!hash) throw unsupportedPss(`hash ${oid}`);
   return hash;
 }
 
 function mgf1Hash(algorithm: AsnNode | undefined): HashName {
   const [oid, hashAlg] = childNodes(algorithm, 'MGF');
-  if (oidValue(oid, 'MGF') !== Oid.mgf1) throw new DecodeError('unsupported MGF');
+  const mgf = oidValue(oid, 'MGF');
+  if (mgf !== Oid.mgf1) throw unsupportedPss(`mask generation ${mgf}`);
   return hashOf(hashAlg);
 }

@@ -76,6 +76,32 @@ describe('strongSwan pki --scep against outpost', () => {
     expect(app.logs()).toMatch(/"via":"renewal:[0-9a-f]+"/);
   });
 
+  it('enrolls with --rsa-padding pss (RSASSA-PSS signatures on the request and its CSR)', async () => {
+    const result = await strongswanEnroll(app.scepUrl, ca, 'ss-pss', {
+      password: await mintChallenge(),
+      rsaPadding: 'pss',
+    });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(await openssl(['verify', '-CAfile', caPemOf(app), result.certFile])).toContain(': OK');
+    expect(await openssl(['x509', '-in', result.certFile, '-noout', '-subject'])).toContain('CN = ss-pss');
+  });
+
+  it('gets a signed FAILURE badAlg for --digest sha224, and the challenge stays usable', async () => {
+    const challenge = await mintChallenge();
+    const refused = await strongswanEnroll(app.scepUrl, ca, 'ss-sha224', {
+      password: challenge,
+      digest: 'sha224',
+    });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/badAlg|bad algorithm/i);
+    expect(refused.stderr).not.toContain('HTTP 400');
+    const retried = await strongswanEnroll(app.scepUrl, ca, 'ss-sha224', {
+      password: challenge,
+      keyFile: refused.keyFile,
+    });
+    expect(retried.code, retried.stdout + retried.stderr).toBe(0);
+  });
+
   it('refuses a wrong challenge with a FAILURE CertRep', async () => {
     const result = await strongswanEnroll(app.scepUrl, ca, 'ss-wrong', { password: 'not-the-challenge' });
     expect(result.code).not.toBe(0);

@@ -7,6 +7,8 @@ export interface SignatureScheme {
   keyType: 'rsa' | 'ec';
   /** Hash fixed by the OID, or undefined when the SignerInfo's digestAlgorithm decides (rsaEncryption). */
   hash?: HashName;
+  /** RSASSA-PSS: hash and salt come from the AlgorithmIdentifier's parameters (RFC 4056 §3). */
+  pss?: true;
 }
 
 const schemes: ReadonlyMap<string, SignatureScheme> = new Map<string, SignatureScheme>([
@@ -16,6 +18,8 @@ const schemes: ReadonlyMap<string, SignatureScheme> = new Map<string, SignatureS
   [Oid.sha256WithRsa, { keyType: 'rsa', hash: 'sha256' }],
   [Oid.sha384WithRsa, { keyType: 'rsa', hash: 'sha384' }],
   [Oid.sha512WithRsa, { keyType: 'rsa', hash: 'sha512' }],
+  // RFC 4056: what strongSwan's pki --scep --rsa-padding pss signs with
+  [Oid.rsassaPss, { keyType: 'rsa', pss: true }],
   // some signers put the key's algorithm here; the digestAlgorithm then decides the hash
   [Oid.ecPublicKey, { keyType: 'ec' }],
   [Oid.ecdsaWithSha1, { keyType: 'ec', hash: 'sha1' }],

@@ -1,11 +1,12 @@
 import { constants, type KeyObject, verify } from 'node:crypto';
 import { DecodeError, ErrorCodes, OutpostError } from '../../core/errors.js';
+import { type PssParameters, pssParameters } from '../algorithms.js';
 import { certificateRef } from './certificate-ref.js';
 import type { DecodedSignerInfo } from './decode-signed-data.js';
 import { decoding, octetsValue, oidValue, parseDer } from './der-reader.js';
 import { digest, hashFromOid } from './digest-algorithms.js';
 import { Oid } from './oids.js';
-import { signatureSchemeFromOid } from './signature-algorithms.js';
+import { type SignatureScheme, signatureSchemeFromOid } from './signature-algorithms.js';
 
 function badSignature(detail: string, cause?: unknown): OutpostError {
   return new OutpostError(ErrorCodes.badSignature, 'signature verification failed', { detail, cause });
@@ -22,7 +23,8 @@ function singleAttributeValue(signer: DecodedSignerInfo, oid: string, what: stri
  * Verifies one SignerInfo against `content` (the eContent octets): with signed attributes, the
  * message-digest attribute must equal the content's digest and the signature covers the DER SET OF
  * signed attributes (RFC 5652 §5.4); without them, the signature covers the content itself.
- * RSA PKCS#1 v1.5 with any supported hash, and ECDSA. Throws badSignature on mismatch.
+ * RSA PKCS#1 v1.5 with any supported hash, RSASSA-PSS (RFC 4056) and ECDSA. Throws badSignature on
+ * mismatch, unsupportedAlgorithm for a digest or signature algorithm we do not verify (SHA-224).
  */
 export function verifySignerInfo(
   signer: DecodedSignerInfo,
@@ -32,10 +34,10 @@ export function verifySignerInfo(
 ): void {
   const digestHash = hashFromOid(signer.digestAlgorithm.oid);
   const scheme = signatureSchemeFromOid(signer.signatureAlgorithm.oid);
+  const pss = scheme.pss ? pssParametersOf(signer) : undefined;
   const publicKey =
     certificateOrKey instanceof Uint8Array ? certificateRef(certificateOrKey).publicKey() : certificateOrKey;
-  if (publicKey.asymmetricKeyType !== scheme.keyType)
-    throw badSignature('key type does not match signature algorithm');
+  if (!keyFits(publicKey, scheme)) throw badSignature('key type does not match signature algorithm');
 
   let signedBytes: Uint8Array = content;
   if (signer.signedAttrsDer) {
@@ -44,13 +46,30 @@ export function verifySignerInfo(
   }
   let valid: boolean;
   try {
-    const key =
-      scheme.keyType === 'rsa' ? { key: publicKey, padding: constants.RSA_PKCS1_PADDING } : publicKey;
-    valid = verify(scheme.hash ?? digestHash, signedBytes, key, signer.signature);
+    const key = pss
+      ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }
+      : scheme.keyType === 'rsa'
+        ? { key: publicKey, padding: constants.RSA_PKCS1_PADDING }
+        : publicKey;
+    valid = verify(pss?.hash ?? scheme.hash ?? digestHash, signedBytes, key, signer.signature);
   } catch (cause) {
     throw badSignature('signature could not be checked', cause);
   }
   if (!valid) throw badSignature('signature does not verify');
+}
+
+/** An RSA-PSS key (id-RSASSA-PSS SPKI) can only make PSS signatures (RFC 4055 §1.2). */
+function keyFits(publicKey: KeyObject, scheme: SignatureScheme): boolean {
+  const type = publicKey.asymmetricKeyType;
+  if (type === 'rsa-pss') return scheme.pss === true;
+  return type === scheme.keyType;
+}
+
+function pssParametersOf(signer: DecodedSignerInfo): PssParameters {
+  const der = signer.signatureAlgorithm.parametersDer;
+  return decoding('RSASSA-PSS-params', () =>
+    pssParameters(der ? parseDer(der, 'RSASSA-PSS-params', der.length) : undefined),
+  );
 }
 
 /** RFC 5652 §5.3: with signed attributes, content-type and message-digest MUST be present. */

@@ -1,10 +1,11 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { octetString, printableString } from '../../../certs/cms/der-writer.js';
-import { buildSignedData, Oid } from '../../../certs/cms/index.js';
+import { buildSignedData, decodeSignedData, Oid } from '../../../certs/cms/index.js';
+import { parseCsr } from '../../../certs/csr.js';
 import { ErrorCodes } from '../../../core/errors.js';
 import { MessageType, ScepOid } from './constants.js';
-import { decodePkiMessage } from './decode-pki-message.js';
+import { decodePkiMessage, identifyPkiMessage } from './decode-pki-message.js';
 import { encodePkiMessage, type PkiMessageInput } from './encode-pki-message.js';
 import { decodeGetMessageParam } from './get-message-param.js';
 import { fixture, fixtureKey, fixtureSigner, openssl } from './test-support.js';
@@ -62,6 +63,52 @@ describe('decodePkiMessage on requests captured from micromdm scepclient 2.1.0',
     expect(() =>
       decodePkiMessage(fixture('scepclient-pkcsreq.der'), { ...ra, raPrivateKey: fixtureKey('ra.key') }),
     ).toThrow(expect.objectContaining({ code: ErrorCodes.decrypt }));
+  });
+});
+
+describe('decodePkiMessage on requests captured from strongSwan pki --scep 5.9.8', () => {
+  const ra = {
+    raCertDer: fixture('scepserver-ca.crt.der'),
+    raPrivateKey: fixtureKey('scepserver-ca.key'),
+    maxBytes,
+  };
+
+  it('verifies an RSASSA-PSS signature (--rsa-padding pss: SHA-256, MGF1-SHA-256, salt 32) and reads its PSS-signed CSR', () => {
+    const message = decodePkiMessage(fixture('strongswan-pss-pkcsreq.der'), ra);
+    expect(message).toMatchObject({
+      messageType: MessageType.PKCSReq,
+      digestAlgorithm: 'sha256',
+      contentCipher: 'aes-128-cbc',
+      transactionId: 'D272998AD5FA048D00F074DFDF45582E57B1D0A5',
+    });
+    if (message.payload.kind !== 'csr') throw new Error('no CSR');
+    const text = openssl(['req', '-inform', 'DER', '-noout', '-verify', '-text'], message.payload.csrDer);
+    expect(text.toString()).toContain('rsassaPss');
+    expect(parseCsr(message.payload.csrDer)).toMatchObject({ signatureValid: true });
+  });
+
+  it('refuses the PSS request with badSignature once a byte of its signature changes', () => {
+    const der = Buffer.from(fixture('strongswan-pss-pkcsreq.der'));
+    const signature = decodeSignedData(der, { maxBytes }).signers[0]!.signature;
+    const at = der.indexOf(signature);
+    der[at + 10] = der[at + 10]! ^ 0x01;
+    expect(() => decodePkiMessage(der, ra)).toThrow(
+      expect.objectContaining({ code: ErrorCodes.badSignature }),
+    );
+  });
+
+  it('refuses --digest sha224 with unsupportedAlgorithm, and identifyPkiMessage still addresses a reply to it', () => {
+    const der = fixture('strongswan-sha224-pkcsreq.der');
+    expect(() => decodePkiMessage(der, ra)).toThrow(
+      expect.objectContaining({ code: ErrorCodes.unsupportedAlgorithm }),
+    );
+    const identity = identifyPkiMessage(der, { maxBytes });
+    expect(identity).toMatchObject({
+      messageType: MessageType.PKCSReq,
+      transactionId: 'D272998AD5FA048D00F074DFDF45582E57B1D0A5',
+    });
+    expect(identity.senderNonce).toHaveLength(16);
+    expect(identity.digestAlgorithm).toBeUndefined();
   });
 });
 

@@ -40,20 +40,34 @@ export interface DecodedPkiMessage {
 }
 
 /**
- * Decodes a client pkiMessage (RFC 8894 §3.2): SignedData whose content is the pkcsPKIEnvelope.
- * Order of work: parse, find the signer certificate by sid among `certificates` (never by position),
- * verify the signature (cheap public-key operation, §3.2.1), and only then decrypt with the RA key.
- * Throws DecodeError (malformed), badSignature, decrypt, unsupportedAlgorithm.
+ * What a pkiMessage says about itself in clear, before anything is verified: enough to address a
+ * FAILURE CertRep to it (RFC 8894 §3.3.2) when the rest cannot be processed, e.g. a digest or
+ * signature algorithm we do not support (failInfo badAlg).
  */
-export function decodePkiMessage(der: Uint8Array, options: DecodePkiMessageOptions): DecodedPkiMessage {
-  const signedData = decodeSignedData(der, { maxBytes: options.maxBytes });
+export interface PkiMessageIdentity {
+  messageType: MessageType;
+  transactionId: string;
+  senderNonce: Buffer;
+  /** The request's digest when it is one we support; a reply may mirror it. */
+  digestAlgorithm?: HashName;
+}
+
+/**
+ * Reads the identity attributes of a client pkiMessage without verifying or decrypting it.
+ * Throws DecodeError when the SignedData or its SCEP attributes are malformed.
+ */
+export function identifyPkiMessage(der: Uint8Array, options: { maxBytes: number }): PkiMessageIdentity {
+  return readIdentity(der, options.maxBytes).identity;
+}
+
+function readIdentity(der: Uint8Array, maxBytes: number) {
+  const signedData = decodeSignedData(der, { maxBytes });
   if (signedData.signers.length !== 1) throw new DecodeError('pkiMessage must have exactly one signer');
   const signer = signedData.signers[0]!;
   if (signedData.encapContentType !== Oid.data) throw new DecodeError('pkiMessage content is not id-data');
   const content = signedData.content;
   if (!content) throw new DecodeError('pkiMessage has no pkcsPKIEnvelope');
-
-  const { messageType, transactionId, senderNonce } = decoding('SCEP attributes', () => {
+  const identity: PkiMessageIdentity = decoding('SCEP attributes', () => {
     const type = readDecimal(signer.signedAttributes, ScepOid.messageType, 'messageType')!;
     if (!isMessageType(type) || type === MessageType.CertRep)
       throw new DecodeError(`unknown messageType ${type}`);
@@ -63,6 +77,33 @@ export function decodePkiMessage(der: Uint8Array, options: DecodePkiMessageOptio
       senderNonce: readNonce(signer.signedAttributes, ScepOid.senderNonce, 'senderNonce'),
     };
   });
+  const digest = supportedDigest(signer.digestAlgorithm.oid);
+  return {
+    signedData,
+    signer,
+    content,
+    identity: digest ? { ...identity, digestAlgorithm: digest } : identity,
+  };
+}
+
+function supportedDigest(oid: string): HashName | undefined {
+  try {
+    return hashFromOid(oid);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Decodes a client pkiMessage (RFC 8894 §3.2): SignedData whose content is the pkcsPKIEnvelope.
+ * Order of work: parse, find the signer certificate by sid among `certificates` (never by position),
+ * verify the signature (cheap public-key operation, §3.2.1), and only then decrypt with the RA key.
+ * Throws DecodeError (malformed), badSignature, decrypt, unsupportedAlgorithm (decided from the
+ * AlgorithmIdentifiers in clear, never from decrypted bytes).
+ */
+export function decodePkiMessage(der: Uint8Array, options: DecodePkiMessageOptions): DecodedPkiMessage {
+  const { signedData, signer, content, identity } = readIdentity(der, options.maxBytes);
+  const { messageType, transactionId, senderNonce } = identity;
 
   const signerCert = findIdentified(signer.sid, signedData.certificates);
   if (!signerCert) {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeSignedData, decryptEnvelopedData } from '../../../certs/cms/index.js';
 import { OutpostError } from '../../../core/errors.js';
-import { decodePkiMessage } from './decode-pki-message.js';
+import { decodePkiMessage, identifyPkiMessage } from './decode-pki-message.js';
 import { decodeGetMessageParam } from './get-message-param.js';
 import { fixture, fixtureKey } from './test-support.js';
 
@@ -18,6 +18,9 @@ const seeds = [
   fixture('scepclient-pkcsreq.der'),
   fixture('scepclient-renewalreq.der'),
   fixture('scepserver-certrep-pkcsreq.der'),
+  // strongSwan pki --scep: RSASSA-PSS signer info (parameters parsed), and an unsupported digest
+  fixture('strongswan-pss-pkcsreq.der'),
+  fixture('strongswan-sha224-pkcsreq.der'),
 ];
 const pkcsReq = seeds[0]!;
 
@@ -56,6 +59,7 @@ const decoders: { name: string; decode: (bytes: Buffer) => unknown; seeds: Buffe
     decode: (b) => decodePkiMessage(b, { raCertDer, raPrivateKey, maxBytes }),
     seeds,
   },
+  { name: 'identifyPkiMessage', decode: (b) => identifyPkiMessage(b, { maxBytes }), seeds },
   { name: 'decodeSignedData', decode: (b) => decodeSignedData(b, { maxBytes }), seeds },
   {
     name: 'decryptEnvelopedData',

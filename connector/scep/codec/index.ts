@@ -7,6 +7,8 @@ export {
   type DecodedPkiMessage,
   type DecodePkiMessageOptions,
   decodePkiMessage,
+  identifyPkiMessage,
+  type PkiMessageIdentity,
 } from './decode-pki-message.js';
 export { type CertRepInput, encodeCertRep } from './encode-cert-rep.js';
 export { encodePkiMessage, type PkiMessageInput } from './encode-pki-message.js';

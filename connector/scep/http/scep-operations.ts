@@ -8,7 +8,9 @@ import {
   type DecodedPkiMessage,
   decodePkiMessage,
   encodeCertRep,
+  identifyPkiMessage,
   MessageType,
+  type PkiMessageIdentity,
   PkiStatus,
 } from '../codec/index.js';
 import { failInfoFor } from './scep-failure.js';
@@ -39,26 +41,52 @@ export class ScepOperations {
   constructor(private readonly options: ScepOperationsOptions) {}
 
   async pkiOperation(der: Buffer, client: string): Promise<PkiOperationResult> {
-    const { message, csr } = this.decode(der);
-    const log = this.options.logger.child({ transactionId: message.transactionId, client });
+    let decoded: { message: DecodedPkiMessage; csr?: ParsedCsr };
+    try {
+      decoded = this.decode(der);
+    } catch (e) {
+      return this.unsupportedAlgorithmReply(der, e, client);
+    }
+    const { message, csr } = decoded;
     try {
       const reply = await this.dispatch(message, csr, client);
       return { ...reply, body: this.certRep(message, reply.input), messageType: message.messageType };
     } catch (e) {
-      const error = toOutpostError(e);
-      if (error.code === ErrorCodes.internal || error.code === ErrorCodes.unavailable) {
-        log.error({ err: error, code: error.code }, 'SCEP operation failed');
-      } else {
-        log.info({ code: error.code, reason: error.message }, 'SCEP request refused');
-      }
-      const input = { status: PkiStatus.FAILURE, failInfo: failInfoFor(error) } as const;
-      return {
-        body: this.certRep(message, input),
-        messageType: message.messageType,
-        status: 'failure',
-        error,
-      };
+      return this.failure(message, toOutpostError(e), client);
     }
+  }
+
+  /**
+   * A digest or signature algorithm we cannot verify (SHA-224, PSS with another MGF1 hash, an
+   * unknown cipher) is named in clear in the message, so it is answered like any refusal: a signed
+   * CertRep FAILURE badAlg (RFC 8894 §3.2.1.4.5) addressed by the message's transactionID and
+   * nonce, not a bare HTTP 400. Anything else undecodable still escapes as an error.
+   */
+  private unsupportedAlgorithmReply(der: Buffer, e: unknown, client: string): PkiOperationResult {
+    if (!(e instanceof OutpostError) || e.code !== ErrorCodes.unsupportedAlgorithm) throw e;
+    let identity: PkiMessageIdentity;
+    try {
+      identity = identifyPkiMessage(der, { maxBytes: this.options.maxMessageBytes });
+    } catch {
+      throw e;
+    }
+    return this.failure(identity, e, client);
+  }
+
+  private failure(identity: PkiMessageIdentity, error: OutpostError, client: string): PkiOperationResult {
+    const log = this.options.logger.child({ transactionId: identity.transactionId, client });
+    if (error.code === ErrorCodes.internal || error.code === ErrorCodes.unavailable) {
+      log.error({ err: error, code: error.code }, 'SCEP operation failed');
+    } else {
+      log.info({ code: error.code, reason: error.message }, 'SCEP request refused');
+    }
+    const input = { status: PkiStatus.FAILURE, failInfo: failInfoFor(error) } as const;
+    return {
+      body: this.certRep(identity, input),
+      messageType: identity.messageType,
+      status: 'failure',
+      error,
+    };
   }
 
   /**
@@ -134,18 +162,19 @@ export class ScepOperations {
     return { status: 'success', input: { status: PkiStatus.SUCCESS, issuedCertsDer } };
   }
 
-  private certRep(message: DecodedPkiMessage, input: ReplyInput): Buffer {
+  /** A FAILURE or PENDING reply needs only the identity; SUCCESS encrypts to the requester's certificate. */
+  private certRep(message: PkiMessageIdentity & Partial<DecodedPkiMessage>, input: ReplyInput): Buffer {
     const { ra } = this.options;
     return encodeCertRep({
       ...input,
       transactionId: message.transactionId,
       recipientNonce: message.senderNonce,
       senderNonce: randomBytes(16),
-      requesterCertDer: message.signerCertDer,
+      ...(message.signerCertDer ? { requesterCertDer: message.signerCertDer } : {}),
       raCertDer: ra.certDer,
       raSigner: ra.signer,
-      hash: message.digestAlgorithm,
-      cipher: message.contentCipher,
+      hash: message.digestAlgorithm ?? 'sha256',
+      ...(message.contentCipher ? { cipher: message.contentCipher } : {}),
     });
   }
 }
