@@ -1,7 +1,24 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Inventory } from '../../connector/issuance/ports.js';
 import type { OcspMetrics } from '../../connector/scep/http/ocsp-route.js';
-import type { ScepMetrics } from '../../connector/scep/http/scep-routes.js';
+import { type ScepMetrics, scepOperationLabel } from '../../connector/scep/http/scep-routes.js';
+import { fixedLabel } from '../../core/metric-labels.js';
+
+// Every label value below comes from a fixed set (`other` for the rest): a value a device can
+// influence must never become a new time series.
+const outcomeLabel = fixedLabel(['ok', 'success', 'failure', 'pending', 'rejected', 'busy', 'error']);
+/** `via` is `challenge:<ref>`, `renewal:<serial>`, `approval` or `job:<id>`: only the kind is kept. */
+const viaLabel = fixedLabel(['challenge', 'renewal', 'approval', 'job']);
+const ocspStatusLabel = fixedLabel([
+  'good',
+  'revoked',
+  'unknown',
+  'malformedRequest',
+  'internalError',
+  'tryLater',
+  'sigRequired',
+  'unauthorized',
+]);
 
 export interface ConnectorMetrics extends ScepMetrics, OcspMetrics {
   issued(profile: string, via: string): void;
@@ -51,14 +68,16 @@ export function createConnectorMetrics(
   });
   return {
     observe(operation, outcome, seconds) {
-      requests.inc({ operation, outcome });
-      duration.observe({ operation }, seconds);
+      const label = scepOperationLabel(operation);
+      requests.inc({ operation: label, outcome: outcomeLabel(outcome) });
+      duration.observe({ operation: label }, seconds);
     },
     issued(profile, via) {
-      issued.inc({ profile, via: via.split(':')[0] ?? via });
+      // profile: a name from the configuration (the authority refuses any other).
+      issued.inc({ profile, via: viaLabel(via.split(':')[0]) });
     },
     ocsp(status) {
-      ocsp.inc({ status });
+      ocsp.inc({ status: ocspStatusLabel(status) });
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { DecodeError, ErrorCodes, OutpostError, toOutpostError } from '../../../core/errors.js';
+import { fixedLabel } from '../../../core/metric-labels.js';
 import { capabilities, decodeGetMessageParam, encodeCaCertResponse } from '../codec/index.js';
 import { ClientRateLimiter, ConcurrencyGate } from './client-limits.js';
 import { httpStatusFor } from './scep-failure.js';
@@ -20,7 +21,10 @@ export interface ScepRouteOptions {
   metrics?: ScepMetrics;
 }
 
-const knownOperations = new Set(['GetCACaps', 'GetCACert', 'GetNextCACert', 'PKIOperation']);
+export const SCEP_OPERATIONS = ['GetCACaps', 'GetCACert', 'GetNextCACert', 'PKIOperation'] as const;
+const knownOperations: ReadonlySet<string> = new Set(SCEP_OPERATIONS);
+/** The `operation` metric label: a known operation, or `other` (the query value is the peer's). */
+export const scepOperationLabel = fixedLabel(SCEP_OPERATIONS);
 
 /**
  * RFC 8894 §4 over HTTP: `GET|POST <path>?operation=…[&message=…]`. Errors before a CertRep can
@@ -29,44 +33,76 @@ const knownOperations = new Set(['GetCACaps', 'GetCACert', 'GetNextCACert', 'PKI
 export function registerScepRoutes(app: FastifyInstance, options: ScepRouteOptions): void {
   const rate = new ClientRateLimiter(options.limits.ratePerClientPerMinute);
   const gate = new ConcurrencyGate(options.limits.maxConcurrent);
-  const handler = (request: FastifyRequest, reply: FastifyReply) =>
-    handle(request, reply, options, rate, gate);
-  app.get(options.path, handler);
-  app.post(options.path, { bodyLimit: options.limits.maxBodyBytes }, handler);
+  // The rate limit runs at onRequest, before the body is read and before any SCEP parsing, for
+  // every request to the path, whatever its operation.
+  const limit = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    let refused: OutpostError | undefined;
+    try {
+      rate.take(request.ip);
+    } catch (e) {
+      refused = toOutpostError(e);
+    }
+    if (refused) refuse(request, reply, options, refused, process.hrtime.bigint());
+    else done();
+  };
+  const handler = (request: FastifyRequest, reply: FastifyReply) => handle(request, reply, options, gate);
+  app.get(options.path, { onRequest: limit }, handler);
+  app.post(options.path, { bodyLimit: options.limits.maxBodyBytes, onRequest: limit }, handler);
+}
+
+function operationOf(request: FastifyRequest): string {
+  const query = request.query as Record<string, unknown>;
+  return typeof query.operation === 'string' ? query.operation : '';
 }
 
 async function handle(
   request: FastifyRequest,
   reply: FastifyReply,
   options: ScepRouteOptions,
-  rate: ClientRateLimiter,
   gate: ConcurrencyGate,
 ): Promise<FastifyReply> {
   const started = process.hrtime.bigint();
-  const query = request.query as Record<string, unknown>;
-  const operation = typeof query.operation === 'string' ? query.operation : '';
-  let outcome = 'error';
+  const operation = operationOf(request);
   try {
     if (!knownOperations.has(operation)) {
       throw new OutpostError(ErrorCodes.badRequest, 'unknown or missing operation');
     }
-    rate.take(request.ip);
-    outcome = await gate.run(() => answer(operation, request, reply, options));
+    const outcome = await gate.run(() => answer(operation, request, reply, options));
+    observe(options, operation, outcome, started);
     return reply;
   } catch (e) {
-    const error = toOutpostError(e);
-    outcome = error.code === ErrorCodes.busy ? 'busy' : 'rejected';
-    logRejection(options.logger, error, request, operation);
-    if (error.code === ErrorCodes.busy) reply.header('retry-after', '1');
-    return reply.code(httpStatusFor(error)).type('text/plain').send(`${error.clientMessage}\n`);
-  } finally {
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    options.metrics?.observe(operation || 'unknown', outcome, seconds);
+    return refuse(request, reply, options, toOutpostError(e), started);
   }
 }
 
+/** Answers an error before any CertRep: a short text body, counted and logged. */
+function refuse(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: ScepRouteOptions,
+  error: OutpostError,
+  started: bigint,
+): FastifyReply {
+  const operation = operationOf(request);
+  observe(options, operation, error.code === ErrorCodes.busy ? 'busy' : 'rejected', started);
+  logRejection(options.logger, error, request, operation);
+  if (error.code === ErrorCodes.busy) reply.header('retry-after', '1');
+  return reply.code(httpStatusFor(error)).type('text/plain').send(`${error.clientMessage}\n`);
+}
+
+function observe(options: ScepRouteOptions, operation: string, outcome: string, started: bigint): void {
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  options.metrics?.observe(scepOperationLabel(operation), outcome, seconds);
+}
+
 function logRejection(logger: Logger, error: OutpostError, request: FastifyRequest, operation: string): void {
-  const fields = { code: error.code, client: request.ip, operation, reason: error.message };
+  // The peer's operation text goes into the log only cut short.
+  const fields = {
+    code: error.code,
+    client: request.ip,
+    operation: operation.slice(0, 64),
+    reason: error.message,
+  };
   if (error.code === ErrorCodes.internal)
     logger.error({ ...fields, err: error.cause }, 'SCEP request failed');
   else logger.info(fields, 'SCEP request rejected');
