@@ -13,7 +13,7 @@ import {
 } from '../ca/ca-backend.js';
 import type { ChallengeVerifier } from './challenge/challenge-verifier.js';
 import type { ChallengeGrant } from './challenge/expectations.js';
-import { checkCsr } from './csr-policy.js';
+import { checkCsr, type UsagesToIssue } from './csr-policy.js';
 import type { EnrichedIssue, EnrichmentRequest, IssuanceEnrichment } from './enrichment/ports.js';
 import type { Inventory, InventoryRecord, PendingRequest, PendingStore } from './ports.js';
 import type { ProfilePolicy } from './profile-policy.js';
@@ -50,6 +50,11 @@ export interface DirectIssueRequest {
 export interface AuthorityEvents {
   issued?(record: InventoryRecord, via: string): void;
   refused?(error: OutpostError, transactionId: string): void;
+  /**
+   * The profile (or challenge) lists key usages the request's key cannot have (keyEncipherment or
+   * dataEncipherment for an EC key, RFC 5480 §3): the certificate is issued without them.
+   */
+  keyUsageDropped?(profile: string, dropped: string[], requester: string): void;
 }
 
 export interface AuthorityOptions {
@@ -408,7 +413,7 @@ export class Authority {
   private async issue(
     csr: ParsedCsr,
     profile: ProfilePolicy,
-    usages: { keyUsage: string[]; eku: string[] },
+    usages: UsagesToIssue,
     requester: string,
     transactionId: string | undefined,
     via: string,
@@ -416,6 +421,8 @@ export class Authority {
   ): Promise<InventoryRecord | undefined> {
     // Policy chain, last step: the directory (missing/disabled accounts refused, subject, SANs
     // and SID mapping rendered), then the CA.
+    if (usages.droppedKeyUsage)
+      this.options.events?.keyUsageDropped?.(profile.name, usages.droppedKeyUsage, requester);
     const enriched = await this.options.enrichment?.enrich(profile.name, { csr, ...context });
     const issued = await this.options.backend.issue(
       this.issueRequest(csr, profile, usages, requester, enriched),
@@ -428,7 +435,7 @@ export class Authority {
   private issueRequest(
     csr: ParsedCsr,
     profile: ProfilePolicy,
-    usages: { keyUsage: string[]; eku: string[] },
+    usages: UsagesToIssue,
     requester: string,
     enriched?: EnrichedIssue,
   ): IssueRequest {

@@ -92,6 +92,50 @@ describe('checkCsr', () => {
     }
   });
 
+  it.each<[string, 'rsa' | 'ec', string[] | undefined, string[] | undefined, string[], string[] | undefined]>(
+    [
+      ['RSA, by key type', 'rsa', undefined, undefined, ['digitalSignature', 'keyEncipherment'], undefined],
+      ['EC, by key type', 'ec', undefined, undefined, ['digitalSignature'], undefined],
+      [
+        'EC, profile lists keyEncipherment',
+        'ec',
+        ['digitalSignature', 'keyEncipherment'],
+        undefined,
+        ['digitalSignature'],
+        ['keyEncipherment'],
+      ],
+      [
+        'EC, challenge pins dataEncipherment',
+        'ec',
+        undefined,
+        ['keyAgreement', 'dataEncipherment'],
+        ['keyAgreement'],
+        ['dataEncipherment'],
+      ],
+      [
+        'RSA, profile lists keyEncipherment',
+        'rsa',
+        ['keyEncipherment'],
+        undefined,
+        ['keyEncipherment'],
+        undefined,
+      ],
+    ],
+  )('key usage: %s (RFC 5480 §3)', (_name, keyType, listed, pinned, keyUsage, dropped) => {
+    const { keyUsage: _ku, ...withoutUsage } = profile;
+    const policy: ProfilePolicy = listed ? { ...withoutUsage, keyUsage: listed } : withoutUsage;
+    const usages = checkCsr(
+      csr('CN=d', {}, keyType === 'rsa' ? rsa : ec),
+      policy,
+      pinned ? { keyUsage: pinned } : {},
+    );
+    expect(usages).toEqual({
+      keyUsage,
+      eku: ['clientAuth'],
+      ...(dropped ? { droppedKeyUsage: dropped } : {}),
+    });
+  });
+
   it('refuses key types and sizes the profile does not allow', () => {
     expect(() => checkCsr(csr('CN=d', {}, ec), { ...profile, keyTypes: ['rsa'] }, {})).toThrow(/key type ec/);
     expect(() => checkCsr(csr('CN=d'), { ...profile, minRsaBits: 3072 }, {})).toThrow(/RSA key of 2048 bits/);

@@ -2,6 +2,7 @@ import type { ParsedCsr, SubjectAltNames } from '../../certs/csr.js';
 import { dnEquals } from '../../certs/name.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { CsrExpectations } from './challenge/expectations.js';
+import { fitKeyUsage, keyUsageFor, keyUsageForbiddenFor } from './key-usage.js';
 import type { ProfilePolicy, SanKind } from './profile-policy.js';
 
 const sanKinds: SanKind[] = ['dns', 'email', 'uri', 'ip', 'upn'];
@@ -64,11 +65,16 @@ function checkExpectations(csr: ParsedCsr, expected: CsrExpectations): void {
 export interface UsagesToIssue {
   keyUsage: string[];
   eku: string[];
+  /** Usages the profile or challenge listed that the key type cannot have: left out, to be logged. */
+  droppedKeyUsage?: string[];
 }
 
 /**
  * Checks a CSR against its profile and the challenge's expectations, field by field, and returns
- * the usages the certificate gets: the challenge's when it pins them, otherwise the profile's.
+ * the usages the certificate gets: the challenge's when it pins them, otherwise the profile's,
+ * otherwise the key type's (keyUsageFor). keyEncipherment and dataEncipherment never go into a
+ * certificate for an EC key (RFC 5480 §3): listed ones come back in `droppedKeyUsage`, and a CSR
+ * that asks for them is not refused for it (what a CSR asks for is only ever checked, not copied).
  */
 export function checkCsr(csr: ParsedCsr, profile: ProfilePolicy, expected: CsrExpectations): UsagesToIssue {
   if (!csr.signatureValid) {
@@ -83,7 +89,9 @@ export function checkCsr(csr: ParsedCsr, profile: ProfilePolicy, expected: CsrEx
   }
   checkSanKinds(csr.sans, profile);
   checkExpectations(csr, expected);
-  const usages = { keyUsage: expected.keyUsage ?? profile.keyUsage, eku: expected.eku ?? profile.eku };
-  checkRequestedUsages(csr, usages.keyUsage, usages.eku);
-  return usages;
+  const listed = expected.keyUsage ?? profile.keyUsage ?? keyUsageFor(csr.keyType);
+  const eku = expected.eku ?? profile.eku;
+  checkRequestedUsages(csr, [...listed, ...keyUsageForbiddenFor(csr.keyType)], eku);
+  const { keyUsage, dropped } = fitKeyUsage(listed, csr.keyType);
+  return { keyUsage, eku, ...(dropped.length > 0 ? { droppedKeyUsage: dropped } : {}) };
 }

@@ -61,7 +61,7 @@ describe('defaults (no file, no environment)', () => {
     ],
     ['connector.defaultProfile', 'device'],
     ['connector.profiles.device.validityDays', 365],
-    ['connector.profiles.device.keyUsage', ['digitalSignature', 'keyEncipherment']],
+    ['connector.profiles.device.keyUsage', undefined], // by key type (connector/issuance/key-usage.ts)
     ['connector.profiles.device.eku', ['clientAuth']],
     ['connector.profiles.device.keyTypes', ['rsa', 'ec']],
     ['connector.profiles.device.minRsaBits', 2048],

@@ -220,7 +220,8 @@ export type CaConfig = z.output<typeof caSchema>;
 
 export const profileSchema = z.strictObject({
   validityDays: boundedInt(1, 3650).default(365),
-  keyUsage: uniqueList(z.enum(KEY_USAGES)).default(['digitalSignature', 'keyEncipherment']),
+  /** Absent = by key type: RSA digitalSignature + keyEncipherment, EC digitalSignature (RFC 5480 §3). */
+  keyUsage: uniqueList(z.enum(KEY_USAGES)).optional(),
   eku: uniqueList(ekuEntry).default(['clientAuth']),
   keyTypes: uniqueList(z.enum(['rsa', 'ec']))
     .min(1)

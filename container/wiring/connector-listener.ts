@@ -95,6 +95,11 @@ export function issuanceEvents(
       sink?.emit(issuedEvent(record, via));
     },
     refused: (error, transactionId) => sink?.emit(refusedEvent(error, transactionId)),
+    keyUsageDropped: (profile, dropped, requester) =>
+      logger.warn(
+        { profile, dropped, requester },
+        'profile lists key usages an EC key cannot have (RFC 5480 §3): issued without them',
+      ),
   };
 }
 

@@ -9,7 +9,7 @@ export function profilePolicies(config: OutpostConfig): Map<string, ProfilePolic
       {
         name,
         validityDays: p.validityDays,
-        keyUsage: [...p.keyUsage],
+        ...(p.keyUsage ? { keyUsage: [...p.keyUsage] } : {}),
         eku: [...p.eku],
         keyTypes: [...p.keyTypes],
         minRsaBits: p.minRsaBits,
