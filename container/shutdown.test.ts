@@ -32,6 +32,18 @@ describe('ShutdownManager', () => {
     expect(await manager.run('test')).toBe(expected);
   });
 
+  it.each([
+    ['config error (exit 2)', 2],
+    ['any other failure (exit 1)', 1],
+  ])('a failed start (%s) logs the exit status it ends with, not 0', async (_name, status) => {
+    const lines: { msg?: string; code?: number }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const manager = new ShutdownManager({ logger });
+    manager.register('db', async () => {});
+    expect(await manager.run('start-up failed', status)).toBe(status);
+    expect(lines.find((l) => l.msg === 'shutdown complete')?.code).toBe(status);
+  });
+
   it('runs the closers once however often it is asked', async () => {
     const close = vi.fn();
     const manager = new ShutdownManager({ logger: silent });

@@ -53,9 +53,13 @@ export class ShutdownManager {
     this.proc.off('SIGINT', this.onSignal);
   }
 
-  /** Runs every closer once (later calls share the first run) and resolves with the exit code. */
-  run(reason: string): Promise<number> {
-    this.running ??= this.closeAll(reason);
+  /**
+   * Runs every closer once (later calls share the first run) and resolves with the exit code:
+   * `exitCode` when the process ends for a failure of its own (a failed start), else 0 when every
+   * closer succeeded. The log line gives the code the process will exit with.
+   */
+  run(reason: string, exitCode: number = EXIT_CLEAN): Promise<number> {
+    this.running ??= this.closeAll(reason, exitCode);
     return this.running;
   }
 
@@ -76,7 +80,7 @@ export class ShutdownManager {
     void this.shutdownAndExit(signal);
   }
 
-  private async closeAll(reason: string): Promise<number> {
+  private async closeAll(reason: string, exitCode: number): Promise<number> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<number>((resolve) => {
       timer = setTimeout(() => {
@@ -85,21 +89,21 @@ export class ShutdownManager {
       }, this.timeoutMs);
     });
     try {
-      return await Promise.race([this.closeInReverse(reason), timeout]);
+      return await Promise.race([this.closeInReverse(reason, exitCode), timeout]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private async closeInReverse(reason: string): Promise<number> {
-    let code = EXIT_CLEAN;
+  private async closeInReverse(reason: string, exitCode: number): Promise<number> {
+    let code = exitCode;
     for (const { name, close } of [...this.closers].reverse()) {
       const started = performance.now();
       try {
         await close();
         this.logger.info({ closer: name, ms: Math.round(performance.now() - started) }, 'closed');
       } catch (err) {
-        code = EXIT_UNCLEAN;
+        code = Math.max(code, EXIT_UNCLEAN);
         this.logger.error({ closer: name, err }, 'closer failed');
       }
     }

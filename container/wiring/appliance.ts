@@ -6,6 +6,7 @@ import { Readiness } from '../admin/readiness.js';
 import type { ApplianceStartOptions } from '../cli/cli-context.js';
 import { adminApiEndpoint } from '../config/admin-api-endpoint.js';
 import type { OutpostConfig } from '../config/schema.js';
+import { handDataDirToOwner } from '../data-dir.js';
 import { PushedConfigStore } from '../reconfigure/pushed-config-store.js';
 import { Reconfigurer } from '../reconfigure/reconfigurer.js';
 import type { ShutdownManager } from '../shutdown.js';
@@ -55,6 +56,8 @@ export async function startAppliance(
       registerAdminApi(app, { token: adminToken, ...(gateway ? { sessions: gateway.sessions } : {}) }),
   });
   shutdown.register('admin API', () => adminApi.close());
+  // Last: the admin API's socket and everything before it are in the data directory by now.
+  keepDataDirWithOwner(config.dataDir, logger, shutdown);
   await link?.start(
     { reconfigurer, ...(gateway ? { gateway } : {}), ...(connector ? { connector } : {}) },
     shutdown,
@@ -73,6 +76,22 @@ export interface ApplianceHandle {
   connector?: ConnectorHandle;
 }
 
+/**
+ * As root on a volume another uid owns (the gateway service beside the unprivileged connector):
+ * hand what this process created to that owner now, and every minute for files created later
+ * (the gateway's renewed TLS certificate, pushed configuration).
+ */
+function keepDataDirWithOwner(dataDir: string, logger: Logger, shutdown: ShutdownManager): void {
+  const handOver = () => {
+    const changed = handDataDirToOwner(dataDir);
+    if (changed > 0) logger.info({ dataDir, changed }, 'data directory entries given to its owner');
+  };
+  handOver();
+  if (process.getuid?.() !== 0) return;
+  const timer = setInterval(handOver, 60_000).unref();
+  shutdown.register('data directory owner', () => clearInterval(timer));
+}
+
 /** SIGHUP re-reads the config file and applies what can change in place (see reconfigure/). */
 function reloadOnHangup(reconfigurer: Reconfigurer, logger: Logger, shutdown: ShutdownManager): void {
   const onHangup = () => {
@@ -85,23 +104,30 @@ function reloadOnHangup(reconfigurer: Reconfigurer, logger: Logger, shutdown: Sh
 }
 
 /**
- * A host that cannot run the VPN (no /dev/net/tun, no CAP_NET_ADMIN, forwarding off) still runs
- * the other roles: the gateway says why it did not start, once, and /readyz stays 503 with that
- * reason, so a health check notices and the admin is told what to fix.
+ * A gateway that cannot start never takes the other roles with it: a host that cannot run the VPN
+ * (no /dev/net/tun, no CAP_NET_ADMIN, forwarding off, `ip` or `nft` missing, the port taken)
+ * still runs the connector. The gateway says why it did not start, once, and /readyz stays 503
+ * with that reason, so a health check notices and the admin is told what to fix. Whatever it had
+ * opened before failing is closed with the rest at shutdown.
  */
-async function startGatewayOrReport(
+export async function startGatewayOrReport(
   config: OutpostConfig,
   logger: Logger,
   registry: ClusterRegistry,
   readiness: Readiness,
   shutdown: ShutdownManager,
+  start: typeof startGatewayRole = startGatewayRole,
 ): Promise<GatewayHandle | undefined> {
   try {
-    return await startGatewayRole(config, logger, registry, readiness, shutdown);
+    return await start(config, logger, registry, readiness, shutdown);
   } catch (e) {
-    if (!isOutpostError(e) || e.code !== ErrorCodes.config) throw e;
-    logger.error({ component: 'gateway', code: e.code, reason: e.message }, 'the gateway role did not start');
-    readiness.register('gateway', async () => ({ ok: false, detail: e.message }));
+    const code = isOutpostError(e) ? e.code : ErrorCodes.internal;
+    const reason = e instanceof Error ? e.message : String(e);
+    logger.error(
+      { component: 'gateway', code, reason },
+      'the gateway role did not start; the other roles run on',
+    );
+    readiness.register('gateway', async () => ({ ok: false, detail: `not started: ${reason} (${code})` }));
     return undefined;
   }
 }

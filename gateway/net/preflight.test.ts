@@ -60,6 +60,24 @@ describe('preflight', () => {
     ]);
   });
 
+  it.each([
+    // The image's user: --cap-add alone leaves its effective set empty, so the hint says --user 0.
+    [
+      'uid 10001 (the image)',
+      'Uid:\t10001\t10001\t10001\t10001\n',
+      /uid 10001.*docker run --user 0 --cap-add NET_ADMIN/,
+    ],
+    ['root', 'Uid:\t0\t0\t0\t0\n', /^docker run --cap-add NET_ADMIN/],
+  ])('gives the capability hint that works for %s', (_name, uidLine, fix) => {
+    const problems = preflight(
+      { ipv6: false },
+      host({ ...READY, '/proc/self/status': `${uidLine}CapEff:\t0000000000000000\n` }),
+    );
+    expect(problems).toEqual([
+      expect.objectContaining({ check: 'cap-net-admin', fix: expect.stringMatching(fix) }),
+    ]);
+  });
+
   it('assertPreflight throws one config error listing the fixes', () => {
     expect(() =>
       assertPreflight({ ipv6: false }, host({ ...READY, '/proc/sys/net/ipv4/ip_forward': '0' })),

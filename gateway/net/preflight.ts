@@ -40,8 +40,26 @@ function tryRead(host: PreflightHost, path: string): string | undefined {
   }
 }
 
+/**
+ * The capability fix that works for this process. Docker's --cap-add only reaches a root process:
+ * a non-root user's effective set stays empty (Docker sets no ambient capabilities), so in the
+ * image, whose user is uid 10001, the gateway has to run as root in its container.
+ */
+function capabilityFix(uid: number | undefined): string {
+  if (uid === 0)
+    return 'docker run --cap-add NET_ADMIN (compose: cap_add: [NET_ADMIN]); on a host, run as root';
+  return (
+    `this process runs as uid ${uid ?? '?'}, and a capability added to a container reaches only root: ` +
+    'docker run --user 0 --cap-add NET_ADMIN --device /dev/net/tun --sysctl net.ipv4.ip_forward=1 ' +
+    '(compose: the gateway service, `docker compose --profile gateway up -d`); on a host, run as root'
+  );
+}
+
 export function preflight(options: PreflightOptions, host: PreflightHost = systemHost): PreflightProblem[] {
   const problems: PreflightProblem[] = [];
+  const status = tryRead(host, '/proc/self/status') ?? '';
+  const uidText = /^Uid:\s*(\d+)\s+(\d+)/m.exec(status)?.[2];
+  const uid = uidText === undefined ? undefined : Number(uidText);
   try {
     host.probeTun();
   } catch (e) {
@@ -52,17 +70,16 @@ export function preflight(options: PreflightOptions, host: PreflightHost = syste
       fix:
         code === 'ENOENT'
           ? 'pass the device into the container: docker run --device /dev/net/tun (on a host: modprobe tun)'
-          : 'give the container the device and the capability: docker run --cap-add NET_ADMIN --device /dev/net/tun',
+          : `give the process the device and the capability: ${capabilityFix(uid)}`,
     });
   }
 
-  const status = tryRead(host, '/proc/self/status') ?? '';
   const capEff = /^CapEff:\s*([0-9a-fA-F]+)\s*$/m.exec(status)?.[1];
   if (capEff === undefined || ((BigInt(`0x${capEff}`) >> CAP_NET_ADMIN) & 1n) === 0n) {
     problems.push({
       check: 'cap-net-admin',
       message: 'the process lacks CAP_NET_ADMIN (needed to create the TUN and set addresses, routes and NAT)',
-      fix: 'docker run --cap-add NET_ADMIN (or run as root / setcap cap_net_admin+ep on the node binary)',
+      fix: capabilityFix(uid),
     });
   }
 

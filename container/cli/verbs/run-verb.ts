@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
+import { toOutpostError } from '../../../core/errors.js';
 import type { OutpostConfig } from '../../config/schema.js';
 import type { ShutdownManager } from '../../shutdown.js';
 import {
@@ -10,6 +11,7 @@ import {
   loadCliConfig,
   type StartAppliance,
 } from '../cli-context.js';
+import { exitCodeFor } from '../exit-codes.js';
 
 async function defaultStartAppliance(
   config: OutpostConfig,
@@ -96,8 +98,9 @@ export function registerRunVerb(
       try {
         await (deps.startAppliance ?? start)(config, logger, shutdown, { load: (pushed) => load(pushed) });
       } catch (e) {
-        // Close whatever did start (ports, database) before reporting the failure.
-        await shutdown.run('start-up failed');
+        // Close whatever did start (ports, database) before reporting the failure; the log line
+        // carries the exit status the CLI returns for this error.
+        await shutdown.run('start-up failed', exitCodeFor(toOutpostError(e)));
         shutdown.removeSignalHandlers();
         throw e;
       }
