@@ -1,9 +1,9 @@
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../core/errors.js';
-import { ensureDataDir, makeDataDirPrivate } from './data-dir.js';
+import { ensureDataDir, handDataDirToOwner, makeDataDirPrivate } from './data-dir.js';
 
 describe('ensureDataDir', () => {
   const root = mkdtempSync(join(tmpdir(), 'outpost-datadir-'));
@@ -51,5 +51,28 @@ describe('makeDataDirPrivate', () => {
       '600',
     ]);
     expect(makeDataDirPrivate(root)).toBe(0);
+  });
+});
+
+describe('handDataDirToOwner', () => {
+  const isRoot = process.getuid?.() === 0;
+
+  it.skipIf(!isRoot)('gives root-created entries, at any depth, to the directory owner (root only)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outpost-handover-'));
+    mkdirSync(join(dir, 'ca'));
+    writeFileSync(join(dir, 'ca', 'ca.pem'), '', { mode: 0o600 });
+    writeFileSync(join(dir, 'admin-token'), '', { mode: 0o600 });
+    chownSync(dir, 10001, 10001);
+    expect(handDataDirToOwner(dir)).toBe(3);
+    for (const path of ['ca', 'ca/ca.pem', 'admin-token']) {
+      expect(statSync(join(dir, path))).toMatchObject({ uid: 10001, gid: 10001 });
+    }
+    expect(handDataDirToOwner(dir)).toBe(0); // nothing left to change
+  });
+
+  it('leaves a directory root owns alone, and does nothing unless root', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outpost-handover-'));
+    writeFileSync(join(dir, 'file'), '');
+    expect(handDataDirToOwner(dir)).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, OutpostError } from '../core/errors.js';
 
@@ -59,4 +59,39 @@ function readdirOrNothing(path: string): string[] {
     if (code === 'EACCES' || code === 'EPERM') return [];
     throw e;
   }
+}
+
+/**
+ * A root process (the gateway service: root in its container for CAP_NET_ADMIN) sharing the data
+ * volume with the unprivileged connector gives what it created to the directory's owner, so the
+ * connector can still open `ca/`, the database and the rest (every file is 0600: a root-owned one
+ * is unreadable to uid 10001). Does nothing unless running as root in a directory another uid
+ * owns. Returns how many entries changed owner.
+ */
+export function handDataDirToOwner(dir: string, limit = 10_000): number {
+  if (process.getuid?.() !== 0) return 0;
+  const owner = statSync(dir, { throwIfNoEntry: false });
+  if (!owner || owner.uid === 0) return 0;
+  let changed = 0;
+  let seen = 0;
+  const pending = [dir];
+  while (pending.length > 0 && seen < limit) {
+    const current = pending.pop()!;
+    for (const name of readdirOrNothing(current)) {
+      if (++seen > limit) break;
+      const path = join(current, name);
+      const stats = lstatSync(path, { throwIfNoEntry: false });
+      if (!stats) continue;
+      if (stats.uid !== owner.uid) {
+        try {
+          lchownSync(path, owner.uid, owner.gid);
+          changed++;
+        } catch {
+          // gone meanwhile, or a read-only file system: the connector's own check reports it
+        }
+      }
+      if (stats.isDirectory()) pending.push(path);
+    }
+  }
+  return changed;
 }

@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { type DirectoryState, type FsProbe, planEntrypoint } from './entrypoint.js';
-import { realFsProbe } from './entrypoint-probe.js';
+import { firstForeignEntry, realFsProbe } from './entrypoint-probe.js';
 
 function probe(state: Partial<DirectoryState> = {}, uid: number | undefined = 10001) {
   const inspectDataDir = vi.fn(() => ({ exists: true, writable: true, ...state }));
@@ -82,16 +82,26 @@ describe('planEntrypoint: data directory', () => {
       10001,
       [
         /not writable by uid 10001 \(owned by uid 0\): EACCES/,
-        /--entrypoint chown outpost 10001:10001 \/var\/lib\/outpost/,
+        /--entrypoint chown outpost -R 10001:10001 \/var\/lib\/outpost/,
         /sudo chown -R 10001:10001/,
       ],
     ],
     ['read-only mount', { writable: false, ownerUid: 10001, error: 'EROFS' }, 10001, [/EROFS/]],
     [
+      // A root gateway on the shared volume created ca/ first: the directory is writable, ca.pem is not.
+      'root-owned file inside a writable volume',
+      { writable: false, ownerUid: 0, blockedPath: 'ca/ca.pem', error: 'EACCES' },
+      10001,
+      [
+        /\/var\/lib\/outpost\/ca\/ca.pem is not accessible to uid 10001 \(owned by uid 0\)/,
+        /chown outpost -R 10001:10001/,
+      ],
+    ],
+    [
       'other user',
       { writable: false, exists: false, error: 'EACCES' },
       1234,
-      [/uid 1234/, /outpost 1234:1234 /],
+      [/uid 1234/, /outpost -R 1234:1234 /],
     ],
   ])('fails with advice on a %s', (_name, state, uid, messages) => {
     const plan = planEntrypoint(CONTAINER, [], probe(state, uid).fs);
@@ -120,6 +130,17 @@ describe('realFsProbe', () => {
       });
     },
   );
+
+  it('finds the first entry another uid owns', () => {
+    const dir = join(root, 'foreign');
+    mkdirSync(join(dir, 'ca'), { recursive: true });
+    writeFileSync(join(dir, 'ca', 'ca.pem'), '');
+    const owner = process.getuid?.() ?? 0;
+    expect(firstForeignEntry(dir, 4242)).toEqual({ path: 'ca', ownerUid: owner });
+    expect(firstForeignEntry(dir, owner)).toBeUndefined();
+    expect(firstForeignEntry(dir, 0)).toBeUndefined(); // root opens everything
+    expect(firstForeignEntry(dir, 4242, 0)).toBeUndefined(); // bounded
+  });
 
   it('reports a path under a file', () => {
     expect(realFsProbe.inspectDataDir('/dev/null/x')).toMatchObject({ writable: false, error: 'ENOTDIR' });

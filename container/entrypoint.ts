@@ -3,6 +3,8 @@ export interface DirectoryState {
   exists: boolean;
   writable: boolean;
   ownerUid?: number;
+  /** An entry under the directory that belongs to another uid (`ca/ca.pem`); ownerUid is its owner. */
+  blockedPath?: string;
   /** errno code when the check failed (EACCES, EROFS, …). */
   error?: string;
 }
@@ -55,10 +57,13 @@ function permissionAdvice(dir: string, state: DirectoryState, uid: number | unde
   const who = uid === undefined ? 'this process' : `uid ${uid}`;
   const owner = state.ownerUid === undefined ? '' : ` (owned by uid ${state.ownerUid})`;
   const target = uid ?? CONTAINER_UID;
+  const problem = state.blockedPath
+    ? `${dir}/${state.blockedPath} is not accessible to ${who}${owner}${state.error ? `: ${state.error}` : ''}`
+    : `the data directory ${dir} is not writable by ${who}${owner}${state.error ? `: ${state.error}` : ''}`;
   return [
-    `outpost: the data directory ${dir} is not writable by ${who}${owner}${state.error ? `: ${state.error}` : ''}.`,
-    'Outpost keeps its database and CA keys there. To fix it, give the volume to the outpost user:',
-    `  named volume:  docker run --rm -v outpost-data:${dir} --user 0 --entrypoint chown outpost ${target}:${target} ${dir}`,
+    `outpost: ${problem}.`,
+    'Outpost keeps its database and CA keys there. To fix it, give the volume (all of it) to the outpost user:',
+    `  named volume:  docker run --rm -v outpost-data:${dir} --user 0 --entrypoint chown outpost -R ${target}:${target} ${dir}`,
     `  bind mount:    sudo chown -R ${target}:${target} /path/on/host`,
     '  or run the container with --user set to the directory owner (compose: user: "UID:GID").',
   ].join('\n');
