@@ -79,6 +79,32 @@ describe('defaults (no file, no environment)', () => {
     expect(loadConfig({ env: { OUTPOST_IN_CONTAINER: '1' } }).dataDir).toBe('/var/lib/outpost');
   });
 
+  it.each([
+    ['outside the container', {}, undefined, '0.0.0.0:8443'],
+    [
+      'inside the container: 443, the port the image exposes',
+      { OUTPOST_IN_CONTAINER: '1' },
+      undefined,
+      '0.0.0.0:443',
+    ],
+    ['inside, with an empty gateway section', { OUTPOST_IN_CONTAINER: '1' }, 'gateway:\n', '0.0.0.0:443'],
+    [
+      'inside, the file wins',
+      { OUTPOST_IN_CONTAINER: '1' },
+      'gateway:\n  listen: 0.0.0.0:4443\n',
+      '0.0.0.0:4443',
+    ],
+    [
+      'inside, the environment wins',
+      { OUTPOST_IN_CONTAINER: '1', OUTPOST__gateway__listen: '0.0.0.0:8443' },
+      undefined,
+      '0.0.0.0:8443',
+    ],
+  ])('gateway.listen %s', (_name, env, file, listen) => {
+    const options = file === undefined ? { env } : { env, file: configFile(file) };
+    expect(loadConfig(options).gateway.listen).toBe(listen);
+  });
+
   it('treats empty sections as defaults', () => {
     const fromFile = loadConfig({ file: configFile('connector:\ngateway:\n  tun:\ncloud:\n'), env: {} });
     expect(fromFile.connector.scep.path).toBe('/scep');

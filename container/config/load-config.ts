@@ -1,6 +1,6 @@
 import { applyOverrides } from './apply-overrides.js';
 import { ConfigError } from './config-error.js';
-import { defaultDataDir } from './default-data-dir.js';
+import { containerGatewayListen, defaultDataDir } from './default-data-dir.js';
 import { type ConfigOverride, envOverrides } from './env-overrides.js';
 import { formatIssues } from './format-issues.js';
 import { mergeLayer } from './merge-layer.js';
@@ -50,6 +50,8 @@ export function loadConfig(options: LoadConfigOptions = {}): OutpostConfig {
   if (layered.dataDir === undefined || layered.dataDir === null) {
     layered.dataDir = defaultDataDir(env);
   }
+  const gatewayListen = containerGatewayListen(env);
+  if (gatewayListen !== undefined) withContainerGatewayListen(layered, gatewayListen);
   let result: ReturnType<typeof configSchema.safeParse>;
   try {
     result = configSchema.safeParse(layered, { reportInput: true });
@@ -59,4 +61,12 @@ export function loadConfig(options: LoadConfigOptions = {}): OutpostConfig {
   }
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues));
   return result.data;
+}
+
+/** Sets gateway.listen where neither the file nor the environment did. */
+function withContainerGatewayListen(layered: Record<string, unknown>, listen: string): void {
+  const gateway = layered.gateway;
+  if (gateway === undefined || gateway === null) layered.gateway = { listen };
+  else if (typeof gateway === 'object' && !Array.isArray(gateway) && !('listen' in gateway))
+    (gateway as Record<string, unknown>).listen = listen;
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import {
   anyCidr,
@@ -11,20 +12,42 @@ import {
   uniqueList,
 } from './schema-common.js';
 
-/** PEM certificate (chain) + key, or one PKCS#12 file with its password in a file. */
+/** A DNS name (a leading `*.` allowed) or an IP address, as a certificate's SAN. */
+const tlsName = z
+  .string()
+  .max(253)
+  .refine(
+    (name) =>
+      isIP(name) !== 0 ||
+      /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(
+        name,
+      ),
+    { message: 'expected a DNS name or an IP address' },
+  );
+
+/**
+ * PEM certificate (chain) + key, or one PKCS#12 file with its password in a file; or neither,
+ * and then the built-in CA issues the certificate for `names` (default: the host name).
+ */
 const gatewayTls = z
   .strictObject({
     cert: filePath.optional(),
     key: filePath.optional(),
     pkcs12: filePath.optional(),
     passwordFile: filePath.optional(),
+    /** Names of the certificate the built-in CA issues (SANs; the first is the CN). */
+    names: z.array(tlsName).min(1).max(32).optional(),
   })
   .refine(
-    (t) =>
-      (t.cert !== undefined && t.key !== undefined) !==
-      (t.pkcs12 !== undefined && t.passwordFile !== undefined),
+    (t) => {
+      const pem = t.cert !== undefined && t.key !== undefined;
+      const p12 = t.pkcs12 !== undefined && t.passwordFile !== undefined;
+      const anyFile = [t.cert, t.key, t.pkcs12, t.passwordFile].some((f) => f !== undefined);
+      return anyFile ? pem !== p12 && t.names === undefined : t.names !== undefined;
+    },
     {
-      message: 'expected either cert and key (PEM) or pkcs12 and passwordFile',
+      message:
+        'expected either cert and key (PEM), or pkcs12 and passwordFile, or names (a certificate from the built-in CA)',
     },
   );
 

@@ -25,7 +25,8 @@ import type { ClusterRegistry } from './cluster-metrics.js';
 import { openConnectorCore } from './connector-core.js';
 import { gatewayAuth } from './gateway-auth.js';
 import { type PoolSet, poolSet } from './gateway-pool-sets.js';
-import { gatewayTls, readConfiguredTls, tlsFilesOf } from './gateway-tls.js';
+import { configuredTlsFiles, gatewayTls, readConfiguredTls, tlsFilesOf } from './gateway-tls.js';
+import { watchServedCertificate } from './gateway-tls-expiry.js';
 import type { WorkerInit } from './gateway-worker-init.js';
 import { startGatewayWorkers } from './gateway-workers.js';
 
@@ -138,6 +139,7 @@ export async function startGatewayRole(
     };
   });
   watchTlsFiles(config, server, log, shutdown);
+  watchServedCertificate(config, readiness, registry);
   log.info(
     {
       listen: gw.listen,
@@ -275,7 +277,7 @@ function watchTlsFiles(
   log: Logger,
   shutdown: ShutdownManager,
 ): void {
-  const configured = config.gateway.tls;
+  const configured = configuredTlsFiles(config);
   if (!configured) return;
   const files = tlsFilesOf(configured);
   const reload = async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -21,61 +22,102 @@ export interface GatewayTlsMaterial {
 }
 
 const renewBeforeMs = 30 * 24 * 3600 * 1000;
+/** 397 days: within the 2 years Apple's clients accept for a server certificate (and CA/B's 398). */
+const validityDays = 397;
+
+type TlsFiles = NonNullable<OutpostConfig['gateway']['tls']>;
+
+/** The configured certificate files, if `gateway.tls` names files rather than only `names`. */
+export function configuredTlsFiles(config: OutpostConfig): TlsFiles | undefined {
+  const tls = config.gateway.tls;
+  return tls && (tls.cert !== undefined || tls.pkcs12 !== undefined) ? tls : undefined;
+}
 
 /**
- * The gateway's server certificate: the configured PEM files, or — when `gateway.tls` is absent —
- * one issued by the built-in CA on first start (ECDSA P-256, serverAuth, SANs for the host name
- * and the listen address) and kept under dataDir/gateway, renewed 30 days before it expires.
+ * The names the built-in CA's gateway certificate carries: `gateway.tls.names`, or the host name
+ * (which the compose file sets from OUTPOST_PUBLIC_HOST; Docker's default is the container ID)
+ * plus the listen address when it is a specific one.
+ */
+export function selfIssuedTlsNames(
+  config: OutpostConfig,
+  host: string = hostname(),
+): { dns: string[]; ip: string[] } {
+  const listen = parseListenAddress(config.gateway.listen);
+  const names = config.gateway.tls?.names ?? [
+    host,
+    ...(listen && !['0.0.0.0', '::'].includes(listen.host) ? [listen.host] : []),
+  ];
+  return { dns: names.filter((n) => isIP(n) === 0), ip: names.filter((n) => isIP(n) !== 0) };
+}
+
+/**
+ * The gateway's server certificate: the configured PEM files, or — otherwise — one issued by the
+ * built-in CA (ECDSA P-256, serverAuth, SANs from `selfIssuedTlsNames`, 397 days) and kept under
+ * dataDir/gateway; issued again when its names no longer match the configuration or 30 days
+ * before it expires.
  */
 export async function gatewayTls(
   config: OutpostConfig,
   core: ConnectorCore,
   logger: Logger,
 ): Promise<GatewayTlsMaterial> {
-  const configured = config.gateway.tls;
+  const configured = configuredTlsFiles(config);
   if (configured) return readConfiguredTls(configured);
   const dir = join(config.dataDir, 'gateway');
   const certFile = join(dir, 'tls.pem');
   const keyFile = join(dir, 'tls.key');
-  const existing = await readExisting(certFile, keyFile);
+  const names = selfIssuedTlsNames(config);
+  const existing = await readExisting(certFile, keyFile, names);
   if (existing) return existing;
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const issued = await issueServerCertificate(config, core);
+  const issued = await issueServerCertificate(names, core);
   await writePrivate(keyFile, issued.key);
   await writePrivate(certFile, issued.cert);
-  logger.info({ component: 'gateway', cert: certFile }, 'gateway TLS certificate issued by the built-in CA');
+  logger.info(
+    { cert: certFile, names: [...names.dns, ...names.ip] },
+    'gateway TLS certificate issued by the built-in CA',
+  );
   return { ...issued, source: certFile };
 }
 
-async function readExisting(certFile: string, keyFile: string): Promise<GatewayTlsMaterial | undefined> {
+async function readExisting(
+  certFile: string,
+  keyFile: string,
+  names: { dns: string[]; ip: string[] },
+): Promise<GatewayTlsMaterial | undefined> {
   try {
     const [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
     const parsed = parseCertificate(firstDer(cert.toString('utf8'), 'CERTIFICATE'));
     if (parsed.notAfter.getTime() - Date.now() < renewBeforeMs) return undefined;
+    if (!sameNames(parsed.sans.dns, names.dns) || !sameNames(parsed.sans.ip, names.ip)) return undefined;
     return { cert, key, source: certFile };
   } catch {
     return undefined;
   }
 }
 
+function sameNames(have: readonly string[], want: readonly string[]): boolean {
+  const a = [...have].map((n) => n.toLowerCase()).sort();
+  const b = [...want].map((n) => n.toLowerCase()).sort();
+  return a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
 async function issueServerCertificate(
-  config: OutpostConfig,
+  names: { dns: string[]; ip: string[] },
   core: ConnectorCore,
 ): Promise<{ cert: Buffer; key: Buffer }> {
   const pair = await generateKeyPair('ec-p256');
-  const host = hostname();
-  const listen = parseListenAddress(config.gateway.listen);
-  const ips = listen && !['0.0.0.0', '::'].includes(listen.host) ? [listen.host] : [];
-  const csr = parseCsr(buildCsr(`CN=${host}`, pair, { sans: { dns: [host], ip: ips } }));
+  const cn = names.dns[0] ?? names.ip[0] ?? 'outpost-gateway';
+  const csr = parseCsr(buildCsr(`CN=${cn}`, pair, { sans: { dns: names.dns, ip: names.ip } }));
   const issued = await core.ca.issue({
     csr,
-    profile: { name: 'gateway-tls', validityDays: 397, keyUsage: ['digitalSignature'], eku: ['serverAuth'] },
+    profile: { name: 'gateway-tls', validityDays, keyUsage: ['digitalSignature'], eku: ['serverAuth'] },
     requester: 'gateway',
   });
   core.inventory.record({
     serialHex: issued.serialHex,
     subject: csr.subject.text,
-    sans: [`dns:${host}`, ...ips.map((ip) => `ip:${ip}`)],
+    sans: [...names.dns.map((n) => `dns:${n}`), ...names.ip.map((ip) => `ip:${ip}`)],
     profile: 'gateway-tls',
     requester: 'gateway',
     notBefore: issued.notBefore,
@@ -95,8 +137,6 @@ async function writePrivate(file: string, data: Buffer): Promise<void> {
   await chmod(temp, 0o600);
   await rename(temp, file);
 }
-
-type TlsFiles = NonNullable<OutpostConfig['gateway']['tls']>;
 
 /** The files `watchTlsFiles` watches for a configured certificate. */
 export function tlsFilesOf(files: TlsFiles): string[] {

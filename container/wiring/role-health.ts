@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { CaBackend } from '../../connector/ca/ca-backend.js';
 import type { HealthSource } from '../../link/ports.js';
 import type { OutpostConfig } from '../config/schema.js';
-import { readConfiguredTls } from './gateway-tls.js';
+import { configuredTlsFiles, readConfiguredTls } from './gateway-tls.js';
 
 interface SessionTraffic {
   bytesIn: number;
@@ -49,11 +49,18 @@ function total(list: SessionTraffic[], key: keyof SessionTraffic): number {
 }
 
 async function tlsExpiry(config: OutpostConfig): Promise<string | null> {
+  const expiry = await servedTlsExpiry(config);
+  return expiry === null ? null : expiry.toISOString();
+}
+
+/** When the certificate the gateway serves expires: the configured one, or the built-in CA's. */
+export async function servedTlsExpiry(config: OutpostConfig): Promise<Date | null> {
   try {
-    const pem = config.gateway.tls
-      ? (await readConfiguredTls(config.gateway.tls)).cert
+    const files = configuredTlsFiles(config);
+    const pem = files
+      ? (await readConfiguredTls(files)).cert
       : await readFile(join(config.dataDir, 'gateway', 'tls.pem'));
-    return new Date(new X509Certificate(pem).validTo).toISOString();
+    return new Date(new X509Certificate(pem).validTo);
   } catch {
     return null;
   }
