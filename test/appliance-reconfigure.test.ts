@@ -2,8 +2,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
+import { requirePeers } from './support/peers.js';
 import { openssl } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
+
+requirePeers('scepclient', 'openssl');
 
 /** Days between notBefore and notAfter of a PEM certificate, as openssl reads them. */
 async function validityDays(certFile: string): Promise<number> {

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
+import { requirePeers } from './support/peers.js';
 import { openssl, run } from './support/run.js';
+
+requirePeers('certmonger', 'getcert', 'dbus-run-session', 'openssl');
 
 const scepSubmit = '/usr/lib/certmonger/scep-submit'; // Debian's path (not libexec)
 

@@ -10,8 +10,11 @@ import { CfsslCa } from '../connector/ca/cfssl/cfssl-ca.js';
 import { ErrorCodes, OutpostError } from '../core/errors.js';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
 import { type RunningCfssl, startCfssl } from './support/cfssl.js';
+import { requirePeers } from './support/peers.js';
 import { openssl } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
+
+requirePeers('cfssl', 'sqlite3', 'scepclient', 'openssl');
 
 // cfssl 1.2.0 (Debian golang-cfssl) as the CA behind Outpost: sign, authsign, revoke, info over
 // its REST API, with every certificate and CRL checked by openssl.

@@ -9,8 +9,11 @@ import {
   type LinkedAppliance,
   startLinkedAppliance,
 } from './support/link-appliance.js';
+import { requirePeers } from './support/peers.js';
 import { openssl } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
+
+requirePeers('scepclient', 'openssl');
 
 // The cloud's signing keys reach the connector over the link: an appliance with no JWKS of its
 // own accepts a challenge minted by `POST /v1/admin/scep-challenges` (checked field by field,

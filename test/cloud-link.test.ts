@@ -16,8 +16,11 @@ import {
   until,
 } from './support/link-appliance.js';
 import { type RunningProxy, startConnectProxy } from './support/link-proxy.js';
+import { requirePeers } from './support/peers.js';
 import { openssl, run } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
+
+requirePeers('scepclient', 'openssl');
 
 /** Reconnect quickly after the faults this file injects; everything else stays at its default. */
 const FAST = { backoff: { baseMs: 100, capMs: 1000 }, pingIntervalSeconds: 2 };

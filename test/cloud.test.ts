@@ -18,7 +18,10 @@ import {
   type RunningCloud,
   startCloud,
 } from './support/cloud.js';
+import { requirePeers } from './support/peers.js';
 import { openssl } from './support/run.js';
+
+requirePeers('openssl');
 
 // The reference control plane as a real process (`outpost cloud` from dist/: run `npm run build`),
 // spoken to over HTTPS and a `ws` client holding an enrolled certificate; openssl checks every certificate.

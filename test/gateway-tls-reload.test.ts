@@ -6,7 +6,10 @@ import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
+import { requirePeers } from './support/peers.js';
 import { openssl } from './support/run.js';
+
+requirePeers('openconnect', 'ip', 'sysctl', 'ping', 'openssl');
 
 /** A server certificate for 10.200.1.1 signed by a throw-away CA, as a PKCS#12 file. */
 async function serverPkcs12(dir: string, name: string, caKey: string, caCert: string): Promise<string> {

@@ -5,7 +5,10 @@ import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { type OpenconnectSession, startOpenconnect } from './support/openconnect.js';
+import { requirePeers } from './support/peers.js';
 import { checksumTransfer } from './support/traffic.js';
+
+requirePeers('openconnect', 'ip', 'sysctl', 'ping');
 
 const abuser = join(import.meta.dirname, 'support', 'cstp-abuser.mjs');
 

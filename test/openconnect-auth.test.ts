@@ -7,8 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
+import { requirePeers } from './support/peers.js';
 import { type RunningSlapd, startSlapd } from './support/slapd.js';
 import { checksumTransfer } from './support/traffic.js';
+
+requirePeers('openconnect', 'ip', 'sysctl', 'ping', 'iperf3', 'slapd', 'slapadd', 'slappasswd');
 
 async function iperf(topology: VpnTopology): Promise<number> {
   const server = topology.spawn(topology.corp, 'iperf3', ['-s', '-1', '-B', '10.200.2.2']);

@@ -7,6 +7,9 @@ import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
+import { requirePeers } from './support/peers.js';
+
+requirePeers('openconnect', 'ip', 'sysctl', 'ping', 'curl');
 
 const CLOUD = 'https://127.0.0.1:7443';
 

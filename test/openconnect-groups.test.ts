@@ -3,6 +3,9 @@ import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
+import { requirePeers } from './support/peers.js';
+
+requirePeers('openconnect', 'ip', 'sysctl', 'ping', 'scepclient');
 
 // Per-group policy: a device whose certificate says OU=Devices (scepclient's -ou) gets the
 // "devices" group's pool, DNS and routes instead of the gateway's defaults.

@@ -3,6 +3,9 @@ import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
+import { requirePeers } from './support/peers.js';
+
+requirePeers('openconnect', 'ip', 'sysctl', 'ping');
 
 // Dual stack: an IPv6 pool and an IPv6 split route next to the IPv4 ones; openconnect gets both
 // addresses and reaches the corporate namespace over IPv6 through the tunnel.

@@ -3,6 +3,9 @@ import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
+import { requirePeers } from './support/peers.js';
+
+requirePeers('openconnect', 'ip', 'sysctl', 'ping', 'nft');
 
 // NAT mode: the corporate network has no route back to the VPN pool, so replies only come back
 // because the gateway masquerades the pool (nftables table "outpost") behind its own address.

@@ -5,6 +5,9 @@ import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
+import { requirePeers } from './support/peers.js';
+
+requirePeers('openconnect', 'ip', 'sysctl', 'ping', 'curl');
 
 // Live reconfiguration of the gateway with the real client: SIGHUP after an edit of the config
 // file moves the listener, changes DNS, routes and timers for new tunnels, and leaves the open

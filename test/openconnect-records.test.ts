@@ -3,7 +3,10 @@ import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
+import { requirePeers } from './support/peers.js';
 import { checksumTransfer } from './support/traffic.js';
+
+requirePeers('openconnect', 'ip', 'sysctl', 'ping', 'curl', 'openssl');
 
 /**
  * Sends `megabytes` of random bytes from the dev namespace to the corp namespace (through the

@@ -3,6 +3,9 @@ import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { startOpenconnect } from './support/openconnect.js';
+import { requirePeers } from './support/peers.js';
+
+requirePeers('openconnect', 'ip', 'sysctl', 'ping', 'curl');
 
 // The real openconnect client, in its own network namespace, through Outpost's gateway into a
 // "corporate" namespace; the device certificate is enrolled over SCEP from the same appliance.

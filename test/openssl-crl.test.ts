@@ -6,8 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSignedData } from '../certs/cms/index.js';
 import { toPem } from '../certs/pem.js';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
+import { requirePeers } from './support/peers.js';
 import { openssl } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
+
+requirePeers('scepclient', 'openssl');
 
 // openssl as the independent judge: the CRL after a revocation (fetched from the CDP URL the
 // certificates carry), chain checks with -crl_check, and our CertRep parsed by `openssl cms`.

@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
+import { requirePeers } from './support/peers.js';
 import { openssl, run } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
+
+requirePeers('scepclient', 'openssl', 'curl');
 
 // The real `openssl ocsp` client against a running appliance: it sends a nonce and checks the
 // echo, verifies the response signature through the delegated signer up to the CA (-CAfile, no

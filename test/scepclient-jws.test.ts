@@ -5,8 +5,11 @@ import { join } from 'node:path';
 import { exportJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
+import { requirePeers } from './support/peers.js';
 import { openssl } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
+
+requirePeers('scepclient', 'openssl');
 
 // Cloud-minted challenges: a compact JWS signed by a JWKS key, pinning the subject and key size.
 // micromdm scepclient carries it as an ordinary challengePassword.

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
 import { pendingTransactionFor } from './support/pending.js';
+import { requirePeers } from './support/peers.js';
 import { openssl } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
+
+requirePeers('scepclient', 'openssl');
 
 // Manual approval: the server answers PENDING, micromdm scepclient sleeps 30 s and polls with
 // GetCertInitial (CertPoll, RFC 8894 §3.3.3) under the same transactionID until it gets an answer.

@@ -2,8 +2,11 @@ import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
+import { requirePeers } from './support/peers.js';
 import { openssl } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
+
+requirePeers('scepclient', 'openssl');
 
 // Interop with the real micromdm scepclient 2.1.0 (Debian `scep`): DES-CBC + SHA-1 requests,
 // URL-safe GETs or POSTs, RenewalReq signed with the issued certificate.

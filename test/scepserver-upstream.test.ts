@@ -12,9 +12,12 @@ import type { IssuedCertificate, IssueRequest } from '../connector/ca/ca-backend
 import { ScepUpstreamCa } from '../connector/ca/scep-upstream/scep-upstream-ca.js';
 import { ErrorCodes, OutpostError } from '../core/errors.js';
 import { freePort, type RunningAppliance, startAppliance } from './support/appliance.js';
+import { requirePeers } from './support/peers.js';
 import { openssl } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
 import { type RunningScepServer, startScepServer } from './support/scepserver.js';
+
+requirePeers('scepserver', 'scepclient', 'openssl');
 
 // Outpost as a registration authority in front of a real upstream SCEP CA (micromdm scepserver
 // 2.1.0, then Outpost itself with manual approval for PENDING). The device is the real micromdm

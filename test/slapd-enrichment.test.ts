@@ -12,9 +12,12 @@ import { LdapDirectory } from '../directory/ldap-directory.js';
 import { decodeObjectSid } from '../directory/object-sid.js';
 import { AD_ACCOUNT_SCHEMA, UAC } from './support/ad-schema.js';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
+import { requirePeers } from './support/peers.js';
 import { openssl, run } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
 import { FIXTURE_USERS, type FixtureUser, type RunningSlapd, startSlapd } from './support/slapd.js';
+
+requirePeers('slapd', 'slapadd', 'slappasswd', 'ldapmodify', 'ldapsearch', 'scepclient', 'openssl');
 
 /**
  * Interop: devices enroll with micromdm scepclient through Outpost's SCEP; profiles bound to a

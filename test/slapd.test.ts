@@ -6,7 +6,10 @@ import { ErrorCodes, OutpostError } from '../core/errors.js';
 import { BAD_CREDENTIALS_MESSAGE } from '../directory/directory-errors.js';
 import { LdapDirectory } from '../directory/ldap-directory.js';
 import type { LdapDirectoryConfig } from '../directory/ldap-directory-config.js';
+import { requirePeers } from './support/peers.js';
 import { type RunningSlapd, startSlapd } from './support/slapd.js';
+
+requirePeers('slapd', 'slapadd', 'slappasswd', 'openssl');
 
 /** Interop: LdapDirectory against a real OpenLDAP 2.5 with the AD-like schema. */
 describe('LdapDirectory against slapd', () => {
