@@ -4,6 +4,29 @@ import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
 
+/** Runs commands in network namespaces; remembers the long-running ones, for destroy(). */
+export class NamespaceProcesses {
+  protected readonly children = new Set<ChildProcess>();
+
+  /** Runs a command inside a namespace and returns its output (throws on a non-zero exit). */
+  async exec(
+    ns: string,
+    cmd: string,
+    args: string[],
+    timeoutMs = 30_000,
+  ): Promise<{ stdout: string; stderr: string }> {
+    return exec('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
+  }
+
+  /** Starts a long-running process inside a namespace; it is killed by destroy(). */
+  spawn(ns: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
+}
+
 /**
  * Three network namespaces as in shared/peers/ocserv-bench.sh:
  *
@@ -14,16 +37,16 @@ const exec = promisify(execFile);
  * 10.200.2.0/24 except through the tunnel. Each topology has its own random name prefix, so two
  * test files never share namespaces; `destroy()` kills what runs inside and deletes them.
  */
-export class VpnTopology {
+export class VpnTopology extends NamespaceProcesses {
   readonly dev: string;
   readonly gw: string;
   readonly corp: string;
   static readonly gatewayAddress = '10.200.1.1';
   static readonly corpAddress = '10.200.2.2';
-  private readonly children = new Set<ChildProcess>();
   private readonly extra: string[] = [];
 
   private constructor(private readonly prefix: string) {
+    super();
     this.dev = `${prefix}dev`;
     this.gw = `${prefix}gw`;
     this.corp = `${prefix}corp`;
@@ -122,42 +145,29 @@ export class VpnTopology {
     return ns;
   }
 
-  /** Runs a command inside a namespace and returns its output (throws on a non-zero exit). */
-  async exec(
-    ns: string,
-    cmd: string,
-    args: string[],
-    timeoutMs = 30_000,
-  ): Promise<{ stdout: string; stderr: string }> {
-    return exec('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
-  }
-
-  /** Starts a long-running process inside a namespace; it is killed by destroy(). */
-  spawn(ns: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.children.add(child);
-    child.once('exit', () => this.children.delete(child));
-    return child;
-  }
-
   async destroy(): Promise<void> {
     for (const child of this.children) child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     for (const child of this.children) child.kill('SIGKILL');
-    for (const ns of [this.dev, ...this.extra, this.gw, this.corp]) {
-      const pids = await exec('ip', ['netns', 'pids', ns]).then(
-        (r) => r.stdout.split(/\s+/).filter(Boolean),
-        () => [],
-      );
-      for (const pid of pids) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // already gone
-        }
+    await deleteNamespaces([this.dev, ...this.extra, this.gw, this.corp]);
+  }
+}
+
+/** Kills what still runs in each namespace, then deletes it. */
+export async function deleteNamespaces(names: readonly string[]): Promise<void> {
+  for (const ns of names) {
+    const pids = await exec('ip', ['netns', 'pids', ns]).then(
+      (r) => r.stdout.split(/\s+/).filter(Boolean),
+      () => [],
+    );
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
       }
-      await ip('netns', 'del', ns).catch(() => undefined);
     }
+    await ip('netns', 'del', ns).catch(() => undefined);
   }
 }
 

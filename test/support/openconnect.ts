@@ -26,7 +26,7 @@ export type OpenconnectAuth =
  * the filesystem). Resolves once the connect script ran (the tunnel is up).
  */
 export async function startOpenconnect(
-  topology: VpnTopology,
+  topology: Pick<VpnTopology, 'spawn' | 'dev'>,
   options: {
     url: string;
     caFile: string;

@@ -5,15 +5,17 @@ import type { VpnTopology } from './netns.js';
  * through the tunnel) and returns the SHA-256 of what was sent and of what arrived.
  */
 export async function checksumTransfer(
-  topology: VpnTopology,
+  topology: Pick<VpnTopology, 'spawn' | 'exec' | 'dev' | 'corp'>,
   megabytes: number,
   port = 5001,
   /** The client's namespace (default: the topology's dev). */
   ns = topology.dev,
+  /** Where the corp server listens (default: VpnTopology.corpAddress). */
+  corpAddress = '10.200.2.2',
 ): Promise<{ sent: string; received: string }> {
   const server = topology.spawn(topology.corp, process.execPath, [
     '-e',
-    `const c=require('crypto');const b=c.randomBytes(${megabytes}<<20);require('net').createServer(s=>{let i=0;const f=()=>{while(i<b.length){const ok=s.write(b.subarray(i,i+65536));i+=65536;if(!ok)return s.once('drain',f)}s.end()};f()}).listen(${port},'10.200.2.2',()=>console.log(c.createHash('sha256').update(b).digest('hex')))`,
+    `const c=require('crypto');const b=c.randomBytes(${megabytes}<<20);require('net').createServer(s=>{let i=0;const f=()=>{while(i<b.length){const ok=s.write(b.subarray(i,i+65536));i+=65536;if(!ok)return s.once('drain',f)}s.end()};f()}).listen(${port},'${corpAddress}',()=>console.log(c.createHash('sha256').update(b).digest('hex')))`,
   ]);
   try {
     const sent = await new Promise<string>((resolve) =>
@@ -24,7 +26,7 @@ export async function checksumTransfer(
       process.execPath,
       [
         '-e',
-        `const h=require('crypto').createHash('sha256');const s=require('net').connect(${port},'10.200.2.2');s.on('data',d=>h.update(d));s.on('end',()=>console.log(h.digest('hex')))`,
+        `const h=require('crypto').createHash('sha256');const s=require('net').connect(${port},'${corpAddress}');s.on('data',d=>h.update(d));s.on('end',()=>console.log(h.digest('hex')))`,
       ],
       120_000,
     );
