@@ -10,6 +10,7 @@ import {
   listenAddress,
   section,
   uniqueList,
+  urlWithScheme,
 } from './schema-common.js';
 
 /** A DNS name (a leading `*.` allowed) or an IP address, as a certificate's SAN. */
@@ -193,6 +194,17 @@ export const gatewaySchema = z.strictObject({
     z.strictObject({
       maxVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3'),
       recordLayer: z.enum(['outpost', 'openssl']).default('outpost'),
+    }),
+  ),
+  /**
+   * Microsoft Tunnel's internal network access check: the gateway fetches `url` (a page on the
+   * network tunnels reach) every `intervalSeconds`; outpost_gateway_probe_success says whether it
+   * answered (any HTTP status below 500). null = no probe.
+   */
+  probe: section(
+    z.strictObject({
+      url: urlWithScheme(['http:', 'https:']).nullable().default(null),
+      intervalSeconds: boundedInt(10, 3600).default(60),
     }),
   ),
   auth: section(gatewayAuth),

@@ -45,6 +45,7 @@ export const RESTART_REQUIRED: readonly string[] = [
   'gateway.nat',
   'gateway.workers',
   'gateway.tls',
+  'gateway.probe',
   'gateway.groups.*.pool',
 ];
 

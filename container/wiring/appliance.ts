@@ -11,6 +11,7 @@ import { PushedConfigStore } from '../reconfigure/pushed-config-store.js';
 import { Reconfigurer } from '../reconfigure/reconfigurer.js';
 import type { ShutdownManager } from '../shutdown.js';
 import { registerAdminApi } from './admin-api.js';
+import { registerApplianceMetrics } from './appliance-metrics.js';
 import { ensureAdminToken } from './admin-token.js';
 import { ClusterRegistry } from './cluster-metrics.js';
 import type { ConnectorHandle } from './connector-cluster.js';
@@ -32,6 +33,7 @@ export async function startAppliance(
   const readiness = new Readiness();
   // Opened before the roles (its event outbox and job checkpoints are theirs), started after them.
   const link = openLinkRole(config, logger);
+  registerApplianceMetrics(registry, link?.service);
   const connector = config.roles.includes('connector')
     ? await startConnectorRole(config, logger, registry, readiness, shutdown, link?.service)
     : undefined;

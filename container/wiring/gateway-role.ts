@@ -26,6 +26,7 @@ import { openConnectorCore } from './connector-core.js';
 import { gatewayAuth } from './gateway-auth.js';
 import { type PoolSet, poolSet } from './gateway-pool-sets.js';
 import { configuredTlsFiles, gatewayTls, readConfiguredTls, tlsFilesOf } from './gateway-tls.js';
+import { startInternalProbe } from './gateway-probe.js';
 import { watchServedCertificate } from './gateway-tls-expiry.js';
 import type { WorkerInit } from './gateway-worker-init.js';
 import { startGatewayWorkers } from './gateway-workers.js';
@@ -140,6 +141,7 @@ export async function startGatewayRole(
   });
   watchTlsFiles(config, server, log, shutdown);
   watchServedCertificate(config, readiness, registry);
+  startInternalProbe(config, registry, shutdown);
   log.info(
     {
       listen: gw.listen,

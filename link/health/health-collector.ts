@@ -21,7 +21,7 @@ export interface HealthCollectorOptions {
 
 type CpuTimes = { busy: number; total: number };
 
-function cpuTimes(): CpuTimes {
+export function cpuTimes(): CpuTimes {
   let busy = 0;
   let total = 0;
   for (const cpu of cpus()) {
