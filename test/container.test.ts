@@ -151,11 +151,11 @@ describe.skipIf(!isRoot())(
       for (const port of [9090, 9091]) {
         expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
         const ready = (await (await waitFor200(`http://127.0.0.1:${port}/readyz`, 10_000)).json()) as {
-          ready: boolean;
-        };
-        expect(ready.ready).toBe(true);
-      }
-      const gateway = (await (await fetch('http://127.0.0.1:9091/readyz')).json()) as {
+        status: string;
+      };
+      expect(ready.status).toBe('ready');
+    }
+    const gateway = (await (await fetch('http://127.0.0.1:9091/readyz')).json()) as {
         checks: Record<string, { ok: boolean; detail?: string }>;
       };
       expect(gateway.checks['gateway-certificate']).toMatchObject({ ok: true });
