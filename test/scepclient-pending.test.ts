@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
-import { pendingTransactionFor } from './support/pending.js';
 import { requirePeers } from './support/peers.js';
+import { pendingTransactionFor } from './support/pending.js';
 import { openssl } from './support/run.js';
 import { scepclient } from './support/scepclient.js';
 

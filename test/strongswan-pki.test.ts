@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAppliance, startAppliance } from './support/appliance.js';
+import { requirePeers } from './support/peers.js';
 import { pendingTransactionFor } from './support/pending.js';
 import { openssl } from './support/run.js';
 import {
@@ -10,6 +11,8 @@ import {
   strongswanKey,
   strongswanScepCa,
 } from './support/strongswan-pki.js';
+
+requirePeers('pki', 'openssl');
 
 async function serialOf(certFile: string): Promise<string> {
   return (await openssl(['x509', '-in', certFile, '-noout', '-serial'])).trim().split('=')[1]!;
