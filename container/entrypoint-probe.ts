@@ -40,7 +40,8 @@ export function firstForeignEntry(
       const path = join(current, name);
       const stats = lstatSync(path, { throwIfNoEntry: false });
       if (!stats) continue;
-      if (stats.uid !== uid) return { path: relative(dir, path), ownerUid: stats.uid };
+      // A socket is its server's (the gateway's admin-gateway.sock): this process never opens it.
+      if (stats.uid !== uid && !stats.isSocket()) return { path: relative(dir, path), ownerUid: stats.uid };
       if (stats.isDirectory()) pending.push(path);
     }
   }

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -131,7 +133,7 @@ describe('realFsProbe', () => {
     },
   );
 
-  it('finds the first entry another uid owns', () => {
+  it('finds the first entry another uid owns', async () => {
     const dir = join(root, 'foreign');
     mkdirSync(join(dir, 'ca'), { recursive: true });
     writeFileSync(join(dir, 'ca', 'ca.pem'), '');
@@ -139,6 +141,12 @@ describe('realFsProbe', () => {
     expect(firstForeignEntry(dir, 4242)).toEqual({ path: 'ca', ownerUid: owner });
     expect(firstForeignEntry(dir, owner)).toBeUndefined();
     expect(firstForeignEntry(dir, 0)).toBeUndefined(); // root opens everything
+    const socketDir = join(root, 'sockets');
+    mkdirSync(socketDir);
+    const server = createServer().listen(join(socketDir, 'admin-gateway.sock'));
+    await once(server, 'listening');
+    expect(firstForeignEntry(socketDir, 4242)).toBeUndefined(); // another process's socket: never opened
+    server.close();
     expect(firstForeignEntry(dir, 4242, 0)).toBeUndefined(); // bounded
   });
 
