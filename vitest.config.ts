@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{core,certs,connector,container,directory,link,gateway,cloud}/**/*.test.ts'],
+          include: ['{core,certs,connector,container,directory,link,gateway,cloud,fuzz}/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },
