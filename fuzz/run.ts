@@ -8,11 +8,13 @@ import { fuzzTargets } from './targets/index.js';
  *   fuzz: target=<name> runs=<n> crashes=<k> max_ms=<x>
  * On a crash it prints the seed, the error and the shrunk counterexample, and exits 1.
  */
-const usage = `usage: npm run fuzz -- [--runs N] [--seed S] [--target NAME[,NAME...]] [--hang-ms MS] [--list]
+const usage = `usage: npm run fuzz -- [--runs N] [--seed S] [--target NAME[,NAME...]] [--hang-ms MS] [--until TIME] [--list]
   --runs N      inputs per target (default 10000)
   --seed S      fast-check seed (default 11; fixed, so a run is reproducible)
   --target      only these targets (default: all; --list shows them)
-  --hang-ms MS  an input that takes longer is a crash (default 2000)`;
+  --hang-ms MS  an input that takes longer is a crash (default 2000)
+  --until TIME  wall-clock budget (ISO 8601): the time left is shared among the targets still to run;
+                a target out of time reports the inputs it reached (runs=... interrupted)`;
 
 function positiveInt(text: string, what: string): number {
   const n = Number(text);
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '11' },
     target: { type: 'string' },
     'hang-ms': { type: 'string', default: '2000' },
+    until: { type: 'string' },
     list: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -53,11 +56,21 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 
+const until = values.until === undefined ? undefined : Date.parse(values.until);
+if (until !== undefined && Number.isNaN(until)) {
+  console.error(`fuzz: --until must be an ISO 8601 time, got ${values.until}`);
+  process.exit(2);
+}
+
 let failed = false;
-for (const entry of fuzzTargets) {
-  if (wanted && !wanted.includes(entry.name)) continue;
-  const result = runFuzzTarget(entry.create(), { runs, seed, hangMs });
-  console.log(`${summaryLine(result)} wall_s=${(result.wallMs / 1000).toFixed(1)}`);
+const selected = fuzzTargets.filter((t) => !wanted || wanted.includes(t.name));
+for (const [i, entry] of selected.entries()) {
+  const maxSeconds =
+    until === undefined ? undefined : Math.max(1, (until - Date.now()) / 1000 / (selected.length - i));
+  const result = runFuzzTarget(entry.create(), { runs, seed, hangMs, ...(maxSeconds ? { maxSeconds } : {}) });
+  const rate = result.runs / (result.wallMs / 1000);
+  const extra = `wall_s=${(result.wallMs / 1000).toFixed(1)} rate_per_s=${rate.toFixed(0)}${result.interrupted ? ' interrupted' : ''}`;
+  console.log(`${summaryLine(result)} ${extra}`);
   if (result.wrapped.count > 0) {
     console.log(
       `fuzz: target=${entry.name} note: ${result.wrapped.count} decode errors wrap a ${result.wrapped.first}`,

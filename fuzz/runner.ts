@@ -7,12 +7,16 @@ export interface FuzzOptions {
   seed: number;
   /** An input that keeps the decoder busier than this is a hang (decoders are synchronous). */
   hangMs: number;
+  /** Stop generating after this long and report the inputs tried (for a wall-clock budget). */
+  maxSeconds?: number;
 }
 
 export interface FuzzResult {
   target: string;
-  /** Inputs tried before the first crash (or all of them). */
+  /** Inputs tried before the first crash (or all of them, or as many as the time budget allowed). */
   runs: number;
+  /** The time budget ran out before `runs` inputs. */
+  interrupted: boolean;
   crashes: number;
   maxMs: number;
   wallMs: number;
@@ -73,10 +77,13 @@ export function runFuzzTarget<T>(target: FuzzTarget<T>, options: FuzzOptions): F
     }
   });
   const started = performance.now();
-  const details = fc.check(property, { numRuns: options.runs, seed: options.seed });
+  const parameters: fc.Parameters<[T]> = { numRuns: options.runs, seed: options.seed };
+  if (options.maxSeconds) parameters.plugins = [fc.interruptAfterTimeLimit(options.maxSeconds * 1000)];
+  const details = fc.check(property, parameters);
   const result: FuzzResult = {
     target: target.name,
     runs: details.failed ? tried : details.numRuns,
+    interrupted: details.interrupted,
     crashes: details.failed ? 1 : 0,
     maxMs,
     wallMs: performance.now() - started,
