@@ -20,6 +20,7 @@ import type { Session } from '../session/session.js';
 import type { SessionTable } from '../session/session-table.js';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import { loadEvp } from '../tls/evp.js';
+import { gatewayTlsContextOptions } from '../tls/gateway-tls-context.js';
 import type { AuthDialogue } from './auth-dialogue.js';
 import { clientLogout, type TunnelCounters } from './cstp-tunnel.js';
 import { connectParams, type GatewayPolicy } from './gateway-policy.js';
@@ -196,13 +197,14 @@ export class GatewayServer {
 
   private secureContext(cert: Buffer, key: Buffer): SecureContext {
     const { clientCa, maxVersion } = this.o.tls;
-    return createSecureContext({
-      cert,
-      key,
-      minVersion: 'TLSv1.2',
-      maxVersion: maxVersion ?? 'TLSv1.3',
-      ...(clientCa ? { ca: clientCa } : {}),
-    });
+    return createSecureContext(
+      gatewayTlsContextOptions({
+        cert,
+        key,
+        ...(clientCa ? { clientCa } : {}),
+        ...(maxVersion ? { maxVersion } : {}),
+      }),
+    );
   }
 
   /** The takeover's crypto (Node's OpenSSL through koffi); undefined keeps tunnels on OpenSSL. */

@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createSecureContext, type TLSSocket } from 'node:tls';
+import {
+  createSecureContext,
+  type SecureContextOptions,
+  type TLSSocket,
+  connect as tlsConnect,
+} from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CstpFrameDecoder, encodeFrame, FrameType } from '../cstp/index.js';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import { loadEvp } from '../tls/evp.js';
+import { gatewayTlsContextOptions, tls12Suites } from '../tls/gateway-tls-context.js';
 import type { TlsFailure } from './record-transport.js';
 import { client, echoedPayloads, echoes, selfSignedP256, until } from './test-support/tls-client.js';
 import { connectionOf, TlsConnection } from './tls-connection.js';
@@ -33,13 +39,25 @@ interface Harness {
  * The gateway's connection handling without the gateway: TLS via TlsConnection, HTTP via Node's
  * server, and at CONNECT the takeover; each tunnel echoes every CSTP frame back.
  */
-async function harness(options: { recordLayer?: boolean; keyUpdateAfter?: number } = {}): Promise<Harness> {
+async function harness(
+  options: {
+    recordLayer?: boolean;
+    keyUpdateAfter?: number;
+    /** Ask for client certificates (trusting the test certificate), as certificate auth does. */
+    requestCert?: boolean;
+    /** Overrides of the gateway's context options (a legacy suite list, say). */
+    context?: SecureContextOptions;
+  } = {},
+): Promise<Harness> {
   const failures: TlsFailure[] = [];
   const tunnels: Harness['tunnels'] = [];
   const pool = new ChunkPool(evp, 64 * 1024, 16);
   const http = createHttpServer((req, res) => res.end(`hello ${req.url}`));
-  // One context for all connections, as in the gateway: TLS 1.2 tickets are keyed by it.
-  const secureContext = createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+  // One context for all connections, the gateway's own: TLS 1.2 tickets are keyed by it.
+  const secureContext = createSecureContext({
+    ...gatewayTlsContextOptions({ cert, key, ...(options.requestCert ? { clientCa: [cert] } : {}) }),
+    ...options.context,
+  });
   const sockets = new Set<Socket>();
   http.on('connect', (_req, socket: TLSSocket, head: Buffer) => {
     const connection = connectionOf(socket)!;
@@ -63,7 +81,7 @@ async function harness(options: { recordLayer?: boolean; keyUpdateAfter?: number
     raw.once('close', () => sockets.delete(raw));
     const connection = new TlsConnection(raw, {
       secureContext,
-      requestCert: false,
+      requestCert: options.requestCert ?? false,
       recordLayer:
         options.recordLayer === false
           ? undefined
@@ -227,8 +245,9 @@ describe('takeover edge cases', () => {
     }
   });
 
-  it('leaves CBC suites on OpenSSL, and OpenSSL carries the tunnel', async () => {
-    const h = await harness();
+  it('leaves CBC suites on OpenSSL, and OpenSSL carries the tunnel (a server that offers them)', async () => {
+    // The gateway offers no CBC suite (gateway-tls-context.ts); the fallback stays for others.
+    const h = await harness({ context: { ciphers: 'ECDHE-ECDSA-AES128-SHA256' } });
     try {
       const c = await client(h.port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' });
       await until(() => h.tunnels.length === 1, 'the tunnel');
@@ -255,4 +274,115 @@ describe('takeover edge cases', () => {
       await h.close();
     }
   });
+});
+
+/** A session (ticket) the client received, waiting for it: TLS 1.3 tickets come after the handshake. */
+async function sessionOf(c: { socket: TLSSocket; session?: Buffer }): Promise<Buffer> {
+  if (c.session) return c.session;
+  return new Promise((resolve) => c.socket.once('session', resolve));
+}
+
+describe.each([
+  ['TLS 1.2', 'TLSv1.2' as const, false],
+  ['TLS 1.2 with a client certificate', 'TLSv1.2' as const, true],
+  ['TLS 1.3', 'TLSv1.3' as const, false],
+  ['TLS 1.3 with a client certificate', 'TLSv1.3' as const, true],
+])('resumption with the gateway context, client certificates requested: %s', (_, maxVersion, withCert) => {
+  it('resumes the session (no alert 80) and the resumed connection still leaves OpenSSL at CONNECT', async () => {
+    const h = await harness({ requestCert: true });
+    try {
+      const identity = withCert ? { cert, key } : {};
+      const first = await client(h.port, { maxVersion, ...identity });
+      const session = await sessionOf(first);
+      first.socket.destroy();
+      const second = await client(h.port, { maxVersion, session, ...identity });
+      expect(second.socket.isSessionReused()).toBe(true);
+      if (withCert) expect(second.socket.getCertificate()).not.toBeNull();
+      await until(() => h.tunnels.length === 2, 'the second tunnel');
+      expect(h.tunnels[1]!.transport.kind).toBe('outpost');
+      second.socket.write(encodeFrame(FrameType.data, Buffer.from('resumed')));
+      expect((await echoes(second, 1))[0]!.toString()).toBe('resumed');
+      second.socket.destroy();
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('what the gateway context offers', () => {
+  it('refuses client-initiated TLS 1.2 renegotiation with a no_renegotiation alert, and serves the next client', async () => {
+    const h = await harness({ requestCert: true });
+    try {
+      const socket = tlsConnect({
+        port: h.port,
+        host: '127.0.0.1',
+        rejectUnauthorized: false,
+        maxVersion: 'TLSv1.2',
+      });
+      await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
+      // The server's no_renegotiation alert surfaces as a socket error (the callback is not called).
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('error', (e) => resolve(e.message));
+        const started = socket.renegotiate({ rejectUnauthorized: false }, (e) =>
+          resolve(e ? e.message : 'renegotiated'),
+        );
+        if (!started) resolve('not started');
+        socket.write('x');
+      });
+      expect(outcome).toMatch(/no renegotiation/);
+      socket.destroy();
+      // The gateway serves the next client as before.
+      const c = await client(h.port, { maxVersion: 'TLSv1.2' });
+      c.socket.write(encodeFrame(FrameType.data, Buffer.from('after')));
+      expect((await echoes(c, 1))[0]!.toString()).toBe('after');
+      c.socket.destroy();
+    } finally {
+      await h.close();
+    }
+  });
+
+  it.each([
+    ['AES-CBC (LUCKY13)', 'ECDHE-ECDSA-AES128-SHA256'],
+    ['AES-CBC with SHA-1', 'ECDHE-ECDSA-AES256-SHA'],
+    ['AES-CCM', 'ECDHE-ECDSA-AES128-CCM'],
+    ['AES-CCM-8', 'ECDHE-ECDSA-AES128-CCM8'],
+    ['ARIA-GCM', 'ECDHE-ECDSA-ARIA128-GCM-SHA256'],
+  ])('does not negotiate %s on TLS 1.2', async (_, ciphers) => {
+    const h = await harness();
+    try {
+      const failed = await new Promise<string>((resolve) => {
+        const socket = tlsConnect({
+          port: h.port,
+          host: '127.0.0.1',
+          rejectUnauthorized: false,
+          maxVersion: 'TLSv1.2',
+          ciphers,
+        });
+        socket.once('secureConnect', () => {
+          resolve(`negotiated ${socket.getCipher().name}`);
+          socket.destroy();
+        });
+        socket.once('error', (e) => resolve(e.message));
+      });
+      expect(failed).toMatch(/handshake failure|no cipher|alert/i);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it.each([...tls12Suites.filter((s) => s.startsWith('ECDHE-ECDSA'))])(
+    'negotiates %s on TLS 1.2 and takes it over',
+    async (ciphers) => {
+      const h = await harness();
+      try {
+        const c = await client(h.port, { maxVersion: 'TLSv1.2', ciphers });
+        expect(c.socket.getCipher().standardName).toBeDefined();
+        await until(() => h.tunnels.length === 1, 'the tunnel');
+        expect(h.tunnels[0]!.transport.kind).toBe('outpost');
+        c.socket.destroy();
+      } finally {
+        await h.close();
+      }
+    },
+  );
 });

@@ -1,6 +1,11 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createSecureContext, type TLSSocket } from 'node:tls';
+import {
+  createSecureContext,
+  type SecureContextOptions,
+  type TLSSocket,
+  connect as tlsConnect,
+} from 'node:tls';
 import { deserialize, serialize } from 'node:v8';
 import fc from 'fast-check';
 import pino from 'pino';
@@ -9,6 +14,7 @@ import { CstpFrameDecoder, encodeFrame, FrameType } from '../cstp/index.js';
 import type { Session } from '../session/session.js';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import { loadEvp } from '../tls/evp.js';
+import { gatewayTlsContextOptions } from '../tls/gateway-tls-context.js';
 import { MemoryTunDevice } from '../tun/memory-tun-device.js';
 import { icmpEchoRequest } from '../tun/test-packets.js';
 import { client, selfSignedP256, until } from './test-support/tls-client.js';
@@ -51,7 +57,7 @@ function session(id: string, ipv4: string): Session {
  * that copies each message through V8 serialization (what `serialization: 'advanced'` IPC does)
  * and passes the socket object along as the handle.
  */
-async function primaryAndWorker() {
+async function primaryAndWorker(options: { requestCert?: boolean; context?: SecureContextOptions } = {}) {
   const tun = new MemoryTunDevice();
   const closes: Array<{ id: string; reason: string }> = [];
   const refused: string[] = [];
@@ -90,12 +96,16 @@ async function primaryAndWorker() {
       },
     );
   });
-  const secureContext = createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+  // The gateway's own context (gateway-tls-context.ts), unless a test overrides part of it.
+  const secureContext = createSecureContext({
+    ...gatewayTlsContextOptions({ cert, key, ...(options.requestCert ? { clientCa: [cert] } : {}) }),
+    ...options.context,
+  });
   const server: Server = createServer((raw) => {
     sockets.add(raw);
     const connection = new TlsConnection(raw, {
       secureContext,
-      requestCert: false,
+      requestCert: options.requestCert ?? false,
       recordLayer: { evp, pool: new ChunkPool(evp, 64 * 1024, 16) },
       maxQueuedBytes: 1 << 22,
     });
@@ -169,8 +179,8 @@ describe('tunnels handed to a worker (in one process)', () => {
     }
   });
 
-  it('refuses a CBC suite before answering CONNECT (it cannot leave OpenSSL)', async () => {
-    const h = await primaryAndWorker();
+  it('refuses a CBC suite before answering CONNECT (it cannot leave OpenSSL; the gateway offers none)', async () => {
+    const h = await primaryAndWorker({ context: { ciphers: 'ECDHE-ECDSA-AES128-SHA256' } });
     try {
       // The client waits for a 200 that never comes; it is left to the harness to close.
       void client(h.port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' }).catch(
@@ -179,6 +189,61 @@ describe('tunnels handed to a worker (in one process)', () => {
       await until(() => h.refused.length === 1, 'the refusal');
       expect(h.refused[0]).toMatch(/^refused: cipher suite 0xc023/);
       expect(h.tunnels.size).toBe(0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it.each([
+    ['TLS 1.2', 'TLSv1.2' as const],
+    ['TLS 1.3', 'TLSv1.3' as const],
+  ])(
+    '%s: a resumed session with a client certificate is handed to the worker and carries packets',
+    async (_, maxVersion) => {
+      const h = await primaryAndWorker({ requestCert: true });
+      try {
+        const first = await client(h.port, { maxVersion, cert, key });
+        await until(() => first.session !== undefined, 'a session ticket');
+        first.socket.destroy();
+        const second = await client(h.port, { maxVersion, cert, key, session: first.session! });
+        expect(second.socket.isSessionReused()).toBe(true);
+        const packet = icmpEchoRequest('10.9.0.3', '10.200.2.2', 9, 1);
+        second.socket.write(encodeFrame(FrameType.data, packet));
+        await until(() => h.tun.written.length === 1, 'the packet in the worker TUN');
+        expect(h.tun.takeWritten()[0]!.equals(packet)).toBe(true);
+        expect(h.refused).toEqual([]);
+        second.socket.destroy();
+      } finally {
+        await h.close();
+      }
+    },
+  );
+
+  it('a renegotiation attempt before CONNECT is refused; CONNECTs after it are answered and handed off', async () => {
+    // With renegotiation allowed, a renegotiated connection's CONNECT got no answer with workers
+    // ("client sequence number not found"): OpenSSL now refuses it with a no_renegotiation alert.
+    const h = await primaryAndWorker({ requestCert: true });
+    try {
+      const socket = tlsConnect({
+        port: h.port,
+        host: '127.0.0.1',
+        rejectUnauthorized: false,
+        maxVersion: 'TLSv1.2',
+      });
+      await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('error', (e) => resolve(e.message));
+        socket.renegotiate({ rejectUnauthorized: false }, (e) => resolve(e ? e.message : 'renegotiated'));
+        socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      });
+      expect(outcome).toMatch(/no renegotiation/);
+      socket.destroy();
+      const c = await client(h.port, { maxVersion: 'TLSv1.2' });
+      const packet = icmpEchoRequest('10.9.0.2', '10.200.2.2', 9, 2);
+      c.socket.write(encodeFrame(FrameType.data, packet));
+      await until(() => h.tun.written.length === 1, 'the packet in the worker TUN');
+      expect(h.refused).toEqual([]);
+      c.socket.destroy();
     } finally {
       await h.close();
     }
@@ -247,14 +312,14 @@ describe('WorkerTunnels bookkeeping', () => {
     const tunnels = new WorkerTunnels({ dropped: () => undefined }, logger);
     for (const worker of [0, 1]) tunnels.attach(worker, { send: (m) => sent.push({ worker, type: m.type }) });
     const sessions = [session('x', '10.9.0.5'), session('y', '10.9.0.6'), session('z', '10.9.0.7')];
-    sessions.forEach((s, i) =>
+    sessions.forEach((s, i) => {
       tunnels.open(i % 2, fakeTaken(), {
         session: s,
         mtu: 1400,
         timers: { dpd: 30, idle: 600 },
         onClose: () => undefined,
-      }),
-    );
+      });
+    });
     sent.length = 0;
     tunnels.shutdown();
     for (const s of sessions) s.disconnect?.('server shutdown');

@@ -40,7 +40,14 @@ export function selfSignedP256(): { cert: Buffer; key: Buffer; remove: () => voi
 /** Node's TLS client: a GET, then CONNECT, then CSTP frames; resolves with the socket after "200". */
 export async function client(
   port: number,
-  tls: { maxVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string; session?: Buffer } = {},
+  tls: {
+    maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+    ciphers?: string;
+    session?: Buffer;
+    /** A client certificate and its key. */
+    cert?: Buffer;
+    key?: Buffer;
+  } = {},
 ): Promise<{
   socket: TLSSocket;
   raw: Socket;

@@ -1,0 +1,61 @@
+import { constants } from 'node:crypto';
+import type { SecureContextOptions } from 'node:tls';
+
+/**
+ * TLS 1.2 suites the gateway offers: ECDHE with an AEAD that Outpost's record layer carries
+ * (cipher-suites.ts), so every tunnel can leave OpenSSL at CONNECT, in one process or in a worker.
+ * No CBC (LUCKY13, and a worker cannot carry it: the CONNECT used to be refused with a 501 after
+ * the handshake), no CCM/CCM-8/ARIA (OpenSSL's defaults offer them), no static RSA or DHE.
+ * ECDSA first: the built-in CA issues P-256 keys.
+ */
+export const tls12Suites = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+] as const;
+
+/** TLS 1.3 suites: OpenSSL's default set (TLS_AES_128_CCM_* stay off, the record layer lacks CCM). */
+export const tls13Suites = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+] as const;
+
+/**
+ * Names the gateway's sessions for OpenSSL. A server that requests client certificates must set
+ * one, or every resumed session (TLS 1.2 ticket or ID, TLS 1.3 PSK) ends in alert 80
+ * internal_error (SSL_R_SESSION_ID_CONTEXT_UNINITIALIZED): curl, GnuTLS and Python all resume.
+ */
+const sessionIdContext = 'outpost-gateway';
+
+export interface GatewayTlsMaterial {
+  cert: Buffer | string;
+  key: Buffer | string;
+  /** CA bundle client certificates are requested for (certificate auth). */
+  clientCa?: Buffer[];
+  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/**
+ * The options of the gateway's secure context, the one place that decides what the gateway offers:
+ * TLS 1.2+, AEAD suites only, resumption that works with client certificates, and no
+ * renegotiation. Node's own limit (3 renegotiations per 10 minutes) does not apply to a TLSSocket
+ * built over a Duplex, as the gateway's are (tls-connection.ts), so OpenSSL refuses it outright
+ * (SSL_OP_NO_RENEGOTIATION: a no_renegotiation alert to a client's ClientHello, RFC 5246 §7.2.2).
+ */
+export function gatewayTlsContextOptions(material: GatewayTlsMaterial): SecureContextOptions {
+  return {
+    cert: material.cert,
+    key: material.key,
+    minVersion: 'TLSv1.2',
+    maxVersion: material.maxVersion ?? 'TLSv1.3',
+    ciphers: [...tls13Suites, ...tls12Suites].join(':'),
+    honorCipherOrder: true,
+    sessionIdContext,
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
+    ...(material.clientCa ? { ca: material.clientCa } : {}),
+  };
+}
