@@ -608,9 +608,29 @@ describe('config, events, renewal', () => {
     );
     await link.close();
     const next = await helloLink({ ...a, certPem: renewed.certificate, keyPem }, { roles: ['gateway'] });
-    const bad = next.send({ type: 'renew', csr: 'not a csr' });
-    expect(await next.next('error')).toMatchObject({ ref: bad, code: 'OUTPOST_ERR_BAD_REQUEST' });
+    // Bad input from a peer: refused each time, logged once per connection at warn without a
+    // stack, and counted when the connection closes.
+    const logsBefore = cloud.logs().length;
+    for (let i = 0; i < 3; i++) {
+      const bad = next.send({ type: 'renew', csr: 'not a csr' });
+      expect(await next.next('error')).toMatchObject({ ref: bad, code: 'OUTPOST_ERR_BAD_REQUEST' });
+    }
     await next.close();
+    const summary = 'appliance messages refused on this connection';
+    for (let i = 0; i < 100 && !cloud.logs().slice(logsBefore).includes(summary); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const lines = cloud
+      .logs()
+      .slice(logsBefore)
+      .split('\n')
+      .filter((l) => l.includes(a.applianceId) && /refused|failed/.test(l))
+      .map((l) => JSON.parse(l) as { level: number; msg: string; refused?: number; err?: unknown });
+    expect(lines.map((l) => [l.level, l.msg, l.refused])).toEqual([
+      [40, 'appliance message refused (further ones on this connection are only counted)', undefined],
+      [40, summary, 3],
+    ]);
+    expect(lines.some((l) => l.err !== undefined)).toBe(false);
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { ErrorCodes, toOutpostError } from '../../core/errors.js';
+import { ErrorCodes, OutpostError, toOutpostError } from '../../core/errors.js';
 import {
   type ApplianceMessage,
   type ApplianceRole,
@@ -28,6 +28,8 @@ export class LinkSession implements ApplianceConnection {
   alive = true;
   private helloDone = false;
   private helloTimer: NodeJS.Timeout | undefined;
+  /** Messages refused as the peer's fault (undecodable, malformed CSR, over rate) on this connection. */
+  private peerFaults = 0;
   roles: ReadonlySet<ApplianceRole> = new Set();
 
   constructor(
@@ -74,6 +76,12 @@ export class LinkSession implements ApplianceConnection {
 
   private onClose(): void {
     clearTimeout(this.helloTimer);
+    if (this.peerFaults > 1) {
+      this.ctx.logger.warn(
+        { applianceId: this.applianceId, refused: this.peerFaults },
+        'appliance messages refused on this connection',
+      );
+    }
     if (this.helloDone && this.ctx.connections.remove(this)) {
       this.ctx.logger.info({ applianceId: this.applianceId }, 'appliance disconnected');
       this.ctx.dispatcher.onDisconnect(this.applianceId);
@@ -86,6 +94,7 @@ export class LinkSession implements ApplianceConnection {
       message = parseApplianceMessage(data);
     } catch (e) {
       if (!(e instanceof LinkDecodeError)) throw e;
+      this.peerFault(undefined, ErrorCodes.decode, e.reason);
       this.refuse(e.ref, ErrorCodes.decode, e.reason, e.clientMessage);
       return;
     }
@@ -93,12 +102,30 @@ export class LinkSession implements ApplianceConnection {
       this.dispatch(message);
     } catch (e) {
       const error = toOutpostError(e);
-      this.ctx.logger.error(
-        { err: error, applianceId: this.applianceId, type: message.type },
-        'link message failed',
-      );
+      if (error.code === ErrorCodes.internal) {
+        this.ctx.logger.error(
+          { err: error, applianceId: this.applianceId, type: message.type },
+          'link message failed',
+        );
+      } else {
+        this.peerFault(message.type, error.code, error.message);
+      }
       this.refuse(message.id, error.code, undefined, error.clientMessage);
     }
+  }
+
+  /**
+   * Bad input from the peer (a malformed CSR in `renew`, an undecodable frame) is the peer's
+   * problem, not ours: the first of a connection is logged at warn without a stack, the rest are
+   * counted and the count logged when the connection closes. The peer gets an `error` each time.
+   */
+  private peerFault(type: string | undefined, code: string, reason: string): void {
+    this.peerFaults += 1;
+    if (this.peerFaults > 1) return;
+    this.ctx.logger.warn(
+      { applianceId: this.applianceId, type, code, reason },
+      'appliance message refused (further ones on this connection are only counted)',
+    );
   }
 
   private refuse(ref: string | undefined, code: string, reason: string | undefined, message: string): void {
@@ -128,7 +155,13 @@ export class LinkSession implements ApplianceConnection {
         this.ctx.appliances.recordHealth(this.applianceId, message.report, this.ctx.clock());
         return this.ack(message.id);
       case 'event':
-        this.ctx.events.add(this.applianceId, message.id, message.at, message.event, this.ctx.clock());
+        if (
+          this.ctx.events.add(this.applianceId, message.id, message.at, message.event, this.ctx.clock()) ===
+          'limited'
+        ) {
+          // Not acked: the appliance keeps the event in its journal and sends it again later.
+          throw new OutpostError(ErrorCodes.busy, 'too many events; send again later');
+        }
         return this.ack(message.id);
       case 'job.accepted':
         return this.onJobAccepted(message);

@@ -74,6 +74,9 @@ const MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  // Event retention (store/events.ts) deletes per appliance by seq and everything by age.
+  `CREATE INDEX events_by_appliance ON events (appliance_id, seq);
+   CREATE INDEX events_by_received ON events (received_at);`,
 ];
 
 /**
