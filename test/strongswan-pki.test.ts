@@ -105,6 +105,33 @@ describe('strongSwan pki --scep against outpost', () => {
     expect(retried.code, retried.stdout + retried.stderr).toBe(0);
   });
 
+  it('a CSR refused by policy (RSA-1024) leaves the one-time challenge for the corrected retry', async () => {
+    const challenge = await mintChallenge();
+    const weak = await strongswanEnroll(app.scepUrl, ca, 'ss-weak', {
+      password: challenge,
+      keyFile: await strongswanKey(ca.dir, 'ss-weak-1024.key', 1024),
+    });
+    expect(weak.code).not.toBe(0);
+    expect(weak.stderr).toMatch(/badRequest|failed/i);
+    const corrected = await strongswanEnroll(app.scepUrl, ca, 'ss-weak', { password: challenge });
+    expect(corrected.code, corrected.stdout + corrected.stderr).toBe(0);
+    expect(await openssl(['verify', '-CAfile', caPemOf(app), corrected.certFile])).toContain(': OK');
+  });
+
+  it('eight clients racing with one one-time challenge: exactly one gets a certificate', async () => {
+    const challenge = await mintChallenge();
+    const racers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        strongswanEnroll(app.scepUrl, ca, `ss-race-${i}`, { password: challenge }),
+      ),
+    );
+    const winners = racers.filter((r) => r.code === 0);
+    expect(winners, racers.map((r) => r.stderr).join('\n')).toHaveLength(1);
+    expect(await openssl(['verify', '-CAfile', caPemOf(app), winners[0]!.certFile])).toContain(': OK');
+    for (const loser of racers.filter((r) => r.code !== 0))
+      expect(readFileSync(loser.certFile, 'utf8')).toBe('');
+  });
+
   it('refuses a wrong challenge with a FAILURE CertRep', async () => {
     const result = await strongswanEnroll(app.scepUrl, ca, 'ss-wrong', { password: 'not-the-challenge' });
     expect(result.code).not.toBe(0);

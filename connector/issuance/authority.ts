@@ -15,7 +15,7 @@ import type { ChallengeVerifier } from './challenge/challenge-verifier.js';
 import type { ChallengeGrant } from './challenge/expectations.js';
 import { checkCsr, type UsagesToIssue } from './csr-policy.js';
 import type { EnrichedIssue, EnrichmentRequest, IssuanceEnrichment } from './enrichment/ports.js';
-import type { Inventory, InventoryRecord, PendingRequest, PendingStore } from './ports.js';
+import type { ChallengeUse, Inventory, InventoryRecord, PendingRequest, PendingStore } from './ports.js';
 import type { ProfilePolicy } from './profile-policy.js';
 
 export type EnrollOutcome =
@@ -120,12 +120,28 @@ export class Authority {
     }
   }
 
+  /**
+   * The challenge is held for this transaction while policy, directory and CA run, and spent in
+   * the store transaction that records the certificate or the PENDING row (issue 11 #3): a
+   * refusal gives it back, a crash leaves a hold that this transaction id can take back at once
+   * (and anyone after CHALLENGE_HOLD_MS), and of concurrent requests only the holder reaches the CA.
+   */
   private async enrollOnce(req: EnrollRequest): Promise<EnrollOutcome> {
     const earlier = await this.earlierOutcome(req);
     if (earlier) return earlier;
-    const grant = await this.options.challenges.verify(req.csr.challengePassword);
-    const profile = this.profileFor(grant);
-    return this.admit(req, profile, grant, `challenge:${grant.reference}`);
+    const { challenges } = this.options;
+    const grant = await challenges.verify(req.csr.challengePassword, req.transactionId);
+    try {
+      return await this.admit(req, this.profileFor(grant), grant, `challenge:${grant.reference}`);
+    } catch (e) {
+      if (!grant.use) throw e;
+      challenges.release(grant.use);
+      // A copy of this same transaction (a client's retry) may have spent the challenge on it meanwhile.
+      const spentOnThis = isOutpostError(e) && e.code === ErrorCodes.badChallenge;
+      const answered = spentOnThis ? await this.earlierOutcome(req) : undefined;
+      if (answered) return answered;
+      throw e;
+    }
   }
 
   private async renewOnce(req: RenewalRequest): Promise<EnrollOutcome> {
@@ -381,31 +397,33 @@ export class Authority {
     context: EnrichmentContext = { claims: claimsOf(grant) },
   ): Promise<EnrollOutcome> {
     const usages = checkCsr(req.csr, profile, grant.expectations);
-    if (profile.approval === 'manual') {
-      // A missing or disabled account is refused now rather than parked for an admin to approve.
-      await this.options.enrichment?.enrich(profile.name, { csr: req.csr, ...context });
-      this.options.pending.add({
-        transactionId: req.transactionId,
-        csrDer: req.csr.der,
-        profile: profile.name,
-        requester: req.requester,
-        subject: req.csr.subject.text,
-        createdAt: this.options.clock(),
-      });
-      return { status: 'pending', transactionId: req.transactionId };
-    }
-    const record = await this.issue(req.csr, profile, usages, req.requester, req.transactionId, via, context);
-    if (record) return { status: 'issued', record };
-    // The CA holds the request (an upstream SCEP CA answered PENDING): park it as `approved`, which
-    // tells poll() to ask the CA rather than wait for `outpost certs approve`.
-    this.options.pending.add({
+    const parked = {
       transactionId: req.transactionId,
       csrDer: req.csr.der,
       profile: profile.name,
       requester: req.requester,
       subject: req.csr.subject.text,
-      createdAt: this.options.clock(),
-    });
+    };
+    if (profile.approval === 'manual') {
+      // A missing or disabled account is refused now rather than parked for an admin to approve.
+      await this.options.enrichment?.enrich(profile.name, { csr: req.csr, ...context });
+      this.options.pending.add({ ...parked, createdAt: this.options.clock() }, grant.use);
+      return { status: 'pending', transactionId: req.transactionId };
+    }
+    const record = await this.issue(
+      req.csr,
+      profile,
+      usages,
+      req.requester,
+      req.transactionId,
+      via,
+      context,
+      grant.use,
+    );
+    if (record) return { status: 'issued', record };
+    // The CA holds the request (an upstream SCEP CA answered PENDING): park it as `approved`, which
+    // tells poll() to ask the CA rather than wait for `outpost certs approve`.
+    this.options.pending.add({ ...parked, createdAt: this.options.clock() }, grant.use);
     this.options.pending.setStatus(req.transactionId, 'approved');
     return { status: 'pending', transactionId: req.transactionId };
   }
@@ -418,6 +436,7 @@ export class Authority {
     transactionId: string | undefined,
     via: string,
     context: EnrichmentContext,
+    spending?: ChallengeUse,
   ): Promise<InventoryRecord | undefined> {
     // Policy chain, last step: the directory (missing/disabled accounts refused, subject, SANs
     // and SID mapping rendered), then the CA.
@@ -428,7 +447,7 @@ export class Authority {
       this.issueRequest(csr, profile, usages, requester, enriched),
     );
     if (isPendingIssue(issued)) return undefined;
-    return this.recordIssued(csr, profile, requester, transactionId, issued, via, enriched);
+    return this.recordIssued(csr, profile, requester, transactionId, issued, via, enriched, spending);
   }
 
   /** The same request for `issue` and for every later `poll` of it. */
@@ -461,6 +480,7 @@ export class Authority {
     issued: IssuedCertificate,
     via: string,
     enriched?: EnrichedIssue,
+    spending?: ChallengeUse,
   ): InventoryRecord {
     const record: InventoryRecord = {
       serialHex: issued.serialHex,
@@ -475,7 +495,7 @@ export class Authority {
       thumbprint: sha256Hex(issued.der),
       der: issued.der,
     };
-    this.options.inventory.record(record);
+    this.options.inventory.record(record, spending);
     this.options.events?.issued?.(record, via);
     return record;
   }

@@ -27,9 +27,27 @@ export interface InventoryFilter {
   offset?: number;
 }
 
+/**
+ * A one-time challenge or JWS id held by one request from its check until the write that spends
+ * it (issue 11 #3): a refusal releases it, a crash leaves a hold that expires, and the spend
+ * happens in the same store transaction as the certificate or the PENDING row it paid for.
+ */
+export interface ChallengeUse {
+  /** `otc:<sha256 hex>` or `jti:<id>`: never the secret itself. */
+  key: string;
+  /** The request holding it: its SCEP transaction id, so a retried transaction takes it back. */
+  holder: string;
+  /** A JWS id's expiry: its used-id record may be purged after it. */
+  expiresAt: Date;
+}
+
 /** Issued-certificate inventory (SQLite adapter in connector/store). */
 export interface Inventory {
-  record(rec: InventoryRecord): void;
+  /**
+   * Records an issued certificate; with `spending`, spends that challenge in the same transaction
+   * and records nothing (throws badChallenge) if it was spent or held by another request meanwhile.
+   */
+  record(rec: InventoryRecord, spending?: ChallengeUse): void;
   bySerial(serialHex: string): InventoryRecord | undefined;
   byTransactionId(transactionId: string): InventoryRecord | undefined;
   /** The newest certificate recorded for this requester (e.g. "job:<jobId>"), if any. */
@@ -44,14 +62,23 @@ export interface Inventory {
   revokedEntries(): Array<{ serialHex: string; revokedAt: Date; reason: RevocationReason }>;
 }
 
-/** One-time challenges (stored hashed) and used JWS token ids (single use). */
+/**
+ * One-time challenges (stored hashed) and used JWS token ids (single use). A request first holds
+ * its challenge (holdOneTime / holdTokenId); Inventory.record or PendingStore.add spends it.
+ */
 export interface ChallengeStore {
   /** `hash` is SHA-256 hex of the challenge string. */
   addOneTime(hash: string, expiresAt: Date, profile?: string): void;
-  /** Atomically deletes and returns the challenge if present and not expired. */
-  consumeOneTime(hash: string, now: Date): { profile?: string } | undefined;
-  /** Records a JWS `jti`; false if it was seen before. Entries may be purged after `expiresAt`. */
-  consumeTokenId(jti: string, expiresAt: Date, now: Date): boolean;
+  /**
+   * Holds the one-time challenge for `holder` until `until`, atomically, if it exists, has not
+   * expired and no other holder's hold is live; a hold by the same holder is renewed (a
+   * transaction retried after a crash). Returns the challenge's profile, or undefined.
+   */
+  holdOneTime(hash: string, holder: string, now: Date, until: Date): { profile?: string } | undefined;
+  /** The same for a JWS `jti` never used before; false if used or held by another request. */
+  holdTokenId(jti: string, holder: string, now: Date, until: Date): boolean;
+  /** Ends `holder`'s hold without spending (the request was refused); no-op otherwise. */
+  release(use: ChallengeUse): void;
   purgeExpired(now: Date): number;
 }
 
@@ -70,7 +97,8 @@ export interface PendingRequest {
 
 /** Requests waiting for manual approval (`outpost certs approve`). */
 export interface PendingStore {
-  add(req: Omit<PendingRequest, 'status' | 'serialHex'>): void;
+  /** Parks a request; with `spending`, spends that challenge in the same transaction (see Inventory.record). */
+  add(req: Omit<PendingRequest, 'status' | 'serialHex'>, spending?: ChallengeUse): void;
   get(transactionId: string): PendingRequest | undefined;
   list(status?: PendingStatus): PendingRequest[];
   setStatus(transactionId: string, status: PendingStatus, serialHex?: string): void;

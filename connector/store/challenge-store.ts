@@ -1,46 +1,80 @@
-import type { Statement } from 'better-sqlite3';
-import type { ChallengeStore } from '../issuance/ports.js';
+import type { Statement, Transaction } from 'better-sqlite3';
+import { oneTimeUseKey, tokenIdUseKey } from '../issuance/challenge/challenge-use.js';
+import type { ChallengeStore, ChallengeUse } from '../issuance/ports.js';
 import type { Db } from './database.js';
 
-/** One-time SCEP challenges (stored as SHA-256 hex, never in clear) and used JWS ids. */
+/**
+ * One-time SCEP challenges (stored as SHA-256 hex, never in clear), used JWS ids, and the holds
+ * requests take on them until the certificate they pay for is recorded (challenge-spend.ts).
+ */
 export class SqliteChallengeStore implements ChallengeStore {
   private readonly insertOneTime: Statement;
-  private readonly deleteOneTime: Statement<[string, number], { profile: string | null }>;
-  private readonly insertTokenId: Statement;
+  private readonly selectOneTime: Statement<[string, number], { profile: string | null }>;
+  private readonly selectTokenId: Statement<[string], { jti: string }>;
+  private readonly upsertHold: Statement;
+  private readonly deleteHold: Statement;
   private readonly purgeOneTime: Statement;
   private readonly purgeTokenIds: Statement;
+  private readonly purgeHolds: Statement;
+  private readonly holdOneTimeTx: Transaction<
+    (hash: string, holder: string, now: Date, until: Date) => { profile?: string } | undefined
+  >;
+  private readonly holdTokenIdTx: Transaction<
+    (jti: string, holder: string, now: Date, until: Date) => boolean
+  >;
 
   constructor(db: Db) {
     this.insertOneTime = db.prepare(
       'INSERT OR REPLACE INTO one_time_challenges (hash, expires_at, profile) VALUES (?, ?, ?)',
     );
-    // DELETE … RETURNING makes "check and consume" one statement: two concurrent SCEP requests with
-    // the same challenge cannot both succeed.
-    this.deleteOneTime = db.prepare(
-      'DELETE FROM one_time_challenges WHERE hash = ? AND expires_at > ? RETURNING profile',
+    this.selectOneTime = db.prepare(
+      'SELECT profile FROM one_time_challenges WHERE hash = ? AND expires_at > ?',
     );
-    this.insertTokenId = db.prepare('INSERT OR IGNORE INTO used_token_ids (jti, expires_at) VALUES (?, ?)');
+    this.selectTokenId = db.prepare('SELECT jti FROM used_token_ids WHERE jti = ?');
+    // Take the hold if nobody has it, it is ours already, or the other holder's time ran out.
+    this.upsertHold = db.prepare(`INSERT INTO challenge_holds (challenge, holder, held_until)
+      VALUES (@key, @holder, @until)
+      ON CONFLICT (challenge) DO UPDATE SET holder = excluded.holder, held_until = excluded.held_until
+      WHERE challenge_holds.holder = excluded.holder OR challenge_holds.held_until <= @now`);
+    this.deleteHold = db.prepare('DELETE FROM challenge_holds WHERE challenge = ? AND holder = ?');
     this.purgeOneTime = db.prepare('DELETE FROM one_time_challenges WHERE expires_at <= ?');
     this.purgeTokenIds = db.prepare('DELETE FROM used_token_ids WHERE expires_at <= ?');
+    this.purgeHolds = db.prepare('DELETE FROM challenge_holds WHERE held_until <= ?');
+    // Check and hold in one IMMEDIATE transaction: two processes cannot both see it free.
+    const hold = (key: string, holder: string, now: Date, until: Date) =>
+      this.upsertHold.run({ key, holder, until: until.getTime(), now: now.getTime() }).changes === 1;
+    this.holdOneTimeTx = db.transaction((hash: string, holder: string, now: Date, until: Date) => {
+      const row = this.selectOneTime.get(hash, now.getTime());
+      if (!row || !hold(oneTimeUseKey(hash), holder, now, until)) return undefined;
+      return row.profile !== null ? { profile: row.profile } : {};
+    });
+    this.holdTokenIdTx = db.transaction(
+      (jti: string, holder: string, now: Date, until: Date) =>
+        !this.selectTokenId.get(jti) && hold(tokenIdUseKey(jti), holder, now, until),
+    );
   }
 
   addOneTime(hash: string, expiresAt: Date, profile?: string): void {
     this.insertOneTime.run(hash.toLowerCase(), expiresAt.getTime(), profile ?? null);
   }
 
-  consumeOneTime(hash: string, now: Date): { profile?: string } | undefined {
-    const row = this.deleteOneTime.get(hash.toLowerCase(), now.getTime());
-    if (!row) return undefined;
-    return row.profile !== null ? { profile: row.profile } : {};
+  holdOneTime(hash: string, holder: string, now: Date, until: Date): { profile?: string } | undefined {
+    return this.holdOneTimeTx.immediate(hash.toLowerCase(), holder, now, until);
   }
 
   /** A seen id stays until purged, even if expired: a replayed token is refused either way. */
-  consumeTokenId(jti: string, expiresAt: Date, _now: Date): boolean {
-    return this.insertTokenId.run(jti, expiresAt.getTime()).changes === 1;
+  holdTokenId(jti: string, holder: string, now: Date, until: Date): boolean {
+    return this.holdTokenIdTx.immediate(jti, holder, now, until);
+  }
+
+  release(use: ChallengeUse): void {
+    this.deleteHold.run(use.key, use.holder);
   }
 
   purgeExpired(now: Date): number {
     const t = now.getTime();
-    return this.purgeOneTime.run(t).changes + this.purgeTokenIds.run(t).changes;
+    return (
+      this.purgeOneTime.run(t).changes + this.purgeTokenIds.run(t).changes + this.purgeHolds.run(t).changes
+    );
   }
 }

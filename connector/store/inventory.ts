@@ -1,7 +1,8 @@
-import type { Statement } from 'better-sqlite3';
+import type { Statement, Transaction } from 'better-sqlite3';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { RevocationReason } from '../ca/ca-backend.js';
-import type { Inventory, InventoryFilter, InventoryRecord } from '../issuance/ports.js';
+import type { ChallengeUse, Inventory, InventoryFilter, InventoryRecord } from '../issuance/ports.js';
+import { ChallengeSpender } from './challenge-spend.js';
 import type { Db } from './database.js';
 
 interface Row {
@@ -37,7 +38,15 @@ export class SqliteInventory implements Inventory {
   /** One statement per filter shape, prepared on first use and kept. */
   private readonly listStatements = new Map<string, Statement>();
 
+  /** The certificate and the challenge it spends, in one IMMEDIATE transaction (issue 11 #3). */
+  private readonly recordSpending: Transaction<(rec: InventoryRecord, spending: ChallengeUse) => void>;
+
   constructor(private readonly db: Db) {
+    const spender = new ChallengeSpender(db);
+    this.recordSpending = db.transaction((rec: InventoryRecord, spending: ChallengeUse) => {
+      spender.spend(spending);
+      this.insertRecord(rec);
+    });
     this.insert = db.prepare(`INSERT INTO certificates
       (serial_hex, subject, sans, profile, requester, transaction_id, not_before, not_after, status,
        revoked_at, revocation_reason, thumbprint, der)
@@ -62,7 +71,12 @@ export class SqliteInventory implements Inventory {
     this.countByStatus = db.prepare('SELECT COUNT(*) AS n FROM certificates WHERE status = ?');
   }
 
-  record(rec: InventoryRecord): void {
+  record(rec: InventoryRecord, spending?: ChallengeUse): void {
+    if (!spending) return this.insertRecord(rec);
+    this.recordSpending.immediate(rec, spending);
+  }
+
+  private insertRecord(rec: InventoryRecord): void {
     try {
       this.insert.run(toRow(rec));
     } catch (e) {

@@ -54,4 +54,14 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX certificates_requester ON certificates (requester);
   `,
+  // 3: a one-time challenge or JWS id held by the request using it until the certificate (or the
+  // PENDING row) that spends it is written; key is 'otc:<hash>' or 'jti:<id>' (issue 11 #3)
+  `
+  CREATE TABLE challenge_holds (
+    challenge TEXT NOT NULL PRIMARY KEY,
+    holder TEXT NOT NULL,
+    held_until INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX challenge_holds_held_until ON challenge_holds (held_until);
+  `,
 ];

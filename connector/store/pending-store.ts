@@ -1,6 +1,7 @@
-import type { Statement } from 'better-sqlite3';
+import type { Statement, Transaction } from 'better-sqlite3';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
-import type { PendingRequest, PendingStatus, PendingStore } from '../issuance/ports.js';
+import type { ChallengeUse, PendingRequest, PendingStatus, PendingStore } from '../issuance/ports.js';
+import { ChallengeSpender } from './challenge-spend.js';
 import type { Db } from './database.js';
 
 interface Row {
@@ -22,7 +23,19 @@ export class SqlitePendingStore implements PendingStore {
   private readonly listByStatus: Statement<[string], Row>;
   private readonly update: Statement;
 
+  /** The PENDING row and the challenge it spends, in one IMMEDIATE transaction (issue 11 #3). */
+  private readonly addSpending: Transaction<
+    (req: Omit<PendingRequest, 'status' | 'serialHex'>, spending: ChallengeUse) => void
+  >;
+
   constructor(db: Db) {
+    const spender = new ChallengeSpender(db);
+    this.addSpending = db.transaction(
+      (req: Omit<PendingRequest, 'status' | 'serialHex'>, spending: ChallengeUse) => {
+        spender.spend(spending);
+        this.insertRequest(req);
+      },
+    );
     this.insert = db.prepare(`INSERT INTO pending_requests
       (transaction_id, csr_der, profile, requester, subject, created_at, status)
       VALUES (?, ?, ?, ?, ?, ?, 'pending')`);
@@ -36,7 +49,12 @@ export class SqlitePendingStore implements PendingStore {
     );
   }
 
-  add(req: Omit<PendingRequest, 'status' | 'serialHex'>): void {
+  add(req: Omit<PendingRequest, 'status' | 'serialHex'>, spending?: ChallengeUse): void {
+    if (!spending) return this.insertRequest(req);
+    this.addSpending.immediate(req, spending);
+  }
+
+  private insertRequest(req: Omit<PendingRequest, 'status' | 'serialHex'>): void {
     try {
       this.insert.run(
         req.transactionId,

@@ -139,25 +139,121 @@ describe('stores', () => {
   });
 
   describe('SqliteChallengeStore', () => {
-    it('consumes a one-time challenge once and not after expiry', () => {
+    const hour = 3_600_000;
+    const use = (key: string, holder: string) => ({ key, holder, expiresAt: later(hour) });
+
+    it('holds a one-time challenge for one transaction at a time, and not after expiry', () => {
       const store = new SqliteChallengeStore(db);
       store.addOneTime('AA', later(60_000), 'device');
       store.addOneTime('bb', later(60_000));
       store.addOneTime('cc', later(1000));
-      expect(store.consumeOneTime('aa', NOW)).toEqual({ profile: 'device' });
-      expect(store.consumeOneTime('aa', NOW)).toBeUndefined();
-      expect(store.consumeOneTime('bb', NOW)).toEqual({});
-      expect(store.consumeOneTime('cc', later(1000))).toBeUndefined();
+      expect(store.holdOneTime('aa', 'tx-1', NOW, later(5000))).toEqual({ profile: 'device' });
+      expect(store.holdOneTime('aa', 'tx-2', NOW, later(5000))).toBeUndefined(); // held by tx-1
+      expect(store.holdOneTime('aa', 'tx-1', later(1000), later(6000))).toEqual({ profile: 'device' }); // retry
+      expect(store.holdOneTime('aa', 'tx-2', later(6000), later(9000))).toEqual({ profile: 'device' }); // expired hold
+      expect(store.holdOneTime('bb', 'tx-3', NOW, later(5000))).toEqual({});
+      expect(store.holdOneTime('cc', 'tx-4', later(1000), later(5000))).toBeUndefined();
+      expect(store.holdOneTime('dd', 'tx-5', NOW, later(5000))).toBeUndefined();
+    });
+
+    it('gives a released hold to the next transaction; a release by another holder does nothing', () => {
+      const store = new SqliteChallengeStore(db);
+      store.addOneTime('aa', later(60_000));
+      expect(store.holdOneTime('aa', 'tx-1', NOW, later(5000))).toEqual({});
+      store.release(use('otc:aa', 'tx-2'));
+      expect(store.holdOneTime('aa', 'tx-2', NOW, later(5000))).toBeUndefined();
+      store.release(use('otc:aa', 'tx-1'));
+      expect(store.holdOneTime('aa', 'tx-2', NOW, later(5000))).toEqual({});
+    });
+
+    it('holds a JWS id until it is spent; a spent id is never held again, even once expired', () => {
+      const store = new SqliteChallengeStore(db);
+      const inventory = new SqliteInventory(db);
+      expect(store.holdTokenId('jti-1', 'tx-1', NOW, later(5000))).toBe(true);
+      expect(store.holdTokenId('jti-1', 'tx-2', NOW, later(5000))).toBe(false);
+      inventory.record(record('01', { transactionId: 'tx-1' }), {
+        key: 'jti:jti-1',
+        holder: 'tx-1',
+        expiresAt: later(1000),
+      });
+      expect(store.holdTokenId('jti-1', 'tx-1', NOW, later(5000))).toBe(false);
+      expect(store.holdTokenId('jti-1', 'tx-2', later(10_000), later(15_000))).toBe(false);
       expect(store.purgeExpired(later(1000))).toBe(1);
     });
 
-    it('accepts a token id once and purges expired ids', () => {
+    it('purges expired challenges and holds', () => {
       const store = new SqliteChallengeStore(db);
-      expect(store.consumeTokenId('jti-1', later(1000), NOW)).toBe(true);
-      expect(store.consumeTokenId('jti-1', later(1000), NOW)).toBe(false);
-      expect(store.consumeTokenId('jti-2', later(5000), NOW)).toBe(true);
-      expect(store.purgeExpired(later(1000))).toBe(1);
-      expect(store.consumeTokenId('jti-2', later(5000), NOW)).toBe(false);
+      store.addOneTime('aa', later(1000));
+      store.holdTokenId('jti-9', 'tx-9', NOW, later(2000));
+      expect(store.purgeExpired(later(2000))).toBe(2);
+      expect(store.holdTokenId('jti-9', 'tx-10', later(2000), later(3000))).toBe(true);
+    });
+  });
+
+  describe('spending a held challenge with the certificate or PENDING row (issue 11 #3)', () => {
+    const spend = (holder: string) => ({ key: 'otc:aa', holder, expiresAt: later(5000) });
+    const pendingRow = {
+      csrDer: Buffer.from([1]),
+      profile: 'device',
+      requester: 'scep',
+      subject: 'CN=x',
+      createdAt: NOW,
+    };
+
+    it('records the certificate and deletes the challenge in one transaction', () => {
+      const store = new SqliteChallengeStore(db);
+      const inventory = new SqliteInventory(db);
+      store.addOneTime('aa', later(60_000));
+      store.holdOneTime('aa', 'tx-1', NOW, later(5000));
+      inventory.record(record('01', { transactionId: 'tx-1' }), spend('tx-1'));
+      expect(inventory.byTransactionId('tx-1')?.serialHex).toBe('01');
+      expect(store.holdOneTime('aa', 'tx-1', NOW, later(5000))).toBeUndefined();
+    });
+
+    it.each([
+      [
+        'spent already',
+        (store: SqliteChallengeStore, inventory: SqliteInventory) => {
+          store.holdOneTime('aa', 'tx-1', NOW, later(5000));
+          inventory.record(record('01'), spend('tx-1'));
+        },
+      ],
+      [
+        'held by another transaction now',
+        (store: SqliteChallengeStore) => {
+          store.holdOneTime('aa', 'tx-1', NOW, later(5000));
+          store.holdOneTime('aa', 'tx-2', later(6000), later(9000));
+        },
+      ],
+    ])('records nothing when the challenge was %s', (_name, before) => {
+      const store = new SqliteChallengeStore(db);
+      const inventory = new SqliteInventory(db);
+      const pending = new SqlitePendingStore(db);
+      store.addOneTime('aa', later(60_000));
+      before(store, inventory);
+      expect(codeOf(() => inventory.record(record('02', { transactionId: 'tx-1' }), spend('tx-1')))).toBe(
+        ErrorCodes.badChallenge,
+      );
+      expect(inventory.bySerial('02')).toBeUndefined();
+      expect(codeOf(() => pending.add({ ...pendingRow, transactionId: 'tx-1' }, spend('tx-1')))).toBe(
+        ErrorCodes.badChallenge,
+      );
+      expect(pending.get('tx-1')).toBeUndefined();
+    });
+
+    it('parks the PENDING row and deletes the challenge in one transaction; a failed insert keeps the challenge', () => {
+      const store = new SqliteChallengeStore(db);
+      const pending = new SqlitePendingStore(db);
+      store.addOneTime('aa', later(60_000));
+      pending.add({ ...pendingRow, transactionId: 'taken' });
+      store.holdOneTime('aa', 'taken', NOW, later(5000));
+      expect(codeOf(() => pending.add({ ...pendingRow, transactionId: 'taken' }, spend('taken')))).toBe(
+        ErrorCodes.conflict,
+      );
+      expect(store.holdOneTime('aa', 'tx-2', later(6000), later(9000))).toEqual({}); // rolled back: still there
+      pending.add({ ...pendingRow, transactionId: 'tx-2' }, spend('tx-2'));
+      expect(pending.get('tx-2')?.status).toBe('pending');
+      expect(store.holdOneTime('aa', 'tx-3', later(10_000), later(19_000))).toBeUndefined();
     });
   });
 

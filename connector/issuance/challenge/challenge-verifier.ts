@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
-import type { ChallengeStore } from '../ports.js';
+import type { ChallengeStore, ChallengeUse } from '../ports.js';
+import { CHALLENGE_HOLD_MS, oneTimeUseKey } from './challenge-use.js';
 import { challengeHash, secretsEqual } from './constant-time.js';
 import type { ChallengeGrant } from './expectations.js';
 import type { JwsChallengeVerifier } from './jws-challenge.js';
@@ -28,31 +29,46 @@ function refused(detail: string): OutpostError {
 
 /**
  * Checks a SCEP challengePassword against every configured kind: JWS token (single use by jti),
- * static secret (constant-time), one-time challenge (stored hashed, consumed atomically).
+ * static secret (constant-time), one-time challenge (stored hashed). Single-use kinds are held
+ * atomically here and spent with the certificate they pay for (issue 11 #3).
  */
 export class ChallengeVerifier {
   constructor(private readonly options: ChallengeVerifierOptions) {}
 
-  async verify(challenge: string | undefined): Promise<ChallengeGrant> {
+  /**
+   * Checks the challenge and, for single-use kinds, holds it for `holder` (the request's
+   * transaction id) rather than spending it: the write that records the certificate or the
+   * PENDING row spends it (grant.use), and `release` gives it back when the request is refused.
+   * Without a holder, the hold belongs to this call alone.
+   */
+  async verify(challenge: string | undefined, holder: string = randomUUID()): Promise<ChallengeGrant> {
     if (challenge === undefined || challenge.length === 0) throw refused('no challengePassword in the CSR');
     if (challenge.length > maxChallengeLength) throw refused('challenge too long');
     const { jws, staticChallenge, store, clock, oneTime } = this.options;
-    if (jws && compactJwsShape.test(challenge)) return jws.verify(challenge);
+    if (jws && compactJwsShape.test(challenge)) return jws.verify(challenge, holder);
     if (staticChallenge !== null && secretsEqual(challenge, staticChallenge)) {
       return { kind: 'static', expectations: {}, reference: 'static' };
     }
     if (!oneTime) throw refused('one-time challenges are disabled');
     const hash = challengeHash(challenge);
-    const consumed = store.consumeOneTime(hash, clock());
-    if (consumed) {
+    const now = clock();
+    const until = new Date(now.getTime() + CHALLENGE_HOLD_MS);
+    const held = store.holdOneTime(hash, holder, now, until);
+    if (held) {
       return {
         kind: 'one-time',
         expectations: {},
         reference: `otc:${hash.slice(0, 12)}`,
-        ...(consumed.profile ? { profile: consumed.profile } : {}),
+        ...(held.profile ? { profile: held.profile } : {}),
+        use: { key: oneTimeUseKey(hash), holder, expiresAt: until },
       };
     }
-    throw refused('no configured challenge kind accepted it');
+    throw refused('no configured challenge kind accepted it (or it is used, or held by another request)');
+  }
+
+  /** Gives a held challenge back (the request it was held for was refused). */
+  release(use: ChallengeUse): void {
+    this.options.store.release(use);
   }
 
   /** Mints a one-time challenge: 32 random bytes, base64url; only its hash is stored. */

@@ -1,3 +1,5 @@
+import type { ChallengeUse } from '../ports.js';
+
 /**
  * What a challenge may pin about the request. A JWS challenge carries these as claims; the CSR
  * must match each one that is present (DESIGN "Challenges").
@@ -25,4 +27,6 @@ export interface ChallengeGrant {
   expectations: CsrExpectations;
   /** Token id (jti) or a hash prefix: safe to log, never the secret. */
   reference: string;
+  /** Single-use kinds: the hold to spend with the certificate, or to release on refusal. */
+  use?: ChallengeUse;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   createLocalJWKSet,
   type JSONWebKeySet,
@@ -7,6 +8,7 @@ import {
 } from 'jose';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
 import type { ChallengeStore } from '../ports.js';
+import { CHALLENGE_HOLD_MS, tokenIdUseKey } from './challenge-use.js';
 import type { ChallengeGrant, CsrExpectations } from './expectations.js';
 
 export interface JwsChallengeOptions {
@@ -93,21 +95,25 @@ export class JwsChallengeVerifier {
     this.keySet = createLocalJWKSet(options.jwks);
   }
 
-  async verify(token: string): Promise<ChallengeGrant> {
+  /** Verifies the token and holds its jti for `holder` (see ChallengeVerifier.verify). */
+  async verify(token: string, holder: string = randomUUID()): Promise<ChallengeGrant> {
     const { payload } = await this.verifySignature(token);
     if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256) {
       throw refused('token has no usable jti');
     }
     const expectations = expectationsFromClaims(payload);
     const expiresAt = new Date((payload.exp as number) * 1000);
-    if (!this.options.store.consumeTokenId(payload.jti, expiresAt, this.options.clock())) {
-      throw refused(`token ${payload.jti} was already used`);
+    const now = this.options.clock();
+    const until = new Date(now.getTime() + CHALLENGE_HOLD_MS);
+    if (!this.options.store.holdTokenId(payload.jti, holder, now, until)) {
+      throw refused(`token ${payload.jti} was already used (or is held by another request)`);
     }
     return {
       kind: 'jws',
       expectations,
       reference: `jti:${payload.jti}`,
       ...(expectations.profile ? { profile: expectations.profile } : {}),
+      use: { key: tokenIdUseKey(payload.jti), holder, expiresAt },
     };
   }
 

@@ -1,26 +1,32 @@
-import type { ChallengeStore } from '../ports.js';
+import type { ChallengeStore, ChallengeUse } from '../ports.js';
+import { oneTimeUseKey, tokenIdUseKey } from './challenge-use.js';
 
-/** In-memory ChallengeStore for unit tests; the appliance uses the SQLite one in connector/store. */
+/**
+ * In-memory ChallengeStore for unit tests; the appliance uses the SQLite one in connector/store,
+ * whose inventory and pending store also spend the holds (nothing here spends them).
+ */
 export class MemoryChallengeStore implements ChallengeStore {
   private readonly oneTime = new Map<string, { expiresAt: Date; profile?: string }>();
   private readonly tokenIds = new Map<string, Date>();
+  private readonly holds = new Map<string, { holder: string; until: Date }>();
 
   addOneTime(hash: string, expiresAt: Date, profile?: string): void {
     this.oneTime.set(hash, { expiresAt, ...(profile ? { profile } : {}) });
   }
 
-  consumeOneTime(hash: string, now: Date): { profile?: string } | undefined {
+  holdOneTime(hash: string, holder: string, now: Date, until: Date): { profile?: string } | undefined {
     const entry = this.oneTime.get(hash);
-    if (!entry) return undefined;
-    this.oneTime.delete(hash);
-    if (entry.expiresAt.getTime() <= now.getTime()) return undefined;
+    if (!entry || entry.expiresAt.getTime() <= now.getTime()) return undefined;
+    if (!this.hold(oneTimeUseKey(hash), holder, now, until)) return undefined;
     return entry.profile ? { profile: entry.profile } : {};
   }
 
-  consumeTokenId(jti: string, expiresAt: Date, _now: Date): boolean {
-    if (this.tokenIds.has(jti)) return false;
-    this.tokenIds.set(jti, expiresAt);
-    return true;
+  holdTokenId(jti: string, holder: string, now: Date, until: Date): boolean {
+    return !this.tokenIds.has(jti) && this.hold(tokenIdUseKey(jti), holder, now, until);
+  }
+
+  release(use: ChallengeUse): void {
+    if (this.holds.get(use.key)?.holder === use.holder) this.holds.delete(use.key);
   }
 
   purgeExpired(now: Date): number {
@@ -29,5 +35,12 @@ export class MemoryChallengeStore implements ChallengeStore {
       if (entry.expiresAt.getTime() <= now.getTime()) purged += Number(this.oneTime.delete(hash));
     }
     return purged;
+  }
+
+  private hold(key: string, holder: string, now: Date, until: Date): boolean {
+    const current = this.holds.get(key);
+    if (current && current.holder !== holder && current.until.getTime() > now.getTime()) return false;
+    this.holds.set(key, { holder, until });
+    return true;
   }
 }
