@@ -124,5 +124,31 @@ describe.skipIf(!isRoot())(
       );
       expect(r.out, r.out).toMatch(new RegExp(`Cipher is ${cipher}`));
     });
+
+    it('a ban is visible: logged when made and when it refuses, listed by `sessions bans`, lifted by `sessions unban`', async () => {
+      // Failed logins (no certificate) from the device until the address is banned (ocserv's
+      // defaults: 10 points each, ban at 80), then a valid certificate is refused until unbanned.
+      const get = (extra: string) =>
+        sh(`curl -s -o /dev/null -w '%{http_code}' --cacert ${app.caFile} ${extra} ${url}`).then((r) =>
+          r.out.trim(),
+        );
+      const statuses: string[] = [];
+      for (let i = 0; i < 12 && statuses.at(-1) !== '403'; i++) statuses.push(await get(''));
+      expect(statuses.at(-1), statuses.join(' ')).toBe('403');
+      const withCertificate = `--cert ${device.certFile} --key ${device.keyFile}`;
+      expect(await get(withCertificate)).toBe('403');
+      const logs = app.logs();
+      expect(logs).toMatch(/"remote":"10\.200\.1\.2","points":\d+,"until":"[^"]+","msg":"address banned/);
+      expect(logs).toMatch(/"remote":"(::ffff:)?10\.200\.1\.2","msg":"refused: the address is banned/);
+      const listed = await app.cli(['sessions', 'bans', '--json']);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(JSON.parse(listed.stdout)).toEqual([
+        { address: '10.200.1.2', score: expect.any(Number), until: expect.any(String) },
+      ]);
+      const lifted = await app.cli(['sessions', 'unban', '10.200.1.2']);
+      expect(lifted.stdout).toContain('ban on 10.200.1.2 lifted');
+      expect(await get(withCertificate)).toBe('200');
+      expect(JSON.parse((await app.cli(['sessions', 'bans', '--json'])).stdout)).toEqual([]);
+    });
   },
 );

@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BanPoints } from '../../gateway/auth/ban-points.js';
 import { SessionTable } from '../../gateway/session/session-table.js';
 import { registerAdminApi } from './admin-api.js';
 
@@ -88,13 +89,24 @@ describe('admin API authorization (every registered route, every spelling)', () 
     },
   );
 
+  // The real ban points, behind the same kind of proxy; one address banned.
+  const banPoints = new BanPoints({ maxScore: 10 });
+  banPoints.addFailure('192.0.2.66', 'wrongPassword');
+  const bans = new Proxy(banPoints, {
+    get(target, property, receiver) {
+      touched.push(String(property));
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+
   beforeAll(async () => {
     app = Fastify({ logger: false });
     // Routes are read from the instance itself, so a route added later is walked too.
     app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) routes.push({ method, url: route.url });
     });
-    await registerAdminApi(app, { token: TOKEN, sessions });
+    await registerAdminApi(app, { token: TOKEN, sessions, bans });
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as { port: number }).port;
   });
@@ -141,5 +153,39 @@ describe('admin API authorization (every registered route, every spelling)', () 
     const drained = await send(port, 'POST', '/v1/sessions/drain', { authorization: `Bearer ${TOKEN}` });
     expect(drained).toEqual({ status: 200, body: '{"drain":true}' });
     expect(touched).toContain('setDrain');
+  });
+
+  it('lists bans and lifts one with the token', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const listed = await send(port, 'GET', '/v1/sessions/bans', auth);
+    expect(listed.status).toBe(200);
+    expect(JSON.parse(listed.body)).toEqual([
+      { address: '192.0.2.66', score: 10, until: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+    ]);
+    const lift = (address: string) =>
+      new Promise<Answer>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/v1/sessions/bans/lift',
+            headers: { ...auth, 'content-type': 'application/json' },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify({ address }));
+      });
+    expect(await lift('192.0.2.66')).toEqual({ status: 200, body: '{"lifted":1}' });
+    expect(await lift('192.0.2.66')).toEqual({ status: 200, body: '{"lifted":0}' });
+    expect((await lift('')).status).toBe(400);
+    expect(banPoints.bannedFor('192.0.2.66')).toBe(0);
   });
 });

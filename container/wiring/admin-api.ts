@@ -1,11 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { BanPoints } from '../../gateway/auth/ban-points.js';
 import type { Session } from '../../gateway/session/session.js';
 import type { SessionTable } from '../../gateway/session/session-table.js';
 
 export interface AdminApiOptions {
   token: string;
   sessions?: SessionTable;
+  /** The gateway's ban points: bans in force, and lifting one. */
+  bans?: Pick<BanPoints, 'bans' | 'forget'>;
 }
 
 /** What `outpost sessions list --json` shows of a session (no cookie material). */
@@ -82,5 +85,16 @@ function adminRoutes(app: FastifyInstance, options: AdminApiOptions): void {
       return { disconnected: count };
     }
     return reply.code(400).send({ error: 'give id or user' });
+  });
+  app.get('/v1/sessions/bans', async (_request, reply) => {
+    if (!options.bans) return reply.code(404).send({ error: 'the gateway role is not running' });
+    return options.bans.bans().map((ban) => ({ ...ban, until: new Date(ban.until).toISOString() }));
+  });
+  app.post<{ Body: { address?: unknown } }>('/v1/sessions/bans/lift', async (request, reply) => {
+    if (!options.bans) return reply.code(404).send({ error: 'the gateway role is not running' });
+    const address = request.body?.address;
+    if (typeof address !== 'string' || address.length === 0 || address.length > 64)
+      return reply.code(400).send({ error: 'give address: an address or a listed ban' });
+    return { lifted: options.bans.forget(address) ? 1 : 0 };
   });
 }

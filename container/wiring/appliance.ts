@@ -55,7 +55,10 @@ export async function startAppliance(
     endpoint: adminApiEndpoint(config),
     logger,
     routes: (app) =>
-      registerAdminApi(app, { token: adminToken, ...(gateway ? { sessions: gateway.sessions } : {}) }),
+      registerAdminApi(app, {
+        token: adminToken,
+        ...(gateway ? { sessions: gateway.sessions, bans: gateway.bans } : {}),
+      }),
   });
   shutdown.register('admin API', () => adminApi.close());
   // Last: the admin API's socket and everything before it are in the data directory by now.

@@ -1,6 +1,7 @@
 import { type Stats, unwatchFile, watchFile } from 'node:fs';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
+import type { BanPoints } from '../../gateway/auth/ban-points.js';
 import { runCommand } from '../../gateway/net/command-runner.js';
 import { applyNat, removeNat } from '../../gateway/net/nat-rules.js';
 import { assertPreflight } from '../../gateway/net/preflight.js';
@@ -33,6 +34,8 @@ import { startGatewayWorkers } from './gateway-workers.js';
 
 export interface GatewayHandle {
   sessions: SessionTable;
+  /** Ban points per source address (kept across reconfigurations): the admin API lists and lifts bans. */
+  bans: Pick<BanPoints, 'bans' | 'forget'>;
   /**
    * Applies a new config's live keys (see reconfigure/config-diff.ts): auth methods and their
    * settings, DNS, routes, timers, groups' settings, limits and the listen address. Tunnels already
@@ -81,6 +84,7 @@ export async function startGatewayRole(
       : undefined;
   const device = workerTunnels ? undefined : await openTun(gw, main, groupPools, shutdown);
   if (gw.nat) await applyAllNat(tunNames, main, groups, groupPools, shutdown);
+  logBans(auth.bans, log);
   const metrics = gatewayMetrics(registry, () => sessions);
   const sessions = new SessionTable(sessionLimitsOf(gw));
   const dialogue = new AuthDialogue({
@@ -185,7 +189,7 @@ export async function startGatewayRole(
     await replaced.close();
     log.info({ listen: ngw.listen, methods: ngw.auth.methods }, 'gateway reconfigured');
   };
-  return { sessions, reconfigure };
+  return { sessions, bans: auth.bans, reconfigure };
 }
 
 function sessionLimitsOf(gw: GatewayConfig) {
@@ -471,4 +475,14 @@ function definedOnly<T extends object>(values: T): Partial<T> {
 /** nftables table of a group's pool: identifiers take letters, digits and underscores, not hyphens. */
 function natTableOf(group: string): string {
   return `outpost_${group.replaceAll('-', '_')}`;
+}
+
+/** One line per new ban: an operator must see why a valid login later gets 403 (issue 10). */
+function logBans(bans: BanPoints, log: Logger): void {
+  bans.onBan((ban) =>
+    log.warn(
+      { remote: ban.address, points: ban.score, until: new Date(ban.until).toISOString() },
+      'address banned after failed attempts; `outpost sessions unban` lifts it',
+    ),
+  );
 }

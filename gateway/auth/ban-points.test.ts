@@ -83,6 +83,42 @@ describe('BanPoints (ocserv defaults: 10 per wrong password, ban at 80 for 300 s
   });
 });
 
+describe('BanPoints for operators (issue 10: a ban was invisible)', () => {
+  it('tells its listener once per new ban, lists bans in force, and lifts one by address or listed key', () => {
+    const c = clock();
+    const bans = new BanPoints({ maxScore: 20, banSeconds: 300 }, c.now);
+    const told: unknown[] = [];
+    bans.onBan((ban) => told.push(ban));
+    for (let i = 0; i < 4; i++) bans.addFailure('192.0.2.7', 'wrongPassword');
+    bans.addFailure('2001:db8:5::9', 'wrongPassword');
+    bans.addFailure('2001:db8:5::10', 'wrongPassword');
+    bans.addFailure('198.51.100.1', 'connection'); // scored, not banned
+    const start = c.now();
+    expect(told).toEqual([
+      { address: '192.0.2.7', score: 20, until: start + 300_000 },
+      { address: '2001:db8:5:0:0:0:0:0/64', score: 20, until: start + 300_000 },
+    ]);
+    expect(bans.bans().map((b) => [b.address, b.score])).toEqual([
+      ['192.0.2.7', 40],
+      ['2001:db8:5:0:0:0:0:0/64', 20],
+    ]);
+    expect(bans.forget('2001:db8:5:0:0:0:0:0/64')).toBe(true);
+    expect(bans.bannedFor('2001:db8:5::1')).toBe(0);
+    expect(bans.forget('::ffff:192.0.2.7')).toBe(true);
+    expect(bans.forget('192.0.2.7')).toBe(false);
+    expect(bans.bans()).toEqual([]);
+  });
+
+  it('drops a ban from the list once it has ended', () => {
+    const c = clock();
+    const bans = new BanPoints({ maxScore: 10, banSeconds: 60 }, c.now);
+    bans.addFailure('192.0.2.8', 'wrongPassword');
+    expect(bans.bans()).toHaveLength(1);
+    c.advance(60);
+    expect(bans.bans()).toEqual([]);
+  });
+});
+
 describe('sourceAddressKey', () => {
   it('normalizes addresses', () => {
     expect(sourceAddressKey('::FFFF:10.0.0.1')).toBe('10.0.0.1');

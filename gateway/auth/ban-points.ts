@@ -35,10 +35,24 @@ interface Score {
   bannedUntil: number;
 }
 
+/** A ban in force, as operators see it (`outpost sessions bans`). */
+export interface Ban {
+  /** The source address key: an IPv4 address, or an IPv6 prefix such as `2001:db8:0:0:0:0:0:0/64`. */
+  readonly address: string;
+  readonly score: number;
+  /** Epoch milliseconds. */
+  readonly until: number;
+}
+
+/** Told once when an address becomes banned (not again while the ban lasts). */
+export type BanListener = (ban: Ban) => void;
+
 export class BanPoints {
   private readonly config: BanPointsConfig;
   /** Insertion order = least recently touched first (an entry is re-inserted on every change). */
   private readonly table = new Map<string, Score>();
+
+  private listener: BanListener | undefined;
 
   constructor(
     config: Partial<BanPointsConfig> = {},
@@ -82,6 +96,7 @@ export class BanPoints {
     entry.touchedAt = now;
     if (entry.score >= this.config.maxScore && entry.bannedUntil <= now) {
       entry.bannedUntil = now + this.config.banSeconds * 1000;
+      this.listener?.({ address: key, score: entry.score, until: entry.bannedUntil });
     }
     this.table.delete(key);
     this.table.set(key, entry);
@@ -89,9 +104,24 @@ export class BanPoints {
     return entry.bannedUntil > now;
   }
 
-  /** Forget an address (an operator unban). */
-  forget(address: string): void {
-    this.table.delete(sourceAddressKey(address, this.config.ipv6PrefixBits));
+  /** Forget an address (an operator unban); true when it had a score or a ban. */
+  forget(address: string): boolean {
+    return this.table.delete(sourceAddressKey(address, this.config.ipv6PrefixBits));
+  }
+
+  /** Sets the one listener told of each new ban (the gateway logs it). */
+  onBan(listener: BanListener): void {
+    this.listener = listener;
+  }
+
+  /** The bans in force now, soonest to end first. */
+  bans(): Ban[] {
+    const now = this.now();
+    const out: Ban[] = [];
+    for (const [address, entry] of this.table) {
+      if (entry.bannedUntil > now) out.push({ address, score: entry.score, until: entry.bannedUntil });
+    }
+    return out.sort((a, b) => a.until - b.until);
   }
 
   /**

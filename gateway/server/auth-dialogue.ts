@@ -8,6 +8,7 @@ import {
 } from '../cstp/index.js';
 import type { Identity } from '../session/identity.js';
 import type { SessionTable } from '../session/session-table.js';
+import { LogLimiter } from './log-limiter.js';
 import type { BanList, GatewayAuthenticators } from './ports.js';
 
 export interface DialogueRequest {
@@ -50,6 +51,8 @@ function bearerToken(headers: DialogueRequest['headers']): string | undefined {
  * auth-request carrying the message — never a dropped socket.
  */
 export class AuthDialogue {
+  private readonly refusalLog = new LogLimiter();
+
   constructor(
     private options: {
       methods: ReadonlyArray<'certificate' | 'password' | 'token'>;
@@ -86,6 +89,12 @@ export class AuthDialogue {
     const failed = this.options.onFailure ?? (() => undefined);
     if (bans.isBanned(request.remoteAddress)) {
       failed('banned');
+      if (this.refusalLog.allow(request.remoteAddress)) {
+        this.options.logger.warn(
+          { remote: request.remoteAddress },
+          'refused: the address is banned (ban points); `outpost sessions bans` lists bans, `sessions unban` lifts one (logged once a minute per address)',
+        );
+      }
       return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'banned\n' };
     }
     let message: ConfigAuthMessage;

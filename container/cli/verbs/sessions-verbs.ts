@@ -15,6 +15,12 @@ interface SessionRow {
   bytesOut: number;
 }
 
+interface BanRow {
+  address: string;
+  score: number;
+  until: string;
+}
+
 /** Sessions live in the running appliance: these verbs ask its local admin API (admin.api). */
 async function adminRequest(config: OutpostConfig, path: string, body?: unknown): Promise<unknown> {
   const { adminApiRequest } = await import('../admin-api-client.js');
@@ -83,5 +89,37 @@ export function registerSessionsVerbs(program: Command, deps: CliDeps): void {
         disconnected: number;
       };
       emit(deps, globals, result, () => `disconnected ${result.disconnected} session(s)\n`);
+    });
+  sessions
+    .command('bans')
+    .description(
+      'source addresses banned after failed attempts (ocserv-style ban points), with when each ban ends',
+    )
+    .option('--json', 'print JSON')
+    .action(async (_options, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const config = await loadCliConfig(deps, globals);
+      const rows = (await adminRequest(config, '/v1/sessions/bans')) as BanRow[];
+      emit(deps, globals, rows, () =>
+        table(
+          ['ADDRESS', 'POINTS', 'UNTIL'],
+          rows.map((r) => [r.address, String(r.score), r.until]),
+        ),
+      );
+    });
+  sessions
+    .command('unban')
+    .description('lift the ban on an address (or a listed IPv6 prefix) now; its points start again from zero')
+    .argument('<address>', 'the address, as `sessions bans` lists it or as the client connects from')
+    .option('--json', 'print JSON')
+    .action(async (address: string, _options, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const config = await loadCliConfig(deps, globals);
+      const result = (await adminRequest(config, '/v1/sessions/bans/lift', { address })) as {
+        lifted: number;
+      };
+      emit(deps, globals, result, () =>
+        result.lifted ? `ban on ${address} lifted\n` : `${address} had no ban or points\n`,
+      );
     });
 }
