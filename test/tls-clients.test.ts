@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollDevice } from './support/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
+import { requirePeers } from './support/peers.js';
+
+requirePeers('curl', 'gnutls-cli', 'openssl', 'scepclient', 'ip', 'sysctl');
 
 /**
  * The gateway's TLS as other stacks see it: curl (OpenSSL), gnutls-cli (GnuTLS) and openssl
