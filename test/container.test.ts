@@ -162,6 +162,26 @@ describe.skipIf(!isRoot())(
       expect(gateway.checks['gateway-certificate']).toMatchObject({ ok: true });
     });
 
+    it('ships ip and nft, only better_sqlite3.node of its build, and no trace of the build-time CA', async () => {
+      const inside = await engine!.must('/usr/bin/docker', [
+        'run',
+        '--rm',
+        '--entrypoint',
+        'sh',
+        'outpost:latest',
+        '-c',
+        'command -v ip; command -v nft; find /app/node_modules/better-sqlite3 -name "*.node" -o -name "*.o" -o -name "*.c" | sort; ls /tmp',
+      ]);
+      expect(inside.trim().split('\n')).toEqual([
+        '/usr/sbin/ip',
+        '/usr/sbin/nft',
+        '/app/node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+      ]);
+      // NPM_EXTRA_CA is an argument of the build stage only: the runtime image's history lacks it.
+      const history = await engine!.must('/usr/bin/docker', ['history', '--no-trunc', 'outpost:latest']);
+      expect(history).not.toMatch(/NPM_EXTRA_CA|BEGIN CERTIFICATE/);
+    });
+
     let device: { certFile: string; keyFile: string; serial: string } | undefined;
     const caFile = join(work, 'ca.pem');
 
