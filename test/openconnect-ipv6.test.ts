@@ -15,11 +15,7 @@ describe.skipIf(!isRoot())('openconnect over IPv4 and IPv6 (needs root: network 
 
   beforeAll(async () => {
     topology = await VpnTopology.create();
-    const ip = (ns: string, ...args: string[]) => topology.exec(ns, 'ip', args);
-    await ip(topology.gw, '-6', 'addr', 'add', 'fd00:201::1/64', 'dev', 'gw1', 'nodad');
-    await ip(topology.corp, '-6', 'addr', 'add', 'fd00:201::2/64', 'dev', 'corp0', 'nodad');
-    await ip(topology.corp, '-6', 'route', 'add', 'default', 'via', 'fd00:201::1');
-    await topology.exec(topology.gw, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+    await topology.addCorpIpv6();
     app = await startGatewayAppliance(topology, {
       pool: { ipv4: '10.200.100.0/24', ipv6: 'fd00:200::/112' },
       routes: { include: ['10.200.2.0/24', 'fd00:201::/64'] },

@@ -1,10 +1,12 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollDevice } from './support/enroll-device.js';
-import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
+import {
+  type GatewayAppliance,
+  gatewayWorkerPids,
+  startGatewayAppliance,
+} from './support/gateway-appliance.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { type OpenconnectSession, startOpenconnect } from './support/openconnect.js';
 import { requirePeers } from './support/peers.js';
@@ -22,22 +24,6 @@ interface ListedSession {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Tunnel worker processes in the gw namespace (their command line names the worker entry point). */
-async function workerPids(topology: VpnTopology): Promise<number[]> {
-  const { stdout } = await promisify(execFile)('ip', ['netns', 'pids', topology.gw]);
-  return stdout
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('gateway-worker-main.js');
-      } catch {
-        return false; // gone meanwhile
-      }
-    });
-}
 
 /** The worker (0 or 1) whose TUN an address of 10.200.100.0/24 is routed to, from `ip route`. */
 async function routedWorker(topology: VpnTopology, address: string): Promise<string> {
@@ -131,7 +117,7 @@ describe.skipIf(!isRoot())(
     it('loses only the tunnels of a worker that dies; its client comes back to the same address', async () => {
       const addressB = vpnB!.env.INTERNAL_IP4_ADDRESS!;
       const victimTun = await routedWorker(topology, addressB);
-      const before = await workerPids(topology);
+      const before = await gatewayWorkerPids(topology);
       expect(before).toHaveLength(2);
       const victim = before.find((pid) => tunOfWorker(pid) === victimTun);
       expect(victim, `no worker owns ${victimTun}`).toBeDefined();
@@ -156,7 +142,7 @@ describe.skipIf(!isRoot())(
       await sleep(500);
       const back = await topology.exec(dev2, 'ping', ['-c', '2', '-W', '2', '10.200.2.2']);
       expect(back.stdout).toContain('2 received');
-      expect(await workerPids(topology)).toHaveLength(2);
+      expect(await gatewayWorkerPids(topology)).toHaveLength(2);
       expect(app.logs()).toContain('gateway worker exited; starting another');
     }, 120_000);
 
@@ -179,7 +165,7 @@ describe.skipIf(!isRoot())(
       await vpnA?.stop();
       vpnA = undefined;
       await app.stop();
-      expect(await workerPids(topology)).toEqual([]);
+      expect(await gatewayWorkerPids(topology)).toEqual([]);
       const links = (await topology.exec(topology.gw, 'ip', ['-o', 'link', 'show'])).stdout;
       expect(links).not.toContain('outpost0w');
     }, 60_000);

@@ -1,11 +1,13 @@
-// Misbehaving CSTP clients, run inside the dev namespace by test/openconnect-abuse.test.ts.
-// Usage: node cstp-abuser.mjs HOST PORT CA CERT KEY
+// Misbehaving CSTP clients, run inside a device namespace by test/openconnect-abuse.test.ts and
+// test/openconnect-soak.test.ts.
+// Usage: node cstp-abuser.mjs HOST PORT CA CERT KEY [SCENARIO...]  (no SCENARIO: all of them)
 // Prints one JSON line per scenario: { scenario, closedAfterMs, reply? }.
+import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { connect } from 'node:tls';
 
-const [host, port, caFile, certFile, keyFile] = process.argv.slice(2);
+const [host, port, caFile, certFile, keyFile, ...only] = process.argv.slice(2);
 const ca = readFileSync(caFile);
 const tlsOptions = { host, port: Number(port), ca, servername: host, checkServerIdentity: () => undefined };
 
@@ -84,15 +86,32 @@ const scenarios = {
     afterConnect('garbage after CONNECT', Buffer.from('this is not CSTP at all')),
   'oversized frame': () =>
     afterConnect('oversized frame', Buffer.from([0x53, 0x54, 0x46, 0x01, 0x4e, 0x20, 0x00, 0x00])),
+  // Well-framed CSTP DATA carrying random bytes (no valid IP packet: dropped one by one), frames of
+  // an unknown type, then a header without the STF magic, which must close this tunnel only.
+  'garbage frames': () => {
+    const frames = [];
+    for (let i = 0; i < 64; i++) {
+      const payload = randomBytes(randomInt(1, 1400));
+      frames.push(
+        Buffer.from([0x53, 0x54, 0x46, 0x01, payload.length >> 8, payload.length & 0xff, 0, 0]),
+        payload,
+      );
+    }
+    frames.push(Buffer.from([0x53, 0x54, 0x46, 0x01, 0x00, 0x04, 0x42, 0x00]), randomBytes(4));
+    frames.push(Buffer.from('XTF\x01\x00\x10\x00\x00garbage garbage!', 'latin1'));
+    return afterConnect('garbage frames', Buffer.concat(frames));
+  },
 };
 
 await Promise.all(
-  Object.entries(scenarios).map(async ([scenario, run]) => {
-    try {
-      const result = await run();
-      console.log(JSON.stringify({ scenario, ...result }));
-    } catch (e) {
-      console.log(JSON.stringify({ scenario, error: String(e) }));
-    }
-  }),
+  Object.entries(scenarios)
+    .filter(([scenario]) => only.length === 0 || only.includes(scenario))
+    .map(async ([scenario, run]) => {
+      try {
+        const result = await run();
+        console.log(JSON.stringify({ scenario, ...result }));
+      } catch (e) {
+        console.log(JSON.stringify({ scenario, error: String(e) }));
+      }
+    }),
 );

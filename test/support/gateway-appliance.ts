@@ -1,7 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { cliPath } from './appliance.js';
 import type { VpnTopology } from './netns.js';
@@ -13,6 +14,10 @@ export interface GatewayAppliance {
   url: string;
   scepUrl: string;
   logs(): string;
+  /** The `outpost run` process (`ip netns exec` execs it, so this is node's own pid). */
+  pid: number;
+  /** Whether that process has exited (or was killed). */
+  exited(): boolean;
   /** Sends the appliance a signal (SIGHUP: reload the config file). */
   signal(name: NodeJS.Signals): void;
   /** Runs an `outpost` verb inside the gw namespace (the admin API listens there). */
@@ -101,6 +106,8 @@ export async function startGatewayAppliance(
     url: 'https://10.200.1.1:443/',
     scepUrl: 'http://10.200.1.1:8080/scep',
     logs: () => output,
+    pid: child.pid!,
+    exited: () => child.exitCode !== null || child.signalCode !== null,
     signal: (name: NodeJS.Signals) => void child.kill(name),
     cli,
     stop: async () => {
@@ -114,4 +121,20 @@ export async function startGatewayAppliance(
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Tunnel worker processes in the gw namespace (their command line names the worker entry point). */
+export async function gatewayWorkerPids(topology: VpnTopology): Promise<number[]> {
+  const { stdout } = await promisify(execFile)('ip', ['netns', 'pids', topology.gw]);
+  return stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('gateway-worker-main.js');
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
 }

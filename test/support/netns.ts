@@ -43,6 +43,7 @@ export class VpnTopology extends NamespaceProcesses {
   readonly corp: string;
   static readonly gatewayAddress = '10.200.1.1';
   static readonly corpAddress = '10.200.2.2';
+  static readonly corpAddress6 = 'fd00:201::2';
   private readonly extra: string[] = [];
 
   private constructor(private readonly prefix: string) {
@@ -143,6 +144,17 @@ export class VpnTopology extends NamespaceProcesses {
     await ip('-n', this.gw, 'link', 'set', `gwd${n}`, 'up');
     await ip('-n', ns, 'route', 'add', '10.200.1.0/24', 'via', `10.200.${n + 1}.1`);
     return ns;
+  }
+
+  /**
+   * IPv6 between gw and corp (fd00:201::1/64 == fd00:201::2/64, corp's default route via gw,
+   * forwarding on), for a gateway with an IPv6 pool and the split route fd00:201::/64.
+   */
+  async addCorpIpv6(): Promise<void> {
+    await ip('-n', this.gw, '-6', 'addr', 'add', 'fd00:201::1/64', 'dev', 'gw1', 'nodad');
+    await ip('-n', this.corp, '-6', 'addr', 'add', 'fd00:201::2/64', 'dev', 'corp0', 'nodad');
+    await ip('-n', this.corp, '-6', 'route', 'add', 'default', 'via', 'fd00:201::1');
+    await this.exec(this.gw, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
   }
 
   async destroy(): Promise<void> {

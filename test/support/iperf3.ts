@@ -1,0 +1,121 @@
+import type { ChildProcess } from 'node:child_process';
+import type { VpnTopology } from './netns.js';
+import { run } from './run.js';
+
+export type IperfDirection = 'up' | 'down' | 'bidir';
+
+export interface IperfRun {
+  /** Where iperf3 -c runs (a device namespace) and which corp server port it talks to. */
+  ns: string;
+  port: number;
+  /** The corp address: 10.200.2.2 or fd00:201::2. */
+  host: string;
+  direction: IperfDirection;
+  streams: number;
+  /** How long to send (-t), unless `bytes` is given. */
+  seconds: number;
+  /** How many bytes to send (-n) instead of sending for `seconds`. */
+  bytes?: number;
+  /** UDP at this rate (iperf3 -u -b, e.g. '25M'); TCP when absent. */
+  udpRate?: string;
+}
+
+export interface IperfResult {
+  ok: boolean;
+  error?: string;
+  /** Bytes the receiving ends counted, both directions together for --bidir. */
+  receivedBytes: number;
+  /** Receiver throughput in Mbit/s, both directions together for --bidir. */
+  mbps: number;
+  /** TCP retransmits the sending ends counted. */
+  retransmits: number;
+  /** UDP: datagrams sent and datagrams the receiver found missing. */
+  packets: number;
+  lostPackets: number;
+}
+
+/**
+ * iperf3 servers in the corp namespace, one per port (an iperf3 server runs one test at a time),
+ * each listening on :: so that it answers over IPv4 and IPv6. Killed by the topology's destroy().
+ */
+export async function startIperfServers(topology: VpnTopology, ports: number[]): Promise<ChildProcess[]> {
+  const servers = ports.map((port) =>
+    topology.spawn(topology.corp, 'iperf3', ['-s', '-p', String(port), '--rcv-timeout', '5000']),
+  );
+  for (const port of ports) {
+    for (let i = 0; ; i++) {
+      const { stdout } = await topology.exec(topology.corp, 'ss', ['-Hltn', `sport = :${port}`]);
+      if (stdout.trim() !== '') break;
+      if (i > 50) throw new Error(`iperf3 server on port ${port} did not listen`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return servers;
+}
+
+/** Runs one bounded iperf3 client with -J and reads what it measured (never throws on a failed run). */
+export async function runIperf(r: IperfRun): Promise<IperfResult> {
+  const args = [
+    'netns',
+    'exec',
+    r.ns,
+    'iperf3',
+    '-J',
+    '-c',
+    r.host,
+    '-p',
+    String(r.port),
+    ...(r.bytes ? ['-n', String(r.bytes)] : ['-t', String(r.seconds)]),
+    '-P',
+    String(r.streams),
+    '--connect-timeout',
+    '5000',
+  ];
+  if (r.direction === 'down') args.push('-R');
+  if (r.direction === 'bidir') args.push('--bidir');
+  if (r.udpRate) args.push('-u', '-b', r.udpRate);
+  // Bounded either way: a byte count gets as long as it takes at 100 Mbit/s.
+  const seconds = r.bytes ? (r.bytes * 8) / 100e6 : r.seconds;
+  const result = await run('ip', args, { timeoutMs: Math.ceil((seconds + 25) * 1000) });
+  return readIperfJson(result.stdout, result.code, result.stderr);
+}
+
+interface Sum {
+  bytes?: number;
+  bits_per_second?: number;
+  retransmits?: number;
+  packets?: number;
+  lost_packets?: number;
+}
+
+function readIperfJson(stdout: string, code: number, stderr: string): IperfResult {
+  const failed = (error: string): IperfResult => ({
+    ok: false,
+    error,
+    receivedBytes: 0,
+    mbps: 0,
+    retransmits: 0,
+    packets: 0,
+    lostPackets: 0,
+  });
+  let json: { error?: string; end?: Record<string, Sum> };
+  try {
+    json = JSON.parse(stdout);
+  } catch {
+    return failed(`iperf3 exit ${code}, no JSON: ${stderr.slice(0, 300)} ${stdout.slice(0, 300)}`);
+  }
+  if (json.error || code !== 0 || !json.end) return failed(json.error ?? `iperf3 exit ${code}`);
+  const end = json.end;
+  const received = [end.sum_received, end.sum_received_bidir_reverse];
+  const sent = [end.sum_sent, end.sum_sent_bidir_reverse];
+  // UDP: the receiving side counts the datagrams it expected (by sequence number) and lost.
+  const add = (sums: (Sum | undefined)[], key: keyof Sum) => sums.reduce((n, s) => n + (s?.[key] ?? 0), 0);
+  return {
+    ok: true,
+    receivedBytes: add(received, 'bytes'),
+    mbps: add(received, 'bits_per_second') / 1e6,
+    retransmits: add(sent, 'retransmits'),
+    packets: add(received, 'packets'),
+    lostPackets: add(received, 'lost_packets'),
+  };
+}
