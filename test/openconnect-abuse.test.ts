@@ -12,9 +12,10 @@ requirePeers('openconnect', 'ip', 'sysctl', 'ping');
 
 const abuser = join(import.meta.dirname, 'support', 'cstp-abuser.mjs');
 
-// Misbehaving clients (garbage before and after CONNECT, oversized frames, slowloris, no TLS
-// handshake) are cut off while a real openconnect client's transfer carries on; a frozen client
-// is dropped by DPD and then resumes its session with the cookie, keeping its address.
+// Misbehaving clients (garbage before and after CONNECT, garbage CSTP frames, oversized frames,
+// slowloris, no TLS handshake) are cut off while a real openconnect client's transfer carries on;
+// a frozen client is dropped by DPD and then resumes its session with the cookie, keeping its
+// address.
 describe.skipIf(!isRoot())('gateway under abuse, DPD and reconnect (needs root: network namespaces)', () => {
   let topology: VpnTopology;
   let app: GatewayAppliance;
@@ -58,6 +59,7 @@ describe.skipIf(!isRoot())('gateway under abuse, DPD and reconnect (needs root: 
       'TCP without a TLS handshake',
       'garbage after CONNECT',
       'garbage before CONNECT',
+      'garbage frames',
       'oversized frame',
       'slowloris headers',
     ]);

@@ -55,10 +55,19 @@ const UDP_RATE = '25M';
  */
 const UNEXPLAINED_LOSS = 0.005;
 /**
+ * UDP datagrams the gateway itself may drop (its drop counters and its namespace's interfaces, TUNs
+ * included), as a fraction of those sent: "near zero" at a rate the clients can source (ocserv
+ * 1.5.0 fixed loss of this kind, its issue #423). What a busy receiver's socket drops on this
+ * 2-core machine (the UDP counters of corp and dev) is explained but not the gateway's doing.
+ */
+const GATEWAY_LOSS = 0.01;
+/**
  * RSS growth allowed per process after the load. What the data path holds is bounded by
- * configuration (per-tunnel rings and socket buffers of fixed size, six tunnels here), and V8 keeps
- * some of the heap it grew to under load: together a few tens of MiB. The load moves tens of
- * GiB, so a per-packet or per-connection leak of even a few bytes would exceed 150 MiB.
+ * configuration (8 MiB TUN rings, per-tunnel buffers and socket buffers of fixed size), and V8
+ * keeps some of the heap it grew to under load: about 60 MiB measured here, for the primary with
+ * workers 1 and for each worker with workers 2. Each of those processes moved more than 3 GiB
+ * (over 2 million packets), so a leak of 64 bytes per packet, or of a few MiB per churned or
+ * abusive tunnel (100 of them), would go past 150 MiB.
  */
 const RSS_GROWTH_MIB = 150;
 const CHURN_MAX_CYCLES = 40;
@@ -457,8 +466,18 @@ for (const workers of [1, 2]) {
           const explained = Object.entries(drops)
             .filter(([key]) => key !== 'gateway/spoofed' && key !== 'gateway/malformed')
             .reduce((n, [, v]) => n + v, 0);
-          console.log(`${tag} ${phase}: ${lost} of ${sent} datagrams lost; drop counters:`, drops);
+          const byGateway = Object.entries(drops)
+            .filter(([key]) => key.startsWith('gateway/') || key.startsWith(`${topology.gw}/`))
+            .filter(([key]) => key !== 'gateway/spoofed' && key !== 'gateway/malformed')
+            .reduce((n, [, v]) => n + v, 0);
+          console.log(
+            `${tag} ${phase}: ${lost} of ${sent} datagrams lost, ${byGateway} dropped by the gateway; drop counters:`,
+            JSON.stringify(drops),
+          );
           expect(sent).toBeGreaterThan(0);
+          expect(byGateway, `${phase}: dropped by the gateway`).toBeLessThanOrEqual(
+            Math.ceil(sent * GATEWAY_LOSS),
+          );
           expect(
             lost - explained,
             `${phase}: lost ${lost} of ${sent}, counters ${JSON.stringify(drops)}`,
