@@ -8,7 +8,13 @@ import {
   gatewayWorkerPids,
   startGatewayAppliance,
 } from './support/gateway-appliance.js';
-import { type IperfDirection, type IperfResult, runIperf, startIperfServers } from './support/iperf3.js';
+import {
+  type IperfDirection,
+  type IperfResult,
+  type IperfServer,
+  runIperf,
+  startIperfServers,
+} from './support/iperf3.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { type OpenconnectSession, startOpenconnect } from './support/openconnect.js';
 import { run } from './support/run.js';
@@ -140,6 +146,14 @@ async function tunRxBytes(topology: VpnTopology): Promise<Map<string, number>> {
   );
 }
 
+/** The lines of the appliance's log at warn level or above (pino: 40 and up). */
+function warnLines(logs: string): string[] {
+  return logs
+    .split('\n')
+    .filter((l) => /"level":(4|5|6)0/.test(l))
+    .map((l) => l.slice(0, 600));
+}
+
 /** The lines of the appliance's log that say a process crashed (pino level 60 is fatal). */
 function crashLines(logs: string): string[] {
   return logs
@@ -191,6 +205,7 @@ for (const workers of [1, 2]) {
       let rssBefore: Map<number, number>;
       /** The gateway TUN that routes each steady client's IPv4 address. */
       let clientTun: string[];
+      let iperfServers: IperfServer[];
       const churnCycles: { ok: boolean; detail: string }[] = [];
       const abuseRounds: { scenario?: string; closedAfterMs?: number; error?: string }[] = [];
       const udpRuns: { phase: string; results: IperfResult[]; drops: DropCounters }[] = [];
@@ -222,7 +237,7 @@ for (const workers of [1, 2]) {
         for (const user of [...users, 'soak-churn', 'soak-abuser']) {
           certs[user] = await enrollDevice(topology, app, user);
         }
-        await startIperfServers(
+        iperfServers = await startIperfServers(
           topology,
           steadyNs.map((_, i) => 5201 + i),
         );
@@ -363,7 +378,14 @@ for (const workers of [1, 2]) {
           }
           for (const [k, r] of results.entries()) {
             const { i, direction } = clients[k]!;
-            expect(r.error, `${phase.name} client ${i} (${direction})`).toBeUndefined();
+            // What the iperf3 server and the gateway said, to tell a tunnel fault from a tool's.
+            if (r.error) {
+              throw new Error(
+                `${phase.name} client ${i} (${direction}): ${r.error}\n` +
+                  `iperf3 server: ${iperfServers[i]!.output().slice(-1000)}\n` +
+                  `gateway warnings: ${warnLines(app.logs()).slice(-10).join('\n')}`,
+              );
+            }
             expect(r.receivedBytes, `${phase.name} client ${i}`).toBeGreaterThan(0);
           }
           return results;

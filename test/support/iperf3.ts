@@ -34,14 +34,35 @@ export interface IperfResult {
   lostPackets: number;
 }
 
+export interface IperfServer {
+  child: ChildProcess;
+  /** What the server printed (its errors say why it ended a test). */
+  output(): string;
+}
+
 /**
  * iperf3 servers in the corp namespace, one per port (an iperf3 server runs one test at a time),
- * each listening on :: so that it answers over IPv4 and IPv6. Killed by the topology's destroy().
+ * each listening on :: so that it answers over IPv4 and IPv6. A server gives up on a test that
+ * sends nothing for 15 s (--rcv-timeout), so one failed run does not leave it busy for the next.
+ * Killed by the topology's destroy().
  */
-export async function startIperfServers(topology: VpnTopology, ports: number[]): Promise<ChildProcess[]> {
-  const servers = ports.map((port) =>
-    topology.spawn(topology.corp, 'iperf3', ['-s', '-p', String(port), '--rcv-timeout', '5000']),
-  );
+export async function startIperfServers(topology: VpnTopology, ports: number[]): Promise<IperfServer[]> {
+  const servers = ports.map((port) => {
+    const child = topology.spawn(topology.corp, 'iperf3', [
+      '-s',
+      '-p',
+      String(port),
+      '--rcv-timeout',
+      '15000',
+    ]);
+    let output = '';
+    const keep = (d: Buffer) => {
+      output = (output + d.toString()).slice(-4000);
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    return { child, output: () => output };
+  });
   for (const port of ports) {
     for (let i = 0; ; i++) {
       const { stdout } = await topology.exec(topology.corp, 'ss', ['-Hltn', `sport = :${port}`]);
