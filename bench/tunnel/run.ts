@@ -6,16 +6,25 @@ import { parseArgs } from 'node:util';
 
 /**
  * `npm run bench:tunnel`: the same openconnect client and iperf3, in the same namespaces, through
- * ocserv and through Outpost's gateway (shared/peers/ocserv-bench.sh, TLS only, certificate
- * auth). Each round runs the harness once per server, in ABBA order (ocserv first in odd rounds,
- * Outpost first in even ones), so that load from other work on the machine falls on both alike;
- * each figure is the median over the rounds. Prints every harness result line, the load average, then exactly one
- * summary line:
- * `tunnel: outpost_up=… ocserv_up=… ratio_up=… outpost_down=… ocserv_down=… ratio_down=…`.
- * Needs root (network namespaces).
+ * Outpost's gateway and through ocserv (shared/peers/ocserv-bench.sh, TLS only, certificate auth):
+ * Debian's ocserv 1.1.6 always, and the newest release (1.5.0, built by
+ * shared/peers/build-ocserv-new.sh into /opt/ocserv-new) when it is there. Each round runs the
+ * harness once per server, in ABBA order (the order reverses every round) so that load from other
+ * work on the machine falls on all alike; each figure is the median over the rounds.
  *
- * `--tls12 1` caps Outpost at TLS 1.2 like Debian's ocserv (same protocol on both sides);
- * by default Outpost runs its default policy and openconnect picks TLS 1.3.
+ * Per server and test (single stream and 4 streams, up and down) it reports Mbit/s and the
+ * server's CPU per gigabit: CPU-seconds of every process in the gateway namespace divided by the
+ * gigabits moved (lower is better). Client, iperf3 and server share the machine's cores, so when
+ * the client is the bottleneck the CPU figure is the fair comparison. A round in which the client
+ * had to reconnect (a lost tunnel) fails the run.
+ *
+ * Last line, kept parseable:
+ * `tunnel: outpost_up=… ocserv_up=… ratio_up=… outpost_down=… ocserv_down=… ratio_down=… ocserv=1.5.0 cpu_ratio=…`
+ * where ocserv_* is the newest ocserv measured and cpu_ratio is Outpost's server CPU-seconds per
+ * gigabit over that ocserv's, over all four tests. Needs root (network namespaces).
+ *
+ * `--tls12 1` caps Outpost at TLS 1.2 like the harness's ocserv configuration (same protocol on
+ * both sides); by default Outpost runs its default policy and openconnect picks TLS 1.3.
  */
 const { values } = parseArgs({
   options: {
@@ -25,20 +34,32 @@ const { values } = parseArgs({
     /** 1 = also measure routing without a VPN each round (doubles the run time). */
     baseline: { type: 'string', default: '0' },
     tls12: { type: 'string', default: '0' },
+    /** The newest ocserv's binary; skipped when absent. */
+    'ocserv-new': { type: 'string', default: '/opt/ocserv-new/sbin/ocserv' },
+    /** 0 = leave Debian's ocserv out (only the newest ocserv and Outpost). */
+    'ocserv-debian': { type: 'string', default: '1' },
   },
 });
 
+const tests = ['tcp-up', 'tcp-down', 'tcp-up-P4', 'tcp-down-P4'] as const;
+type Test = (typeof tests)[number];
+
+/** One harness run: per test Mbit/s and server CPU (1.0 = one core busy). */
 interface Result {
   line: string;
-  up: number;
-  down: number;
-  upP4: number;
-  downP4: number;
-  cpuUp: number;
-  cpuDown: number;
+  mbps: Record<Test, number>;
+  cpu: Record<Test, number>;
 }
 
-function runHarness(env: Record<string, string>): Promise<Result> {
+interface Server {
+  name: string;
+  label: string;
+  env: Record<string, string>;
+}
+
+const work = process.env.WORK ?? '/tmp/outpost-bench';
+
+function runHarness(server: Server): Promise<Result> {
   return new Promise((done, fail) => {
     const child = spawn('bash', [values.harness!, 'all'], {
       env: {
@@ -46,9 +67,11 @@ function runHarness(env: Record<string, string>): Promise<Result> {
         AUTH: 'cert',
         DURATION: values.duration!,
         REPEAT: '1',
+        PARALLEL: '4',
         BASELINE: values.baseline!,
         TRANSCRIPT: '0',
-        ...env,
+        WORK: work,
+        ...server.env,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -59,40 +82,73 @@ function runHarness(env: Record<string, string>): Promise<Result> {
     });
     child.on('exit', (code) => {
       const line = out.trim().split('\n').pop() ?? '';
-      const figure = (test: string) =>
-        Number(new RegExp(`${test} (\\d+) Mbit/s`).exec(line)?.[1] ?? Number.NaN);
-      const cpu = /srv-cpu ([\d.]+)\/([\d.]+) %/.exec(line);
-      if (code !== 0 || Number.isNaN(figure('tcp-up')))
-        return fail(new Error(`harness failed (${code}): ${line}`));
-      done({
-        line,
-        up: figure('tcp-up'),
-        down: figure('tcp-down'),
-        upP4: figure('tcp-up-P4'),
-        downP4: figure('tcp-down-P4'),
-        cpuUp: Number(cpu?.[1] ?? Number.NaN),
-        cpuDown: Number(cpu?.[2] ?? Number.NaN),
-      });
+      const runId = /^# run (\S+)/m.exec(out)?.[1];
+      if (code !== 0 || !runId) return fail(new Error(`${server.label}: harness failed (${code}): ${line}`));
+      const connects = tunnelsOpened();
+      if (connects !== 1) {
+        return fail(
+          new Error(
+            `${server.label}: the client connected ${connects} times in one round (a tunnel was lost)`,
+          ),
+        );
+      }
+      done({ line, ...figures(runId, server.name) });
     });
   });
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
+/** CONNECTs the client made during the last harness run (1 when no tunnel was lost). */
+function tunnelsOpened(): number {
+  const log = join(work, 'run', 'openconnect.log');
+  if (!existsSync(log)) return Number.NaN;
+  return readFileSync(log, 'utf8').match(/Got CONNECT response: HTTP\/1\.1 200/g)?.length ?? 0;
 }
 
-function medians(results: Result[]): Omit<Result, 'line'> {
-  const of = (key: keyof Omit<Result, 'line'>) => median(results.map((r) => r[key]));
-  return {
-    up: of('up'),
-    down: of('down'),
-    upP4: of('upP4'),
-    downP4: of('downP4'),
-    cpuUp: of('cpuUp'),
-    cpuDown: of('cpuDown'),
-  };
+/** Mbit/s and server CPU per test from the run's TSV (columns: see the harness's run_bench). */
+function figures(runId: string, serverName: string): Omit<Result, 'line'> {
+  const rows = readFileSync(join(work, 'results', `${runId}.tsv`), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1);
+  const mbps = {} as Record<Test, number>;
+  const cpu = {} as Record<Test, number>;
+  for (const row of rows) {
+    const [, server, phase, test, , rate, srvCpu] = row.split('\t');
+    if (server !== serverName || phase === 'baseline' || !tests.includes(test as Test)) continue;
+    mbps[test as Test] = Number(rate);
+    cpu[test as Test] = Number(srvCpu) / 100;
+  }
+  for (const t of tests) if (!(t in mbps)) throw new Error(`${serverName}: no ${t} figure in ${runId}.tsv`);
+  return { mbps, cpu };
+}
+
+function median(list: number[]): number {
+  const sorted = [...list].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** CPU-seconds per gigabit over the given tests (equal durations: sum of CPU over sum of Gbit/s). */
+function cpuPerGbit(r: Omit<Result, 'line'>, which: readonly Test[] = tests): number {
+  const cpu = which.reduce((n, t) => n + r.cpu[t], 0);
+  const gbits = which.reduce((n, t) => n + r.mbps[t] / 1000, 0);
+  return cpu / gbits;
+}
+
+interface Summary {
+  mbps: Record<Test, number>;
+  cpuPerGbit: Record<Test | 'all', number>;
+}
+
+function summarize(results: Result[]): Summary {
+  const mbps = {} as Record<Test, number>;
+  const perGbit = {} as Record<Test | 'all', number>;
+  for (const t of tests) {
+    mbps[t] = Math.round(median(results.map((r) => r.mbps[t])));
+    perGbit[t] = median(results.map((r) => cpuPerGbit(r, [t])));
+  }
+  perGbit.all = median(results.map((r) => cpuPerGbit(r)));
+  return { mbps, cpuPerGbit: perGbit };
 }
 
 /** Run-queue pressure from everything else on the machine, for reading the figures. */
@@ -103,42 +159,83 @@ function load(): string {
     .join(' ')} on ${cpus} CPUs`;
 }
 
+function servers(): Server[] {
+  const script = join(dirname(new URL(import.meta.url).pathname), '../../../bench/tunnel/outpost-server.sh');
+  const harnessDir = dirname(values.harness!);
+  const list: Server[] = [
+    {
+      name: 'outpost',
+      label: 'Outpost',
+      env: {
+        SERVER_CMD: script,
+        SERVER_NAME: 'outpost',
+        ...(values.tls12 === '1' ? { OUTPOST_TLS_MAX: 'TLSv1.2' } : {}),
+      },
+    },
+  ];
+  if (values['ocserv-debian'] === '1') list.push({ name: 'ocserv', label: 'ocserv 1.1.6', env: {} });
+  const newest = values['ocserv-new']!;
+  if (existsSync(newest)) {
+    list.push({
+      name: 'ocserv15',
+      label: 'ocserv 1.5.0',
+      env: {
+        SERVER_CMD: `bash ${join(harnessDir, 'ocserv-new-server.sh')}`,
+        SERVER_NAME: 'ocserv15',
+        PRECREATE_TUN: '0',
+        OCSERV_NEW_BIN: newest,
+      },
+    });
+  } else
+    console.log(`(${newest} not found: no newest-ocserv comparison; see shared/peers/build-ocserv-new.sh)`);
+  return list;
+}
+
+const fixed = (n: number, digits = 2) => n.toFixed(digits);
+
 async function main(): Promise<void> {
   if (!existsSync(values.harness!))
     throw new Error(`harness not found: ${values.harness} (pass --harness PATH)`);
-  const server = join(dirname(new URL(import.meta.url).pathname), '../../../bench/tunnel/outpost-server.sh');
-  const outpostEnv = {
-    SERVER_CMD: server,
-    SERVER_NAME: 'outpost',
-    ...(values.tls12 === '1' ? { OUTPOST_TLS_MAX: 'TLSv1.2' } : {}),
-  };
+  const list = servers();
+  const results = new Map<string, Result[]>(list.map((s) => [s.name, []]));
   const rounds = Number(values.repeat);
-  const ocserv: Result[] = [];
-  const outpost: Result[] = [];
   const loads: string[] = [load()];
   for (let round = 1; round <= rounds; round++) {
-    if (round % 2 === 1) {
-      ocserv.push(await runHarness({}));
-      outpost.push(await runHarness(outpostEnv));
-    } else {
-      outpost.push(await runHarness(outpostEnv));
-      ocserv.push(await runHarness({}));
-    }
+    const order = round % 2 === 1 ? list : [...list].reverse();
+    for (const server of order) results.get(server.name)!.push(await runHarness(server));
     loads.push(load());
   }
-  for (let i = 0; i < rounds; i++) {
-    console.log(`round ${i + 1} ocserv : ${ocserv[i]!.line}`);
-    console.log(`round ${i + 1} outpost: ${outpost[i]!.line}`);
+  const summaries = new Map(list.map((s) => [s.name, summarize(results.get(s.name)!)]));
+  for (const server of list) {
+    for (const [i, r] of results.get(server.name)!.entries())
+      console.log(`round ${i + 1} ${server.label}: ${r.line}`);
   }
-  const o = medians(outpost);
-  const c = medians(ocserv);
-  const ratio = (a: number, b: number) => (a / b).toFixed(2);
   console.log(`machine: ${loads.join(' | ')}`);
   console.log(
-    `medians over ${rounds} rounds in ABBA order (Mbit/s): 4 streams up ${o.upP4} vs ${c.upP4} (${ratio(o.upP4, c.upP4)}), down ${o.downP4} vs ${c.downP4} (${ratio(o.downP4, c.downP4)}); server CPU % up/down outpost ${o.cpuUp}/${o.cpuDown}, ocserv ${c.cpuUp}/${c.cpuDown}`,
+    `medians over ${rounds} rounds in ABBA order; Mbit/s, then server CPU-seconds per gigabit (lower is better)`,
   );
+  for (const server of list) {
+    const s = summaries.get(server.name)!;
+    console.log(
+      `${server.label.padEnd(13)} ${tests.map((t) => `${t} ${s.mbps[t]}`).join('  ')}  | cpu/Gbit ${tests
+        .map((t) => `${t} ${fixed(s.cpuPerGbit[t])}`)
+        .join('  ')}  all ${fixed(s.cpuPerGbit.all)}`,
+    );
+  }
+  const outpost = summaries.get('outpost')!;
+  for (const server of list.filter((s) => s.name !== 'outpost')) {
+    const o = summaries.get(server.name)!;
+    console.log(
+      `Outpost / ${server.label}: ${tests.map((t) => `${t} ${fixed(outpost.mbps[t] / o.mbps[t])}`).join('  ')}  cpu/Gbit ${fixed(
+        outpost.cpuPerGbit.all / o.cpuPerGbit.all,
+      )}`,
+    );
+  }
+  const newest = list.find((s) => s.name === 'ocserv15') ?? list.find((s) => s.name === 'ocserv');
+  if (!newest) return;
+  const n = summaries.get(newest.name)!;
   console.log(
-    `tunnel: outpost_up=${o.up} ocserv_up=${c.up} ratio_up=${ratio(o.up, c.up)} outpost_down=${o.down} ocserv_down=${c.down} ratio_down=${ratio(o.down, c.down)}`,
+    `tunnel: outpost_up=${outpost.mbps['tcp-up']} ocserv_up=${n.mbps['tcp-up']} ratio_up=${fixed(outpost.mbps['tcp-up'] / n.mbps['tcp-up'])} outpost_down=${outpost.mbps['tcp-down']} ocserv_down=${n.mbps['tcp-down']} ratio_down=${fixed(outpost.mbps['tcp-down'] / n.mbps['tcp-down'])} ocserv=${newest.name === 'ocserv15' ? '1.5.0' : '1.1.6'} cpu_ratio=${fixed(outpost.cpuPerGbit.all / n.cpuPerGbit.all)}`,
   );
 }
 
