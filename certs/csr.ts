@@ -131,6 +131,18 @@ function parseCsrUnchecked(der: Uint8Array): ParsedCsr {
   };
 }
 
+/**
+ * DER of a CSR's CertificationRequestInfo (RFC 2986 §4.1: subject, key, attributes; what the
+ * signature covers). Two CSRs asking for the same thing with the same key have the same one,
+ * even when their signatures differ ((EC)DSA and PSS signatures are randomized).
+ */
+export function csrRequestInfoDer(der: Uint8Array): Buffer {
+  if (der.byteLength > MAX_CSR_BYTES) throw new DecodeError(`CSR larger than ${MAX_CSR_BYTES} bytes`);
+  const [info] = childNodes(decodeX509Der(Buffer.from(der), 'CSR'), 'CertificationRequest');
+  if (!isUniversal(info, SEQUENCE)) throw new DecodeError('CSR: malformed CertificationRequest');
+  return rawDer(info);
+}
+
 /** version INTEGER { v1(0) } (RFC 2986 §4.1). */
 function isVersion1(node: AsnNode | undefined): boolean {
   if (!isUniversal(node, INTEGER) || node.constructed) return false;

@@ -132,6 +132,21 @@ describe('strongSwan pki --scep against outpost', () => {
       expect(readFileSync(loser.certFile, 'utf8')).toBe('');
   });
 
+  it('re-enrolling the same key with a new challenge and subject gets a new certificate, not the old one', async () => {
+    const first = await strongswanEnroll(app.scepUrl, ca, 'ss-rekey-1', { password: await mintChallenge() });
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const second = await strongswanEnroll(app.scepUrl, ca, 'ss-rekey-2', {
+      keyFile: first.keyFile,
+      password: await mintChallenge(),
+    });
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    expect(second.transactionId).toBe(first.transactionId); // strongSwan derives it from the key
+    expect(await openssl(['x509', '-in', second.certFile, '-noout', '-subject'])).toContain(
+      'CN = ss-rekey-2',
+    );
+    expect(await serialOf(second.certFile)).not.toBe(await serialOf(first.certFile));
+  });
+
   it('refuses a wrong challenge with a FAILURE CertRep', async () => {
     const result = await strongswanEnroll(app.scepUrl, ca, 'ss-wrong', { password: 'not-the-challenge' });
     expect(result.code).not.toBe(0);

@@ -195,3 +195,46 @@ describe('one-time challenge held until the certificate is recorded', () => {
     });
   });
 });
+
+// Issue 11 #4: strongSwan and scepclient derive the transaction id from the key, so re-enrolling a
+// key with a new challenge and subject reuses the id: a retry is the same id AND the same request.
+describe('a known transaction id with another request', () => {
+  let keys = 0;
+  async function sameKeyRequests() {
+    const key = await generateKeyPair('ec-p256');
+    const transactionId = `tx-key-${++keys}`;
+    return (cn: string, challenge: string) => ({
+      csr: parseCsr(buildCsr(`CN=${cn}`, key, { challengePassword: challenge })),
+      transactionId,
+      requester: 'scep',
+    });
+  }
+
+  it('issues the new request (new subject) rather than returning the earlier certificate', async () => {
+    const make = await sameKeyRequests();
+    const first = await primary.authority.enroll(make('first', primary.challenges.mintOneTime(600)));
+    const secondChallenge = primary.challenges.mintOneTime(600);
+    const second = await primary.authority.enroll(make('second', secondChallenge));
+    if (first.status !== 'issued' || second.status !== 'issued') throw new Error('not issued');
+    expect(second.record.serialHex).not.toBe(first.record.serialHex);
+    expect(second.record.subject).toBe('CN=second');
+    // Retrying the second request, even re-signed (ECDSA signatures differ), is a retry.
+    const retried = await primary.authority.enroll(make('second', secondChallenge));
+    expect(retried.status === 'issued' && retried.record.serialHex).toBe(second.record.serialHex);
+    expect(ca.issued).toBe(2);
+  });
+
+  it('refuses another request while the earlier one waits for approval, and keeps its challenge', async () => {
+    const make = await sameKeyRequests();
+    const waiting = make('waiting', primary.challenges.mintOneTime(600, 'manual'));
+    expect((await primary.authority.enroll(waiting)).status).toBe('pending');
+    const challenge = primary.challenges.mintOneTime(600, 'manual');
+    await expect(primary.authority.enroll(make('impatient', challenge))).rejects.toMatchObject({
+      code: ErrorCodes.badRequest,
+      message: expect.stringMatching(/still waiting/),
+    });
+    primary.authority.reject(waiting.transactionId);
+    // Rejected: the id may carry a new request, and the challenge was not used up by the refusal.
+    expect((await primary.authority.enroll(make('impatient', challenge))).status).toBe('pending');
+  });
+});

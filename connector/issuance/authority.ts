@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parseCertificate } from '../../certs/certificate.js';
 import type { ParsedCsr, SubjectAltNames } from '../../certs/csr.js';
-import { parseCsr } from '../../certs/csr.js';
+import { csrRequestInfoDer, parseCsr } from '../../certs/csr.js';
 import { ErrorCodes, isOutpostError, OutpostError } from '../../core/errors.js';
 import {
   type CaBackend,
@@ -87,6 +87,11 @@ function claimsOf(grant: ChallengeGrant): EnrichmentContext['claims'] {
 
 function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** What tells a retried request from a new one: the CSR minus its (possibly randomized) signature. */
+function requestHash(csrDer: Uint8Array): string {
+  return sha256Hex(csrRequestInfoDer(csrDer));
 }
 
 /**
@@ -287,24 +292,41 @@ export class Authority {
 
   /**
    * A client that retries a transaction (lost reply, polling) gets the same answer, provided it
-   * proves the same key: RFC 8894 §3.2.1.1 identifies a request by transactionID (micromdm
-   * scepclient derives it from the public key), and the key check keeps a guessed id from fetching
-   * someone else's result. A revoked or expired earlier certificate is never handed out again, and
-   * `renewing` names the certificate a RenewalReq replaces: that one is not an earlier answer.
+   * proves the same key and asks the same thing: RFC 8894 §3.2.1.1 identifies a request by
+   * transactionID, which micromdm scepclient and strongSwan derive from the public key alone, so
+   * re-enrolling that key with a new challenge and subject arrives under a known id. A retry is
+   * the same id AND the same request (CertificationRequestInfo); another request under a known id
+   * is a new request (issue 11 #4), or a clear FAILURE while the earlier one is still parked. The
+   * key check keeps a guessed id from fetching someone else's result. A revoked or expired earlier
+   * certificate is never handed out again, and `renewing` names the certificate a RenewalReq
+   * replaces: that one is not an earlier answer.
    */
   private async earlierOutcome(req: EnrollRequest, renewing?: Buffer): Promise<EnrollOutcome | undefined> {
     const record = this.options.inventory.byTransactionId(req.transactionId);
     if (record && this.isCurrent(record) && !(renewing && record.thumbprint === sha256Hex(renewing))) {
       if (!this.sameKey(record.der, req.csr)) return this.transactionClash();
-      return { status: 'issued', record };
+      if (this.sameRequest(record, req.csr)) return { status: 'issued', record };
     }
     const parked = this.options.pending.get(req.transactionId);
     if (!parked || parked.status === 'issued') return undefined;
     if (!parseCsr(parked.csrDer).spkiDer.equals(req.csr.spkiDer)) return this.transactionClash();
+    if (requestHash(parked.csrDer) !== requestHash(req.csr.der)) {
+      if (parked.status === 'rejected') return undefined; // a new request takes the id over
+      throw new OutpostError(
+        ErrorCodes.badRequest,
+        'another request under this transaction id is still waiting: poll it, or use a new key',
+      );
+    }
     if (parked.status === 'rejected')
       throw new OutpostError(ErrorCodes.badRequest, 'the request was rejected');
     if (parked.status === 'approved') return this.askCa(parked);
     return { status: 'pending', transactionId: req.transactionId };
+  }
+
+  /** Whether `csr` is the request `record` was issued for (records from before: same subject). */
+  private sameRequest(record: InventoryRecord, csr: ParsedCsr): boolean {
+    if (record.requestHash !== undefined) return record.requestHash === requestHash(csr.der);
+    return record.subject === csr.subject.text;
   }
 
   /**
@@ -494,6 +516,7 @@ export class Authority {
       status: 'valid',
       thumbprint: sha256Hex(issued.der),
       der: issued.der,
+      requestHash: requestHash(csr.der),
     };
     this.options.inventory.record(record, spending);
     this.options.events?.issued?.(record, via);

@@ -18,6 +18,11 @@ export interface InventoryRecord {
   /** SHA-256 of the DER, lower-case hex. */
   thumbprint: string;
   der: Buffer;
+  /**
+   * SHA-256 hex of the CSR's CertificationRequestInfo it was issued for: tells a retried request
+   * from a new one under the same transaction id. Absent for certificates recorded before.
+   */
+  requestHash?: string;
 }
 
 export interface InventoryFilter {

@@ -19,6 +19,7 @@ interface Row {
   revocation_reason: string | null;
   thumbprint: string;
   der: Buffer;
+  request_hash: string | null;
 }
 
 const DEFAULT_LIST_LIMIT = 100;
@@ -49,9 +50,9 @@ export class SqliteInventory implements Inventory {
     });
     this.insert = db.prepare(`INSERT INTO certificates
       (serial_hex, subject, sans, profile, requester, transaction_id, not_before, not_after, status,
-       revoked_at, revocation_reason, thumbprint, der)
+       revoked_at, revocation_reason, thumbprint, der, request_hash)
       VALUES (@serial_hex, @subject, @sans, @profile, @requester, @transaction_id, @not_before, @not_after,
-       @status, @revoked_at, @revocation_reason, @thumbprint, @der)`);
+       @status, @revoked_at, @revocation_reason, @thumbprint, @der, @request_hash)`);
     this.selectBySerial = db.prepare('SELECT * FROM certificates WHERE serial_hex = ?');
     this.selectByTransaction = db.prepare(
       'SELECT * FROM certificates WHERE transaction_id = ? ORDER BY rowid DESC LIMIT 1',
@@ -174,6 +175,7 @@ function toRow(rec: InventoryRecord): Row {
     revocation_reason: rec.revocationReason ?? null,
     thumbprint: rec.thumbprint,
     der: rec.der,
+    request_hash: rec.requestHash ?? null,
   };
 }
 
@@ -194,5 +196,6 @@ function fromRow(row: Row): InventoryRecord {
       : {}),
     thumbprint: row.thumbprint,
     der: row.der,
+    ...(row.request_hash !== null ? { requestHash: row.request_hash } : {}),
   };
 }

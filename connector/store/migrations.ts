@@ -64,4 +64,9 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX challenge_holds_held_until ON challenge_holds (held_until);
   `,
+  // 4: SHA-256 of the CertificationRequestInfo a certificate was issued for: a retried SCEP
+  // transaction is the same transaction id AND the same request (issue 11 #4); NULL before
+  `
+  ALTER TABLE certificates ADD COLUMN request_hash TEXT;
+  `,
 ];

@@ -36,9 +36,15 @@ export class SqlitePendingStore implements PendingStore {
         this.insertRequest(req);
       },
     );
+    // A transaction id whose earlier request was decided (issued, rejected) may carry a new
+    // request (the same key re-enrolling, issue 11 #4); one still waiting may not.
     this.insert = db.prepare(`INSERT INTO pending_requests
       (transaction_id, csr_der, profile, requester, subject, created_at, status)
-      VALUES (?, ?, ?, ?, ?, ?, 'pending')`);
+      VALUES (?, ?, ?, ?, ?, ?, 'pending')
+      ON CONFLICT (transaction_id) DO UPDATE SET csr_der = excluded.csr_der, profile = excluded.profile,
+        requester = excluded.requester, subject = excluded.subject, created_at = excluded.created_at,
+        status = 'pending', serial_hex = NULL
+      WHERE pending_requests.status IN ('issued', 'rejected')`);
     this.select = db.prepare('SELECT * FROM pending_requests WHERE transaction_id = ?');
     this.listAll = db.prepare('SELECT * FROM pending_requests ORDER BY created_at, transaction_id');
     this.listByStatus = db.prepare(
@@ -55,21 +61,15 @@ export class SqlitePendingStore implements PendingStore {
   }
 
   private insertRequest(req: Omit<PendingRequest, 'status' | 'serialHex'>): void {
-    try {
-      this.insert.run(
-        req.transactionId,
-        req.csrDer,
-        req.profile,
-        req.requester,
-        req.subject,
-        req.createdAt.getTime(),
-      );
-    } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new OutpostError(ErrorCodes.conflict, 'transaction already pending', { cause: e });
-      }
-      throw e;
-    }
+    const { changes } = this.insert.run(
+      req.transactionId,
+      req.csrDer,
+      req.profile,
+      req.requester,
+      req.subject,
+      req.createdAt.getTime(),
+    );
+    if (changes === 0) throw new OutpostError(ErrorCodes.conflict, 'transaction already pending');
   }
 
   get(transactionId: string): PendingRequest | undefined {

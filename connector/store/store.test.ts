@@ -70,7 +70,7 @@ describe('stores', () => {
   describe('SqliteInventory', () => {
     it('records and finds by serial (case-insensitive) and transaction id', () => {
       const inv = new SqliteInventory(db);
-      const rec = record('0A1B', { transactionId: 'tx-1' });
+      const rec = record('0A1B', { transactionId: 'tx-1', requestHash: 'cd'.repeat(32) });
       inv.record(rec);
       expect(inv.bySerial('0a1b')).toEqual({ ...rec, serialHex: '0a1b' });
       expect(inv.byTransactionId('tx-1')?.serialHex).toBe('0a1b');
@@ -278,6 +278,13 @@ describe('stores', () => {
       });
       expect(store.list('pending').map((p) => p.transactionId)).toEqual(['t2']);
       expect(codeOf(() => store.setStatus('nope', 'rejected'))).toBe(ErrorCodes.notFound);
+      // A decided transaction id may carry a new request (the same key re-enrolling); a waiting one may not.
+      store.add({ ...base, subject: 'CN=y', transactionId: 't1', createdAt: later(5) });
+      expect(store.get('t1')).toMatchObject({ subject: 'CN=y', status: 'pending' });
+      expect(store.get('t1')).not.toHaveProperty('serialHex');
+      expect(codeOf(() => store.add({ ...base, transactionId: 't1', createdAt: NOW }))).toBe(
+        ErrorCodes.conflict,
+      );
       expect(store.get('nope')).toBeUndefined();
     });
   });
