@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DecodeError } from '../core/errors.js';
-import { buildCsr, MAX_CSR_BYTES, parseCsr } from './csr.js';
+import { buildCsr, csrRequestInfoDer, MAX_CSR_BYTES, parseCsr } from './csr.js';
 import { generateKeyPair, type KeyPair } from './keys.js';
 import { opensslOutput } from './testing/openssl.js';
 
@@ -132,12 +132,25 @@ describe('buildCsr', () => {
 
   it('refuses oversized input before decoding', () => {
     expect(() => parseCsr(Buffer.alloc(MAX_CSR_BYTES + 1))).toThrow(DecodeError);
+    expect(() => csrRequestInfoDer(Buffer.alloc(MAX_CSR_BYTES + 1))).toThrow(DecodeError);
+  });
+
+  it('csrRequestInfoDer: equal for the same request re-signed (ECDSA), different for another subject', () => {
+    const a = buildCsr('CN=same', ec, { challengePassword: 'pw' });
+    const b = buildCsr('CN=same', ec, { challengePassword: 'pw' });
+    expect(a.equals(b)).toBe(false); // ECDSA signatures are randomized
+    expect(csrRequestInfoDer(a)).toEqual(csrRequestInfoDer(b));
+    expect(csrRequestInfoDer(buildCsr('CN=other', ec, { challengePassword: 'pw' }))).not.toEqual(
+      csrRequestInfoDer(a),
+    );
+    expect(a.includes(csrRequestInfoDer(a))).toBe(true);
   });
 
   it('throws only DecodeError on random bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 2048 }), (bytes) => {
         expectOnlyDecodeError(() => parseCsr(bytes));
+        expectOnlyDecodeError(() => csrRequestInfoDer(bytes));
       }),
       { numRuns: 2000 },
     );
@@ -161,6 +174,7 @@ describe('buildCsr', () => {
         let bytes: Buffer = Buffer.from(valid);
         for (const m of mutations) bytes = mutate(bytes, m);
         expectOnlyDecodeError(() => parseCsr(bytes));
+        expectOnlyDecodeError(() => csrRequestInfoDer(bytes));
       }),
       { numRuns: 1500 },
     );

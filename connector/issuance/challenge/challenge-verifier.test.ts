@@ -85,6 +85,18 @@ describe('ChallengeVerifier', () => {
     await expect(v.verify(jwt)).rejects.toThrow(/challenge/);
   });
 
+  it('holds a challenge for one transaction until released (issue 11 #3): one-time and JWS', async () => {
+    const { verifier: v } = await verifier();
+    for (const challenge of [v.mintOneTime(60), await token({ jti: 'held' })]) {
+      const grant = await v.verify(challenge, 'tx-1');
+      expect(grant.use).toMatchObject({ holder: 'tx-1' });
+      await expect(v.verify(challenge, 'tx-2')).rejects.toMatchObject({ code: ErrorCodes.badChallenge });
+      await expect(v.verify(challenge, 'tx-1')).resolves.toMatchObject({ use: { holder: 'tx-1' } }); // a retry
+      v.release(grant.use!);
+      await expect(v.verify(challenge, 'tx-2')).resolves.toMatchObject({ use: { holder: 'tx-2' } });
+    }
+  });
+
   it.each([
     ['signed by another key', async () => token({ jti: 'x' }, { key: otherKey })],
     ['expired', async () => token({ jti: 'y' }, { exp: Math.floor(now.getTime() / 1000) - 3600 })],
