@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { LineCounter, parseDocument } from 'yaml';
+import { type Document, isAlias, isCollection, LineCounter, parseDocument, visit } from 'yaml';
 import { ConfigError } from './config-error.js';
 
 /** A config file is a few kilobytes; anything larger is a mistake (or an attack on the parser). */
@@ -54,6 +54,13 @@ export function parseConfigText(text: string, source: string): Record<string, un
       }),
     );
   }
+  const complexKey = firstComplexKey(doc, source);
+  if (complexKey !== undefined) {
+    const pos = lineCounter.linePos(complexKey);
+    throw new ConfigError([
+      `${source}:${pos.line}:${pos.col}: a mapping key must be a plain value, not a collection or an alias (\`? …\`)`,
+    ]);
+  }
   let data: unknown;
   try {
     // maxAliasCount bounds alias expansion ("billion laughs").
@@ -68,6 +75,29 @@ export function parseConfigText(text: string, source: string): Record<string, un
     ]);
   }
   return data as Record<string, unknown>;
+}
+
+/**
+ * Where the first collection or alias used as a mapping key starts. No config key is one, and
+ * yaml's toJS turns each into a string by writing out its subtree at every level: 200 nested
+ * `? ` keys in front of a 10 KB file took 26 s (found by `npm run fuzz`, target config-yaml).
+ */
+function firstComplexKey(doc: Document, source: string): number | undefined {
+  let found: number | undefined;
+  try {
+    visit(doc, {
+      Pair(_, pair) {
+        if (isCollection(pair.key) || isAlias(pair.key)) {
+          found = pair.key.range?.[0] ?? 0;
+          return visit.BREAK;
+        }
+      },
+    });
+  } catch (e) {
+    // visit recurses: a document nested deeper than the stack is no config file either.
+    throw new ConfigError([`${source}: nested too deeply`], { cause: e });
+  }
+  return found;
 }
 
 export function readConfigFile(file: string): Record<string, unknown> {

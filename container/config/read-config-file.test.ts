@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './config-error.js';
+import { parseConfigText } from './read-config-file.js';
+
+describe('parseConfigText refuses YAML a config file never needs', () => {
+  // Shrunk from the config-yaml fuzz target (seed 11): nested explicit keys in front of the example
+  // config; yaml's toJS stringifies each collection key level by level (seconds at 200 levels).
+  it.each([
+    ['nested explicit keys', `${'? '.repeat(40)}dataDir: ./data\n`, 'x.yaml:1:3'],
+    ['a collection as key', '? [a, b]\n: 1\n', 'x.yaml:1:3'],
+    ['a flow mapping as key', '{a: 1}: 2\n', 'x.yaml:1:1'],
+    ['an alias as key', 'a: &k x\n*k : 1\n', 'x.yaml:2:1'],
+  ])('%s', (_name, text, where) => {
+    let error: unknown;
+    try {
+      parseConfigText(text, 'x.yaml');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(String((error as ConfigError).message)).toContain(`${where}: a mapping key must be a plain value`);
+  });
+
+  it('still reads plain keys, anchors and aliases as values', () => {
+    expect(parseConfigText('a: &v [1, 2]\nb: *v\n"quoted key": 3\n', 'x.yaml')).toEqual({
+      a: [1, 2],
+      b: [1, 2],
+      'quoted key': 3,
+    });
+  });
+});
