@@ -14,6 +14,7 @@ import {
   type IperfServer,
   runIperf,
   startIperfServers,
+  waitIperfServersIdle,
 } from './support/iperf3.js';
 import { isRoot, VpnTopology } from './support/netns.js';
 import { type OpenconnectSession, startOpenconnect } from './support/openconnect.js';
@@ -346,6 +347,10 @@ for (const workers of [1, 2]) {
             const direction = phase.direction(i);
             return direction ? [{ ns, i, direction }] : [];
           });
+          await waitIperfServersIdle(
+            topology,
+            steadyNs.map((_, i) => 5201 + i),
+          );
           const results = await Promise.all(
             clients.map(({ ns, i, direction }) =>
               runIperf({

@@ -74,6 +74,26 @@ export async function startIperfServers(topology: VpnTopology, ports: number[]):
   return servers;
 }
 
+/**
+ * Waits (bounded) until no iperf3 server in corp still holds a test's connection open: a server
+ * takes a moment to wind a test down, and a client that comes in meanwhile is told "the server is
+ * busy running a test" (or finds its control connection reset).
+ */
+export async function waitIperfServersIdle(topology: VpnTopology, ports: number[]): Promise<void> {
+  const filter = [
+    'state',
+    'established',
+    'state',
+    'close-wait',
+    `( ${ports.map((p) => `sport = :${p}`).join(' or ')} )`,
+  ];
+  for (let i = 0; i < 50; i++) {
+    const { stdout } = await topology.exec(topology.corp, 'ss', ['-Htn', ...filter]);
+    if (stdout.trim() === '') return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Runs one bounded iperf3 client with -J and reads what it measured (never throws on a failed run). */
 export async function runIperf(r: IperfRun): Promise<IperfResult> {
   const args = [
