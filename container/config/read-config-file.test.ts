@@ -21,6 +21,11 @@ describe('parseConfigText refuses YAML a config file never needs', () => {
     expect(String((error as ConfigError).message)).toContain(`${where}: a mapping key must be a plain value`);
   });
 
+  it('a document nested deeper than the YAML parser can recurse is a ConfigError, not a RangeError', () => {
+    // From the config-yaml fuzz target (seed 11): ": " repeated ~2,000 times before a block mapping.
+    expect(() => parseConfigText(`${': '.repeat(5000)}a:\n  b: 1\n`, 'x.yaml')).toThrow(ConfigError);
+  });
+
   it('still reads plain keys, anchors and aliases as values', () => {
     expect(parseConfigText('a: &v [1, 2]\nb: *v\n"quoted key": 3\n', 'x.yaml')).toEqual({
       a: [1, 2],
