@@ -26,6 +26,21 @@ describe('parseConfigText refuses YAML a config file never needs', () => {
     expect(() => parseConfigText(`${': '.repeat(5000)}a:\n  b: 1\n`, 'x.yaml')).toThrow(ConfigError);
   });
 
+  it('flow collections nested past the limit are refused at once, in one pass', () => {
+    // From the config-yaml fuzz target (seed 11): ~93,000 nested [ took 2 s to parse and check.
+    const deep = `a: ${'['.repeat(93_000)}${']'.repeat(93_000)}\n`;
+    expect(() => parseConfigText(deep, 'x.yaml')).toThrow(/nested more than 64 deep/);
+    expect(() => parseConfigText(`a: ${'{b: '.repeat(65)}1${'}'.repeat(65)}\n`, 'x.yaml')).toThrow(
+      ConfigError,
+    );
+    // Brackets in quotes and comments do not count; 64 levels are still read.
+    const quoted = `a: "${'['.repeat(100)}"\nb: '${'{'.repeat(100)}'' ['\n# ${'['.repeat(100)}\n`;
+    expect(parseConfigText(quoted, 'x.yaml')).toEqual({ a: '['.repeat(100), b: `${'{'.repeat(100)}' [` });
+    expect(parseConfigText(`a: ${'['.repeat(64)}1${']'.repeat(64)}\n`, 'x.yaml').a).toBeDefined();
+    // A quote inside a plain scalar opens nothing: the brackets after it still count.
+    expect(() => parseConfigText(`a: O'Brien ${'['.repeat(100)}\n`, 'x.yaml')).toThrow(/nested more than 64/);
+  });
+
   it('still reads plain keys, anchors and aliases as values', () => {
     expect(parseConfigText('a: &v [1, 2]\nb: *v\n"quoted key": 3\n', 'x.yaml')).toEqual({
       a: [1, 2],
