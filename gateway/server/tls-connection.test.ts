@@ -13,7 +13,14 @@ import { ChunkPool } from '../tls/chunk-pool.js';
 import { loadEvp } from '../tls/evp.js';
 import { gatewayTlsContextOptions, tls12Suites } from '../tls/gateway-tls-context.js';
 import type { TlsFailure } from './record-transport.js';
-import { client, echoedPayloads, echoes, selfSignedP256, until } from './test-support/tls-client.js';
+import {
+  client,
+  echoedPayloads,
+  echoes,
+  selfSignedP256,
+  tryRenegotiation,
+  until,
+} from './test-support/tls-client.js';
 import { connectionOf, TlsConnection } from './tls-connection.js';
 import type { TunnelTransport } from './tunnel-transport.js';
 
@@ -313,24 +320,7 @@ describe('what the gateway context offers', () => {
   it('refuses client-initiated TLS 1.2 renegotiation with a no_renegotiation alert, and serves the next client', async () => {
     const h = await harness({ requestCert: true });
     try {
-      const socket = tlsConnect({
-        port: h.port,
-        host: '127.0.0.1',
-        rejectUnauthorized: false,
-        maxVersion: 'TLSv1.2',
-      });
-      await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
-      // The server's no_renegotiation alert surfaces as a socket error (the callback is not called).
-      const outcome = await new Promise<string>((resolve) => {
-        socket.once('error', (e) => resolve(e.message));
-        const started = socket.renegotiate({ rejectUnauthorized: false }, (e) =>
-          resolve(e ? e.message : 'renegotiated'),
-        );
-        if (!started) resolve('not started');
-        socket.write('x');
-      });
-      expect(outcome).toMatch(/no renegotiation/);
-      socket.destroy();
+      expect(await tryRenegotiation(h.port)).toMatch(/no renegotiation/);
       // The gateway serves the next client as before.
       const c = await client(h.port, { maxVersion: 'TLSv1.2' });
       c.socket.write(encodeFrame(FrameType.data, Buffer.from('after')));

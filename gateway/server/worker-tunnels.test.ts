@@ -1,11 +1,6 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
-import {
-  createSecureContext,
-  type SecureContextOptions,
-  type TLSSocket,
-  connect as tlsConnect,
-} from 'node:tls';
+import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { deserialize, serialize } from 'node:v8';
 import fc from 'fast-check';
 import pino from 'pino';
@@ -17,7 +12,7 @@ import { loadEvp } from '../tls/evp.js';
 import { gatewayTlsContextOptions } from '../tls/gateway-tls-context.js';
 import { MemoryTunDevice } from '../tun/memory-tun-device.js';
 import { icmpEchoRequest } from '../tun/test-packets.js';
-import { client, selfSignedP256, until } from './test-support/tls-client.js';
+import { client, selfSignedP256, tryRenegotiation, until } from './test-support/tls-client.js';
 import { connectionOf, TakeoverRefusedError, TlsConnection } from './tls-connection.js';
 import { TunnelWorker } from './tunnel-worker.js';
 import { decodeKeys, encodeKeys, parsePrimaryMessage, parseWorkerMessage } from './worker-protocol.js';
@@ -224,20 +219,7 @@ describe('tunnels handed to a worker (in one process)', () => {
     // ("client sequence number not found"): OpenSSL now refuses it with a no_renegotiation alert.
     const h = await primaryAndWorker({ requestCert: true });
     try {
-      const socket = tlsConnect({
-        port: h.port,
-        host: '127.0.0.1',
-        rejectUnauthorized: false,
-        maxVersion: 'TLSv1.2',
-      });
-      await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
-      const outcome = await new Promise<string>((resolve) => {
-        socket.once('error', (e) => resolve(e.message));
-        socket.renegotiate({ rejectUnauthorized: false }, (e) => resolve(e ? e.message : 'renegotiated'));
-        socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-      });
-      expect(outcome).toMatch(/no renegotiation/);
-      socket.destroy();
+      expect(await tryRenegotiation(h.port)).toMatch(/no renegotiation/);
       const c = await client(h.port, { maxVersion: 'TLSv1.2' });
       const packet = icmpEchoRequest('10.9.0.2', '10.200.2.2', 9, 2);
       c.socket.write(encodeFrame(FrameType.data, packet));

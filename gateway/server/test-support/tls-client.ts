@@ -111,3 +111,23 @@ export function echoedPayloads(c: { frames: CstpFrameDecoder; received: Buffer[]
   for (const chunk of c.received.splice(0)) c.frames.pushEach(chunk, (f) => out.push(Buffer.from(f.payload)));
   return out;
 }
+
+/**
+ * Connects with TLS 1.2, then asks to renegotiate; resolves with how that ended ('renegotiated'
+ * when the server allowed it). A server's no_renegotiation alert surfaces as a socket error (the
+ * renegotiate callback is not called), so both are waited for.
+ */
+export async function tryRenegotiation(port: number): Promise<string> {
+  const socket = tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false, maxVersion: 'TLSv1.2' });
+  await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
+  const outcome = await new Promise<string>((resolve) => {
+    socket.once('error', (e) => resolve(e.message));
+    const started = socket.renegotiate({ rejectUnauthorized: false }, (e) =>
+      resolve(e ? e.message : 'renegotiated'),
+    );
+    if (!started) resolve('not started');
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  });
+  socket.destroy();
+  return outcome;
+}
