@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ErrorCodes, isOutpostError, OutpostError } from '../../core/errors.js';
+import { sourceAddressKey } from '../auth/source-address-key.js';
 import {
   buildAuthComplete,
   buildAuthRequest,
@@ -89,7 +90,9 @@ export class AuthDialogue {
     const failed = this.options.onFailure ?? (() => undefined);
     if (bans.isBanned(request.remoteAddress)) {
       failed('banned');
-      if (this.refusalLog.allow(request.remoteAddress)) {
+      // Keyed like the ban (an IPv6 /64 counts as one): a host rotating addresses in its prefix
+      // must not buy a log line per address.
+      if (this.refusalLog.allow(sourceAddressKey(request.remoteAddress))) {
         this.options.logger.warn(
           { remote: request.remoteAddress },
           'refused: the address is banned (ban points); `outpost sessions bans` lists bans, `sessions unban` lifts one (logged once a minute per address)',
