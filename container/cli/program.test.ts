@@ -171,6 +171,12 @@ describe('output', () => {
     [['certs', 'revoke', '0a1b', '--json'], { serialHex: '0a1b', status: 'revoked' }],
     [['ca', 'show', '--json'], { keyType: 'rsa-3072', notAfter: '2035-01-01T00:00:00.000Z' }],
     [['ca', 'init', '--json'], { caPem: 'CA-PEM\n', raPem: 'RA-PEM\n' }],
+    [['scep', 'challenge', '--json'], { challenge: 'CHALLENGE', ttlSeconds: 3600, profile: null }],
+    [
+      ['scep', 'challenge', '--ttl', '60', '--profile', 'device', '--json'],
+      { challenge: 'CHALLENGE', ttlSeconds: 60, profile: 'device' },
+    ],
+    [['certs', 'reject', 'tx1', '--json'], { transactionId: 'tx1', status: 'rejected' }],
   ])('%j prints JSON', async (argv, expected) => {
     expect(JSON.parse((await cli(argv)).out)).toMatchObject(expected);
   });

@@ -28,6 +28,8 @@ export function buildProgram(deps: CliDeps): Command {
       'YAML config file (default: embedded defaults; see config/outpost.example.yaml)',
     )
     .option('-d, --data-dir <dir>', 'data directory (overrides dataDir and OUTPOST_DATA_DIR)')
+    // Every verb's --help lists --config and --data-dir too (set before the verbs: they copy it).
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')
     .addHelpText(
       'after',

@@ -86,10 +86,13 @@ function registerDecisions(certs: Command, deps: CliDeps): void {
     .command('reject')
     .description('reject a pending request (the device is told on its next poll)')
     .argument('<txid>', 'SCEP transaction id (see `certs pending`)')
+    .option('--json', 'print {transactionId, status} as JSON')
     .action(async (transactionId: string, _options, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withConnectorAdmin(deps, globals, (admin) => admin.reject(transactionId));
-      deps.io.err(`rejected ${transactionId}\n`);
+      // The text form stays a note on stderr (nothing to capture); JSON is data on stdout.
+      if (globals.json) emit(deps, globals, { transactionId, status: 'rejected' }, () => '');
+      else deps.io.err(`rejected ${transactionId}\n`);
     });
 }
 

@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
 import type { CliDeps, GlobalOptions } from '../cli-context.js';
@@ -14,6 +14,18 @@ interface CloudVerbOptions {
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const DEFAULT_DATA_DIR = './cloud-data';
+
+/**
+ * The program parses --data-dir wherever it stands, so the cloud reads the global option; its help
+ * shows it with the cloud's meaning, and not --config, which the control plane does not read.
+ */
+const cloudGlobalOptions = [
+  new Option(
+    '-d, --data-dir <dir>',
+    `state of the control plane: CA, signing key, admin token, database (default: ${DEFAULT_DATA_DIR})`,
+  ),
+];
 
 function logLevel(text: string): string {
   if (!LEVELS.includes(text)) throw new InvalidArgumentError(`expected one of ${LEVELS.join(', ')}`);
@@ -39,9 +51,10 @@ export function registerCloudVerb(program: Command, deps: CliDeps): void {
       30,
     )
     .option('--log-level <level>', 'log level (default: OUTPOST_LOG_LEVEL or info)', logLevel)
+    .configureHelp({ showGlobalOptions: true, visibleGlobalOptions: () => cloudGlobalOptions })
     .addHelpText(
       'after',
-      '\nState lives in --data-dir (default ./cloud-data): ca.pem is what appliances trust.',
+      `\nState lives in --data-dir (default ${DEFAULT_DATA_DIR}): ca.pem is what appliances trust.`,
     )
     .action(async (options: CloudVerbOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
@@ -62,7 +75,7 @@ export function registerCloudVerb(program: Command, deps: CliDeps): void {
         const cloud = await startCloud({
           host: where.host,
           port: where.port,
-          dataDir: globals.dataDir ?? './cloud-data',
+          dataDir: globals.dataDir ?? DEFAULT_DATA_DIR,
           logger,
           clientCertDays: options.clientCertDays,
           pingIntervalMs: options.pingInterval * 1000,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
-import { type CliDeps, type GlobalOptions, withConnectorAdmin } from '../cli-context.js';
+import { type CliDeps, emit, type GlobalOptions, withConnectorAdmin } from '../cli-context.js';
 import { intInRange } from '../option-parsers.js';
 
 const MAX_TTL_SECONDS = 30 * 86400;
@@ -20,6 +20,7 @@ export function registerScepVerbs(program: Command, deps: CliDeps): void {
       '--profile <name>',
       'certificate profile the challenge is for (default: connector.defaultProfile)',
     )
+    .option('--json', 'print {challenge, ttlSeconds, profile} as JSON')
     .addHelpText(
       'after',
       '\nExample: scepclient -server-url http://HOST:8080/scep -challenge "$(outpost scep challenge)" …',
@@ -36,6 +37,7 @@ export function registerScepVerbs(program: Command, deps: CliDeps): void {
           ...(options.profile !== undefined ? { profile: options.profile } : {}),
         });
       });
-      deps.io.out(`${challenge}\n`);
+      const data = { challenge, ttlSeconds: options.ttl, profile: options.profile ?? null };
+      emit(deps, globals, data, () => `${challenge}\n`);
     });
 }
