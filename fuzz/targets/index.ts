@@ -8,6 +8,7 @@ import { cstpXmlAuthTarget } from './cstp-xml-auth.js';
 import { derCsrTarget } from './der-csr.js';
 import { derOcspRequestTarget } from './der-ocsp-request.js';
 import { linkMessageTarget } from './link-message.js';
+import { proxyV2Target } from './proxy-v2.js';
 import { scepCertRepTarget } from './scep-cert-rep.js';
 import { scepGetParamTarget } from './scep-get-param.js';
 import { scepPkiMessageTarget } from './scep-pki-message.js';
@@ -19,6 +20,7 @@ export const fuzzTargets: readonly FuzzTargetEntry[] = [
   { name: 'cstp-frame', create: cstpFrameTarget },
   { name: 'cstp-connect', create: cstpConnectTarget },
   { name: 'cstp-xml-auth', create: cstpXmlAuthTarget },
+  { name: 'proxy-v2', create: proxyV2Target },
   { name: 'tls-record-splitter', create: tlsRecordSplitterTarget },
   { name: 'tls-record-layer', create: tlsRecordLayerTarget },
   { name: 'link-message', create: linkMessageTarget },
