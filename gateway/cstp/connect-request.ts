@@ -9,9 +9,12 @@ import { DecodeError } from '../../core/errors.js';
 export interface ConnectRequest {
   /** Value of the `webvpn` cookie: the session cookie handed out on auth success. */
   cookie: string;
-  /** X-CSTP-Base-MTU: the client's path (link) MTU. */
+  /**
+   * X-CSTP-Base-MTU: the client's path (link) MTU, any decimal number: negotiateMtu applies
+   * ocserv's bounds (values outside them are ignored there, not here).
+   */
   baseMtu?: number;
-  /** X-CSTP-MTU: the client's own tunnel MTU guess (base minus its DTLS overhead). */
+  /** X-CSTP-MTU: the client's own tunnel MTU guess (base minus its DTLS overhead); as baseMtu. */
   mtu?: number;
   /** X-CSTP-Address-Type; both true when absent (ocserv only disables a family the list omits). */
   addressTypes: { ipv4: boolean; ipv6: boolean };
@@ -30,8 +33,18 @@ export interface ConnectRequest {
   platform?: string;
   platformVersion?: string;
   deviceType?: string;
-  /** ocserv's rule: platform apple-ios* or android* gets the mobile DPD and idle timeout. */
+  /**
+   * ocserv's rule (worker-http.c:383-389): X-AnyConnect-Identifier-Platform starting with
+   * apple-ios or android, case-insensitively, gets the mobile DPD and idle timeout. openconnect
+   * sends that header only with --os=apple-ios or --os=android (cstp.c append_mobile_headers).
+   */
   isMobile: boolean;
+  /**
+   * ocserv's is_ios: platform apple-ios* (worker-http.c:385) or a User-Agent starting with
+   * "Cisco AnyConnect VPN Agent for Apple" (worker-http.c:434-440). Such a client with IPv6 gets
+   * the extra IPv6 split include 2000::/3 (see connect-response.ts).
+   */
+  isIos: boolean;
   userAgent: string;
   /** Client family from the User-Agent, as ocserv classifies it (it changes DNS/IPv6 headers). */
   agent: 'openconnect' | 'anyconnect' | 'unknown';
@@ -52,7 +65,8 @@ const MAX_HOSTNAME = 63; // ocserv MAX_HOSTNAME_SIZE (64) including the NUL
 const MAX_ENCODINGS = 16;
 /** RFC 6265 cookie-octet. */
 const COOKIE_VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$/;
-const DECIMAL = /^[0-9]{1,5}$/;
+/** Digits only (ocserv's strtoul would also take "1500abc" as 1500; we refuse such a header). */
+const DECIMAL = /^[0-9]{1,10}$/;
 
 export function parseConnectRequest(headers: HeaderMap, limits: ConnectRequestLimits = {}): ConnectRequest {
   const maxValue = limits.maxHeaderValue ?? 1024;
@@ -67,6 +81,9 @@ export function parseConnectRequest(headers: HeaderMap, limits: ConnectRequestLi
     fullIpv6: /true/i.test(get('x-cstp-full-ipv6-capability') ?? ''),
     previousAddresses: previousAddresses(get('x-cstp-address')),
     isMobile: platform !== undefined && /^(apple-ios|android)/i.test(platform),
+    isIos:
+      (platform !== undefined && /^apple-ios/i.test(platform)) ||
+      /^cisco anyconnect vpn agent for apple/i.test(userAgent),
     userAgent,
     agent: agentOf(userAgent),
     acceptEncoding: encodings(get('x-cstp-accept-encoding')),
@@ -127,9 +144,8 @@ function webvpnCookie(header: string | undefined, maxCookie: number): string {
 
 function mtuHeader(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const n = DECIMAL.test(value) ? Number(value) : Number.NaN;
-  if (!(n >= 1 && n <= 65535)) throw new DecodeError(`${name} is not a number in 1..65535`);
-  return n;
+  if (!DECIMAL.test(value)) throw new DecodeError(`${name} is not a decimal number`);
+  return Number(value);
 }
 
 /** ocserv looks for the substrings IPv4 / IPv6; we compare comma-separated tokens, case-insensitively. */

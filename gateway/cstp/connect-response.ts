@@ -12,8 +12,9 @@ export interface ConnectResponseParams {
   serverName: string;
   /** The client's X-CSTP-Hostname if accepted: ocserv echoes it back. */
   hostname?: string | undefined;
-  /** What the client said it can do (from parseConnectRequest). */
-  client: Pick<ConnectRequest, 'addressTypes' | 'fullIpv6' | 'agent'>;
+  /** What the client said it can do and what it is (from parseConnectRequest). */
+  client: Pick<ConnectRequest, 'addressTypes' | 'fullIpv6' | 'agent'> &
+    Partial<Pick<ConnectRequest, 'isIos'>>;
   mtu: NegotiatedMtu;
   ipv4?: { address: string; prefixLength: number } | undefined;
   ipv6?: { address: string; prefixLength: number } | undefined;
@@ -104,6 +105,8 @@ export function buildConnectResponse(params: ConnectResponseParams): string {
   for (const domain of params.splitDns ?? []) add('X-CSTP-Split-DNS', domain);
 
   const includes = params.splitInclude ?? [];
+  if (needsAppleIpv6Route(client, params.ipv6 !== undefined && ipv6Address, includes))
+    add('X-CSTP-Split-Include-IP6', '2000::/3');
   for (const line of routeLines('Include', includes, ipv4Allowed, ipv6Extras)) add(line[0], line[1]);
   // ocserv: a default route (no split includes) tunnels all DNS as well.
   add('X-CSTP-Tunnel-All-DNS', includes.length === 0 || params.tunnelAllDns === true ? 'true' : 'false');
@@ -139,6 +142,28 @@ export function buildConnectResponse(params: ConnectResponseParams): string {
   if (params.banner) add('X-CSTP-Banner', params.banner);
 
   return `HTTP/1.1 200 CONNECTED\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`;
+}
+
+/**
+ * ocserv worker-vpn.c:2419-2425, "Anyconnect on IOS requires this route in order to use IPv6":
+ * an iOS client (ocserv's is_ios, see ConnectRequest.isIos) that sent
+ * X-CSTP-Full-IPv6-Capability gets `X-CSTP-Split-Include-IP6: 2000::/3` (all global unicast
+ * IPv6) right after the split DNS lines, unless the routes include the IPv4 default route
+ * (ocserv's check_if_default_route: "default" or "0.0.0.0/0"; no routes at all, a full tunnel,
+ * does get it, and so does a split tunnel). ocserv sends it whatever the agent. One deliberate
+ * difference: we send it only when the client is given an IPv6 address (ocserv does not look),
+ * since a route into a tunnel without IPv6 only blackholes the device's own IPv6.
+ */
+function needsAppleIpv6Route(
+  client: ConnectResponseParams['client'],
+  ipv6Address: boolean,
+  includes: readonly string[],
+): boolean {
+  if (!client.isIos || !client.fullIpv6 || !ipv6Address) return false;
+  return !includes.some((cidr) => {
+    const route = parseCidr(cidr);
+    return route?.family === 4 && route.prefix === 0;
+  });
 }
 
 /** ocserv worker-vpn.c send_routes: IPv4 as network/netmask, IPv6 as Split-*-IP6 address/prefix. */

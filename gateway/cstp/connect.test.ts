@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DecodeError, ErrorCodes } from '../../core/errors.js';
 import { parseConnectRequest } from './connect-request.js';
 import { buildConnectResponse, type ConnectResponseParams } from './connect-response.js';
-import { negotiateMtu } from './mtu.js';
+import { type IgnoredMtu, negotiateMtu } from './mtu.js';
 import { parseCidr } from './route-format.js';
 import { connectRequestHeaders, connectResponseHeaders, vpncEnvironment } from './test-support/transcript.js';
 
@@ -20,6 +20,7 @@ describe('parseConnectRequest', () => {
       hostname: 'vm',
       previousAddresses: {},
       isMobile: false,
+      isIos: false,
       userAgent: 'Open AnyConnect VPN Agent v9.01-3',
       agent: 'openconnect',
       acceptEncoding: ['oc-lz4', 'lzs'],
@@ -52,12 +53,53 @@ describe('parseConnectRequest', () => {
       deviceType: 'iPhone15,2',
       deviceId: 'A1B2C3',
       isMobile: true,
+      isIos: true,
       agent: 'anyconnect',
       previousAddresses: { ipv4: '10.200.100.55', ipv6: 'fd00:200::37' },
       addressTypes: { ipv4: true, ipv6: false },
       fullIpv6: false,
     });
     expect(request.baseMtu).toBeUndefined();
+  });
+
+  // openconnect 9.01 with --os=apple-ios / --os=android (main.c OPT_OS sets the generic mobile
+  // info; cstp.c append_mobile_headers); without --os it sends no Identifier-* header at all.
+  const openconnectMobile = (os: string) => ({
+    ...base,
+    'x-anyconnect-identifier-clientversion': 'v9.01-3',
+    'x-anyconnect-identifier-platform': os,
+    'x-anyconnect-identifier-platformversion': '1.0',
+    'x-anyconnect-identifier-devicetype': os,
+    'x-anyconnect-identifier-device-uniqueid': 'A'.repeat(40),
+  });
+
+  it.each([
+    ['openconnect --os=apple-ios', openconnectMobile('apple-ios'), true, true],
+    ['openconnect --os=android', openconnectMobile('android'), true, false],
+    ['openconnect --os=linux-64 (no identifier headers)', base, false, false],
+    ['platform in another case', { ...base, 'x-anyconnect-identifier-platform': 'Apple-iOS 17' }, true, true],
+    ['platform android-tv', { ...base, 'x-anyconnect-identifier-platform': 'android-tv' }, true, false],
+    ['platform win', { ...base, 'x-anyconnect-identifier-platform': 'win' }, false, false],
+    // ocserv sets is_ios from this User-Agent alone, without is_mobile (worker-http.c:434-440).
+    [
+      'AnyConnect iOS User-Agent only',
+      { ...base, 'user-agent': 'Cisco AnyConnect VPN Agent for Apple iPad 4.9' },
+      false,
+      true,
+    ],
+    [
+      'AnyConnect macOS',
+      { ...base, 'user-agent': 'Cisco AnyConnect VPN Agent for Mac OS X 4.10' },
+      false,
+      false,
+    ],
+  ])('classifies %s as ocserv does (mobile %s, iOS %s)', (_name, headers, isMobile, isIos) => {
+    expect(parseConnectRequest(headers)).toMatchObject({ isMobile, isIos });
+  });
+
+  it('keeps any decimal MTU for negotiateMtu to bound', () => {
+    const request = parseConnectRequest({ ...base, 'x-cstp-base-mtu': '0', 'x-cstp-mtu': '9999999999' });
+    expect(request).toMatchObject({ baseMtu: 0, mtu: 9999999999 });
   });
 
   it('drops a hostname ocserv would drop, keeps the request', () => {
@@ -75,14 +117,22 @@ describe('parseConnectRequest', () => {
     ['cookie with a quote', { cookie: 'webvpn=a"b' }],
     ['oversized cookie', { cookie: `webvpn=${'a'.repeat(513)}` }],
     ['non-numeric base MTU', { ...base, 'x-cstp-base-mtu': '1500abc' }],
-    ['base MTU 0', { ...base, 'x-cstp-base-mtu': '0' }],
-    ['base MTU above 65535', { ...base, 'x-cstp-base-mtu': '70000' }],
+    ['signed base MTU', { ...base, 'x-cstp-base-mtu': '+1500' }],
+    ['fractional base MTU', { ...base, 'x-cstp-base-mtu': '1500.5' }],
+    ['base MTU of 11 digits', { ...base, 'x-cstp-base-mtu': '15000000000' }],
     ['negative MTU', { ...base, 'x-cstp-mtu': '-1' }],
+    ['hex MTU', { ...base, 'x-cstp-mtu': '0x5dc' }],
     ['oversized user agent', { ...base, 'user-agent': 'u'.repeat(1025) }],
     ['conflicting duplicate', { ...base, 'x-cstp-base-mtu': ['1400', '1500'] }],
     ['too many encodings', { ...base, 'x-cstp-accept-encoding': Array(17).fill('lzs').join(',') }],
   ])('rejects %s with DecodeError', (_name, headers) => {
     expect(() => parseConnectRequest(headers)).toThrow(DecodeError);
+  });
+
+  it('says which MTU header is malformed', () => {
+    expect(() => parseConnectRequest({ ...base, 'x-cstp-base-mtu': '1500abc' })).toThrow(
+      'X-CSTP-Base-MTU is not a decimal number',
+    );
   });
 
   it('joins repeated Cookie headers like Node does', () => {
@@ -119,6 +169,14 @@ describe('parseConnectRequest', () => {
 });
 
 describe('negotiateMtu (ocserv worker-vpn.c, TLS only)', () => {
+  /** The server's own MTU (tun 1472 over IPv4), with the client value it ignored and why. */
+  const ownMtu = (source: IgnoredMtu['source'], value: number, reason: string) => ({
+    baseMtu: 1500,
+    mtu: 1472,
+    ipv6Capable: true,
+    ignored: [{ source, value, reason }],
+  });
+
   it('gives openconnect 1472 for base 1500, as ocserv did in the transcript', () => {
     const request = parseConnectRequest(connectRequestHeaders('A'));
     const answer = Object.fromEntries(connectResponseHeaders('A'));
@@ -162,12 +220,88 @@ describe('negotiateMtu (ocserv worker-vpn.c, TLS only)', () => {
       { baseMtu: 1500, configuredMtu: 1472, pathMtu: 1450 },
       { baseMtu: 1450, mtu: 1422, ipv6Capable: true },
     ],
+    // ocserv's floor (MIN_MTU 800, 1280 with IPv6) and ceiling (16384): ignored, not clamped.
     [
-      { baseMtu: 100, configuredMtu: 1472 },
-      { baseMtu: 576, mtu: 548, ipv6Capable: false },
+      { baseMtu: 800, configuredMtu: 1472 },
+      { baseMtu: 800, mtu: 772, ipv6Capable: false },
     ],
+    [{ baseMtu: 100, configuredMtu: 1472 }, ownMtu('X-CSTP-Base-MTU', 100, 'below the minimum 800')],
+    [
+      // a base MTU below the floor is ignored and X-CSTP-MTU is not consulted (ocserv's else-if)
+      { baseMtu: 799, clientMtu: 1300, configuredMtu: 1472 },
+      ownMtu('X-CSTP-Base-MTU', 799, 'below the minimum 800'),
+    ],
+    [
+      { baseMtu: 1279, configuredMtu: 1472, ipv6: true },
+      ownMtu('X-CSTP-Base-MTU', 1279, 'below the minimum 1280'),
+    ],
+    [
+      { baseMtu: 1280, configuredMtu: 1472, ipv6: true },
+      { baseMtu: 1280, mtu: 1252, ipv6Capable: false },
+    ],
+    [
+      // above 16384 counts as not sent (ocserv worker-http.c), so X-CSTP-MTU is used
+      { baseMtu: 16385, clientMtu: 1300, configuredMtu: 1472 },
+      {
+        baseMtu: 1394,
+        mtu: 1366,
+        ipv6Capable: true,
+        ignored: [{ source: 'X-CSTP-Base-MTU', value: 16385, reason: 'not in 1..16384' }],
+      },
+    ],
+    [
+      { baseMtu: 0, clientMtu: 1300, configuredMtu: 1472 },
+      { baseMtu: 1394, mtu: 1366, ipv6Capable: true },
+    ],
+    [
+      { clientMtu: 700, configuredMtu: 1472 },
+      ownMtu('X-CSTP-MTU', 700, 'link MTU 794 below the minimum 800'),
+    ],
+    [{ clientMtu: 9999999999, configuredMtu: 1472 }, ownMtu('X-CSTP-MTU', 9999999999, 'not in 1..16384')],
+    [{ baseMtu: 1500, pathMtu: 700, configuredMtu: 1472 }, ownMtu('path MTU', 700, 'below the minimum 800')],
   ])('%o → %o', (inputs, expected) => {
-    expect(negotiateMtu(inputs)).toEqual(expected);
+    expect(negotiateMtu(inputs)).toStrictEqual(expected);
+  });
+
+  it('keeps the link within [floor, configured] and the data MTU positive for any client values', () => {
+    const clientValue = fc.option(
+      fc.oneof(
+        fc.integer({ min: -5, max: 20_000 }),
+        fc.integer(),
+        fc.constantFrom(0, 799, 800, 1279, 1280, 16384, 16385, 2 ** 32, Number.NaN, 1.5, Infinity),
+      ),
+      { nil: undefined },
+    );
+    fc.assert(
+      fc.property(
+        fc.record({
+          baseMtu: clientValue,
+          clientMtu: clientValue,
+          pathMtu: clientValue,
+          configuredMtu: fc.integer({ min: 1280, max: 9000 }), // gateway.tun.mtu's schema range
+          transport: fc.constantFrom('ipv4' as const, 'ipv6' as const),
+          ipv6: fc.boolean(),
+        }),
+        (inputs) => {
+          const result = negotiateMtu(inputs);
+          const overhead = inputs.transport === 'ipv6' ? 48 : 28;
+          const configuredLink = inputs.configuredMtu + overhead;
+          expect(Number.isInteger(result.baseMtu)).toBe(true);
+          expect(result.baseMtu).toBeLessThanOrEqual(configuredLink);
+          expect(result.baseMtu).toBeGreaterThanOrEqual(Math.min(configuredLink, inputs.ipv6 ? 1280 : 800));
+          expect(result.mtu).toBe(result.baseMtu - overhead);
+          expect(result.mtu).toBeGreaterThan(0);
+          expect(result.ipv6Capable).toBe(result.mtu >= 1280);
+          // a usable base MTU is honoured exactly (capped by the configured link)
+          const base = inputs.baseMtu;
+          const usable = base !== undefined && Number.isInteger(base) && base >= (inputs.ipv6 ? 1280 : 800);
+          if (usable && base <= 16384 && inputs.pathMtu === undefined)
+            expect(result.baseMtu).toBe(Math.min(base, configuredLink));
+          for (const ignored of result.ignored ?? []) expect(ignored.reason).not.toBe('');
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -403,6 +537,57 @@ describe('buildConnectResponse', () => {
     expect(headerList(buildConnectResponse(anyconnect))).toContainEqual(['X-CSTP-DNS-IP6', 'fd00:2::53']);
     const small = { ...anyconnect, mtu: negotiateMtu({ baseMtu: 1300, configuredMtu: 1472 }) };
     expect(headerList(buildConnectResponse(small)).filter(([, v]) => v.includes(':'))).toEqual([]);
+  });
+
+  describe('the 2000::/3 route for iOS (ocserv worker-vpn.c:2419-2425)', () => {
+    const ios = {
+      addressTypes: { ipv4: true, ipv6: true },
+      fullIpv6: true,
+      agent: 'openconnect',
+      isIos: true,
+    } as const;
+    const dualStack: ConnectResponseParams = {
+      ...transcriptServer(),
+      client: ios,
+      ipv6: { address: 'fd00:200::37', prefixLength: 112 },
+      splitDns: ['corp.test'],
+      splitInclude: [],
+    };
+    const appleRoute = (params: ConnectResponseParams) =>
+      headerList(buildConnectResponse(params)).filter(([, v]) => v === '2000::/3');
+
+    it.each([
+      ['an iOS client with IPv6, full tunnel', {}, true],
+      ['an iOS client with IPv6, split tunnel', { splitInclude: ['10.200.2.0/24', 'fd00:2::/64'] }, true],
+      ['an iOS AnyConnect (User-Agent)', { client: { ...ios, agent: 'anyconnect' as const } }, true],
+      ['routes with the IPv4 default route', { splitInclude: ['0.0.0.0/0', 'fd00:2::/64'] }, false],
+      ['an Android client', { client: { ...ios, isIos: false } }, false],
+      ['no X-CSTP-Full-IPv6-Capability', { client: { ...ios, fullIpv6: false } }, false],
+      [
+        'IPv6 refused by X-CSTP-Address-Type',
+        { client: { ...ios, addressTypes: { ipv4: true, ipv6: false } } },
+        false,
+      ],
+      ['no IPv6 address (no IPv6 pool)', { ipv6: undefined }, false],
+      ['an MTU too small for IPv6', { mtu: negotiateMtu({ baseMtu: 1300, configuredMtu: 1472 }) }, false],
+    ])('%s: sent %s', (_name, patch: Partial<ConnectResponseParams>, sent) => {
+      expect(appleRoute({ ...dualStack, ...patch })).toEqual(
+        sent ? [['X-CSTP-Split-Include-IP6', '2000::/3']] : [],
+      );
+    });
+
+    it('comes right after the split DNS lines, before the configured routes, as in ocserv', () => {
+      const headers = headerList(
+        buildConnectResponse({ ...dualStack, splitInclude: ['10.200.2.0/24', 'fd00:2::/64'] }),
+      );
+      const at = headers.findIndex(([, v]) => v === '2000::/3');
+      expect(headers.slice(at - 1, at + 3)).toEqual([
+        ['X-CSTP-Split-DNS', 'corp.test'],
+        ['X-CSTP-Split-Include-IP6', '2000::/3'],
+        ['X-CSTP-Split-Include', '10.200.2.0/255.255.255.0'],
+        ['X-CSTP-Split-Include-IP6', 'fd00:2::/64'],
+      ]);
+    });
   });
 
   it('tunnels everything, DNS included, without split includes', () => {

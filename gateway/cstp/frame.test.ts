@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../../core/errors.js';
-import { encodeDisconnect, parseDisconnect } from './disconnect.js';
+import {
+  encodeDisconnect,
+  encodeServerDisconnect,
+  parseDisconnect,
+  type ServerDisconnectReason,
+  serverDisconnectReasons,
+} from './disconnect.js';
 import {
   type CstpFrame,
   encodeDpdResponse,
@@ -265,6 +271,10 @@ describe('DISCONNECT payloads', () => {
 
   it('reads an empty DISCONNECT as temporary (AnyConnect reconnects) and others as unrecognized', () => {
     expect(parseDisconnect(Buffer.alloc(0))).toEqual({ kind: 'temporary', message: '' });
+    // ocserv vpn.h AC_BYE_VPN_RECONNECT: temporary too; AC_BYE_LOCAL_ERROR / _VPN_PAUSE: not known.
+    expect(parseDisconnect(hex('91'))).toEqual({ kind: 'temporary', reasonCode: 0x91, message: '' });
+    expect(parseDisconnect(hex('70')).kind).toBe('unrecognized');
+    expect(parseDisconnect(hex('d1')).kind).toBe('unrecognized');
     expect(parseDisconnect(hex('01 41 00 42'))).toEqual({
       kind: 'unrecognized',
       reasonCode: 1,
@@ -279,5 +289,35 @@ describe('DISCONNECT payloads', () => {
       `53544601001005 00b0${Buffer.from('Session revoked').toString('hex')}`.replace(/ /g, ''),
     );
     expect(encodeDisconnect('a\r\nb\u00e9').subarray(9).toString('latin1')).toBe('a..b.');
+  });
+
+  // DISCONNECT (type 5, as ocserv's cstp_send_terminate) + 0xb0 + the reason's text, which
+  // openconnect prints as "Received server disconnect: b0 '<text>'".
+  const serverDisconnects: [ServerDisconnectReason, string][] = [
+    ['idle timeout', '53544601000d0500 b0 69646c652074696d656f7574'],
+    ['session timeout', '5354460100100500 b0 73657373696f6e2074696d656f7574'],
+    ['DPD timeout', '53544601000c0500 b0 4450442074696d656f7574'],
+    ['server shutdown', '5354460100100500 b0 7365727665722073687574646f776e'],
+    [
+      'disconnected by an administrator',
+      '5354460100210500 b0 646973636f6e6e656374656420627920616e2061646d696e6973747261746f72',
+    ],
+    ['session revoked', '5354460100100500 b0 73657373696f6e207265766f6b6564'],
+    [
+      'replaced by a new connection',
+      '53544601001d0500 b0 7265706c616365642062792061206e657720636f6e6e656374696f6e',
+    ],
+  ];
+
+  it.each(serverDisconnects)('ends a tunnel for %s with the frame %s', (reason, frame) => {
+    const encoded = encodeServerDisconnect(reason);
+    expect(encoded.toString('hex')).toBe(frame.replace(/ /g, ''));
+    const [decoded] = new CstpFrameDecoder().push(encoded);
+    expect(decoded!.type).toBe(FrameType.disconnect);
+    expect(parseDisconnect(decoded!.payload)).toEqual({ kind: 'user', reasonCode: 0xb0, message: reason });
+  });
+
+  it('has a fixture for every server disconnect reason', () => {
+    expect(serverDisconnects.map(([reason]) => reason).sort()).toEqual([...serverDisconnectReasons].sort());
   });
 });

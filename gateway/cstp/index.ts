@@ -21,10 +21,13 @@ export {
 export { buildConnectResponse, type ConnectResponseParams, MAX_SPLIT_RULES } from './connect-response.js';
 export {
   type ClientDisconnect,
-  DISCONNECT_REASON_USER,
+  DisconnectCode,
   encodeDisconnect,
+  encodeServerDisconnect,
   MAX_DISCONNECT_MESSAGE,
   parseDisconnect,
+  type ServerDisconnectReason,
+  serverDisconnectReasons,
 } from './disconnect.js';
 export {
   type CstpFrame,
@@ -45,4 +48,12 @@ export {
   maxPayloadForMtu,
   PAYLOAD_SLACK,
 } from './frame-decoder.js';
-export { IPV6_MIN_MTU, MIN_LINK_MTU, type MtuInputs, type NegotiatedMtu, negotiateMtu } from './mtu.js';
+export {
+  type IgnoredMtu,
+  IPV6_MIN_MTU,
+  MAX_CLIENT_MTU,
+  MIN_LINK_MTU,
+  type MtuInputs,
+  type NegotiatedMtu,
+  negotiateMtu,
+} from './mtu.js';
