@@ -1,10 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { type RunningAppliance, startAppliance } from './support/appliance.js';
-import { requirePeers } from './support/peers.js';
-import { openssl } from './support/run.js';
-import { scepclient } from './support/scepclient.js';
+import { type RunningAppliance, startAppliance } from './testing/appliance.js';
+import { requirePeers } from './testing/peers.js';
+import { openssl } from './testing/run.js';
+import { scepclient } from './testing/scepclient.js';
 
 requirePeers('scepclient', 'openssl');
 

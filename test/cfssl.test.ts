@@ -8,11 +8,11 @@ import { toPem } from '../certs/pem.js';
 import type { IssuedCertificate, IssueRequest } from '../connector/ca/ca-backend.js';
 import { CfsslCa } from '../connector/ca/cfssl/cfssl-ca.js';
 import { ErrorCodes, OutpostError } from '../core/errors.js';
-import { type RunningAppliance, startAppliance } from './support/appliance.js';
-import { type RunningCfssl, startCfssl } from './support/cfssl.js';
-import { requirePeers } from './support/peers.js';
-import { openssl } from './support/run.js';
-import { scepclient } from './support/scepclient.js';
+import { type RunningAppliance, startAppliance } from './testing/appliance.js';
+import { type RunningCfssl, startCfssl } from './testing/cfssl.js';
+import { requirePeers } from './testing/peers.js';
+import { openssl } from './testing/run.js';
+import { scepclient } from './testing/scepclient.js';
 
 requirePeers('cfssl', 'sqlite3', 'scepclient', 'openssl');
 

@@ -2,16 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningCloud, startCloud } from './support/cloud.js';
+import { type RunningCloud, startCloud } from './testing/cloud.js';
 import {
   connected,
   enrollWithCli,
   type LinkedAppliance,
   startLinkedAppliance,
-} from './support/link-appliance.js';
-import { requirePeers } from './support/peers.js';
-import { openssl } from './support/run.js';
-import { scepclient } from './support/scepclient.js';
+} from './testing/link-appliance.js';
+import { requirePeers } from './testing/peers.js';
+import { openssl } from './testing/run.js';
+import { scepclient } from './testing/scepclient.js';
 
 requirePeers('scepclient', 'openssl');
 
@@ -38,7 +38,7 @@ describe('cloud JWKS pushed over the link verifies SCEP challenges', () => {
   });
 
   it('enrolls with a cloud-minted challenge once, and refuses a replay or a mismatched subject', async () => {
-    // scepclient's CSR subject: its -cn plus its -ou/-organization/-country (test/support/scepclient.ts).
+    // scepclient's CSR subject: its -cn plus its -ou/-organization/-country (test/testing/scepclient.ts).
     const subject = 'CN=jws-device,OU=Devices,O=Example,C=US';
     const minted = await cloud.admin('POST', '/v1/admin/scep-challenges', { subject, keySize: 2048 });
     expect(minted.status, JSON.stringify(minted.body)).toBe(201);

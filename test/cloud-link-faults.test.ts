@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ChaosProxy, startChaosProxy } from './support/chaos-proxy.js';
-import { type RunningCloud, startCloud } from './support/cloud.js';
+import { type ChaosProxy, startChaosProxy } from './testing/chaos-proxy.js';
+import { type RunningCloud, startCloud } from './testing/cloud.js';
 import {
   connected,
   enrollWithCli,
@@ -13,7 +13,7 @@ import {
   type LinkedAppliance,
   startLinkedAppliance,
   until,
-} from './support/link-appliance.js';
+} from './testing/link-appliance.js';
 
 /**
  * Exactly-once under faults (issue 4): 1,000 jobs — PKCS issuances (real keys and certificates),

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningCloud, startCloud } from './support/cloud.js';
+import { type RunningCloud, startCloud } from './testing/cloud.js';
 import {
   cloudPid,
   connected,
@@ -14,11 +14,11 @@ import {
   STATIC_CHALLENGE,
   startLinkedAppliance,
   until,
-} from './support/link-appliance.js';
-import { type RunningProxy, startConnectProxy } from './support/link-proxy.js';
-import { requirePeers } from './support/peers.js';
-import { openssl, run } from './support/run.js';
-import { scepclient } from './support/scepclient.js';
+} from './testing/link-appliance.js';
+import { type RunningProxy, startConnectProxy } from './testing/link-proxy.js';
+import { requirePeers } from './testing/peers.js';
+import { openssl, run } from './testing/run.js';
+import { scepclient } from './testing/scepclient.js';
 
 requirePeers('scepclient', 'openssl');
 

@@ -17,9 +17,9 @@ import {
   makeCsr,
   type RunningCloud,
   startCloud,
-} from './support/cloud.js';
-import { requirePeers } from './support/peers.js';
-import { openssl } from './support/run.js';
+} from './testing/cloud.js';
+import { requirePeers } from './testing/peers.js';
+import { openssl } from './testing/run.js';
 
 requirePeers('openssl');
 

@@ -3,14 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ContainerLan } from './support/container-lan.js';
-import { DockerEngine } from './support/docker-engine.js';
-import { isRoot } from './support/netns.js';
-import { type OpenconnectSession, startOpenconnect } from './support/openconnect.js';
-import { requirePeers } from './support/peers.js';
-import { openssl, run } from './support/run.js';
-import { scepclient } from './support/scepclient.js';
-import { checksumTransfer } from './support/traffic.js';
+import { ContainerLan } from './testing/container-lan.js';
+import { DockerEngine } from './testing/docker-engine.js';
+import { isRoot } from './testing/netns.js';
+import { type OpenconnectSession, startOpenconnect } from './testing/openconnect.js';
+import { requirePeers } from './testing/peers.js';
+import { openssl, run } from './testing/run.js';
+import { scepclient } from './testing/scepclient.js';
+import { checksumTransfer } from './testing/traffic.js';
 
 requirePeers(
   'dockerd',
@@ -26,7 +26,7 @@ requirePeers(
 
 /**
  * The shipped image, built and run the way the README's container section says, on Debian's own
- * Docker engine started by the test (tests/support/docker-engine.ts: no firewall changes, its own
+ * Docker engine started by the test (test/testing/docker-engine.ts: no firewall changes, its own
  * data root) with a local stand-in for the Node base image (scripts/container-base-image.sh: no
  * image registry is reachable here). Both roles come up from the compose file as shipped.
  */

@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enrollDevice } from './support/enroll-device.js';
-import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
-import { isRoot, VpnTopology } from './support/netns.js';
-import { type OpenconnectSession, startOpenconnect } from './support/openconnect.js';
-import { requirePeers } from './support/peers.js';
-import { checksumTransfer } from './support/traffic.js';
+import { enrollDevice } from './testing/enroll-device.js';
+import { type GatewayAppliance, startGatewayAppliance } from './testing/gateway-appliance.js';
+import { isRoot, VpnTopology } from './testing/netns.js';
+import { type OpenconnectSession, startOpenconnect } from './testing/openconnect.js';
+import { requirePeers } from './testing/peers.js';
+import { checksumTransfer } from './testing/traffic.js';
 
 requirePeers('openconnect', 'ip', 'sysctl', 'ping');
 
-const abuser = join(import.meta.dirname, 'support', 'cstp-abuser.mjs');
+const abuser = join(import.meta.dirname, 'testing', 'cstp-abuser.mjs');
 
 // Misbehaving clients (garbage before and after CONNECT, garbage CSTP frames, oversized frames,
 // slowloris, no TLS handshake) are cut off while a real openconnect client's transfer carries on;

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatewayAppliance } from './support/gateway-appliance.js';
-import { isRoot, VpnTopology } from './support/netns.js';
-import { startOpenconnect } from './support/openconnect.js';
-import { requirePeers } from './support/peers.js';
-import { type RunningSlapd, startSlapd } from './support/slapd.js';
-import { checksumTransfer } from './support/traffic.js';
+import { startGatewayAppliance } from './testing/gateway-appliance.js';
+import { isRoot, VpnTopology } from './testing/netns.js';
+import { startOpenconnect } from './testing/openconnect.js';
+import { requirePeers } from './testing/peers.js';
+import { type RunningSlapd, startSlapd } from './testing/slapd.js';
+import { checksumTransfer } from './testing/traffic.js';
 
 requirePeers('openconnect', 'ip', 'sysctl', 'ping', 'iperf3', 'slapd', 'slapadd', 'slappasswd');
 

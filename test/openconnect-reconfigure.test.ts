@@ -1,11 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { enrollDevice } from './support/enroll-device.js';
-import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
-import { isRoot, VpnTopology } from './support/netns.js';
-import { startOpenconnect } from './support/openconnect.js';
-import { requirePeers } from './support/peers.js';
+import { enrollDevice } from './testing/enroll-device.js';
+import { type GatewayAppliance, startGatewayAppliance } from './testing/gateway-appliance.js';
+import { isRoot, VpnTopology } from './testing/netns.js';
+import { startOpenconnect } from './testing/openconnect.js';
+import { requirePeers } from './testing/peers.js';
 
 requirePeers('openconnect', 'ip', 'sysctl', 'ping', 'curl');
 

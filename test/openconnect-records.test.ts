@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enrollDevice } from './support/enroll-device.js';
-import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
-import { isRoot, VpnTopology } from './support/netns.js';
-import { startOpenconnect } from './support/openconnect.js';
-import { requirePeers } from './support/peers.js';
-import { checksumTransfer } from './support/traffic.js';
+import { enrollDevice } from './testing/enroll-device.js';
+import { type GatewayAppliance, startGatewayAppliance } from './testing/gateway-appliance.js';
+import { isRoot, VpnTopology } from './testing/netns.js';
+import { startOpenconnect } from './testing/openconnect.js';
+import { requirePeers } from './testing/peers.js';
+import { checksumTransfer } from './testing/traffic.js';
 
 requirePeers('openconnect', 'ip', 'sysctl', 'ping', 'curl', 'openssl');
 

@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DropCounters, dropDelta, readDropCounters } from './support/drop-counters.js';
-import { enrollDevice } from './support/enroll-device.js';
+import { type DropCounters, dropDelta, readDropCounters } from './testing/drop-counters.js';
+import { enrollDevice } from './testing/enroll-device.js';
 import {
   type GatewayAppliance,
   gatewayWorkerPids,
   startGatewayAppliance,
-} from './support/gateway-appliance.js';
+} from './testing/gateway-appliance.js';
 import {
   type IperfDirection,
   type IperfResult,
@@ -15,11 +15,11 @@ import {
   runIperf,
   startIperfServers,
   waitIperfServersIdle,
-} from './support/iperf3.js';
-import { isRoot, VpnTopology } from './support/netns.js';
-import { type OpenconnectSession, startOpenconnect } from './support/openconnect.js';
-import { run } from './support/run.js';
-import { checksumTransfer } from './support/traffic.js';
+} from './testing/iperf3.js';
+import { isRoot, VpnTopology } from './testing/netns.js';
+import { type OpenconnectSession, startOpenconnect } from './testing/openconnect.js';
+import { run } from './testing/run.js';
+import { checksumTransfer } from './testing/traffic.js';
 
 // Sustained load and chaos, as an operator would soak a gateway before go-live (issue 10): four
 // openconnect clients in four namespaces move iperf3 traffic at once (1, 4 and 16 TCP streams, up,
@@ -85,7 +85,7 @@ const CHURN_MAX_CYCLES = 40;
  */
 const ABUSE_MAX_ROUNDS = 12;
 
-const abuserScript = join(import.meta.dirname, 'support', 'cstp-abuser.mjs');
+const abuserScript = join(import.meta.dirname, 'testing', 'cstp-abuser.mjs');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface ListedSession {

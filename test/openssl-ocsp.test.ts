@@ -3,10 +3,10 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningAppliance, startAppliance } from './support/appliance.js';
-import { requirePeers } from './support/peers.js';
-import { openssl, run } from './support/run.js';
-import { scepclient } from './support/scepclient.js';
+import { type RunningAppliance, startAppliance } from './testing/appliance.js';
+import { requirePeers } from './testing/peers.js';
+import { openssl, run } from './testing/run.js';
+import { scepclient } from './testing/scepclient.js';
 
 requirePeers('scepclient', 'openssl', 'curl');
 

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { requirePeers } from './support/peers.js';
-import { run } from './support/run.js';
+import { requirePeers } from './testing/peers.js';
+import { run } from './testing/run.js';
 
 requirePeers('promtool');
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningAppliance, startAppliance } from './support/appliance.js';
-import { requirePeers } from './support/peers.js';
-import { pendingTransactionFor } from './support/pending.js';
-import { openssl } from './support/run.js';
-import { scepclient } from './support/scepclient.js';
+import { type RunningAppliance, startAppliance } from './testing/appliance.js';
+import { requirePeers } from './testing/peers.js';
+import { pendingTransactionFor } from './testing/pending.js';
+import { openssl } from './testing/run.js';
+import { scepclient } from './testing/scepclient.js';
 
 requirePeers('scepclient', 'openssl');
 

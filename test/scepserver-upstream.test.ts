@@ -11,11 +11,11 @@ import { firstDer, toPem } from '../certs/pem.js';
 import type { IssuedCertificate, IssueRequest } from '../connector/ca/ca-backend.js';
 import { ScepUpstreamCa } from '../connector/ca/scep-upstream/scep-upstream-ca.js';
 import { ErrorCodes, OutpostError } from '../core/errors.js';
-import { freePort, type RunningAppliance, startAppliance } from './support/appliance.js';
-import { requirePeers } from './support/peers.js';
-import { openssl } from './support/run.js';
-import { scepclient } from './support/scepclient.js';
-import { type RunningScepServer, startScepServer } from './support/scepserver.js';
+import { freePort, type RunningAppliance, startAppliance } from './testing/appliance.js';
+import { requirePeers } from './testing/peers.js';
+import { openssl } from './testing/run.js';
+import { scepclient } from './testing/scepclient.js';
+import { type RunningScepServer, startScepServer } from './testing/scepserver.js';
 
 requirePeers('scepserver', 'scepclient', 'openssl');
 

@@ -10,12 +10,12 @@ import { decodeSidExtension, SidOid, sidUri } from '../certs/sid-extension.js';
 import { ErrorCodes } from '../core/errors.js';
 import { LdapDirectory } from '../directory/ldap-directory.js';
 import { decodeObjectSid } from '../directory/object-sid.js';
-import { AD_ACCOUNT_SCHEMA, UAC } from './support/ad-schema.js';
-import { type RunningAppliance, startAppliance } from './support/appliance.js';
-import { requirePeers } from './support/peers.js';
-import { openssl, run } from './support/run.js';
-import { scepclient } from './support/scepclient.js';
-import { FIXTURE_USERS, type FixtureUser, type RunningSlapd, startSlapd } from './support/slapd.js';
+import { AD_ACCOUNT_SCHEMA, UAC } from './testing/ad-schema.js';
+import { type RunningAppliance, startAppliance } from './testing/appliance.js';
+import { requirePeers } from './testing/peers.js';
+import { openssl, run } from './testing/run.js';
+import { scepclient } from './testing/scepclient.js';
+import { FIXTURE_USERS, type FixtureUser, type RunningSlapd, startSlapd } from './testing/slapd.js';
 
 requirePeers('slapd', 'slapadd', 'slappasswd', 'ldapmodify', 'ldapsearch', 'scepclient', 'openssl');
 

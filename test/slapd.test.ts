@@ -6,8 +6,8 @@ import { ErrorCodes, OutpostError } from '../core/errors.js';
 import { BAD_CREDENTIALS_MESSAGE } from '../directory/directory-errors.js';
 import { LdapDirectory } from '../directory/ldap-directory.js';
 import type { LdapDirectoryConfig } from '../directory/ldap-directory-config.js';
-import { requirePeers } from './support/peers.js';
-import { type RunningSlapd, startSlapd } from './support/slapd.js';
+import { requirePeers } from './testing/peers.js';
+import { type RunningSlapd, startSlapd } from './testing/slapd.js';
 
 requirePeers('slapd', 'slapadd', 'slappasswd', 'openssl');
 

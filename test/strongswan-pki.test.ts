@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningAppliance, startAppliance } from './support/appliance.js';
-import { requirePeers } from './support/peers.js';
-import { pendingTransactionFor } from './support/pending.js';
-import { openssl } from './support/run.js';
+import { type RunningAppliance, startAppliance } from './testing/appliance.js';
+import { requirePeers } from './testing/peers.js';
+import { pendingTransactionFor } from './testing/pending.js';
+import { openssl } from './testing/run.js';
 import {
   type StrongswanDir,
   strongswanEnroll,
   strongswanKey,
   strongswanScepCa,
-} from './support/strongswan-pki.js';
+} from './testing/strongswan-pki.js';
 
 requirePeers('pki', 'openssl');
 

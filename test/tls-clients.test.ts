@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enrollDevice } from './support/enroll-device.js';
-import { type GatewayAppliance, startGatewayAppliance } from './support/gateway-appliance.js';
-import { isRoot, VpnTopology } from './support/netns.js';
-import { requirePeers } from './support/peers.js';
+import { enrollDevice } from './testing/enroll-device.js';
+import { type GatewayAppliance, startGatewayAppliance } from './testing/gateway-appliance.js';
+import { isRoot, VpnTopology } from './testing/netns.js';
+import { requirePeers } from './testing/peers.js';
 
 requirePeers('curl', 'gnutls-cli', 'openssl', 'scepclient', 'ip', 'sysctl');
 

@@ -5,8 +5,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { readPkcs12 } from '../../certs/pkcs12/index.js';
-import { cliPath, type RunningAppliance, startAppliance } from '../../test/support/appliance.js';
-import { type RunningCloud, startCloud } from '../../test/support/cloud.js';
+import { cliPath, type RunningAppliance, startAppliance } from '../../test/testing/appliance.js';
+import { type RunningCloud, startCloud } from '../../test/testing/cloud.js';
 import { rawRsa2048Rate } from './raw-keygen.js';
 
 const execFileAsync = promisify(execFile);

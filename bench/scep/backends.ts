@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AD_ACCOUNT_SCHEMA, UAC } from '../../test/support/ad-schema.js';
-import { type RunningAppliance, startAppliance } from '../../test/support/appliance.js';
-import { startCfssl } from '../../test/support/cfssl.js';
-import { startScepServer } from '../../test/support/scepserver.js';
-import { type FixtureUser, startSlapd } from '../../test/support/slapd.js';
+import { AD_ACCOUNT_SCHEMA, UAC } from '../../test/testing/ad-schema.js';
+import { type RunningAppliance, startAppliance } from '../../test/testing/appliance.js';
+import { startCfssl } from '../../test/testing/cfssl.js';
+import { startScepServer } from '../../test/testing/scepserver.js';
+import { type FixtureUser, startSlapd } from '../../test/testing/slapd.js';
 
 /** One connector setup the backends phase measures; `stop` also stops its peers. */
 export interface BackendSetup {

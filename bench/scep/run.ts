@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { decodeSignedData } from '../../certs/cms/index.js';
-import { type RunningAppliance, startAppliance } from '../../test/support/appliance.js';
-import { startScepServer } from '../../test/support/scepserver.js';
+import { type RunningAppliance, startAppliance } from '../../test/testing/appliance.js';
+import { startScepServer } from '../../test/testing/scepserver.js';
 import {
   type BackendSetup,
   builtinSetup,

@@ -1,6 +1,6 @@
 /**
  * Active Directory account attributes the connector's enrichment reads, for slapd fixtures that
- * already load ad-lite.schema (objectSid, sAMAccountName, userPrincipalName; test/support/slapd.ts).
+ * already load ad-lite.schema (objectSid, sAMAccountName, userPrincipalName; test/testing/slapd.ts).
  * userAccountControl keeps AD's OID and INTEGER syntax (MS-ADA3: 1.2.840.113556.1.4.8, bit 0x2 =
  * ACCOUNTDISABLE) but, unlike Debian's msuser.schema, has a matching rule so it can be filtered.
  */
