@@ -101,6 +101,7 @@ async function startOutpost(dataDir?: string): Promise<RunningAppliance> {
       connector: {
         ca: { keyAlgorithm: 'rsa-2048' },
         scep: {
+          workers: 'auto', // one SCEP process per CPU: the figure is the machine's, as before
           challenge: { static: challenge },
           limits: { ratePerClientPerMinute: 0, maxConcurrent: 1024 },
         },

@@ -52,6 +52,8 @@ export async function cliConfigLoader(
       ...(globals.config ? { file: globals.config } : {}),
       overrides: globals.dataDir ? { dataDir: globals.dataDir } : {},
       ...(pushed ? { pushed } : {}),
+      // stderr, before any logger exists: stdout stays data (config check, --json).
+      onDeprecated: (warning) => deps.io.err(`warning: ${warning}\n`),
     });
 }
 

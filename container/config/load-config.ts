@@ -1,6 +1,7 @@
 import { applyOverrides } from './apply-overrides.js';
 import { ConfigError } from './config-error.js';
 import { containerGatewayListen, defaultDataDir } from './default-data-dir.js';
+import { replaceDeprecatedValues } from './deprecated-values.js';
 import { type ConfigOverride, envOverrides } from './env-overrides.js';
 import { formatIssues } from './format-issues.js';
 import { mergeLayer } from './merge-layer.js';
@@ -19,6 +20,11 @@ export interface LoadConfigOptions {
    * line still win (an admin on the host can always override).
    */
   pushed?: Record<string, unknown>;
+  /**
+   * Told about each deprecated value the layers hold (it still loads, with the same meaning):
+   * one line saying what to write instead.
+   */
+  onDeprecated?: (warning: string) => void;
 }
 
 function cliOverrides(overrides: LoadConfigOptions['overrides']): ConfigOverride[] {
@@ -50,6 +56,7 @@ export function loadConfig(options: LoadConfigOptions = {}): OutpostConfig {
   if (layered.dataDir === undefined || layered.dataDir === null) {
     layered.dataDir = defaultDataDir(env);
   }
+  for (const warning of replaceDeprecatedValues(layered)) options.onDeprecated?.(warning);
   const gatewayListen = containerGatewayListen(env);
   if (gatewayListen !== undefined) withContainerGatewayListen(layered, gatewayListen);
   let result: ReturnType<typeof configSchema.safeParse>;

@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseListenAddress } from './listen-address.js';
 
@@ -13,6 +14,30 @@ export const filePath = z.string().min(1);
 export function boundedInt(min: number, max: number) {
   return z.number().int().min(min).max(max);
 }
+
+export const MAX_WORKERS = 64;
+
+/**
+ * `workers` means one thing in every role: how many processes carry the role's load (SCEP
+ * requests, VPN tunnels). 1 = the appliance process itself, no worker processes; N = N worker
+ * processes beside it; `auto` = one per CPU (at most 64), resolved here, so the effective
+ * configuration holds the number. The default is 1 in every role.
+ */
+const WORKERS_EXPECTED = `expected a number of processes from 1 to ${MAX_WORKERS}, or auto (one per CPU)`;
+export const workerCount = z
+  .union(
+    [
+      z.literal('auto'),
+      // The same words whichever check fails: they say what may be written.
+      z
+        .number()
+        .int({ error: WORKERS_EXPECTED })
+        .min(1, { error: WORKERS_EXPECTED })
+        .max(MAX_WORKERS, { error: WORKERS_EXPECTED }),
+    ],
+    { error: WORKERS_EXPECTED },
+  )
+  .transform((count) => (count === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : count));
 
 function isCidr(text: string, family: 4 | 6): boolean {
   const [address, prefixText, ...rest] = text.split('/');

@@ -6,7 +6,15 @@ import { compileSubjectTemplate } from '../../connector/issuance/enrichment/subj
 import { parseTemplate, templateVariables } from '../../connector/issuance/enrichment/template.js';
 import { OutpostError } from '../../core/errors.js';
 import { derivePublicUrl } from './public-url.js';
-import { boundedInt, filePath, listenAddress, section, uniqueList, urlWithScheme } from './schema-common.js';
+import {
+  boundedInt,
+  filePath,
+  listenAddress,
+  section,
+  uniqueList,
+  urlWithScheme,
+  workerCount,
+} from './schema-common.js';
 
 export const CA_TYPES = ['builtin', 'scep-upstream', 'cfssl'] as const;
 /** Backends whose adapters exist; the others are reserved names that fail validation for now. */
@@ -99,10 +107,13 @@ const scepSchema = z
       }),
     ),
     /**
-     * SCEP worker processes (node:cluster sharing the listener): each RSA operation runs on the
-     * thread that asked for it, so one process uses one core. 0 = one per CPU; 1 = in-process.
+     * Processes that serve SCEP (see workerCount): 1 = the appliance process; N = N worker
+     * processes sharing the listener (node:cluster) while the appliance process keeps the CA,
+     * database and CRL; auto = one per CPU. Each RSA operation runs on the thread that asked for
+     * it, so one process uses one core. Default 1. (0, the old spelling of auto, still loads with
+     * a deprecation warning: see deprecated-values.ts.)
      */
-    workers: boundedInt(0, 64).default(0),
+    workers: workerCount.default(1),
     limits: section(
       z.strictObject({
         maxBodyBytes: boundedInt(1024, 16 * 1024 * 1024).default(262144),

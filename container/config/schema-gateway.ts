@@ -11,6 +11,7 @@ import {
   section,
   uniqueList,
   urlWithScheme,
+  workerCount,
 } from './schema-common.js';
 
 /** A DNS name (a leading `*.` allowed) or an IP address, as a certificate's SAN. */
@@ -178,12 +179,13 @@ export const gatewaySchema = z.strictObject({
   /** true = masquerade tunnel traffic to the host's address. */
   nat: z.boolean().default(false),
   /**
-   * Processes that carry tunnels. 1: everything in the appliance process. N > 1: the appliance
-   * process does TLS handshakes and authentication, then hands each tunnel (its TCP socket and
-   * record keys) to one of N worker processes, each with its own TUN device `<tun.name>w<i>` and a
-   * slice of every pool. Spreads tunnels over cores and past one process's open-files limit.
+   * Processes that carry tunnels (see workerCount). 1: everything in the appliance process. N > 1:
+   * the appliance process does TLS handshakes and authentication, then hands each tunnel (its TCP
+   * socket and record keys) to one of N worker processes, each with its own TUN device
+   * `<tun.name>w<i>` and a slice of every pool. auto = one per CPU. Default 1. Spreads tunnels
+   * over cores and past one process's open-files limit.
    */
-  workers: boundedInt(1, 64).default(1),
+  workers: workerCount.default(1),
   /**
    * TLS versions offered (always from 1.2) and who protects tunnel records after CONNECT:
    * `outpost` moves each tunnel off OpenSSL onto Outpost's record layer (gateway/tls; faster, and

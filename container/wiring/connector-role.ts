@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { Readiness } from '../admin/readiness.js';
 import type { OutpostConfig } from '../config/schema.js';
@@ -11,11 +10,6 @@ import { type ConnectorEventSink, forwardWorkerEvent } from './connector-events.
 import { issuanceEvents, startConnectorListener } from './connector-listener.js';
 import { scheduleMaintenance } from './connector-maintenance.js';
 import { type ConnectorMetrics, createConnectorMetrics } from './connector-metrics.js';
-
-export function workerCount(config: OutpostConfig): number {
-  const configured = config.connector.scep.workers;
-  return configured === 0 ? availableParallelism() : configured;
-}
 
 /**
  * Starts the connector role: in this process when one worker is configured, otherwise as a
@@ -30,7 +24,8 @@ export async function startConnectorRole(
   events?: ConnectorEventSink,
 ): Promise<ConnectorHandle> {
   const log = logger.child({ component: 'connector' });
-  const workers = workerCount(config);
+  // A number: `auto` was resolved when the config was loaded.
+  const workers = config.connector.scep.workers;
   if (workers > 1) {
     return startConnectorCluster({
       config,
