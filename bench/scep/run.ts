@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { decodeSignedData } from '../../certs/cms/index.js';
 import { type RunningAppliance, startAppliance } from '../../test/testing/appliance.js';
 import { startScepServer } from '../../test/testing/scepserver.js';
+import { requireForBench } from '../needs.js';
 import {
   type BackendSetup,
   builtinSetup,
@@ -112,6 +113,8 @@ async function startOutpost(dataDir?: string): Promise<RunningAppliance> {
 }
 
 async function main(): Promise<void> {
+  // micromdm scepserver (and openssl for its depot), and the backends' cfssl and slapd.
+  requireForBench('bench:scep', ['scepserver', 'openssl', 'cfssl', 'sqlite3', 'slapd', 'slapadd', 'ldapadd']);
   console.log(`preparing ${values.keys} device keys…`);
   const keys = await makeDeviceKeys(Number(values.keys));
   if (values['only-backends']) return measureBackends(keys);

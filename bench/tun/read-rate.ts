@@ -3,8 +3,8 @@
  *
  *   npm run build && node dist/bench/tun/read-rate.js [--packets 200000] [--rounds 3] [--payload 64]
  *
- * Read: a python3 process floods UDP datagrams at an address routed into a fresh TUN (the approach
- * of ../shared/peers/tun-bench.sh); the device's reader thread hands them to a counting handler.
+ * Read: a python3 process floods UDP datagrams at an address routed into a fresh TUN (python3, ip:
+ * scripts/peers.txt); the device's reader thread hands them to a counting handler.
  * The rate is packets handled / time from first to last batch. Kernel-side drops (TUN tx queue)
  * and ring drops (the main thread fell behind) are reported separately.
  * Prefill read: the datagrams are queued in the kernel first (TUN fd open, nobody reading, large
@@ -22,6 +22,7 @@ import { configureTunInterface } from '../../gateway/net/tun-interface.js';
 import { LinuxTunDevice } from '../../gateway/tun/linux-tun-device.js';
 import { openTunFd } from '../../gateway/tun/open-tun-fd.js';
 import { udpPacket } from '../../gateway/tun/test-packets.js';
+import { requireForBench } from '../needs.js';
 
 const { values } = parseArgs({
   options: {
@@ -35,10 +36,7 @@ const packets = Number(values.packets);
 const rounds = Number(values.rounds);
 const payload = Number(values.payload);
 
-if (process.getuid?.() !== 0) {
-  console.error('read-rate: needs root (creates a TUN interface)');
-  process.exit(2);
-}
+requireForBench('read-rate', ['python3', 'ip'], { root: true });
 
 const SENDER = `
 import socket, sys, time

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { exportJWK, SignJWT } from 'jose';
 import { stringify } from 'yaml';
+import { requireForBench } from '../needs.js';
 
 /**
  * `npm run bench:sessions`: how many concurrent idle VPN sessions the gateway holds, and what
@@ -733,7 +734,7 @@ function capSessions(asked: number, workers: number): number {
 }
 
 async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error('bench:sessions needs root (network namespaces, TUN)');
+  requireForBench('bench:sessions', ['ip', 'prlimit', 'curl'], { root: true });
   nofile = await fdLimit();
   const rows: Row[] = [];
   for (const asked of sizes) {

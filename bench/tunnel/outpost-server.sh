@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SERVER_CMD for shared/peers/ocserv-bench.sh: runs Outpost's gateway role from the harness's
+# SERVER_CMD for harness/ocserv-bench.sh: runs Outpost's gateway role from the harness's
 # BENCH_* environment (see the contract in the harness header). Certificate auth against the
 # harness CA (client CN "bench"), the harness's pre-created TUN, its pool, route and DNS.
 # OUTPOST_TLS_MAX (TLSv1.3 | TLSv1.2) and OUTPOST_RECORD_LAYER (outpost | openssl) set

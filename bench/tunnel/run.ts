@@ -1,14 +1,15 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 /**
  * `npm run bench:tunnel`: the same openconnect client and iperf3, in the same namespaces, through
- * Outpost's gateway and through ocserv (shared/peers/ocserv-bench.sh, TLS only, certificate auth):
+ * Outpost's gateway and through ocserv (harness/ocserv-bench.sh, TLS only, certificate auth):
  * Debian's ocserv 1.1.6 always, and the newest release (1.5.0, built by
- * shared/peers/build-ocserv-new.sh into /opt/ocserv-new) when it is there. Each round runs the
+ * harness/build-ocserv-new.sh into /opt/ocserv-new) when it is there. Each round runs the
  * harness once per server, in ABBA order (the order reverses every round) so that load from other
  * work on the machine falls on all alike; each figure is the median over the rounds.
  *
@@ -21,14 +22,19 @@ import { parseArgs } from 'node:util';
  * Last line, kept parseable:
  * `tunnel: outpost_up=… ocserv_up=… ratio_up=… outpost_down=… ocserv_down=… ratio_down=… ocserv=1.5.0 cpu_ratio=…`
  * where ocserv_* is the newest ocserv measured and cpu_ratio is Outpost's server CPU-seconds per
- * gigabit over that ocserv's, over all four tests. Needs root (network namespaces).
+ * gigabit over that ocserv's, over all four tests. Needs root (network namespaces) and the
+ * programs of scripts/peers.txt (`npm run peers:install`); the harness's `check` says which are
+ * missing before anything starts.
  *
  * `--tls12 1` caps Outpost at TLS 1.2 like the harness's ocserv configuration (same protocol on
  * both sides); by default Outpost runs its default policy and openconnect picks TLS 1.3.
  */
+/** The checkout: this file runs as dist/bench/tunnel/run.js. */
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
 const { values } = parseArgs({
   options: {
-    harness: { type: 'string', default: resolve(process.cwd(), '../shared/peers/ocserv-bench.sh') },
+    harness: { type: 'string', default: join(repo, 'bench/tunnel/harness/ocserv-bench.sh') },
     duration: { type: 'string', default: '10' },
     repeat: { type: 'string', default: '3' },
     /** 1 = also measure routing without a VPN each round (doubles the run time). */
@@ -160,7 +166,7 @@ function load(): string {
 }
 
 function servers(): Server[] {
-  const script = join(dirname(new URL(import.meta.url).pathname), '../../../bench/tunnel/outpost-server.sh');
+  const script = join(repo, 'bench/tunnel/outpost-server.sh');
   const harnessDir = dirname(values.harness!);
   const list: Server[] = [
     {
@@ -187,15 +193,33 @@ function servers(): Server[] {
       },
     });
   } else
-    console.log(`(${newest} not found: no newest-ocserv comparison; see shared/peers/build-ocserv-new.sh)`);
+    console.log(
+      `(${newest} not found: no newest-ocserv comparison; bench/tunnel/harness/build-ocserv-new.sh builds it)`,
+    );
   return list;
 }
 
 const fixed = (n: number, digits = 2) => n.toFixed(digits);
 
+/** Root and the harness's programs (ocserv only when Debian's is compared), before any setup. */
+function checkHarness(): void {
+  if (!existsSync(values.harness!)) {
+    console.error(`bench:tunnel: harness not found: ${values.harness} (pass --harness PATH)`);
+    process.exit(1);
+  }
+  const withoutOcserv = values['ocserv-debian'] === '1' ? {} : { SERVER_CMD: 'outpost' };
+  const check = spawnSync('bash', [values.harness!, 'check'], {
+    env: { ...process.env, ...withoutOcserv },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (check.status !== 0) {
+    console.error('bench:tunnel: cannot run (the harness said why above)');
+    process.exit(1);
+  }
+}
+
 async function main(): Promise<void> {
-  if (!existsSync(values.harness!))
-    throw new Error(`harness not found: ${values.harness} (pass --harness PATH)`);
+  checkHarness();
   const list = servers();
   const results = new Map<string, Result[]>(list.map((s) => [s.name, []]));
   const rounds = Number(values.repeat);
