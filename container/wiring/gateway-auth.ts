@@ -11,7 +11,7 @@ import { PasswordAuthenticator } from '../../gateway/auth/password-authenticator
 import { inventoryRevocationCheck } from '../../gateway/auth/revocation-check.js';
 import { TokenAuthenticator } from '../../gateway/auth/token-authenticator.js';
 import { tokenKeySource } from '../../gateway/auth/token-key-source.js';
-import type { BanList, GatewayAuthenticators } from '../../gateway/server/ports.js';
+import type { BanList, GatewayAuthenticators } from '../../gateway/control/ports.js';
 import type { Identity } from '../../gateway/session/identity.js';
 import type { OutpostConfig } from '../config/schema.js';
 import type { ConnectorCore } from './connector-core.js';

@@ -1,7 +1,7 @@
+import type { AddressAllocator } from '../../gateway/control/ports.js';
 import { AddressPool } from '../../gateway/pool/address-pool.js';
 import { parseCidr } from '../../gateway/pool/ip-address.js';
 import { WorkerAddressSlices } from '../../gateway/pool/worker-slices.js';
-import type { AddressAllocator } from '../../gateway/server/ports.js';
 
 /**
  * One configured pool (the gateway's, or a group's own) as the role uses it: the allocator that

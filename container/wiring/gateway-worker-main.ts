@@ -2,10 +2,10 @@ import type { Socket } from 'node:net';
 import type { LevelWithSilent, Logger } from 'pino';
 import { runCommand } from '../../gateway/net/command-runner.js';
 import { configureTunInterface } from '../../gateway/net/tun-interface.js';
-import { TunnelWorker } from '../../gateway/server/tunnel-worker.js';
 import { ChunkPool } from '../../gateway/tls/chunk-pool.js';
 import { loadEvp } from '../../gateway/tls/evp.js';
 import { LinuxTunDevice } from '../../gateway/tun/linux-tun-device.js';
+import { TunnelWorker } from '../../gateway/workers/worker-tunnel-host.js';
 import { createLogger } from '../log.js';
 import { type WorkerInit, workerInit } from './gateway-worker-init.js';
 

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { WorkerTunnels } from '../../gateway/server/worker-tunnels.js';
+import type { WorkerTunnels } from '../../gateway/workers/primary-worker-tunnels.js';
 import type { ShutdownManager } from '../shutdown.js';
 import type { WorkerInit } from './gateway-worker-init.js';
 

@@ -6,7 +6,7 @@ import type { FuzzTarget } from '../target.js';
 import { applyTextOps, textOp } from '../text-mutations.js';
 
 const head = '<?xml version="1.0" encoding="UTF-8"?>\n';
-/** The gateway's limit for an auth POST body (gateway/server/auth-dialogue.ts). */
+/** The gateway's limit for an auth POST body (gateway/control/auth-dialogue.ts). */
 const limits = { maxBytes: 64 * 1024 };
 
 /** What openconnect 9.01 sent ocserv (the transcript the codec tests use) and an AnyConnect mobile reply. */

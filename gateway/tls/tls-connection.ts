@@ -1,15 +1,16 @@
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { type SecureContext, TLSSocket } from 'node:tls';
-import type { ChunkPool } from '../tls/chunk-pool.js';
-import type { Evp } from '../tls/evp.js';
-import { HandshakeObserver, isUnsupported, type SessionKeys } from '../tls/handshake-observer.js';
-import { MAX_CIPHERTEXT_TLS12, MAX_PLAINTEXT, TlsRecordSplitter } from '../tls/record.js';
-import type { RecordLayerOptions } from '../tls/record-layer.js';
-import { sequenceOf } from '../tls/record-layer.js';
+import type { TunnelTransport } from '../tunnel/transport.js';
+import type { ChunkPool } from './chunk-pool.js';
+import type { Evp } from './evp.js';
+import { HandshakeObserver, isUnsupported, type SessionKeys } from './handshake-observer.js';
+import { OpensslTransport } from './openssl-transport.js';
+import { MAX_CIPHERTEXT_TLS12, MAX_PLAINTEXT, TlsRecordSplitter } from './record.js';
+import type { RecordLayerOptions } from './record-layer.js';
+import { sequenceOf } from './record-layer.js';
 import { RecordTransport, type TlsFailure } from './record-transport.js';
 import { stopReading } from './socket-reading.js';
-import { OpensslTransport, type TunnelTransport } from './tunnel-transport.js';
 
 /** What the takeover to Outpost's record layer needs; absent, OpenSSL keeps every connection. */
 export interface RecordLayerSetup {

@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net';
 import { FRAME_HEADER_LENGTH, FrameType, writeFrameHeader } from '../cstp/index.js';
-import type { ChunkPool } from '../tls/chunk-pool.js';
-import type { Evp } from '../tls/evp.js';
-import type { SessionKeys } from '../tls/handshake-observer.js';
-import { AlertDescription, ContentType, TlsRecordError } from '../tls/record.js';
-import { PeerAlertError, RecordLayer, type RecordLayerOptions } from '../tls/record-layer.js';
+import type { RecordLayerKind, TransportHandlers, TunnelTransport } from '../tunnel/transport.js';
+import type { ChunkPool } from './chunk-pool.js';
+import type { Evp } from './evp.js';
+import type { SessionKeys } from './handshake-observer.js';
+import { AlertDescription, ContentType, TlsRecordError } from './record.js';
+import { PeerAlertError, RecordLayer, type RecordLayerOptions } from './record-layer.js';
 import { startReading } from './socket-reading.js';
-import type { RecordLayerKind, TransportHandlers, TunnelTransport } from './tunnel-transport.js';
 
 /**
  * A tunnel without a record either way for this long gives up its EVP contexts (about 5 KiB per

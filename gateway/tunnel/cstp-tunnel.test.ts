@@ -4,7 +4,7 @@ import { encodeFrame, FrameType } from '../cstp/index.js';
 import type { Session } from '../session/session.js';
 import { loadEvp } from '../tls/evp.js';
 import { CstpTunnel, ipv4Number } from './cstp-tunnel.js';
-import type { TransportHandlers, TunnelTransport } from './tunnel-transport.js';
+import type { TransportHandlers, TunnelTransport } from './transport.js';
 
 const evp = loadEvp()!;
 

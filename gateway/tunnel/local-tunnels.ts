@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
+import type { PacketBatchView, PacketDevice } from '../control/ports.js';
 import type { Session } from '../session/session.js';
 import { CstpTunnel, ipv4Number, type TunnelCounters, type TunnelTimers } from './cstp-tunnel.js';
 import { packetAddress } from './packet-address.js';
-import type { PacketBatchView, PacketDevice } from './ports.js';
-import type { TunnelTransport } from './tunnel-transport.js';
+import type { TunnelTransport } from './transport.js';
 
 export interface LocalTunnelStart {
   transport: TunnelTransport;

@@ -1,14 +1,14 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Session } from '../session/session.js';
-import { type DropReason, dropReasons, type TunnelCounters, type TunnelTimers } from './cstp-tunnel.js';
-import type { TakenOver } from './tls-connection.js';
+import type { TakenOver } from '../tls/tls-connection.js';
 import {
-  encodeKeys,
-  type PrimaryMessage,
-  parseWorkerMessage,
-  type WorkerMessage,
-} from './worker-protocol.js';
+  type DropReason,
+  dropReasons,
+  type TunnelCounters,
+  type TunnelTimers,
+} from '../tunnel/cstp-tunnel.js';
+import { encodeKeys, type PrimaryMessage, parseWorkerMessage, type WorkerMessage } from './protocol.js';
 
 /** The primary's end of one worker's IPC channel (container/ implements it with child_process). */
 export interface WorkerChannel {

@@ -9,9 +9,9 @@ import {
   parseDisconnect,
 } from '../cstp/index.js';
 import type { Session } from '../session/session.js';
+import type { TlsFailure } from '../tls/record-transport.js';
 import { packetAddress } from './packet-address.js';
-import type { TlsFailure } from './record-transport.js';
-import type { RecordLayerKind, TunnelTransport } from './tunnel-transport.js';
+import type { RecordLayerKind, TunnelTransport } from './transport.js';
 
 export interface TunnelTimers {
   /**
@@ -106,7 +106,7 @@ function unwatchLiveness(tunnel: CstpTunnel): void {
 }
 
 /**
- * One client's CSTP tunnel over its transport (tunnel-transport.ts: Outpost's record layer, or
+ * One client's CSTP tunnel over its transport (transport.ts: Outpost's record layer, or
  * OpenSSL's). Frames from the client go to the TUN (after a source-address check); packets for
  * the client become DATA frames, each in a TLS record of its own.
  */

@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { PacketDevice } from '../control/ports.js';
 import type { Session } from '../session/session.js';
-import { LocalTunnels } from './local-tunnels.js';
-import type { PacketDevice } from './ports.js';
-import type { TlsFailure } from './record-transport.js';
-import { type RecordLayerSetup, recordTransport } from './tls-connection.js';
-import { decodeKeys, type OpenMessage, parsePrimaryMessage, type WorkerMessage } from './worker-protocol.js';
+import type { TlsFailure } from '../tls/record-transport.js';
+import { type RecordLayerSetup, recordTransport } from '../tls/tls-connection.js';
+import { LocalTunnels } from '../tunnel/local-tunnels.js';
+import { decodeKeys, type OpenMessage, parsePrimaryMessage, type WorkerMessage } from './protocol.js';
 
 export interface TunnelWorkerOptions {
   device: PacketDevice;

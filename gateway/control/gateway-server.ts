@@ -21,19 +21,19 @@ import type { SessionTable } from '../session/session-table.js';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import { loadEvp } from '../tls/evp.js';
 import { gatewayTlsContextOptions } from '../tls/gateway-tls-context.js';
-import type { AuthDialogue } from './auth-dialogue.js';
-import { clientLogout, type TunnelCounters } from './cstp-tunnel.js';
-import { connectParams, type GatewayPolicy } from './gateway-policy.js';
-import { LocalTunnels } from './local-tunnels.js';
-import type { AddressAllocator, BanList, PacketDevice } from './ports.js';
 import {
   connectionOf,
   type RecordLayerSetup,
   TakeoverRefusedError,
   TlsConnection,
-} from './tls-connection.js';
-import type { RecordLayerKind } from './tunnel-transport.js';
-import type { WorkerTunnels } from './worker-tunnels.js';
+} from '../tls/tls-connection.js';
+import { clientLogout, type TunnelCounters } from '../tunnel/cstp-tunnel.js';
+import { LocalTunnels } from '../tunnel/local-tunnels.js';
+import type { RecordLayerKind } from '../tunnel/transport.js';
+import type { WorkerTunnels } from '../workers/primary-worker-tunnels.js';
+import type { AuthDialogue } from './auth-dialogue.js';
+import { connectParams, type GatewayPolicy } from './gateway-policy.js';
+import type { AddressAllocator, BanList, PacketDevice } from './ports.js';
 
 export interface GatewayServerOptions {
   tls: {
@@ -84,7 +84,7 @@ const freeChunks = 256;
 
 /**
  * The gateway's TLS listener. TCP connections are accepted here and TLS runs in a TLSSocket per
- * connection (tls-connection.ts), whose cleartext goes to Node's HTTP server for the auth
+ * connection (gateway/tls/tls-connection.ts), whose cleartext goes to Node's HTTP server for the auth
  * dialogue (POSTs). `CONNECT /CSCOSSLC/tunnel` is answered here and the connection then carries
  * CSTP: on Outpost's record layer when the takeover succeeds, else on the TLSSocket.
  * Limits: TLS 1.2+, handshake and header time limits (slowloris), body size, queued bytes.

@@ -10,13 +10,13 @@ import type { Session } from '../session/session.js';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import { loadEvp } from '../tls/evp.js';
 import { gatewayTlsContextOptions } from '../tls/gateway-tls-context.js';
+import { client, selfSignedP256, tryRenegotiation, until } from '../tls/test-support/tls-client.js';
+import { connectionOf, TakeoverRefusedError, TlsConnection } from '../tls/tls-connection.js';
 import { MemoryTunDevice } from '../tun/memory-tun-device.js';
 import { icmpEchoRequest } from '../tun/test-packets.js';
-import { client, selfSignedP256, tryRenegotiation, until } from './test-support/tls-client.js';
-import { connectionOf, TakeoverRefusedError, TlsConnection } from './tls-connection.js';
-import { TunnelWorker } from './tunnel-worker.js';
-import { decodeKeys, encodeKeys, parsePrimaryMessage, parseWorkerMessage } from './worker-protocol.js';
-import { type WorkerChannel, WorkerTunnels } from './worker-tunnels.js';
+import { type WorkerChannel, WorkerTunnels } from './primary-worker-tunnels.js';
+import { decodeKeys, encodeKeys, parsePrimaryMessage, parseWorkerMessage } from './protocol.js';
+import { TunnelWorker } from './worker-tunnel-host.js';
 
 const evp = loadEvp()!;
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });

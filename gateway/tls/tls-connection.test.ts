@@ -9,9 +9,10 @@ import {
 } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CstpFrameDecoder, encodeFrame, FrameType } from '../cstp/index.js';
-import { ChunkPool } from '../tls/chunk-pool.js';
-import { loadEvp } from '../tls/evp.js';
-import { gatewayTlsContextOptions, tls12Suites } from '../tls/gateway-tls-context.js';
+import type { TunnelTransport } from '../tunnel/transport.js';
+import { ChunkPool } from './chunk-pool.js';
+import { loadEvp } from './evp.js';
+import { gatewayTlsContextOptions, tls12Suites } from './gateway-tls-context.js';
 import type { TlsFailure } from './record-transport.js';
 import {
   client,
@@ -22,7 +23,6 @@ import {
   until,
 } from './test-support/tls-client.js';
 import { connectionOf, TlsConnection } from './tls-connection.js';
-import type { TunnelTransport } from './tunnel-transport.js';
 
 const evp = loadEvp()!;
 let cert: Buffer;
