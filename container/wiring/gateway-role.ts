@@ -6,7 +6,6 @@ import { AuthDialogue } from '../../gateway/control/auth-dialogue.js';
 import type { GatewayPolicy } from '../../gateway/control/gateway-policy.js';
 import { GatewayServer } from '../../gateway/control/gateway-server.js';
 import { type GroupPolicy, isGroupMember, policySelector } from '../../gateway/control/policy-selector.js';
-import type { PacketDevice } from '../../gateway/control/ports.js';
 import { runCommand } from '../../gateway/net/command-runner.js';
 import { applyNat, removeNat } from '../../gateway/net/nat-rules.js';
 import { assertPreflight } from '../../gateway/net/preflight.js';
@@ -15,7 +14,8 @@ import { workerTunName, workerTunPattern } from '../../gateway/net/worker-tun-na
 import type { Identity } from '../../gateway/session/identity.js';
 import { SessionTable } from '../../gateway/session/session-table.js';
 import { LinuxTunDevice } from '../../gateway/tun/linux-tun-device.js';
-import type { TunnelCounters } from '../../gateway/tunnel/cstp-tunnel.js';
+import type { PacketDevice } from '../../gateway/tun/packet-device.js';
+import type { TunnelCounters } from '../../gateway/tunnel/counters.js';
 import { WorkerTunnels } from '../../gateway/workers/primary-worker-tunnels.js';
 import type { Readiness } from '../admin/readiness.js';
 import { packageVersion } from '../cli/package-version.js';
@@ -399,14 +399,7 @@ async function openTun(
       );
     }
   }
-  return {
-    write: (packet) => tun.write(packet),
-    ...(tun.writeFrom
-      ? { writeFrom: (source, offset, length, address) => tun.writeFrom!(source, offset, length, address) }
-      : {}),
-    onPackets: (handler) => tun.onPackets(handler),
-    onFault: (handler) => tun.onFault(handler),
-  };
+  return tun;
 }
 
 /** What worker `worker` needs: its TUN, the gateway addresses, and its blocks of every pool. */

@@ -48,14 +48,7 @@ async function start(
   for (const cidr of init.routes.ipv6)
     await runCommand('ip', ['-6', 'route', 'replace', cidr, 'dev', tun.name]);
   const worker = new TunnelWorker({
-    device: {
-      write: (packet) => tun.write(packet),
-      ...(tun.writeFrom
-        ? { writeFrom: (source, offset, length, address) => tun.writeFrom!(source, offset, length, address) }
-        : {}),
-      onPackets: (handler) => tun.onPackets(handler),
-      onFault: (handler) => tun.onFault(handler),
-    },
+    device: tun,
     recordLayer: { evp, pool: new ChunkPool(evp, chunkBytes, freeChunks) },
     maxQueuedBytes,
     send,

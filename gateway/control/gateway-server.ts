@@ -27,13 +27,15 @@ import {
   TakeoverRefusedError,
   TlsConnection,
 } from '../tls/tls-connection.js';
-import { clientLogout, type TunnelCounters } from '../tunnel/cstp-tunnel.js';
+import type { PacketDevice } from '../tun/packet-device.js';
+import type { TunnelCounters } from '../tunnel/counters.js';
+import { clientLogout } from '../tunnel/inbound.js';
 import { LocalTunnels } from '../tunnel/local-tunnels.js';
 import type { RecordLayerKind } from '../tunnel/transport.js';
 import type { WorkerTunnels } from '../workers/primary-worker-tunnels.js';
 import type { AuthDialogue } from './auth-dialogue.js';
 import { connectParams, type GatewayPolicy } from './gateway-policy.js';
-import type { AddressAllocator, BanList, PacketDevice } from './ports.js';
+import type { AddressAllocator, BanList } from './ports.js';
 
 export interface GatewayServerOptions {
   tls: {

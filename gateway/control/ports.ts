@@ -26,31 +26,3 @@ export interface AddressAllocator {
   /** The session ended or dropped: keep its addresses reserved for `keepMs` (0 = free now). */
   release(sessionId: string, keepMs: number): void;
 }
-
-/**
- * Packets read from the device, valid only during the handler call: packet i is
- * `data[offsets[i], offsets[i] + lengths[i])`.
- */
-export interface PacketBatchView {
-  readonly count: number;
-  readonly data: Buffer;
-  readonly offsets: Int32Array;
-  readonly lengths: Int32Array;
-  /** Address of `data` in native memory, when known (lets the data path copy without views). */
-  readonly address?: number;
-}
-
-/** The gateway's side of the TUN device, as the tunnel needs it. */
-export interface PacketDevice {
-  /** Writes one IP packet; false when the device could not take it. */
-  write(packet: Buffer): boolean;
-  /**
-   * Writes `source[offset, offset + length)`, `address` being source's native address (copied
-   * before it returns); false when not taken.
-   */
-  writeFrom?(source: Buffer, offset: number, length: number, address: number): boolean;
-  /** Registers the handler for batches of packets read from the device (it must not keep them). */
-  onPackets(handler: (batch: PacketBatchView) => void): void;
-  /** Registers the receiver of faults the device caught on its own packet path (packets dropped). */
-  onFault?(handler: (error: unknown, packets: number) => void): void;
-}

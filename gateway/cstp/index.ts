@@ -19,6 +19,7 @@ export {
   parseConnectRequest,
 } from './connect-request.js';
 export { buildConnectResponse, type ConnectResponseParams, MAX_SPLIT_RULES } from './connect-response.js';
+export { wholeDataFrameLength } from './data-frame.js';
 export {
   type ClientDisconnect,
   DisconnectCode,

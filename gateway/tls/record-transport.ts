@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { FRAME_HEADER_LENGTH, FrameType, writeFrameHeader } from '../cstp/index.js';
+import type { TlsFailure } from '../tunnel/counters.js';
 import type { RecordLayerKind, TransportHandlers, TunnelTransport } from '../tunnel/transport.js';
 import type { ChunkPool } from './chunk-pool.js';
 import type { Evp } from './evp.js';
@@ -14,9 +15,6 @@ import { startReading } from './socket-reading.js';
  * open and quiet for hours, sending a keepalive now and then.
  */
 const hibernateAfterMs = 10_000;
-
-/** Why a taken-over connection failed at the TLS level, for the drop counters. */
-export type TlsFailure = 'bad-record-mac' | 'record-error' | 'peer-alert';
 
 export interface RecordTransportOptions {
   socket: Socket;

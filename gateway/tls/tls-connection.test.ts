@@ -9,11 +9,11 @@ import {
 } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CstpFrameDecoder, encodeFrame, FrameType } from '../cstp/index.js';
+import type { TlsFailure } from '../tunnel/counters.js';
 import type { TunnelTransport } from '../tunnel/transport.js';
 import { ChunkPool } from './chunk-pool.js';
 import { loadEvp } from './evp.js';
 import { gatewayTlsContextOptions, tls12Suites } from './gateway-tls-context.js';
-import type { TlsFailure } from './record-transport.js';
 import {
   client,
   echoedPayloads,

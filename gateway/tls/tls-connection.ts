@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { type SecureContext, TLSSocket } from 'node:tls';
+import type { TlsFailure } from '../tunnel/counters.js';
 import type { TunnelTransport } from '../tunnel/transport.js';
 import type { ChunkPool } from './chunk-pool.js';
 import type { Evp } from './evp.js';
@@ -9,7 +10,7 @@ import { OpensslTransport } from './openssl-transport.js';
 import { MAX_CIPHERTEXT_TLS12, MAX_PLAINTEXT, TlsRecordSplitter } from './record.js';
 import type { RecordLayerOptions } from './record-layer.js';
 import { sequenceOf } from './record-layer.js';
-import { RecordTransport, type TlsFailure } from './record-transport.js';
+import { RecordTransport } from './record-transport.js';
 import { stopReading } from './socket-reading.js';
 
 /** What the takeover to Outpost's record layer needs; absent, OpenSSL keeps every connection. */

@@ -1,5 +1,5 @@
 /**
- * The real TunDevice. A worker thread reads the fd (non-blocking read + poll, see
+ * The real PacketDevice. A worker thread reads the fd (non-blocking read + poll, see
  * tun-reader-worker-source.ts) into a SharedArrayBuffer byte ring; the main thread wakes up
  * through Atomics.waitAsync, hands the packets to the handler as batches without copying, then
  * frees the entries. Writes are copied into a second ring that a writer thread drains with
@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { koffiPath, type Libc, libc, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUNSETOFFLOAD } from './libc.js';
 import { openTunFd } from './open-tun-fd.js';
 import { type PacketBatch, ReusablePacketBatch } from './packet-batch.js';
+import { emptyTunStats, type PacketDevice, type TunFaultHandler, type TunStats } from './packet-device.js';
 import {
   align8,
   CONTROL_INTS,
@@ -36,7 +37,6 @@ import {
   VNET_GSO_NONE,
   type VnetHeader,
 } from './tcp-segment.js';
-import { emptyTunStats, type TunDevice, type TunFaultHandler, type TunStats } from './tun-device.js';
 import { TunGro } from './tun-gro.js';
 import { TUN_READER_WORKER_SOURCE } from './tun-reader-worker-source.js';
 import { TunWriterRing } from './tun-writer-ring.js';
@@ -83,7 +83,7 @@ const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 /** Batches handed to the handler back to back before yielding to the event loop. */
 const BATCHES_PER_TURN = 16;
 
-export class LinuxTunDevice implements TunDevice {
+export class LinuxTunDevice implements PacketDevice {
   /** Opens (or creates) the TUN interface `name`; see openTunFd for the errors. */
   static open(name: string, options: LinuxTunOptions): LinuxTunDevice {
     const vnetHeader = options.vnetHeader ?? true;

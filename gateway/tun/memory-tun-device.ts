@@ -1,5 +1,5 @@
 /**
- * An in-memory TunDevice for tests of the session and data path: `inject` plays the kernel sending
+ * An in-memory PacketDevice for tests of the session and data path: `inject` plays the kernel sending
  * packets into the tunnel, `written` records what the gateway wrote back. Batches are delivered the
  * same way as by the real device (one reused buffer, offsets and lengths), so code that wrongly
  * keeps a batch past its callback fails here too.
@@ -7,9 +7,9 @@
 
 import type { PacketBatch } from './packet-batch.js';
 import { ReusablePacketBatch } from './packet-batch.js';
-import { emptyTunStats, type TunDevice, type TunStats } from './tun-device.js';
+import { emptyTunStats, type PacketDevice, type TunStats } from './packet-device.js';
 
-export class MemoryTunDevice implements TunDevice {
+export class MemoryTunDevice implements PacketDevice {
   /** Copies of every packet written, oldest first. */
   readonly written: Buffer[] = [];
   /** Set to false to make writes fail (as when the kernel refuses them). */

@@ -11,7 +11,7 @@ export interface PacketBatch {
   /** `offsets[i]` and `lengths[i]` for i < count locate packet i in `data`; entries beyond count are junk. */
   readonly offsets: Int32Array;
   readonly lengths: Int32Array;
-  /** Address of `data`'s first byte when it is native memory (see TunDevice.writeFrom), else undefined. */
+  /** Address of `data`'s first byte when it is native memory (see PacketDevice.writeFrom), else undefined. */
   readonly address?: number;
   /** A view (no copy) of packet i; allocates a small Buffer object, so prefer offsets on hot paths. */
   packet(index: number): Buffer;

@@ -165,4 +165,26 @@ describe('CstpTunnel', () => {
     expect(drops).toEqual(['internal']);
     expect(closed).toEqual(['internal error']);
   });
+  it('sends DATA on an attached datagram transport, takes its frames inbound, and falls back to TLS when it closes', () => {
+    const { t, transport, toTun, closed } = tunnel();
+    const datagram = new FakeTransport();
+    t.attachDatagram(datagram);
+    const back = ipv4Packet('10.200.2.2', '10.200.100.7');
+    t.sendPacket(back, 0, back.length, -1);
+    expect(datagram.sent).toEqual([{ type: FrameType.data, payload: back }]);
+    expect(transport.sent).toEqual([]);
+    const packet = ipv4Packet('10.200.100.7', '10.200.2.2');
+    datagram.deliver(encodeFrame(FrameType.data, packet));
+    expect(toTun.map((p) => p.equals(packet))).toEqual([true]);
+    datagram.handlers!.closed('datagram channel lost');
+    t.sendPacket(back, 0, back.length, -1);
+    expect(datagram.sent).toHaveLength(1);
+    expect(transport.sent).toEqual([{ type: FrameType.data, payload: back }]);
+    expect(closed).toEqual([]);
+    const second = new FakeTransport();
+    t.attachDatagram(second);
+    t.terminate('done');
+    expect(transport.ended).toBe(FrameType.terminate);
+    expect(second.destroyed).toBe(true);
+  });
 });

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
-import type { PacketBatchView, PacketDevice } from '../control/ports.js';
 import type { Session } from '../session/session.js';
-import { CstpTunnel, ipv4Number, type TunnelCounters, type TunnelTimers } from './cstp-tunnel.js';
-import { packetAddress } from './packet-address.js';
+import type { PacketDevice } from '../tun/packet-device.js';
+import type { TunnelCounters } from './counters.js';
+import { CstpTunnel, ipv4Number } from './cstp-tunnel.js';
+import { routeBatch } from './outbound.js';
 import type { TunnelTransport } from './transport.js';
+import type { TunnelTimers } from './tunnel-state.js';
 
 export interface LocalTunnelStart {
   transport: TunnelTransport;
@@ -37,7 +39,7 @@ export class LocalTunnels {
     private readonly counters: TunnelCounters,
     private readonly logger: Logger,
   ) {
-    device.onPackets((batch) => this.fromDevice(batch));
+    device.onPackets((batch) => routeBatch(batch, this.byIpv4, this.byIpv6));
     device.onFault?.((error, packets) => this.deviceFault(error, packets));
   }
 
@@ -97,23 +99,5 @@ export class LocalTunnels {
     if (ipv6) this.byIpv6.set(ipv6, tunnel);
     this.counters.tunnelOpened?.(start.transport.kind);
     return tunnel;
-  }
-
-  /** Packets read from the TUN, each to the tunnel of its destination address (others dropped). */
-  private fromDevice(batch: PacketBatchView): void {
-    const { data, offsets, lengths, count } = batch;
-    const address = batch.address ?? -1;
-    for (let i = 0; i < count; i++) {
-      const at = offsets[i]!;
-      const length = lengths[i]!;
-      const version = length > 0 ? data[at]! >> 4 : 0;
-      let tunnel: CstpTunnel | undefined;
-      if (version === 4 && length >= 20) tunnel = this.byIpv4.get(data.readUInt32BE(at + 16));
-      else {
-        const destination = packetAddress(data.subarray(at, at + length), 'destination');
-        tunnel = destination ? this.byIpv6.get(destination) : undefined;
-      }
-      tunnel?.sendPacket(data, at, length, address);
-    }
   }
 }

@@ -2,12 +2,8 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Session } from '../session/session.js';
 import type { TakenOver } from '../tls/tls-connection.js';
-import {
-  type DropReason,
-  dropReasons,
-  type TunnelCounters,
-  type TunnelTimers,
-} from '../tunnel/cstp-tunnel.js';
+import { type DropReason, dropReasons, type TunnelCounters } from '../tunnel/counters.js';
+import type { TunnelTimers } from '../tunnel/tunnel-state.js';
 import { encodeKeys, type PrimaryMessage, parseWorkerMessage, type WorkerMessage } from './protocol.js';
 
 /** The primary's end of one worker's IPC channel (container/ implements it with child_process). */

@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { PacketDevice } from '../control/ports.js';
 import type { Session } from '../session/session.js';
-import type { TlsFailure } from '../tls/record-transport.js';
 import { type RecordLayerSetup, recordTransport } from '../tls/tls-connection.js';
+import type { PacketDevice } from '../tun/packet-device.js';
+import type { TlsFailure } from '../tunnel/counters.js';
 import { LocalTunnels } from '../tunnel/local-tunnels.js';
 import { decodeKeys, type OpenMessage, parsePrimaryMessage, type WorkerMessage } from './protocol.js';
 

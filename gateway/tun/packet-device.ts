@@ -36,10 +36,12 @@ export function emptyTunStats(): TunStats {
 }
 
 /**
- * The gateway's one TUN device, as the session/data path sees it. Carries raw IP packets (no
- * packet-information header). Nothing here throws on the packet path: failures are counted.
+ * The gateway's one packet device (a TUN: LinuxTunDevice; in tests MemoryTunDevice), as the
+ * tunnels see it (gateway/tunnel/local-tunnels.ts reads batches from it, the inbound path writes
+ * into it) and as the wiring opens and closes it. Carries raw IP packets (no packet-information
+ * header). Nothing here throws on the packet path: failures are counted.
  */
-export interface TunDevice {
+export interface PacketDevice {
   readonly name: string;
   readonly mtu: number;
   /** Sets the (single) receiver of packets read from the device; replaces any previous one. */
