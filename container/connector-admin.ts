@@ -1,5 +1,5 @@
-import type { RevocationReason } from '../connector/ca/ca-backend.js';
-import type { InventoryFilter, InventoryRecord, PendingRequest } from '../connector/issuance/ports.js';
+import type { InventoryFilter, InventoryRecord, PendingRequest } from '../connector/ports.js';
+import type { RevocationReason } from '../link/schema/revocation-reason.js';
 
 /**
  * What the CLI verbs (`ca …`, `scep challenge`, `certs …`) need from the connector role.

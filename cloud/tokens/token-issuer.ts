@@ -1,17 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type JWTPayload, SignJWT } from 'jose';
+import type { ScepChallengeClaims } from '../../link/schema/scep-challenge-claims.js';
 import type { SigningKey } from './signing-key.js';
 
-export interface ScepChallengeRequest {
-  subject?: string;
-  sans?: { dns?: string[]; email?: string[]; uri?: string[]; ip?: string[]; upn?: string[] };
-  keyUsage?: string[];
-  eku?: string[];
-  /** Maps onto the `keySize` claim, which the connector compares exactly (expectations.ts). */
-  keySize?: number;
-  profile?: string;
-  deviceId?: string;
-  userId?: string;
+/** The claims a challenge pins (link/schema/scep-challenge-claims.ts) and its lifetime. */
+export interface ScepChallengeRequest extends ScepChallengeClaims {
   ttlSeconds: number;
 }
 
@@ -35,8 +28,7 @@ export const SCEP_CHALLENGE_AUDIENCE = 'outpost-scep';
 
 /**
  * Mints compact JWS (ES256) tokens with the cloud's signing key: SCEP challenges whose claims are
- * exactly those connector/issuance/challenge/jws-challenge.ts reads (subject, sans, keyUsage, eku,
- * keySize, profile, deviceId, userId + exp and a unique jti), and user tokens for the gateway's bearer
+ * those of link/schema/scep-challenge-claims.ts, which the connector reads (+ exp and a unique jti), and user tokens for the gateway's bearer
  * auth (iss, aud, exp, sub, the username claim).
  */
 export class TokenIssuer {

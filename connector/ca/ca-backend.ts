@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { ParsedCsr } from '../../certs/csr.js';
+import type { RevocationReason } from '../../link/schema/revocation-reason.js';
 
 /** The certificate profile after config resolution: what the CA puts into the certificate. */
 export interface ResolvedProfile {
@@ -51,16 +52,6 @@ export interface IssuedCertificate {
   notBefore: Date;
   notAfter: Date;
 }
-
-export type RevocationReason =
-  | 'unspecified'
-  | 'keyCompromise'
-  | 'cACompromise'
-  | 'affiliationChanged'
-  | 'superseded'
-  | 'cessationOfOperation'
-  | 'certificateHold'
-  | 'privilegeWithdrawn';
 
 /** The CA accepted the request but has not issued yet (an upstream SCEP CA answering PENDING). */
 export interface PendingIssue {

@@ -3,19 +3,19 @@ import { parseCertificate } from '../../certs/certificate.js';
 import type { ParsedCsr, SubjectAltNames } from '../../certs/csr.js';
 import { csrRequestInfoDer, parseCsr } from '../../certs/csr.js';
 import { ErrorCodes, isOutpostError, OutpostError } from '../../core/errors.js';
+import type { RevocationReason } from '../../link/schema/revocation-reason.js';
 import {
   type CaBackend,
   type IssuedCertificate,
   type IssueRequest,
   type IssueResult,
   isPendingIssue,
-  type RevocationReason,
 } from '../ca/ca-backend.js';
+import type { ChallengeUse, Inventory, InventoryRecord, PendingRequest, PendingStore } from '../ports.js';
 import type { ChallengeVerifier } from './challenge/challenge-verifier.js';
 import type { ChallengeGrant } from './challenge/expectations.js';
 import { checkCsr, type UsagesToIssue } from './csr-policy.js';
 import type { EnrichedIssue, EnrichmentRequest, IssuanceEnrichment } from './enrichment/ports.js';
-import type { ChallengeUse, Inventory, InventoryRecord, PendingRequest, PendingStore } from './ports.js';
 import type { ProfilePolicy } from './profile-policy.js';
 
 export type EnrollOutcome =

@@ -1,7 +1,7 @@
 import type { Authority } from '../issuance/authority.js';
-import type { Inventory } from '../issuance/ports.js';
 import { PkcsKeys } from '../pkcs/pkcs-keys.js';
 import type { JobCheckpoints } from '../pkcs/ports.js';
+import type { Inventory } from '../ports.js';
 import { certRevokeJob } from './cert-revoke-job.js';
 import type { ConnectorJobHandler } from './job-handler.js';
 import { pfxImportJob } from './pfx-import-job.js';

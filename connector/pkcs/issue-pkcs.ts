@@ -5,8 +5,8 @@ import { generateKeyPair, type KeyAlgorithm, keysMatch } from '../../certs/keys.
 import type { Pkcs12Protection } from '../../certs/pkcs12/write-pkcs12.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { Authority } from '../issuance/authority.js';
-import type { Inventory, InventoryRecord } from '../issuance/ports.js';
 import type { SanKind } from '../issuance/profile-policy.js';
+import type { Inventory, InventoryRecord } from '../ports.js';
 import { parseDevicePublicKey } from './device-key.js';
 import type { KeySealer } from './key-sealer.js';
 import type { JobCheckpoints } from './ports.js';

@@ -5,7 +5,7 @@ import { toPem } from '../../certs/pem.js';
 import { openssl } from '../../certs/testing/openssl.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { CaBackend } from '../ca/ca-backend.js';
-import type { InventoryRecord } from '../issuance/ports.js';
+import type { InventoryRecord } from '../ports.js';
 import { revokeCertificate } from './revoke-certificate.js';
 import { TestConnector } from './test-support.js';
 

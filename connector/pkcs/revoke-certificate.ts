@@ -1,9 +1,9 @@
 import { parseCertificate } from '../../certs/certificate.js';
 import { dnEquals } from '../../certs/name.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
-import type { RevocationReason } from '../ca/ca-backend.js';
+import type { RevocationReason } from '../../link/schema/revocation-reason.js';
 import type { Authority } from '../issuance/authority.js';
-import type { Inventory, InventoryRecord } from '../issuance/ports.js';
+import type { Inventory, InventoryRecord } from '../ports.js';
 
 export interface RevokeDeps {
   authority: Pick<Authority, 'revoke'>;

@@ -13,7 +13,7 @@ import {
 } from '../../certs/ocsp/index.js';
 import type { HashName } from '../../certs/signer.js';
 import { ErrorCodes, type OutpostError, toOutpostError } from '../../core/errors.js';
-import type { InventoryRecord } from '../issuance/ports.js';
+import type { InventoryRecord } from '../ports.js';
 import type { OcspSigningSource } from './ocsp-signing.js';
 
 export type CertStatusKind = CertStatus['kind'];

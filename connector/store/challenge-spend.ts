@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { challengeTaken, useTarget } from '../issuance/challenge/challenge-use.js';
-import type { ChallengeUse } from '../issuance/ports.js';
+import type { ChallengeUse } from '../ports.js';
 import type { Db } from './database.js';
 
 /**

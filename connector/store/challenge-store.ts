@@ -1,6 +1,6 @@
 import type { Statement, Transaction } from 'better-sqlite3';
 import { oneTimeUseKey, tokenIdUseKey } from '../issuance/challenge/challenge-use.js';
-import type { ChallengeStore, ChallengeUse } from '../issuance/ports.js';
+import type { ChallengeStore, ChallengeUse } from '../ports.js';
 import type { Db } from './database.js';
 
 /**

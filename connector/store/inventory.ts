@@ -1,7 +1,7 @@
 import type { Statement, Transaction } from 'better-sqlite3';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
-import type { RevocationReason } from '../ca/ca-backend.js';
-import type { ChallengeUse, Inventory, InventoryFilter, InventoryRecord } from '../issuance/ports.js';
+import type { RevocationReason } from '../../link/schema/revocation-reason.js';
+import type { ChallengeUse, Inventory, InventoryFilter, InventoryRecord } from '../ports.js';
 import { ChallengeSpender } from './challenge-spend.js';
 import type { Db } from './database.js';
 

@@ -1,6 +1,6 @@
 import type { Statement, Transaction } from 'better-sqlite3';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
-import type { ChallengeUse, PendingRequest, PendingStatus, PendingStore } from '../issuance/ports.js';
+import type { ChallengeUse, PendingRequest, PendingStatus, PendingStore } from '../ports.js';
 import { ChallengeSpender } from './challenge-spend.js';
 import type { Db } from './database.js';
 

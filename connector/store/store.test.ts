@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../core/errors.js';
-import type { InventoryRecord } from '../issuance/ports.js';
+import type { InventoryRecord } from '../ports.js';
 import { SqliteChallengeStore } from './challenge-store.js';
 import { type Db, openDatabase, schemaVersion } from './database.js';
 import { SqliteInventory } from './inventory.js';

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import type { InventoryRecord, PendingRequest } from '../../connector/issuance/ports.js';
+import type { InventoryRecord, PendingRequest } from '../../connector/ports.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { ConnectorAdmin } from '../connector-admin.js';
 import { runCli } from './program.js';

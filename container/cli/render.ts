@@ -1,4 +1,4 @@
-import type { InventoryRecord, PendingRequest } from '../../connector/issuance/ports.js';
+import type { InventoryRecord, PendingRequest } from '../../connector/ports.js';
 
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { InventoryRecord } from '../../connector/issuance/ports.js';
+import type { InventoryRecord } from '../../connector/ports.js';
 import { toLinkEvent } from '../../link/link-service.js';
 import { linkEvent } from '../../link/schema/appliance-messages.js';
 import { issuedEvent } from './connector-events.js';

@@ -1,4 +1,4 @@
-import type { InventoryRecord } from '../../connector/issuance/ports.js';
+import type { InventoryRecord } from '../../connector/ports.js';
 import type { OutpostError } from '../../core/errors.js';
 
 /** Where the connector reports issuance events (the cloud link's event outbox); never blocks. */

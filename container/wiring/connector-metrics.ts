@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Inventory } from '../../connector/issuance/ports.js';
+import type { Inventory } from '../../connector/ports.js';
 import type { OcspMetrics } from '../../connector/scep/http/ocsp-route.js';
 import { type ScepMetrics, scepOperationLabel } from '../../connector/scep/http/scep-routes.js';
 import { fixedLabel } from '../../core/metric-labels.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LinkLimits } from '../schema/limits.js';
+import { revocationReason } from '../schema/revocation-reason.js';
 
 /**
  * Payload and result schemas of the connector's job kinds (pure zod, shared by the cloud and the
@@ -48,18 +49,6 @@ export const subjectAltName = z.object({
   type: z.enum(['dns', 'email', 'uri', 'upn', 'ip']),
   value: z.string().min(1).max(ConnectorJobLimits.maxSanLength),
 });
-
-/** RFC 5280 §5.3.1 reason names. */
-export const revocationReason = z.enum([
-  'unspecified',
-  'keyCompromise',
-  'cACompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'certificateHold',
-  'privilegeWithdrawn',
-]);
 
 /** How `encryptedPassword` in a result was made: RSAES-OAEP (RFC 8017 §7.1) with SHA-256 and MGF1-SHA-256. */
 const passwordEncryption = z.literal('RSA-OAEP-SHA256');

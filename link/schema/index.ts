@@ -6,6 +6,8 @@
  * - cloud-messages.ts: welcome, config, job, ack, jwks, renewed, error
  * - job-kinds.ts (+ link/jobs/): payload and result of each job kind
  * - ordering.ts: which message may come when
+ * - revocation-reason.ts, scep-challenge-claims.ts: the revocation reasons and the SCEP challenge
+ *   claims, shared by the cloud, the link jobs and the connector
  * - parse.ts: parse/encode with LinkDecodeError
  */
 export * from './appliance-messages.js';
@@ -16,3 +18,5 @@ export * from './job-kinds.js';
 export * from './limits.js';
 export * from './ordering.js';
 export * from './parse.js';
+export * from './revocation-reason.js';
+export * from './scep-challenge-claims.js';

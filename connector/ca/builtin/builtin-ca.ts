@@ -10,8 +10,9 @@ import { type KeyAlgorithm, keysMatch } from '../../../certs/keys.js';
 import { readPkcs12 } from '../../../certs/pkcs12/index.js';
 import type { HashName, Signer } from '../../../certs/signer.js';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
-import type { Inventory } from '../../issuance/ports.js';
-import type { CaBackend, IssuedCertificate, IssueRequest, RevocationReason } from '../ca-backend.js';
+import type { RevocationReason } from '../../../link/schema/revocation-reason.js';
+import type { Inventory } from '../../ports.js';
+import type { CaBackend, IssuedCertificate, IssueRequest } from '../ca-backend.js';
 import { CrlPublisher } from './crl-publisher.js';
 import { ensurePrivateDir } from './files.js';
 import {

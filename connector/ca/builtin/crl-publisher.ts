@@ -1,6 +1,6 @@
 import { buildCrl, parseCrlInfo } from '../../../certs/crl.js';
 import type { HashName } from '../../../certs/signer.js';
-import type { Inventory } from '../../issuance/ports.js';
+import type { Inventory } from '../../ports.js';
 import { CaFiles, pathIn, readIfExists, writeFileAtomic } from './files.js';
 import type { KeyedCertificate } from './material.js';
 

@@ -2,14 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { isSignedBy, type ParsedCertificate, parseCertificate } from '../../../certs/certificate.js';
 import { firstDer, toPem } from '../../../certs/pem.js';
 import { DecodeError, ErrorCodes, isOutpostError, OutpostError } from '../../../core/errors.js';
+import type { RevocationReason } from '../../../link/schema/revocation-reason.js';
 import { ensurePrivateDir, pathIn, readIfExists, writeFileAtomic } from '../builtin/files.js';
-import type {
-  BackendHealth,
-  CaBackend,
-  IssuedCertificate,
-  IssueRequest,
-  RevocationReason,
-} from '../ca-backend.js';
+import type { BackendHealth, CaBackend, IssuedCertificate, IssueRequest } from '../ca-backend.js';
 import { authenticatedBody, CfsslClient, parseAuthKey } from './cfssl-client.js';
 import { cfsslSignRequest } from './cfssl-sign-request.js';
 

@@ -2,7 +2,8 @@ import { createPublicKey } from 'node:crypto';
 import { buildCsr, type ParsedCsr, parseCsr } from '../../../certs/csr.js';
 import { keysMatch } from '../../../certs/keys.js';
 import { ErrorCodes, isOutpostError, OutpostError } from '../../../core/errors.js';
-import type { BackendHealth, CaBackend, IssueRequest, IssueResult, RevocationReason } from '../ca-backend.js';
+import type { RevocationReason } from '../../../link/schema/revocation-reason.js';
+import type { BackendHealth, CaBackend, IssueRequest, IssueResult } from '../ca-backend.js';
 import { isPendingIssue } from '../ca-backend.js';
 import {
   loadCachedCaCerts,

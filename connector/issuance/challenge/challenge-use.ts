@@ -1,5 +1,5 @@
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
-import type { ChallengeUse } from '../ports.js';
+import type { ChallengeUse } from '../../ports.js';
 
 /**
  * How long a request may hold its challenge between the check and the write that spends it: longer

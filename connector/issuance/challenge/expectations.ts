@@ -1,23 +1,11 @@
-import type { ChallengeUse } from '../ports.js';
+import type { ScepChallengeClaims } from '../../../link/schema/scep-challenge-claims.js';
+import type { ChallengeUse } from '../../ports.js';
 
 /**
- * What a challenge may pin about the request. A JWS challenge carries these as claims; the CSR
- * must match each one that is present (DESIGN "Challenges").
+ * What a challenge may pin about the request: the JWS challenge's claims (one schema, shared with
+ * the cloud that mints them). The CSR must match each one that is present (DESIGN "Challenges").
  */
-export interface CsrExpectations {
-  /** RFC 4514 subject, compared after normalization. */
-  subject?: string;
-  sans?: { dns?: string[]; email?: string[]; uri?: string[]; ip?: string[]; upn?: string[] };
-  /** Key usage names the certificate will carry; a CSR that requests others is refused. */
-  keyUsage?: string[];
-  /** EKU names or OIDs the certificate will carry; a CSR that requests others is refused. */
-  eku?: string[];
-  /** Exact key size in bits (RSA modulus or EC field size). */
-  keySize?: number;
-  profile?: string;
-  deviceId?: string;
-  userId?: string;
-}
+export type CsrExpectations = ScepChallengeClaims;
 
 /** The outcome of a successful challenge check. */
 export interface ChallengeGrant {

@@ -7,7 +7,8 @@ import {
   jwtVerify,
 } from 'jose';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
-import type { ChallengeStore } from '../ports.js';
+import { scepChallengeClaims } from '../../../link/schema/scep-challenge-claims.js';
+import type { ChallengeStore } from '../../ports.js';
 import { CHALLENGE_HOLD_MS, tokenIdUseKey } from './challenge-use.js';
 import type { ChallengeGrant, CsrExpectations } from './expectations.js';
 
@@ -33,55 +34,12 @@ function refused(detail: string, cause?: unknown): OutpostError {
   });
 }
 
-function stringArray(value: unknown, claim: string): string[] | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
-    throw refused(`claim ${claim} must be an array of strings`);
-  }
-  return value as string[];
-}
-
-function optionalString(value: unknown, claim: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw refused(`claim ${claim} must be a string`);
-  return value;
-}
-
-/** Reads the expectation claims; unknown claims are ignored, wrong types refused. */
+/** Reads the expectation claims (link/schema/scep-challenge-claims.ts): unknown claims are ignored, wrong types refused. */
 export function expectationsFromClaims(payload: JWTPayload): CsrExpectations {
-  const sansClaim = payload.sans;
-  if (
-    sansClaim !== undefined &&
-    (typeof sansClaim !== 'object' || sansClaim === null || Array.isArray(sansClaim))
-  ) {
-    throw refused('claim sans must be an object');
-  }
-  const sansObject = (sansClaim ?? {}) as Record<string, unknown>;
-  const sans: NonNullable<CsrExpectations['sans']> = {};
-  for (const kind of ['dns', 'email', 'uri', 'ip', 'upn'] as const) {
-    const list = stringArray(sansObject[kind], `sans.${kind}`);
-    if (list) sans[kind] = list;
-  }
-  const keySize = payload.keySize;
-  if (keySize !== undefined && (typeof keySize !== 'number' || !Number.isInteger(keySize))) {
-    throw refused('claim keySize must be an integer');
-  }
-  const result: CsrExpectations = {};
-  const subject = optionalString(payload.subject, 'subject');
-  if (subject !== undefined) result.subject = subject;
-  if (sansClaim !== undefined) result.sans = sans;
-  const keyUsage = stringArray(payload.keyUsage, 'keyUsage');
-  if (keyUsage) result.keyUsage = keyUsage;
-  const eku = stringArray(payload.eku, 'eku');
-  if (eku) result.eku = eku;
-  if (keySize !== undefined) result.keySize = keySize as number;
-  const profile = optionalString(payload.profile, 'profile');
-  if (profile !== undefined) result.profile = profile;
-  const deviceId = optionalString(payload.deviceId, 'deviceId');
-  if (deviceId !== undefined) result.deviceId = deviceId;
-  const userId = optionalString(payload.userId, 'userId');
-  if (userId !== undefined) result.userId = userId;
-  return result;
+  const parsed = scepChallengeClaims.safeParse(payload);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw refused(`claim ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'malformed'}`);
 }
 
 /**

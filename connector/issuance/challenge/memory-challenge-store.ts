@@ -1,4 +1,4 @@
-import type { ChallengeStore, ChallengeUse } from '../ports.js';
+import type { ChallengeStore, ChallengeUse } from '../../ports.js';
 import { oneTimeUseKey, tokenIdUseKey } from './challenge-use.js';
 
 /**

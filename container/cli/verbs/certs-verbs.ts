@@ -1,19 +1,8 @@
 import { type Command, Option } from 'commander';
-import type { RevocationReason } from '../../../connector/ca/ca-backend.js';
+import { type RevocationReason, revocationReasons } from '../../../link/schema/revocation-reason.js';
 import { type CliDeps, emit, type GlobalOptions, withConnectorAdmin } from '../cli-context.js';
 import { intInRange, serialHex } from '../option-parsers.js';
 import { certificateJson, certificatesTable, pendingJson, pendingTable } from '../render.js';
-
-const REVOCATION_REASONS: readonly RevocationReason[] = [
-  'unspecified',
-  'keyCompromise',
-  'cACompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'certificateHold',
-  'privilegeWithdrawn',
-];
 
 function registerList(certs: Command, deps: CliDeps): void {
   certs
@@ -42,7 +31,7 @@ function registerRevoke(certs: Command, deps: CliDeps): void {
     .description('revoke a certificate by serial number (hex); it appears on the next CRL')
     .argument('<serial>', 'serial number in hex (colons allowed)', serialHex)
     .addOption(
-      new Option('--reason <reason>', 'RFC 5280 reason').choices(REVOCATION_REASONS).default('unspecified'),
+      new Option('--reason <reason>', 'RFC 5280 reason').choices(revocationReasons).default('unspecified'),
     )
     .option('--json', 'print the revoked certificate as JSON')
     .action(async (serial: string, options: { reason: RevocationReason }, command: Command) => {

@@ -1,4 +1,11 @@
-import type { RevocationReason } from '../ca/ca-backend.js';
+import type { RevocationReason } from '../link/schema/revocation-reason.js';
+
+/*
+ * The connector's storage ports: what issuance, revocation, the CA backends and the CLI need from
+ * the state store (the issued-certificate inventory, parked requests, one-time challenges and used
+ * JWS ids). Plain values in and out, no engine types: connector/store implements them on SQLite;
+ * a site keeps the same state on a shared engine behind the same ports (DESIGN "State").
+ */
 
 /** One issued certificate as the inventory keeps it. */
 export interface InventoryRecord {
@@ -46,7 +53,7 @@ export interface ChallengeUse {
   expiresAt: Date;
 }
 
-/** Issued-certificate inventory (SQLite adapter in connector/store). */
+/** Issued-certificate inventory. */
 export interface Inventory {
   /**
    * Records an issued certificate; with `spending`, spends that challenge in the same transaction
