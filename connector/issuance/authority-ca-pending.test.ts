@@ -6,6 +6,7 @@ import { buildCsr } from '../../certs/csr-builder.js';
 import { keyPairSigner } from '../../certs/keys.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { CaBackend, IssuedCertificate, IssueRequest, IssueResult } from '../ca/ca-backend.js';
+import { Revocation } from '../revocation/revocation.js';
 import { SqliteChallengeStore } from '../store/challenge-store.js';
 import { openDatabase } from '../store/database.js';
 import { SqliteInventory } from '../store/inventory.js';
@@ -204,13 +205,14 @@ describe('Authority with a CA that answers PENDING', () => {
     const second = await authority.enroll(enrollment());
     if (first.status !== 'issued' || second.status !== 'issued') throw new Error('expected issued');
     ca.answers = ['unsupported', 'down'];
-    const unsupported = await authority
+    const revocation = new Revocation({ backend: ca, inventory, clock: () => now });
+    const unsupported = await revocation
       .revoke(first.record.serialHex, 'keyCompromise')
       .catch((e: unknown) => e);
     expect(unsupported).toMatchObject({ code: ErrorCodes.unsupported });
     expect((unsupported as Error).message).toContain('revoked in the inventory only');
     expect(inventory.bySerial(first.record.serialHex)?.status).toBe('revoked');
-    await expect(authority.revoke(second.record.serialHex, 'keyCompromise')).rejects.toMatchObject({
+    await expect(revocation.revoke(second.record.serialHex, 'keyCompromise')).rejects.toMatchObject({
       code: ErrorCodes.unavailable,
     });
     expect(inventory.bySerial(second.record.serialHex)?.status).toBe('valid');

@@ -3,7 +3,6 @@ import { parseCertificate } from '../../certs/certificate.js';
 import type { ParsedCsr, SubjectAltNames } from '../../certs/csr.js';
 import { csrRequestInfoDer, parseCsr } from '../../certs/csr.js';
 import { ErrorCodes, isOutpostError, OutpostError } from '../../core/errors.js';
-import type { RevocationReason } from '../../link/schema/revocation-reason.js';
 import {
   type CaBackend,
   type IssuedCertificate,
@@ -253,32 +252,6 @@ export class Authority {
   reject(transactionId: string): void {
     this.parked(transactionId);
     this.options.pending.setStatus(transactionId, 'rejected');
-  }
-
-  /**
-   * Marks the inventory first so the CRL the backend regenerates includes the serial; undone if
-   * the backend refuses, so the inventory never claims a revocation the CA did not make. A CA
-   * without revocation (an upstream SCEP CA) is the exception: the inventory keeps the revocation
-   * as Outpost's own record, and the `unsupported` error tells the operator to revoke at the CA.
-   */
-  async revoke(serialHex: string, reason: RevocationReason): Promise<InventoryRecord> {
-    const serial = serialHex.toLowerCase();
-    const { inventory, backend, clock } = this.options;
-    inventory.markRevoked(serial, reason, clock());
-    try {
-      await backend.revoke(serial, reason);
-    } catch (e) {
-      if (isOutpostError(e) && e.code === ErrorCodes.unsupported) {
-        throw new OutpostError(
-          ErrorCodes.unsupported,
-          `the ${backend.type} CA cannot revoke certificates: revoked in the inventory only, revoke it at the CA as well`,
-          { cause: e },
-        );
-      }
-      inventory.unmarkRevoked(serial);
-      throw e;
-    }
-    return inventory.bySerial(serial)!;
   }
 
   private parked(transactionId: string): PendingRequest {

@@ -1,8 +1,8 @@
 import { ErrorCodes, isOutpostError } from '../../core/errors.js';
 import { type CertRevokeResult, certRevokePayload } from '../../link/jobs/connector-jobs.js';
 import type { JobCheckpoints } from '../pkcs/ports.js';
-import { type RevokeDeps, revokeCertificate } from '../pkcs/revoke-certificate.js';
 import type { Inventory } from '../ports.js';
+import { type RevokeDeps, revokeCertificate } from '../revocation/revoke-certificate.js';
 import { type ConnectorJobHandler, jobHandler } from './job-handler.js';
 
 export interface RevokeJobDeps extends RevokeDeps {

@@ -2,6 +2,7 @@ import type { Authority } from '../issuance/authority.js';
 import { PkcsKeys } from '../pkcs/pkcs-keys.js';
 import type { JobCheckpoints } from '../pkcs/ports.js';
 import type { Inventory } from '../ports.js';
+import type { Revocation } from '../revocation/revocation.js';
 import { certRevokeJob } from './cert-revoke-job.js';
 import type { ConnectorJobHandler } from './job-handler.js';
 import { pfxImportJob } from './pfx-import-job.js';
@@ -10,7 +11,8 @@ import { pkcsIssueJob } from './pkcs-issue-job.js';
 export interface ConnectorJobDeps {
   /** The data directory: PKCS keys live in DATA/pkcs (seal.key, import.key). */
   dataDir: string;
-  authority: Pick<Authority, 'issueDirect' | 'revoke'>;
+  authority: Pick<Authority, 'issueDirect'>;
+  revocation: Pick<Revocation, 'revoke'>;
   inventory: Pick<Inventory, 'byRequester' | 'bySerial'>;
   /** The link journal's checkpoint store. */
   checkpoints: JobCheckpoints;
@@ -29,6 +31,6 @@ export function connectorJobHandlers(deps: ConnectorJobDeps): ConnectorJobHandle
   return [
     pkcsIssueJob({ ...deps, keys }),
     pfxImportJob({ keys, clock }),
-    certRevokeJob({ authority: deps.authority, inventory: deps.inventory, checkpoints: deps.checkpoints }),
+    certRevokeJob({ revocation: deps.revocation, inventory: deps.inventory, checkpoints: deps.checkpoints }),
   ];
 }

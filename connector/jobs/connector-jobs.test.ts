@@ -34,6 +34,7 @@ beforeAll(async () => {
     connectorJobHandlers({
       dataDir,
       authority: t.authority,
+      revocation: t.revocation,
       inventory: t.inventory,
       checkpoints: journal,
       caChain: () => t.ca.caChain(),

@@ -9,6 +9,7 @@ import type { CaBackend } from '../ca/ca-backend.js';
 import { Authority } from '../issuance/authority.js';
 import { ChallengeVerifier } from '../issuance/challenge/challenge-verifier.js';
 import type { ProfilePolicy } from '../issuance/profile-policy.js';
+import { Revocation } from '../revocation/revocation.js';
 import { SqliteChallengeStore } from '../store/challenge-store.js';
 import { openDatabase } from '../store/database.js';
 import { SqliteInventory } from '../store/inventory.js';
@@ -64,11 +65,13 @@ export class TestConnector {
   readonly device = generateKeyPairSync('rsa', { modulusLength: 2048 });
   ca!: BuiltinCa;
   authority!: Authority;
+  revocation!: Revocation;
 
   static async open(backend?: (ca: BuiltinCa) => CaBackend): Promise<TestConnector> {
     const t = new TestConnector();
     t.ca = await BuiltinCa.open({ dir: join(t.dir, 'ca'), keyAlgorithm: 'rsa-2048', inventory: t.inventory });
     t.authority = t.authorityWith(backend ? backend(t.ca) : t.ca);
+    t.revocation = t.revocationWith(backend ? backend(t.ca) : t.ca);
     return t;
   }
 
@@ -88,6 +91,10 @@ export class TestConnector {
       defaultProfile: 'user',
       clock,
     });
+  }
+
+  revocationWith(backend: CaBackend): Revocation {
+    return new Revocation({ backend, inventory: this.inventory, clock: () => new Date() });
   }
 
   get devicePublicKeyPem(): string {

@@ -113,7 +113,7 @@ export async function openConnectorAdmin(config: OutpostConfig, logger: Logger):
       return c.challenges.mintOneTime(ttlSeconds, profile);
     },
     listCertificates: async (filter) => (await opened()).inventory.list(filter),
-    revoke: async (serialHex, reason) => (await opened()).authority.revoke(serialHex, reason),
+    revoke: async (serialHex, reason) => (await opened()).revocation.revoke(serialHex, reason),
     listPending: async () => (await opened()).pending.list('pending'),
     approve: async (transactionId) => (await opened()).authority.approve(transactionId),
     reject: async (transactionId) => (await opened()).authority.reject(transactionId),

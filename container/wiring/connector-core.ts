@@ -8,6 +8,7 @@ import { ChallengeVerifier } from '../../connector/issuance/challenge/challenge-
 import { JwsChallengeVerifier } from '../../connector/issuance/challenge/jws-challenge.js';
 import { openProfileEnrichment } from '../../connector/issuance/enrichment/open-enrichment.js';
 import { OcspResponder } from '../../connector/revocation/ocsp-responder.js';
+import { Revocation } from '../../connector/revocation/revocation.js';
 import { crlPath } from '../../connector/scep/http/crl-route.js';
 import { ocspPath } from '../../connector/scep/http/ocsp-route.js';
 import { SqliteChallengeStore } from '../../connector/store/challenge-store.js';
@@ -33,6 +34,8 @@ export interface ConnectorCore {
   backend: CaBackend;
   challenges: ChallengeVerifier;
   authority: Authority;
+  /** Revokes in the inventory and at `backend` (CLI and `cert.revoke` jobs). */
+  revocation: Revocation;
   /** The built-in CA's OCSP responder; absent when connector.ca.ocsp.enabled is false. */
   ocsp?: OcspResponder;
   close(): void;
@@ -117,6 +120,7 @@ export async function openConnectorCore(
       backend,
       challenges,
       authority,
+      revocation: new Revocation({ backend, inventory, clock }),
       ...(ocsp ? { ocsp } : {}),
       close: () => {
         db.close();

@@ -141,8 +141,8 @@ function jobHandlers(config: OutpostConfig, service: LinkService, appliance: Lin
     dataDir: config.dataDir,
     authority: {
       issueDirect: (...args) => connector.core().authority.issueDirect(...args),
-      revoke: (...args) => connector.core().authority.revoke(...args),
     },
+    revocation: { revoke: (...args) => connector.core().revocation.revoke(...args) },
     inventory: {
       byRequester: (...args) => connector.core().inventory.byRequester(...args),
       bySerial: (...args) => connector.core().inventory.bySerial(...args),

@@ -5,9 +5,9 @@ import { toPem } from '../../certs/pem.js';
 import { openssl } from '../../certs/testing/openssl.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { CaBackend } from '../ca/ca-backend.js';
+import { TestConnector } from '../pkcs/test-support.js';
 import type { InventoryRecord } from '../ports.js';
 import { revokeCertificate } from './revoke-certificate.js';
-import { TestConnector } from './test-support.js';
 
 let t: TestConnector;
 beforeAll(async () => {
@@ -37,7 +37,7 @@ const crlText = () =>
 describe('revokeCertificate', () => {
   it('revokes by issuer and serial, the CRL lists it; a second time is a conflict', async () => {
     const record = await issue();
-    const deps = { authority: t.authority, inventory: t.inventory };
+    const deps = { revocation: t.revocation, inventory: t.inventory };
     const colons = record.serialHex.toUpperCase().match(/../g)!.join(':');
     const revoked = await revokeCertificate(deps, {
       serialHex: colons,
@@ -64,7 +64,7 @@ describe('revokeCertificate', () => {
   });
 
   it('unknown serial, or another issuer’s, is notFound', async () => {
-    const deps = { authority: t.authority, inventory: t.inventory };
+    const deps = { revocation: t.revocation, inventory: t.inventory };
     expect(await codeOf(() => revokeCertificate(deps, { serialHex: '0badc0de' }))).toBe(ErrorCodes.notFound);
     const record = await issue();
     expect(
@@ -88,7 +88,10 @@ describe('revokeCertificate', () => {
     const record = await issue(authority);
     expect(
       await codeOf(() =>
-        revokeCertificate({ authority, inventory: t.inventory }, { serialHex: record.serialHex }),
+        revokeCertificate(
+          { revocation: t.revocationWith(down), inventory: t.inventory },
+          { serialHex: record.serialHex },
+        ),
       ),
     ).toBe(ErrorCodes.unavailable);
     expect(t.inventory.bySerial(record.serialHex)?.status).toBe('valid');

@@ -2,11 +2,11 @@ import { parseCertificate } from '../../certs/certificate.js';
 import { dnEquals } from '../../certs/name.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { RevocationReason } from '../../link/schema/revocation-reason.js';
-import type { Authority } from '../issuance/authority.js';
 import type { Inventory, InventoryRecord } from '../ports.js';
+import type { Revocation } from './revocation.js';
 
 export interface RevokeDeps {
-  authority: Pick<Authority, 'revoke'>;
+  revocation: Pick<Revocation, 'revoke'>;
   inventory: Pick<Inventory, 'bySerial'>;
 }
 
@@ -18,15 +18,16 @@ export interface RevokeRequest {
 }
 
 /**
- * Revokes a certificate this connector issued, through the authority (inventory first, then the CA
- * backend, which republishes its CRL; undone if the backend refuses). Errors keep the backend's
+ * Revokes a certificate this connector issued, by serial and optionally issuer (the `cert.revoke`
+ * job), through Revocation (inventory first, then the CA backend, which republishes its CRL;
+ * undone if the backend refuses). Errors keep the backend's
  * codes: notFound (unknown serial or another issuer's), conflict (already revoked; final),
  * unavailable (CA unreachable; retryable).
  */
 export async function revokeCertificate(deps: RevokeDeps, request: RevokeRequest): Promise<InventoryRecord> {
   const serial = normalizeSerial(request.serialHex);
   if (request.issuer !== undefined) checkIssuer(deps, serial, request.issuer);
-  return deps.authority.revoke(serial, request.reason ?? 'unspecified');
+  return deps.revocation.revoke(serial, request.reason ?? 'unspecified');
 }
 
 /** Lower-case hex without colons, as the inventory keys serials. */
