@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { AuthorityEvents } from '../../connector/issuance/authority.js';
+import type { AuthorityEvents } from '../../connector/issuance/admission.js';
 import { createConnectorHttp } from '../../connector/scep/http/connector-http.js';
 import { registerCrlRoute } from '../../connector/scep/http/crl-route.js';
 import { registerOcspRoute } from '../../connector/scep/http/ocsp-route.js';

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type ParsedCsr, parseCsr } from '../../../certs/csr.js';
 import { DecodeError, ErrorCodes, OutpostError, toOutpostError } from '../../../core/errors.js';
-import type { Authority, EnrollOutcome } from '../../issuance/authority.js';
+import type { EnrollOutcome } from '../../issuance/admission.js';
+import type { Authority } from '../../issuance/authority.js';
 import {
   type CertRepInput,
   type DecodedPkiMessage,
