@@ -107,7 +107,7 @@ export interface PendingRequest {
   serialHex?: string;
 }
 
-/** Requests waiting for manual approval (`outpost certs approve`). */
+/** Parked requests: waiting for manual approval (`outpost certs approve`), or held by the CA. */
 export interface PendingStore {
   /** Parks a request; with `spending`, spends that challenge in the same transaction (see Inventory.record). */
   add(req: Omit<PendingRequest, 'status' | 'serialHex'>, spending?: ChallengeUse): void;

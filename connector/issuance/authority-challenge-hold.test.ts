@@ -8,13 +8,13 @@ import { generateKeyPair, type KeyAlgorithm } from '../../certs/keys.js';
 import { ErrorCodes } from '../../core/errors.js';
 import { BuiltinCa } from '../ca/builtin/builtin-ca.js';
 import type { CaBackend, IssueRequest, IssueResult } from '../ca/ca-backend.js';
+import { CHALLENGE_HOLD_MS } from '../challenge-use.js';
 import { SqliteChallengeStore } from '../store/challenge-store.js';
 import { type Db, openDatabase } from '../store/database.js';
 import { SqliteInventory } from '../store/inventory.js';
 import { SqlitePendingStore } from '../store/pending-store.js';
 import type { EnrollOutcome } from './admission.js';
 import { Authority } from './authority.js';
-import { CHALLENGE_HOLD_MS } from './challenge/challenge-use.js';
 import { ChallengeVerifier } from './challenge/challenge-verifier.js';
 import type { ProfilePolicy } from './profile-policy.js';
 

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { challengeTaken, useTarget } from '../issuance/challenge/challenge-use.js';
+import { challengeTaken, useTarget } from '../challenge-use.js';
 import type { ChallengeUse } from '../ports.js';
 import type { Db } from './database.js';
 

@@ -1,5 +1,5 @@
 import type { Statement, Transaction } from 'better-sqlite3';
-import { oneTimeUseKey, tokenIdUseKey } from '../issuance/challenge/challenge-use.js';
+import { oneTimeUseKey, tokenIdUseKey } from '../challenge-use.js';
 import type { ChallengeStore, ChallengeUse } from '../ports.js';
 import type { Db } from './database.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
+import { CHALLENGE_HOLD_MS, oneTimeUseKey } from '../../challenge-use.js';
 import type { ChallengeStore, ChallengeUse } from '../../ports.js';
-import { CHALLENGE_HOLD_MS, oneTimeUseKey } from './challenge-use.js';
 import { challengeHash, secretsEqual } from './constant-time.js';
 import type { ChallengeGrant } from './expectations.js';
 import type { JwsChallengeVerifier } from './jws-challenge.js';

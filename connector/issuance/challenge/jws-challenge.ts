@@ -8,8 +8,8 @@ import {
 } from 'jose';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
 import { scepChallengeClaims } from '../../../link/schema/scep-challenge-claims.js';
+import { CHALLENGE_HOLD_MS, tokenIdUseKey } from '../../challenge-use.js';
 import type { ChallengeStore } from '../../ports.js';
-import { CHALLENGE_HOLD_MS, tokenIdUseKey } from './challenge-use.js';
 import type { ChallengeGrant, CsrExpectations } from './expectations.js';
 
 export interface JwsChallengeOptions {

@@ -1,5 +1,11 @@
-import { ErrorCodes, OutpostError } from '../../../core/errors.js';
-import type { ChallengeUse } from '../../ports.js';
+import { ErrorCodes, OutpostError } from '../core/errors.js';
+import type { ChallengeUse } from './ports.js';
+
+/*
+ * The ChallengeUse contract between the challenge verifiers (connector/issuance/challenge), which
+ * hold a challenge under a key, and the stores that spend it (ports.ts ChallengeStore, Inventory,
+ * PendingStore): the key format and the refusal every store gives for a challenge taken meanwhile.
+ */
 
 /**
  * How long a request may hold its challenge between the check and the write that spends it: longer
