@@ -192,6 +192,14 @@ describe('error forms', () => {
       'connector.ca.url: got nothing, expected a URL (type cfssl needs one)',
     ],
     [{ OUTPOST__gateway__listne: 'x' }, 'unknown key gateway.listne'],
+    [
+      { OUTPOST__gateway__trustedProxies: '[10.0.0.0/33]' },
+      "gateway.trustedProxies[0]: got '10.0.0.0/33', expected an IPv4 or IPv6 address or CIDR (the load balancer that sends PROXY headers)",
+    ],
+    [
+      { OUTPOST__gateway__proxyProtocol: 'true' },
+      "gateway.trustedProxies: got [], expected the load balancers' addresses or CIDRs when gateway.proxyProtocol is true",
+    ],
     [{ OUTPOST__bogus: '1' }, 'unknown key bogus'],
     [{ OUTPOST__admin__listen: '9090' }, 'admin.listen: got 9090, expected a string'],
     [

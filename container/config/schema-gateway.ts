@@ -117,6 +117,14 @@ const gatewayLimits = z.strictObject({
   maxSessionsPerUser: boundedInt(1, 1_000_000).default(16),
 });
 
+/** A balancer's address or range (`gateway.trustedProxies`): `10.0.0.5`, `10.0.0.0/24`, `fd00::/64`. */
+const trustedProxy = z
+  .string()
+  .max(64)
+  .refine((t) => anyCidr.safeParse(t).success || ipAddress.safeParse(t).success, {
+    message: 'expected an IPv4 or IPv6 address or CIDR (the load balancer that sends PROXY headers)',
+  });
+
 /**
  * Per-group policy (ocserv's config-per-group): the first group whose `match` the identity meets
  * (LDAP group, certificate OU, token groups claim, or user name) gets these settings instead of
@@ -178,6 +186,14 @@ export const gatewaySchema = z.strictObject({
   ),
   /** true = masquerade tunnel traffic to the host's address. */
   nat: z.boolean().default(false),
+  /**
+   * true behind a load balancer in TCP mode with `send-proxy-v2` (HAProxy): every connection from
+   * `trustedProxies` must start with a PROXY v2 header, whose source address is the client's
+   * (bans, limits, logs, `sessions list`); a header from any other address is refused, and a
+   * client connecting directly (no header) still works.
+   */
+  proxyProtocol: z.boolean().default(false),
+  trustedProxies: z.array(trustedProxy).max(256).default([]),
   /**
    * Processes that carry tunnels (see workerCount). 1: everything in the appliance process. N > 1:
    * the appliance process does TLS handshakes and authentication, then hands each tunnel (its TCP

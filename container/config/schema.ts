@@ -144,6 +144,14 @@ function checkCrossReferences(config: ConfigShape, ctx: z.RefinementCtx): void {
   const auth = config.gateway.auth;
   if (!config.roles.includes('gateway')) return;
   checkGatewayWorkers(config.gateway, ctx);
+  if (config.gateway.proxyProtocol && config.gateway.trustedProxies.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['gateway', 'trustedProxies'],
+      input: [],
+      message: "expected the load balancers' addresses or CIDRs when gateway.proxyProtocol is true",
+    });
+  }
   if (auth.methods.includes('password')) {
     const name = auth.password.directory;
     if (name === null || !Object.hasOwn(config.directories, name)) {

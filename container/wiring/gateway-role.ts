@@ -11,6 +11,7 @@ import { applyNat, removeNat } from '../../gateway/net/nat-rules.js';
 import { assertPreflight } from '../../gateway/net/preflight.js';
 import { configureTunInterface } from '../../gateway/net/tun-interface.js';
 import { workerTunName, workerTunPattern } from '../../gateway/net/worker-tun-names.js';
+import { TrustedProxies } from '../../gateway/proxy/trusted-proxies.js';
 import type { Identity } from '../../gateway/session/identity.js';
 import { SessionTable } from '../../gateway/session/session-table.js';
 import { LinuxTunDevice } from '../../gateway/tun/linux-tun-device.js';
@@ -115,6 +116,8 @@ export async function startGatewayRole(
     tunMtu: gw.tun.mtu,
     counters: tunnelCounters(() => metrics),
     sessionEnded: (session) => metrics.sessionEnded(session),
+    proxyProtocol: proxyProtocolOf(gw),
+    proxyRefused: (reason) => metrics.proxyRefusals.inc({ reason }),
     logger: log,
   });
   const workers = workerTunnels
@@ -149,6 +152,7 @@ export async function startGatewayRole(
   log.info(
     {
       listen: gw.listen,
+      proxyProtocol: gw.proxyProtocol ? gw.trustedProxies : false,
       tun: tunNames,
       workers: workerCount,
       pool: gw.pool.ipv4,
@@ -183,6 +187,7 @@ export async function startGatewayRole(
     );
     server.setClientCa(nextAuth.clientCaPem ? [Buffer.from(nextAuth.clientCaPem)] : undefined);
     server.setTlsPolicy(ngw.tlsPolicy);
+    server.setProxyProtocol(proxyProtocolOf(ngw));
     sessions.setLimits(sessionLimitsOf(ngw));
     const replaced = current.auth;
     current = { config: next, auth: nextAuth };
@@ -190,6 +195,11 @@ export async function startGatewayRole(
     log.info({ listen: ngw.listen, methods: ngw.auth.methods }, 'gateway reconfigured');
   };
   return { sessions, bans: auth.bans, reconfigure };
+}
+
+/** gateway.proxyProtocol: PROXY v2 from the trusted balancers only (gateway/proxy). */
+function proxyProtocolOf(gw: GatewayConfig): { trusted: TrustedProxies } | undefined {
+  return gw.proxyProtocol ? { trusted: new TrustedProxies(gw.trustedProxies) } : undefined;
 }
 
 function sessionLimitsOf(gw: GatewayConfig) {
@@ -265,6 +275,12 @@ function gatewayMetrics(registry: ClusterRegistry, sessions: () => SessionTable)
       name: 'outpost_gateway_tls_failures_total',
       help: 'Taken-over tunnels closed at the TLS record level (bad-record-mac, record-error, peer-alert)',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    proxyRefusals: new Counter({
+      name: 'outpost_gateway_proxy_refusals_total',
+      help: 'Connections refused at the PROXY v2 header (untrusted-header, missing-header, malformed, no-client-address, timeout, closed)',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     drops: new Counter({

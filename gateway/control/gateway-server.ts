@@ -9,12 +9,15 @@ import type { Duplex } from 'node:stream';
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { ErrorCodes, isOutpostError } from '../../core/errors.js';
+import { sourceAddressKey } from '../auth/source-address-key.js';
 import {
   buildConnectResponse,
   type ConnectRequest,
   negotiateMtu,
   parseConnectRequest,
 } from '../cstp/index.js';
+import { admitConnection, type ProxyRefusal } from '../proxy/proxy-admission.js';
+import type { TrustedProxies } from '../proxy/trusted-proxies.js';
 import type { Identity } from '../session/identity.js';
 import type { Session } from '../session/session.js';
 import type { SessionTable } from '../session/session-table.js';
@@ -35,6 +38,7 @@ import type { RecordLayerKind } from '../tunnel/transport.js';
 import type { WorkerTunnels } from '../workers/primary-worker-tunnels.js';
 import type { AuthDialogue } from './auth-dialogue.js';
 import { connectParams, type GatewayPolicy } from './gateway-policy.js';
+import { LogLimiter } from './log-limiter.js';
 import type { AddressAllocator, BanList } from './ports.js';
 
 export interface GatewayServerOptions {
@@ -65,6 +69,13 @@ export interface GatewayServerOptions {
   counters: TunnelCounters;
   /** Called once per ended session, after the access log line (metrics totals). */
   sessionEnded?: (session: Session) => void;
+  /**
+   * PROXY protocol v2 before TLS (`gateway.proxyProtocol`): the peers in `trusted` must send a
+   * header and nobody else may; the header's source is the client from then on. Absent: off.
+   */
+  proxyProtocol?: { trusted: TrustedProxies } | undefined;
+  /** Counts a connection refused at its PROXY header (the reason is from a fixed set). */
+  proxyRefused?: (reason: ProxyRefusal) => void;
   logger: Logger;
 }
 
@@ -80,6 +91,8 @@ interface TunnelStart {
 const maxBodyBytes = 64 * 1024;
 const maxQueuedBytes = 4 * 1024 * 1024;
 const handshakeTimeoutMs = 10_000;
+/** A balancer writes the PROXY header at connect; a direct client its ClientHello at once. */
+const proxyHeaderTimeoutMs = 5000;
 /** Sealed-record chunks: a full 16 KiB record fits several times; free ones kept for reuse. */
 const chunkBytes = 64 * 1024;
 const freeChunks = 256;
@@ -104,6 +117,8 @@ export class GatewayServer {
   private readonly handshaking = new Set<Socket>();
   private context: SecureContext;
   private recordLayer: RecordLayerSetup | undefined;
+  /** One log line per refused source and reason a minute: a scanner must not flood the log. */
+  private readonly proxyRefusalLog = new LogLimiter();
 
   constructor(private readonly o: GatewayServerOptions) {
     this.context = this.secureContext(o.tls.cert, o.tls.key);
@@ -160,6 +175,14 @@ export class GatewayServer {
     this.o.tls = { ...this.o.tls, ...policy };
     this.reloadTls(this.o.tls.cert, this.o.tls.key);
     if (policy.recordLayer !== before) this.recordLayer = this.recordLayerSetup();
+  }
+
+  /**
+   * PROXY protocol for connections accepted from now on (undefined: off); open connections keep
+   * the client address they were admitted with.
+   */
+  setProxyProtocol(proxyProtocol: GatewayServerOptions['proxyProtocol']): void {
+    this.o.proxyProtocol = proxyProtocol;
   }
 
   /**
@@ -235,13 +258,41 @@ export class GatewayServer {
   }
 
   private onTcp(raw: Socket): void {
+    this.track(raw);
+    const proxy = this.o.proxyProtocol;
+    if (!proxy) return this.startTls(raw, undefined);
+    admitConnection(raw, { trusted: proxy.trusted, timeoutMs: proxyHeaderTimeoutMs }).then((admission) => {
+      if (!admission.admitted) return this.refuseProxied(raw, admission.reason, admission.detail);
+      // LOCAL (the balancer's own check) speaks for the balancer: the TCP peer is the client.
+      const client = admission.local
+        ? undefined
+        : { address: admission.remoteAddress, port: admission.remotePort };
+      this.startTls(raw, client);
+    });
+  }
+
+  /** Counted by reason; logged once a minute per source and reason (gateway/control/log-limiter). */
+  private refuseProxied(raw: Socket, reason: ProxyRefusal, detail: string): void {
+    raw.destroy();
+    this.o.proxyRefused?.(reason);
+    const peer = raw.remoteAddress ?? 'unknown';
+    // A balancer's plain TCP check connects and closes: counted, not worth a line.
+    if (reason === 'closed' || !this.proxyRefusalLog.allow(`${reason} ${sourceAddressKey(peer)}`)) return;
+    this.o.logger.warn(
+      { peer, reason, detail },
+      'connection refused at the PROXY header (logged once a minute per source and reason)',
+    );
+  }
+
+  private startTls(raw: Socket, client: { address: string; port: number } | undefined): void {
+    if (raw.destroyed) return;
     const connection = new TlsConnection(raw, {
       secureContext: this.context,
       requestCert: (this.o.tls.clientCa?.length ?? 0) > 0,
       recordLayer: this.recordLayer,
       maxQueuedBytes,
+      ...(client ? { client } : {}),
     });
-    this.track(raw);
     const { tls } = connection;
     const timer = setTimeout(() => raw.destroy(), handshakeTimeoutMs);
     tls.once('secure', () => {

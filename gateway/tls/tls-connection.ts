@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import { isIPv6, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { TlsFailure } from '../tunnel/counters.js';
@@ -27,6 +27,11 @@ export interface TlsConnectionOptions {
   recordLayer: RecordLayerSetup | undefined;
   /** Bytes queued towards a client beyond which its packets are dropped, not buffered. */
   maxQueuedBytes: number;
+  /**
+   * The client as a trusted balancer's PROXY v2 header named it (gateway/proxy); absent, the
+   * client is the TCP peer. Bans, limits, logs and `sessions list` read remoteAddress.
+   */
+  client?: { address: string; port: number };
 }
 
 /** A connection taken off OpenSSL: everything its record layer needs to continue, anywhere. */
@@ -140,12 +145,15 @@ export class TlsConnection {
     if (o.recordLayer) this.tls.on('keylog', (line: Buffer) => this.observer.keylog(line));
   }
 
+  /** The client's address: from the PROXY header behind a balancer, else the TCP peer's. */
   get remoteAddress(): string | undefined {
-    return this.raw.remoteAddress;
+    return this.o.client?.address ?? this.raw.remoteAddress;
   }
 
+  /** The client's address family (its path MTU overhead), not the balancer's. */
   get remoteFamily(): string | undefined {
-    return this.raw.remoteFamily;
+    if (!this.o.client) return this.raw.remoteFamily;
+    return isIPv6(this.o.client.address) && !this.o.client.address.startsWith('::ffff:') ? 'IPv6' : 'IPv4';
   }
 
   /**
