@@ -32,6 +32,8 @@ export const ErrorCodes = {
   unavailable: 'OUTPOST_ERR_UNAVAILABLE',
   /** The configured backend has no such operation (e.g. revocation at an upstream SCEP CA). */
   unsupported: 'OUTPOST_ERR_UNSUPPORTED',
+  /** The shared state database has a newer schema than this binary knows: upgrade this node first. */
+  stateSchema: 'OUTPOST_ERR_STATE_SCHEMA',
   /** A bug or an unexpected state. */
   internal: 'OUTPOST_ERR_INTERNAL',
 } as const;

@@ -4,6 +4,7 @@ import { adminApiEndpoint, MAX_SOCKET_PATH_BYTES } from './admin-api-endpoint.js
 import { boundedInt, filePath, listenAddress, section, uniqueList, urlWithScheme } from './schema-common.js';
 import { connectorSchema } from './schema-connector.js';
 import { gatewaySchema } from './schema-gateway.js';
+import { stateSchema } from './schema-state.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -124,6 +125,8 @@ const configObject = z.strictObject({
   cloud: z.preprocess((v) => (v === null ? undefined : v), cloudSchema.optional()),
   gateway: section(gatewaySchema),
   connector: section(connectorSchema),
+  /** Where the state a site's connectors share lives (schema-state.ts). */
+  state: section(stateSchema),
   directories: z.preprocess(
     (v) => (v === null ? undefined : v),
     z

@@ -16,6 +16,7 @@ import { SqliteChallengeStore } from '../../connector/store/challenge-store.js';
 import { type Db, openDatabase } from '../../connector/store/database.js';
 import { SqliteInventory } from '../../connector/store/inventory.js';
 import { SqlitePendingStore } from '../../connector/store/pending-store.js';
+import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import { LdapDirectory } from '../../directory/ldap-directory.js';
 import { directoryConfigFromEntry } from '../../directory/ldap-directory-config.js';
 import type { OutpostConfig } from '../config/schema.js';
@@ -74,6 +75,13 @@ export async function openConnectorCore(
   logger: Logger,
   events?: AuthorityEvents,
 ): Promise<ConnectorCore> {
+  if (config.state.backend === 'postgres') {
+    // The PostgreSQL layer (connector/store/postgres) is there; the stores move onto it next.
+    throw new OutpostError(
+      ErrorCodes.unsupported,
+      'state.backend postgres is not wired to the connector yet: use sqlite (the default)',
+    );
+  }
   const db = openDatabase(databasePath(config));
   const directories: LdapDirectory[] = [];
   try {

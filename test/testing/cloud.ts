@@ -92,7 +92,8 @@ async function waitReady(
   throw new Error(`cloud not ready within 60 s:\n${logs()}`);
 }
 
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+/** Signals a child and waits for it to exit (SIGKILL after 10 s). */
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill(signal);

@@ -8,15 +8,19 @@ function searchPath(): string[] {
   return [...new Set([...path, '/usr/local/sbin', '/usr/sbin', '/sbin'])];
 }
 
+/** A bare name is looked up on the search path; an absolute path (a program Debian keeps off it) is checked as is. */
 function onPath(program: string): boolean {
-  return searchPath().some((dir) => {
-    try {
-      accessSync(join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  if (program.startsWith('/')) return executable(program);
+  return searchPath().some((dir) => executable(join(dir, program)));
+}
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The programs of `programs` that are not installed. */

@@ -312,14 +312,17 @@ function groupsLdif(groups: Record<string, string[]>): string {
     .join('\n');
 }
 
-interface Tls {
+export interface Tls {
   caFile: string;
   certFile: string;
   keyFile: string;
 }
 
-/** EC P-256 CA and a server certificate for 127.0.0.1 / localhost, as start-slapd.sh makes them. */
-async function makeTls(dir: string): Promise<Tls> {
+/**
+ * EC P-256 CA and a server certificate for 127.0.0.1 / localhost, as start-slapd.sh makes them
+ * (also the PostgreSQL fixture's).
+ */
+export async function makeTls(dir: string): Promise<Tls> {
   const t = (name: string) => join(dir, name);
   await exec('openssl', [
     'req',
