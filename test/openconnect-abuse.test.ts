@@ -80,7 +80,7 @@ describe.skipIf(!isRoot())('gateway under abuse, DPD and reconnect (needs root: 
         state = sessions.find((s: { user: string }) => s.user === 'sturdy-laptop')?.state ?? 'gone';
       }
       expect(state).toBe('disconnected');
-      expect(await app.logs()).toContain('dead peer (DPD)');
+      expect(await app.logs()).toContain('DPD timeout');
     } finally {
       process.kill(vpn.child.pid!, 'SIGCONT');
     }

@@ -264,7 +264,7 @@ function bodyLength(head: string, rest: Buffer): number | undefined {
   return -1;
 }
 
-/** Held tunnels: answer DPD requests, note a TERMINATE, ignore everything else. */
+/** Held tunnels: answer DPD requests, note a server's DISCONNECT (or TERMINATE), ignore everything else. */
 function frames(socket: Conn, data: Buffer): void {
   let offset = 0;
   while (data.length - offset >= 8) {
@@ -285,7 +285,7 @@ function frames(socket: Conn, data: Buffer): void {
       reply[6] = 0x04;
       socket.write(reply);
       counts.dpdAnswered++;
-    } else if (type === 0x09) counts.terminated++;
+    } else if (type === 0x05 || type === 0x09) counts.terminated++;
     offset += 8 + length;
   }
   if (offset < data.length) socket.partial = Buffer.from(data.subarray(offset));

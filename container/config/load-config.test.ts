@@ -42,6 +42,8 @@ describe('defaults (no file, no environment)', () => {
     ['gateway.listen', '0.0.0.0:8443'],
     ['gateway.tun.mtu', 1472],
     ['gateway.timers.dpd', 90],
+    ['gateway.timers.mobileDpd', 1800], // ocserv DEFAULT_MOBILE_DPD_TIME
+    ['gateway.timers.mobileIdle', null], // = the idle timeout, as ocserv's mobile-idle-timeout
     ['connector.scep.listen', '0.0.0.0:8080'],
     ['connector.scep.path', '/scep'],
     ['connector.scep.challenge', { static: null, jwks: null, oneTime: true }],
@@ -280,6 +282,14 @@ describe('error forms', () => {
       "cloud.url: got 'http://cloud', expected a URL with scheme https or wss",
     ],
     [{ OUTPOST__connector: '5' }, 'connector: got 5, expected a mapping'],
+    [{ OUTPOST__gateway__timers__mobileDpd: '1' }, 'gateway.timers.mobileDpd: got 1, expected a number >= 5'],
+    [
+      {
+        OUTPOST__gateway__groups__phones__match__groups: '[Phones]',
+        OUTPOST__gateway__groups__phones__timers__mobileIdle: '30',
+      },
+      'gateway.groups.phones.timers.mobileIdle: got 30, expected a number >= 60',
+    ],
     [{ OUTPOST__a____b: '1' }, 'OUTPOST__a____b: expected OUTPOST__section__key with no empty parts'],
     [
       { OUTPOST__log: 'x', OUTPOST__log__level: 'info' },

@@ -81,12 +81,21 @@ const gatewayAuth = z.strictObject({
   ),
 });
 
-/** Seconds, as ocserv counts them. */
-/** Timer ranges, in seconds; the defaults are ocserv's (rekey: clients open a new tunnel, 0 = never). */
+/**
+ * Timer ranges, in seconds, as ocserv counts them; the defaults are ocserv's (rekey: clients open
+ * a new tunnel, 0 = never). mobileDpd / mobileIdle replace dpd / idle for clients that say they
+ * are a phone (X-AnyConnect-Identifier-Platform apple-ios… or android…, what openconnect
+ * --os=apple-ios / --os=android sends): ocserv's mobile-dpd (default 1800, DEFAULT_MOBILE_DPD_TIME)
+ * and mobile-idle-timeout (default: the idle timeout), so a sleeping phone is neither probed nor
+ * dropped every minute and a half.
+ */
 const timerFields = {
   dpd: boundedInt(5, 3600),
+  mobileDpd: boundedInt(5, 3600),
   keepalive: boundedInt(5, 3600),
   idle: boundedInt(60, 7 * 86400),
+  /** null: the idle timeout that applies (the group's when it sets one). */
+  mobileIdle: boundedInt(60, 7 * 86400).nullable(),
   session: boundedInt(60, 30 * 86400),
   cookie: boundedInt(10, 86400),
   rekey: boundedInt(0, 30 * 86400),
@@ -94,8 +103,10 @@ const timerFields = {
 
 const gatewayTimers = z.strictObject({
   dpd: timerFields.dpd.default(90),
+  mobileDpd: timerFields.mobileDpd.default(1800),
   keepalive: timerFields.keepalive.default(30),
   idle: timerFields.idle.default(1800),
+  mobileIdle: timerFields.mobileIdle.default(null),
   session: timerFields.session.default(3600),
   cookie: timerFields.cookie.default(300),
   rekey: timerFields.rekey.default(172800),
@@ -104,8 +115,10 @@ const gatewayTimers = z.strictObject({
 /** A group's timers: only what it sets (no defaults, or they would mask the gateway's values). */
 const groupTimers = z.strictObject({
   dpd: timerFields.dpd.optional(),
+  mobileDpd: timerFields.mobileDpd.optional(),
   keepalive: timerFields.keepalive.optional(),
   idle: timerFields.idle.optional(),
+  mobileIdle: timerFields.mobileIdle.optional(),
   session: timerFields.session.optional(),
   cookie: timerFields.cookie.optional(),
   rekey: timerFields.rekey.optional(),

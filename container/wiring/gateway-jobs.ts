@@ -1,11 +1,12 @@
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { Session } from '../../gateway/session/session.js';
+import type { SessionEndReason } from '../../gateway/session/session-table.js';
 import { type SessionRevokeResult, sessionRevokePayload } from '../../link/jobs/gateway-jobs.js';
 import type { JobHandler } from '../../link/ports.js';
 
 /** What `session.revoke` needs of the gateway: its sessions, closable by a predicate. */
 export interface RevocableSessions {
-  closeWhere(match: (s: Session) => boolean, reason: string): number;
+  closeWhere(match: (s: Session) => boolean, reason: SessionEndReason): number;
 }
 
 /**

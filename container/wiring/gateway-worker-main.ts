@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { LevelWithSilent, Logger } from 'pino';
+import type { ServerDisconnectReason } from '../../gateway/cstp/index.js';
 import { runCommand } from '../../gateway/net/command-runner.js';
 import { configureTunInterface } from '../../gateway/net/tun-interface.js';
 import { ChunkPool } from '../../gateway/tls/chunk-pool.js';
@@ -19,7 +20,7 @@ import { type WorkerInit, workerInit } from './gateway-worker-init.js';
 const maxQueuedBytes = 4 * 1024 * 1024;
 const chunkBytes = 64 * 1024;
 const freeChunks = 256;
-/** RecordTransport.end gives a client this long to read the TERMINATE before the socket goes. */
+/** RecordTransport.end gives a client this long to read the DISCONNECT before the socket goes. */
 const shutdownGraceMs = 2500;
 
 function send(message: unknown): void {
@@ -64,12 +65,12 @@ function main(): void {
   let running: Awaited<ReturnType<typeof start>> | undefined;
   let starting = false;
   let stopping = false;
-  const stop = async (reason: string) => {
+  const stop = async (reason: ServerDisconnectReason) => {
     if (stopping) return;
     stopping = true;
     const tunnels = running?.worker.size ?? 0;
     running?.worker.close(reason);
-    // Their TERMINATE frames and close_notify are queued: give clients the grace RecordTransport
+    // Their DISCONNECT frames and close_notify are queued: give clients the grace RecordTransport
     // gives them before the sockets go with the process.
     if (tunnels > 0) await new Promise((r) => setTimeout(r, shutdownGraceMs));
     await running?.tun.close().catch(() => undefined);
@@ -103,7 +104,10 @@ function main(): void {
     running.worker.receive(message, handle as Socket | undefined);
   });
   // The primary is gone (crashed or killed): do not outlive it.
-  process.on('disconnect', () => void stop('gateway primary gone'));
+  process.on('disconnect', () => {
+    running?.logger.warn('gateway primary gone: ending every tunnel');
+    void stop('server shutdown');
+  });
 }
 
 main();

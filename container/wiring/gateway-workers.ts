@@ -18,7 +18,7 @@ export interface GatewayWorkersOptions {
 /** How long a worker may take to open and configure its TUN. */
 const startTimeoutMs = 30_000;
 const restartDelayMs = 1000;
-/** A stopping worker sends TERMINATE to its clients and gives them a moment (worker main: 2.5 s). */
+/** A stopping worker sends DISCONNECT to its clients and gives them a moment (worker main: 2.5 s). */
 const stopTimeoutMs = 6000;
 
 /**

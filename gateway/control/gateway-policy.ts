@@ -11,8 +11,31 @@ export interface GatewayPolicy {
   splitExclude: readonly string[];
   ipv4PrefixLength: number;
   ipv6PrefixLength?: number;
-  /** Seconds. */
-  timers: { dpd: number; keepalive: number; idle: number; session: number; cookie: number; rekey: number };
+  /** Seconds. mobileDpd / mobileIdle (null = idle) replace dpd / idle for phones (`tunnelTimers`). */
+  timers: {
+    dpd: number;
+    mobileDpd: number;
+    keepalive: number;
+    idle: number;
+    mobileIdle: number | null;
+    session: number;
+    cookie: number;
+    rekey: number;
+  };
+}
+
+/**
+ * The DPD and idle timeout of one tunnel: ocserv's mobile-dpd and mobile-idle-timeout for a client
+ * whose platform is apple-ios* or android* (worker-vpn.c:2202-2206: is_mobile replaces dpd and
+ * idle_timeout before X-CSTP-DPD is sent; the server's own checks use them too), else dpd and
+ * idle. The CONNECT reply, the liveness checks and the DTLS headers all take them from here.
+ */
+export function tunnelTimers(
+  timers: GatewayPolicy['timers'],
+  request: Pick<ConnectRequest, 'isMobile'>,
+): { dpd: number; idle: number } {
+  if (!request.isMobile) return { dpd: timers.dpd, idle: timers.idle };
+  return { dpd: timers.mobileDpd, idle: timers.mobileIdle ?? timers.idle };
 }
 
 /** The CONNECT reply parameters for one session (pure). */
@@ -27,7 +50,12 @@ export function connectParams(
   return {
     serverName: policy.serverName,
     hostname: request.hostname,
-    client: { addressTypes: request.addressTypes, fullIpv6: request.fullIpv6, agent: request.agent },
+    client: {
+      addressTypes: request.addressTypes,
+      fullIpv6: request.fullIpv6,
+      agent: request.agent,
+      isIos: request.isIos,
+    },
     mtu,
     ipv4: session.ipv4 ? { address: session.ipv4, prefixLength: policy.ipv4PrefixLength } : undefined,
     ipv6:
@@ -40,9 +68,8 @@ export function connectParams(
     splitInclude: policy.splitInclude,
     splitExclude: policy.splitExclude,
     timers: {
-      dpd: policy.timers.dpd,
+      ...tunnelTimers(policy.timers, request),
       keepalive: policy.timers.keepalive,
-      idle: policy.timers.idle,
       session: policy.timers.session,
       sessionRemaining: remaining,
       // new-tunnel rekeying: the client reconnects with its cookie and gets fresh TLS keys.

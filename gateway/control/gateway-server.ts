@@ -35,9 +35,10 @@ import type { TunnelCounters } from '../tunnel/counters.js';
 import { clientLogout } from '../tunnel/inbound.js';
 import { LocalTunnels } from '../tunnel/local-tunnels.js';
 import type { RecordLayerKind } from '../tunnel/transport.js';
+import type { TunnelTimers } from '../tunnel/tunnel-state.js';
 import type { WorkerTunnels } from '../workers/primary-worker-tunnels.js';
 import type { AuthDialogue } from './auth-dialogue.js';
-import { connectParams, type GatewayPolicy } from './gateway-policy.js';
+import { connectParams, type GatewayPolicy, tunnelTimers } from './gateway-policy.js';
 import { LogLimiter } from './log-limiter.js';
 import type { AddressAllocator, BanList } from './ports.js';
 
@@ -84,6 +85,8 @@ interface TunnelStart {
   session: Session;
   mtu: number;
   policy: GatewayPolicy;
+  /** This tunnel's DPD and idle timeout: the policy's, or its mobile ones for a phone. */
+  timers: TunnelTimers;
   addresses: AddressAllocator;
   log: Logger;
 }
@@ -365,6 +368,7 @@ export class GatewayServer {
       clientMtu: request.mtu,
       configuredMtu: this.o.tunMtu,
       transport: connection.remoteFamily === 'IPv6' ? 'ipv6' : 'ipv4',
+      ipv6: session.ipv6 !== undefined,
     });
     let response: Buffer;
     try {
@@ -377,9 +381,13 @@ export class GatewayServer {
       session: session.id,
       user: session.identity.username,
       remote: remoteAddress,
+      ...(request.isMobile ? { mobile: true } : {}),
     });
+    // ocserv logs and ignores client MTU values outside its bounds (worker-vpn.c connect_handler).
+    if (mtu.ignored) log.info({ ignored: mtu.ignored }, 'client MTU values ignored');
     this.handshaking.delete(connection.raw);
-    const tunnel = { session, mtu: mtu.mtu, policy, addresses, log };
+    const timers = tunnelTimers(policy.timers, request);
+    const tunnel = { session, mtu: mtu.mtu, policy, timers, addresses, log };
     if (this.workers) this.startRemote(connection, response, head, tunnel, worker, refuse);
     else this.startLocal(connection, response, head, tunnel);
   }
@@ -392,7 +400,7 @@ export class GatewayServer {
         if (notTakenOver) log.debug({ reason: notTakenOver }, 'tunnel stays on the OpenSSL record layer');
         if (session.state === 'closed') return void transport.end();
         const onClose = this.closer(session, t.policy, t.addresses);
-        local.open({ transport, session, mtu: t.mtu, timers: t.policy.timers, logger: log, onClose });
+        local.open({ transport, session, mtu: t.mtu, timers: t.timers, logger: log, onClose });
         this.connected(session, t.mtu, transport.kind, transport.protocol, log);
       },
       (e) => log.warn({ reason: (e as Error).message }, 'tunnel not started'),
@@ -418,7 +426,7 @@ export class GatewayServer {
         // Connected first: a worker that is gone by now ends the tunnel at once (onClose).
         this.connected(session, t.mtu, 'outpost', suite, log, worker);
         const onClose = this.closer(session, t.policy, t.addresses);
-        workers.open(worker, taken, { session, mtu: t.mtu, timers: t.policy.timers, onClose });
+        workers.open(worker, taken, { session, mtu: t.mtu, timers: t.timers, onClose });
       },
       (e) => {
         if (e instanceof TakeoverRefusedError) {

@@ -10,7 +10,16 @@ const base: GatewayPolicy = {
   splitInclude: [],
   splitExclude: [],
   ipv4PrefixLength: 24,
-  timers: { dpd: 90, keepalive: 30, idle: 1800, session: 3600, cookie: 300, rekey: 172800 },
+  timers: {
+    dpd: 90,
+    mobileDpd: 1800,
+    keepalive: 30,
+    idle: 1800,
+    mobileIdle: null,
+    session: 3600,
+    cookie: 300,
+    rekey: 172800,
+  },
 };
 const allocator = (tag: string) => ({ allocate: () => ({ ipv4: tag }), release: () => undefined });
 const group = (name: string, groups: string[], users: string[] = []): GroupPolicy => ({

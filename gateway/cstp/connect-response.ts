@@ -13,8 +13,7 @@ export interface ConnectResponseParams {
   /** The client's X-CSTP-Hostname if accepted: ocserv echoes it back. */
   hostname?: string | undefined;
   /** What the client said it can do and what it is (from parseConnectRequest). */
-  client: Pick<ConnectRequest, 'addressTypes' | 'fullIpv6' | 'agent'> &
-    Partial<Pick<ConnectRequest, 'isIos'>>;
+  client: Pick<ConnectRequest, 'addressTypes' | 'fullIpv6' | 'agent' | 'isIos'>;
   mtu: NegotiatedMtu;
   ipv4?: { address: string; prefixLength: number } | undefined;
   ipv6?: { address: string; prefixLength: number } | undefined;

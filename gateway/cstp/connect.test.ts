@@ -515,7 +515,12 @@ describe('buildConnectResponse', () => {
   it('follows ocserv: no IPv6 routes/DNS without Full-IPv6-Capability, legacy address form', () => {
     const params: ConnectResponseParams = {
       ...transcriptServer(),
-      client: { addressTypes: { ipv4: true, ipv6: true }, fullIpv6: false, agent: 'openconnect' },
+      client: {
+        addressTypes: { ipv4: true, ipv6: true },
+        fullIpv6: false,
+        agent: 'openconnect',
+        isIos: false,
+      },
       ipv6: { address: 'fd00:200::37', prefixLength: 112 },
       dns: ['fd00:2::53'],
       splitInclude: ['fd00:2::/64', '10.0.0.0/8'],
@@ -530,7 +535,7 @@ describe('buildConnectResponse', () => {
   it('sends IPv6 DNS as X-CSTP-DNS-IP6 to AnyConnect, and nothing IPv6 below a 1280 MTU', () => {
     const anyconnect: ConnectResponseParams = {
       ...transcriptServer(),
-      client: { addressTypes: { ipv4: true, ipv6: true }, fullIpv6: true, agent: 'anyconnect' },
+      client: { addressTypes: { ipv4: true, ipv6: true }, fullIpv6: true, agent: 'anyconnect', isIos: false },
       ipv6: { address: 'fd00:200::37', prefixLength: 112 },
       dns: ['fd00:2::53'],
     };

@@ -72,11 +72,17 @@ export const serverDisconnectReasons = [
   /** REASON_SERVER_DISCONNECT after `occtl disconnect`: here `outpost sessions disconnect`. */
   'disconnected by an administrator',
   /** A `session.revoke` job from the cloud (the cookie is refused from then on). */
-  'session revoked',
+  'revoked by the cloud',
   /** The same cookie opened a new tunnel (a reconnect); the old one ends. */
   'replaced by a new connection',
 ] as const;
 export type ServerDisconnectReason = (typeof serverDisconnectReasons)[number];
+
+const serverDisconnectReasonSet: ReadonlySet<string> = new Set(serverDisconnectReasons);
+
+export function isServerDisconnectReason(reason: string): reason is ServerDisconnectReason {
+  return serverDisconnectReasonSet.has(reason);
+}
 
 /**
  * The DISCONNECT frame (type 5) that ends a tunnel from the server side. ocserv sends this frame
@@ -88,7 +94,12 @@ export type ServerDisconnectReason = (typeof serverDisconnectReasons)[number];
  * openconnect and AnyConnect treat both forms alike: the session is over.
  */
 export function encodeServerDisconnect(reason: ServerDisconnectReason): Buffer {
-  return encodeDisconnect(reason, DisconnectCode.userDisconnect);
+  return encodeFrame(FrameType.disconnect, serverDisconnectPayload(reason));
+}
+
+/** The payload of `encodeServerDisconnect`, for transports that frame it themselves. */
+export function serverDisconnectPayload(reason: ServerDisconnectReason): Buffer {
+  return disconnectPayload(reason, DisconnectCode.userDisconnect);
 }
 
 /**
@@ -102,6 +113,11 @@ export function encodeDisconnect(
   reasonCode: number = DisconnectCode.userDisconnect,
 ): Buffer {
   if (!message) return encodeFrame(FrameType.disconnect);
+  return encodeFrame(FrameType.disconnect, disconnectPayload(message, reasonCode));
+}
+
+/** Reason byte + printable ASCII (others become '.'), the text cut at MAX_DISCONNECT_MESSAGE. */
+function disconnectPayload(message: string, reasonCode: number): Buffer {
   const text = message.slice(0, MAX_DISCONNECT_MESSAGE);
   const payload = Buffer.allocUnsafe(1 + text.length);
   payload[0] = reasonCode & 0xff;
@@ -109,5 +125,5 @@ export function encodeDisconnect(
     const c = text.charCodeAt(i);
     payload[1 + i] = c >= 0x20 && c < 0x7f ? c : 0x2e;
   }
-  return encodeFrame(FrameType.disconnect, payload);
+  return payload;
 }

@@ -25,9 +25,11 @@ export {
   DisconnectCode,
   encodeDisconnect,
   encodeServerDisconnect,
+  isServerDisconnectReason,
   MAX_DISCONNECT_MESSAGE,
   parseDisconnect,
   type ServerDisconnectReason,
+  serverDisconnectPayload,
   serverDisconnectReasons,
 } from './disconnect.js';
 export {

@@ -47,9 +47,9 @@ describe('SessionTable', () => {
     t.markConnected(session);
     const closed: string[] = [];
     t.onClosed = (_s, r) => closed.push(r);
-    expect(t.closeWhere((s) => s.identity.username === 'alice', 'revoked')).toBe(1);
-    expect(reasons).toEqual(['revoked']);
-    expect(closed).toEqual(['revoked']);
+    expect(t.closeWhere((s) => s.identity.username === 'alice', 'revoked by the cloud')).toBe(1);
+    expect(reasons).toEqual(['revoked by the cloud']);
+    expect(closed).toEqual(['revoked by the cloud']);
     expect(() => t.byCookieValue(cookie)).toThrow(/revoked/);
     expect(() => t.byCookieValue('made-up')).toThrow(/unknown/);
   });

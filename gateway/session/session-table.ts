@@ -1,7 +1,14 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
+import { isServerDisconnectReason, type ServerDisconnectReason } from '../cstp/index.js';
 import type { Identity } from './identity.js';
 import type { Session } from './session.js';
+
+/**
+ * Why a session ends: a server-side end its live tunnel is told about, or one without a tunnel
+ * to tell (the user logged out; a disconnected session's cookie ran out).
+ */
+export type SessionEndReason = ServerDisconnectReason | 'client logout' | 'cookie timeout';
 
 export interface SessionLimits {
   maxClients: number;
@@ -113,7 +120,7 @@ export class SessionTable {
   }
 
   /** Ends a session now: its tunnel closes and its cookie is refused from then on. */
-  close(session: Session, reason: string): void {
+  close(session: Session, reason: SessionEndReason): void {
     if (session.state === 'closed') return;
     const disconnect = session.disconnect;
     session.state = 'closed';
@@ -125,12 +132,12 @@ export class SessionTable {
     else this.perUser.delete(session.identity.username);
     // The cookie stays known (as closed) until it would have expired, so a retry gets 401, not a new session.
     session.cookieExpiresAt = this.clock() + this.limits.cookieTimeoutSeconds * 1000;
-    disconnect?.(reason);
+    if (isServerDisconnectReason(reason)) disconnect?.(reason);
     this.onClosed?.(session, reason);
   }
 
   /** Closes every session of a user (or with that device id); returns how many. */
-  closeWhere(match: (s: Session) => boolean, reason: string): number {
+  closeWhere(match: (s: Session) => boolean, reason: SessionEndReason): number {
     const victims = [...this.byId.values()].filter(match);
     for (const session of victims) this.close(session, reason);
     return victims.length;

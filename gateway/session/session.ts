@@ -1,3 +1,4 @@
+import type { ServerDisconnectReason } from '../cstp/index.js';
 import type { Identity } from './identity.js';
 
 export type SessionState = 'authenticated' | 'connected' | 'disconnected' | 'closed';
@@ -23,6 +24,9 @@ export interface Session {
   bytesOut: number;
   packetsIn: number;
   packetsOut: number;
-  /** Ends the live tunnel, if any (set by the tunnel while connected). */
-  disconnect?: (reason: string) => void;
+  /**
+   * Ends the live tunnel, if any (set by the tunnel while connected); the client is told why
+   * (a DISCONNECT with the reason's text, gateway/cstp/disconnect.ts).
+   */
+  disconnect?: (reason: ServerDisconnectReason) => void;
 }

@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import { encodeFrame, FRAME_HEADER_LENGTH, FrameType, writeFrameHeader } from '../cstp/index.js';
-import type { TransportHandlers, TunnelTransport } from '../tunnel/transport.js';
+import type { LastFrame, TransportHandlers, TunnelTransport } from '../tunnel/transport.js';
 
 /**
  * The tunnel over Node's TLSSocket: OpenSSL keeps the record layer (the fallback when the
@@ -49,8 +49,8 @@ export class OpensslTransport implements TunnelTransport {
     this.socket.write(encodeFrame(type, payload));
   }
 
-  end(lastFrame?: FrameType, graceMs = 2000): void {
-    if (lastFrame !== undefined) this.socket.end(encodeFrame(lastFrame));
+  end(lastFrame?: LastFrame, graceMs = 2000): void {
+    if (lastFrame !== undefined) this.socket.end(encodeFrame(lastFrame.type, lastFrame.payload));
     else this.socket.end();
     setTimeout(() => this.socket.destroy(), graceMs).unref();
   }

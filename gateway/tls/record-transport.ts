@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { FRAME_HEADER_LENGTH, FrameType, writeFrameHeader } from '../cstp/index.js';
 import type { TlsFailure } from '../tunnel/counters.js';
-import type { RecordLayerKind, TransportHandlers, TunnelTransport } from '../tunnel/transport.js';
+import type { LastFrame, RecordLayerKind, TransportHandlers, TunnelTransport } from '../tunnel/transport.js';
 import type { ChunkPool } from './chunk-pool.js';
 import type { Evp } from './evp.js';
 import type { SessionKeys } from './handshake-observer.js';
@@ -122,9 +122,9 @@ export class RecordTransport implements TunnelTransport {
     this.seal(type, payload);
   }
 
-  end(lastFrame?: FrameType, graceMs = 2000): void {
+  end(lastFrame?: LastFrame, graceMs = 2000): void {
     if (this.writeClosed) return;
-    if (lastFrame !== undefined) this.seal(lastFrame);
+    if (lastFrame !== undefined) this.seal(lastFrame.type, lastFrame.payload);
     this.layer.alert(AlertDescription.closeNotify);
     this.finishWriting();
     setTimeout(() => this.socket.destroy(), graceMs).unref();

@@ -1,10 +1,11 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, FrameType } from '../cstp/index.js';
+import { encodeFrame, FrameType, type ServerDisconnectReason } from '../cstp/index.js';
 import type { Session } from '../session/session.js';
 import { loadEvp } from '../tls/evp.js';
 import { CstpTunnel, ipv4Number } from './cstp-tunnel.js';
-import type { TransportHandlers, TunnelTransport } from './transport.js';
+import type { LastFrame, TransportHandlers, TunnelTransport } from './transport.js';
+import type { TunnelTimers } from './tunnel-state.js';
 
 const evp = loadEvp()!;
 
@@ -26,7 +27,13 @@ class FakeTransport implements TunnelTransport {
   readonly protocol = 'test';
   handlers: TransportHandlers | undefined;
   sent: Array<{ type: FrameType; payload: Buffer }> = [];
-  ended: FrameType | undefined | 'no';
+  ended: LastFrame | undefined | 'no';
+  /** The frame `end` sent last, as bytes on the wire. */
+  get lastFrameHex(): string | undefined {
+    return typeof this.ended === 'object'
+      ? encodeFrame(this.ended.type, this.ended.payload).toString('hex')
+      : undefined;
+  }
   destroyed = false;
   setHandlers(handlers: TransportHandlers): void {
     this.handlers = handlers;
@@ -38,7 +45,7 @@ class FakeTransport implements TunnelTransport {
   sendFrame(type: FrameType, payload?: Uint8Array): void {
     this.sent.push({ type, payload: Buffer.from(payload ?? []) });
   }
-  end(lastFrame?: FrameType): void {
+  end(lastFrame?: LastFrame): void {
     this.ended = lastFrame ?? 'no';
   }
   destroy(): void {
@@ -51,7 +58,10 @@ class FakeTransport implements TunnelTransport {
   }
 }
 
-function tunnel(faults: { tun?: number; transport?: number } = {}) {
+function tunnel(
+  faults: { tun?: number; transport?: number } = {},
+  timers: TunnelTimers = { dpd: 30, idle: 600 },
+) {
   const session = {
     id: 's1',
     ipv4: '10.200.100.7',
@@ -73,7 +83,7 @@ function tunnel(faults: { tun?: number; transport?: number } = {}) {
     transport,
     session,
     mtu: 1400,
-    timers: { dpd: 30, idle: 600 },
+    timers,
     toTun: (packet) => {
       if ((faults.tun ?? 0) > 0 && faults.tun!--) throw new Error('injected TUN fault');
       return toTun.push(Buffer.from(packet)) > 0;
@@ -104,8 +114,8 @@ describe('CstpTunnel', () => {
     expect(toTun.map((p) => p.equals(packet))).toEqual([true, true, true, true]);
     expect(session.packetsIn).toBe(4);
     expect(session.bytesIn).toBe(4 * packet.length);
-    t.terminate('test over');
-    expect(closed).toEqual(['test over']);
+    t.terminate('server shutdown');
+    expect(closed).toEqual(['server shutdown']);
   });
 
   it('drops packets whose source is not the session address, on either path', () => {
@@ -116,7 +126,7 @@ describe('CstpTunnel', () => {
     transport.deliver(encodeFrame(FrameType.data, Buffer.from('not ip')));
     expect(toTun).toEqual([]);
     expect(drops).toEqual(['spoofed', 'spoofed', 'malformed']);
-    t.terminate('done');
+    t.terminate('server shutdown');
   });
 
   it('answers DPD, sends packets as DATA frames, and ends on a malformed stream', () => {
@@ -128,15 +138,18 @@ describe('CstpTunnel', () => {
     expect(transport.destroyed).toBe(true);
   });
 
-  it('sends TUN packets as DATA frames and terminates with TERMINATE', () => {
+  it('sends TUN packets as DATA frames and ends with a DISCONNECT that says why', () => {
     const { t, transport, session } = tunnel();
     const packet = ipv4Packet('10.200.2.2', '10.200.100.7');
     const ring = Buffer.concat([Buffer.alloc(9), packet]);
     t.sendPacket(ring, 9, packet.length, evp.address(ring));
     expect(transport.sent).toEqual([{ type: FrameType.data, payload: packet }]);
     expect(session.bytesOut).toBe(packet.length);
-    t.terminate('bye');
-    expect(transport.ended).toBe(FrameType.terminate);
+    t.terminate('disconnected by an administrator');
+    // DISCONNECT, 0xb0, "disconnected by an administrator" (gateway/cstp/frame.test.ts fixtures)
+    expect(transport.lastFrameHex).toBe(
+      '5354460100210500b0646973636f6e6e656374656420627920616e2061646d696e6973747261746f72',
+    );
   });
 
   it('a fault on the packet path drops that packet as internal, and the tunnel carries on (both directions, both paths)', () => {
@@ -153,7 +166,7 @@ describe('CstpTunnel', () => {
     expect(transport.sent).toHaveLength(1);
     expect(session.packetsIn).toBe(3); // received from the client, then two dropped
     expect(closed).toEqual([]);
-    t.terminate('done');
+    t.terminate('server shutdown');
   });
 
   it('a fault outside the packet path while decoding ends only this tunnel, as internal error', () => {
@@ -183,8 +196,57 @@ describe('CstpTunnel', () => {
     expect(closed).toEqual([]);
     const second = new FakeTransport();
     t.attachDatagram(second);
-    t.terminate('done');
-    expect(transport.ended).toBe(FrameType.terminate);
+    t.terminate('server shutdown');
+    expect(transport.ended).toMatchObject({ type: FrameType.disconnect });
     expect(second.destroyed).toBe(true);
+  });
+});
+
+describe('CstpTunnel liveness (fixed clock)', () => {
+  // The tunnel's own timers: a phone's come from gateway.timers.mobileDpd / mobileIdle
+  // (control/gateway-policy.ts tunnelTimers), a desktop's from dpd / idle.
+  it.each<[string, TunnelTimers, number, ServerDisconnectReason | undefined, string | undefined]>([
+    [
+      'a desktop, silent 601 s (DPD 90)',
+      { dpd: 90, idle: 600 },
+      601,
+      'DPD timeout',
+      '53544601000c0500b04450442074696d656f7574',
+    ],
+    [
+      'a phone, silent 601 s (mobile DPD 1800, idle 3000)',
+      { dpd: 1800, idle: 3000 },
+      601,
+      undefined,
+      undefined,
+    ],
+    [
+      'a phone past its mobile idle timeout',
+      { dpd: 1800, idle: 3000 },
+      3001,
+      'idle timeout',
+      '53544601000d0500b069646c652074696d656f7574',
+    ],
+    [
+      'a phone past 3 × mobile DPD',
+      { dpd: 1000, idle: 7200 },
+      3001,
+      'DPD timeout',
+      '53544601000c0500b04450442074696d656f7574',
+    ],
+  ])('%s', (_name, timers, seconds, reason, frame) => {
+    const { t, transport, closed } = tunnel({}, timers);
+    t.checkLiveness(Date.now() + seconds * 1000);
+    expect(closed).toEqual(reason ? [reason] : []);
+    expect(transport.lastFrameHex).toBe(frame);
+    t.terminate('server shutdown');
+  });
+
+  it('probes with a DPD request after 2 × DPD of silence, before giving up', () => {
+    const { t, transport, closed } = tunnel({}, { dpd: 1800, idle: 7200 });
+    t.checkLiveness(Date.now() + 3601 * 1000);
+    expect(transport.sent).toEqual([{ type: FrameType.dpdRequest, payload: Buffer.alloc(0) }]);
+    expect(closed).toEqual([]);
+    t.terminate('server shutdown');
   });
 });

@@ -1,4 +1,10 @@
-import { type CstpFrame, CstpFrameDecoder, FrameType } from '../cstp/index.js';
+import {
+  type CstpFrame,
+  CstpFrameDecoder,
+  FrameType,
+  type ServerDisconnectReason,
+  serverDisconnectPayload,
+} from '../cstp/index.js';
 import { frameHandler, fromTransport } from './inbound.js';
 import { unwatchLiveness, watchLiveness } from './liveness.js';
 import { toClient } from './outbound.js';
@@ -76,11 +82,14 @@ export class CstpTunnel implements TunnelState {
     });
   }
 
-  /** Server-initiated end (revocation, timeout, shutdown): tell the client, then close. */
-  terminate(reason: string): void {
+  /**
+   * Server-initiated end (revocation, timeout, shutdown): tell the client why with a DISCONNECT,
+   * the frame ocserv ends tunnels with (gateway/cstp/disconnect.ts), then close.
+   */
+  terminate(reason: ServerDisconnectReason): void {
     if (this.closed) return;
     this.o.logger.info({ session: this.o.session.id, reason }, 'terminating tunnel');
-    this.o.transport.end(FrameType.terminate);
+    this.o.transport.end({ type: FrameType.disconnect, payload: serverDisconnectPayload(reason) });
     this.finish(reason);
   }
 
@@ -102,7 +111,7 @@ export class CstpTunnel implements TunnelState {
   checkLiveness(now: number): void {
     const { dpd, idle } = this.o.timers;
     const silent = now - this.lastReceived;
-    if (silent > 3 * dpd * 1000) return this.terminate('dead peer (DPD)');
+    if (silent > 3 * dpd * 1000) return this.terminate('DPD timeout');
     if (silent > 2 * dpd * 1000 && now - this.lastProbe > dpd * 1000) {
       this.lastProbe = now;
       this.o.transport.sendFrame(FrameType.dpdRequest);

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ServerDisconnectReason } from '../cstp/index.js';
 import type { Session } from '../session/session.js';
 import type { PacketDevice } from '../tun/packet-device.js';
 import type { TunnelCounters } from './counters.js';
@@ -59,12 +60,12 @@ export class LocalTunnels {
   }
 
   /** Ends the session's open tunnel, if any (a reconnect replaces it). */
-  terminate(sessionId: string, reason: string): void {
+  terminate(sessionId: string, reason: ServerDisconnectReason): void {
     this.bySession.get(sessionId)?.terminate(reason);
   }
 
   /** Ends every tunnel (shutdown). */
-  terminateAll(reason: string): void {
+  terminateAll(reason: ServerDisconnectReason): void {
     for (const tunnel of [...this.bySession.values()]) tunnel.terminate(reason);
   }
 

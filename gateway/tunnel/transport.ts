@@ -1,5 +1,11 @@
 import type { FrameType } from '../cstp/index.js';
 
+/** The control frame a transport sends last, before its close (`TunnelTransport.end`). */
+export interface LastFrame {
+  type: FrameType;
+  payload?: Uint8Array;
+}
+
 /** Which record layer carries a tunnel: Outpost's own (after the takeover) or OpenSSL's. */
 export type RecordLayerKind = 'outpost' | 'openssl';
 
@@ -29,7 +35,7 @@ export interface TransportHandlers {
  *   control frames, the end of the tunnel) and may have one datagram transport beside it,
  *   attached with `CstpTunnel.attachDatagram` once the channel is up. While attached, DATA frames
  *   go out on it and not on TLS (outbound.ts); when it closes, the tunnel falls back to TLS by
- *   itself and the tunnel lives on. Control frames (DPD answers, TERMINATE) stay on TLS.
+ *   itself and the tunnel lives on. Control frames (DPD answers, the server's DISCONNECT) stay on TLS.
  * - Receive: call `handlers.data` with CSTP frames, in the same form TLS delivers them: each
  *   datagram as one whole frame (8-byte header + payload), so the inbound fast path
  *   (gateway/cstp/data-frame.ts) takes it in place. A datagram protocol with its own smaller
@@ -66,8 +72,8 @@ export interface TunnelTransport {
   sendPacket(data: Buffer, offset: number, length: number, address: number): boolean;
   /** A control frame (DPD, keepalive); never dropped. */
   sendFrame(type: FrameType, payload?: Uint8Array): void;
-  /** Graceful end: `lastFrame` (e.g. TERMINATE), close_notify, then FIN; destroyed after `graceMs`. */
-  end(lastFrame?: FrameType, graceMs?: number): void;
+  /** Graceful end: `lastFrame` (the server's DISCONNECT), close_notify, then FIN; destroyed after `graceMs`. */
+  end(lastFrame?: LastFrame, graceMs?: number): void;
   destroy(): void;
   /** Called about once a second (the tunnel's liveness sweep): a chance to shed idle state. */
   idle?(now: number): void;

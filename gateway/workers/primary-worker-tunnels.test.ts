@@ -118,7 +118,7 @@ async function primaryAndWorker(options: { requestCert?: boolean; context?: Secu
     refused,
     close: () =>
       new Promise<void>((resolve) => {
-        worker.close('test over');
+        worker.close('server shutdown');
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
@@ -160,13 +160,17 @@ describe('tunnels handed to a worker (in one process)', () => {
       expect(s.bytesIn).toBe(packets.reduce((n, p) => n + p.length, 0));
 
       const ended = new Promise<void>((resolve) => c.socket.once('close', () => resolve()));
-      s.disconnect!('revoked by test');
+      s.disconnect!('revoked by the cloud');
       await ended;
       for (const chunk of c.received.splice(0))
         decoder.pushEach(chunk, (f) => frames.push({ type: f.type, payload: Buffer.from(f.payload) }));
-      expect(frames.at(-1)?.type).toBe(FrameType.terminate);
+      // The DISCONNECT with the reason's text, sent by the worker (gateway/cstp/disconnect.ts).
+      expect(frames.at(-1)).toEqual({
+        type: FrameType.disconnect,
+        payload: Buffer.from('b07265766f6b65642062792074686520636c6f7564', 'hex'),
+      });
       await until(() => h.closes.length === 1, 'the end at the primary');
-      expect(h.closes).toEqual([{ id: 's1', reason: 'revoked by test' }]);
+      expect(h.closes).toEqual([{ id: 's1', reason: 'revoked by the cloud' }]);
       expect(h.tunnels.size).toBe(0);
       expect(h.worker.size).toBe(0);
     } finally {

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { ServerDisconnectReason } from '../cstp/index.js';
 import type { Session } from '../session/session.js';
 import type { TakenOver } from '../tls/tls-connection.js';
 import { type DropReason, dropReasons, type TunnelCounters } from '../tunnel/counters.js';
@@ -69,7 +70,7 @@ export class WorkerTunnels {
   }
 
   /**
-   * Shutdown: every worker ends all its tunnels at once (TERMINATE to each client), instead of
+   * Shutdown: every worker ends all its tunnels at once (a DISCONNECT to each client), instead of
    * one `terminate` message per session; the sessions' own ends then send nothing.
    */
   shutdown(): void {
@@ -170,7 +171,7 @@ export class WorkerTunnels {
     tunnel.seen = [bytesIn, bytesOut, packetsIn, packetsOut];
   }
 
-  private terminateSerial(serial: number, reason: string): void {
+  private terminateSerial(serial: number, reason: ServerDisconnectReason): void {
     const tunnel = this.bySerial.get(serial);
     if (!tunnel || this.closing) return;
     try {

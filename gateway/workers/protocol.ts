@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { serverDisconnectReasons } from '../cstp/index.js';
 import { cipherSuite } from '../tls/cipher-suites.js';
 import type { SessionKeys } from '../tls/handshake-observer.js';
 
@@ -48,7 +49,8 @@ export const openMessage = z.strictObject({
 export const terminateMessage = z.strictObject({
   type: z.literal('terminate'),
   tunnel: z.number().int().min(0),
-  reason: z.string().max(256),
+  /** What the client is told (a DISCONNECT with this text): one of a fixed set. */
+  reason: z.enum(serverDisconnectReasons),
 });
 
 export const primaryMessage = z.discriminatedUnion('type', [

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { ServerDisconnectReason } from '../cstp/index.js';
 import type { Session } from '../session/session.js';
 import { type RecordLayerSetup, recordTransport } from '../tls/tls-connection.js';
 import type { PacketDevice } from '../tun/packet-device.js';
@@ -93,7 +94,7 @@ export class TunnelWorker {
    * so the ends are not reported one by one: tens of thousands of `closed` messages would only
    * delay the exit.
    */
-  close(reason: string): void {
+  close(reason: ServerDisconnectReason): void {
     this.closing = true;
     clearInterval(this.timer);
     this.tunnels.terminateAll(reason);
