@@ -13,14 +13,20 @@ import {
 import { type DeviceKey, makeDeviceKeys, prepareRequests } from './client-material.js';
 import { type LoadResult, runLoad } from './load.js';
 import { prefill } from './prefill.js';
+import { rsaMsPerEnrollment } from './rsa-cost.js';
+import { ServerCpu } from './server-cpu.js';
 import { type Validation, validate } from './validate.js';
 
 /**
  * `npm run bench:scep`: enrollments/s and latency of Outpost's SCEP server against micromdm
  * scepserver 2.1.0 on this machine in the same run, both with a 2048-bit CA, both fed the same
- * kind of precomputed PKCSReq messages over HTTP POST. Prints a table, then exactly one summary
- * line `scep: outpost=… scepserver=… ratio=… p99_ms=…` (Outpost at concurrency 16 vs scepserver
- * at concurrency 1, the only level at which scepserver answers correctly).
+ * kind of precomputed PKCSReq messages over HTTP POST. Prints a table, then
+ * `scep-cpu: ms_per_enrollment=… rsa_ms=… overhead=…`: the CPU (user + system) the Outpost
+ * processes (the appliance and its SCEP workers, not this load generator) spent per enrollment at
+ * concurrency 16, beside what the three RSA-2048 private-key operations of an enrollment cost
+ * per `openssl speed` in the same run (rsa-cost.ts), and their quotient; and last, exactly one
+ * summary line `scep: outpost=… scepserver=… ratio=… p99_ms=…` (Outpost at concurrency 16 vs
+ * scepserver at concurrency 1, the only level at which scepserver answers correctly).
  */
 const { values } = parseArgs({
   options: {
@@ -42,6 +48,8 @@ interface Row {
   server: string;
   load: LoadResult;
   check: Validation;
+  /** Server CPU seconds per enrollment during the timed phase, when the server's pid is known. */
+  cpuPerEnrollment?: number;
   note?: string;
 }
 
@@ -60,9 +68,15 @@ async function measure(
   count: number,
   concurrency: number,
   serials: Set<string>,
-  note?: string,
-  cnOf?: (i: number) => string,
+  extra: {
+    note?: string;
+    /** The subject CN of request i (directory users for the enrichment setup). */
+    cnOf?: (i: number) => string;
+    /** The server process: its CPU (and its children's) is measured during the timed phase. */
+    serverPid?: number;
+  } = {},
 ): Promise<Row> {
+  const { note, cnOf, serverPid } = extra;
   const certs = await caCerts(url);
   const requests = prepareRequests(
     keys,
@@ -72,14 +86,23 @@ async function measure(
     `${server}-c${concurrency}-${Date.now()}`,
     cnOf,
   );
+  const cpu = serverPid === undefined ? undefined : new ServerCpu(serverPid);
+  cpu?.start();
   const load = await runLoad(url, requests, concurrency);
+  const cpuSeconds = cpu?.stop();
   const check = validate(load, requests, certs, serials);
-  const row: Row = { server, load, check, ...(note ? { note } : {}) };
+  const row: Row = {
+    server,
+    load,
+    check,
+    ...(cpuSeconds === undefined ? {} : { cpuPerEnrollment: cpuSeconds / count }),
+    ...(note ? { note } : {}),
+  };
   printRow(row);
   return row;
 }
 
-function printRow({ server, load, check, note }: Row): void {
+function printRow({ server, load, check, cpuPerEnrollment, note }: Row): void {
   const cells = [
     server.padEnd(11),
     `c=${String(load.concurrency).padEnd(3)}`,
@@ -90,6 +113,7 @@ function printRow({ server, load, check, note }: Row): void {
     `ok ${check.issued}`,
     `failed ${check.failures}`,
     `dup-serials ${check.duplicateSerials}`,
+    ...(cpuPerEnrollment === undefined ? [] : [`cpu ${(cpuPerEnrollment * 1000).toFixed(2)} ms/enroll`]),
   ];
   console.log(cells.join('  ') + (note ? `  (${note})` : ''));
   for (const reason of [...load.httpErrorReasons, ...check.reasons]) console.log(`    failure: ${reason}`);
@@ -118,31 +142,28 @@ async function main(): Promise<void> {
   console.log(`preparing ${values.keys} device keys…`);
   const keys = await makeDeviceKeys(Number(values.keys));
   if (values['only-backends']) return measureBackends(keys);
+  const rsa = rsaMsPerEnrollment();
+  console.log(
+    `openssl speed rsa2048: ${rsa.signPerSecond.toFixed(1)} sign/s per core, ${rsa.ms.toFixed(3)} ms for an enrollment's 3 private-key operations`,
+  );
   const outpostSerials = new Set<string>();
   const rows: Row[] = [];
 
   let outpost = await startOutpost();
+  const measureOutpost = (concurrency: number, note?: string) =>
+    measure('outpost', outpost.scepUrl, keys, requestCount, concurrency, outpostSerials, {
+      serverPid: outpost.pid,
+      ...(note ? { note } : {}),
+    });
   try {
-    for (const concurrency of [1, 16, 64]) {
-      rows.push(await measure('outpost', outpost.scepUrl, keys, requestCount, concurrency, outpostSerials));
-    }
+    for (const concurrency of [1, 16, 64]) rows.push(await measureOutpost(concurrency));
     if (prefillCount > 0) {
       const dataDir = outpost.dataDir;
       await outpost.stop({ keepData: true });
       const seconds = await prefill(dataDir, prefillCount);
       console.log(`prefilled the inventory with ${prefillCount} certificates in ${seconds.toFixed(1)} s`);
       outpost = await startOutpost(dataDir);
-      rows.push(
-        await measure(
-          'outpost',
-          outpost.scepUrl,
-          keys,
-          requestCount,
-          16,
-          outpostSerials,
-          `${prefillCount} in inventory`,
-        ),
-      );
+      rows.push(await measureOutpost(16, `${prefillCount} in inventory`));
     }
   } finally {
     await outpost.stop();
@@ -164,6 +185,10 @@ async function main(): Promise<void> {
   const ours = rows.find((r) => r.server === 'outpost' && r.load.concurrency === 16)!;
   const theirs = rows.find((r) => r.server === 'scepserver' && r.load.concurrency === 1)!;
   const ratio = ours.load.perSecond / theirs.load.perSecond;
+  const cpuMs = ours.cpuPerEnrollment! * 1000;
+  console.log(
+    `scep-cpu: ms_per_enrollment=${cpuMs.toFixed(3)} rsa_ms=${rsa.ms.toFixed(3)} overhead=${(cpuMs / rsa.ms).toFixed(2)}`,
+  );
   console.log(
     `scep: outpost=${ours.load.perSecond.toFixed(1)} scepserver=${theirs.load.perSecond.toFixed(1)} ratio=${ratio.toFixed(2)} p99_ms=${ours.load.p99Ms.toFixed(1)}`,
   );
@@ -189,16 +214,9 @@ async function measureBackends(keys: DeviceKey[]): Promise<void> {
     const setup = await start();
     try {
       for (const concurrency of levels) {
-        const row = await measure(
-          setup.name,
-          setup.app.scepUrl,
-          keys,
-          count,
-          concurrency,
-          new Set(),
-          undefined,
-          setup.cnOf,
-        );
+        const row = await measure(setup.name, setup.app.scepUrl, keys, count, concurrency, new Set(), {
+          ...(setup.cnOf ? { cnOf: setup.cnOf } : {}),
+        });
         results.push({ name: setup.name, concurrency, row });
       }
     } finally {

@@ -29,6 +29,8 @@ export async function freePort(): Promise<number> {
 }
 
 export interface RunningAppliance {
+  /** The appliance process (its workers are its children). */
+  pid: number;
   dataDir: string;
   configFile: string;
   scepUrl: string;
@@ -105,6 +107,7 @@ export async function startAppliance(
     }
   };
   return {
+    pid: child.pid!,
     dataDir,
     configFile,
     scepUrl: `http://127.0.0.1:${scepPort}/scep`,
