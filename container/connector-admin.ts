@@ -12,14 +12,28 @@ export interface ConnectorAdmin {
     caPem: string;
     raPem: string;
   }>;
-  /** Imports existing CA (and optional RA) material from PEM files or a PKCS#12 file. */
+  /**
+   * Imports existing CA (and optional RA) material from PEM files or a PKCS#12 file, whose
+   * password is read from `passwordFile` or given (prompted for by the CLI).
+   */
   importCa(opts: {
     certFile?: string;
     keyFile?: string;
     pkcs12File?: string;
     passwordFile?: string;
+    password?: string;
     force?: boolean;
   }): Promise<{ caPem: string; raPem: string }>;
+  /**
+   * Writes the CA and RA with their keys to a PKCS#12 file (0600), for `importCa` on another
+   * node. File keys only: keys in a PKCS#11 token cannot leave it.
+   */
+  exportCa(opts: {
+    file: string;
+    passwordFile?: string;
+    password?: string;
+    force?: boolean;
+  }): Promise<{ file: string; caSubject: string }>;
   caInfo(): Promise<{
     subject: string;
     notAfter: Date;

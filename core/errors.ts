@@ -34,6 +34,11 @@ export const ErrorCodes = {
   unsupported: 'OUTPOST_ERR_UNSUPPORTED',
   /** The shared state database has a newer schema than this binary knows: upgrade this node first. */
   stateSchema: 'OUTPOST_ERR_STATE_SCHEMA',
+  /**
+   * The key store cannot be used: the PKCS#11 module does not load, the token is absent, the PIN
+   * is refused, a key the CA needs is not in it. Fixed by the operator, like a config error.
+   */
+  keyStore: 'OUTPOST_ERR_KEY_STORE',
   /** A bug or an unexpected state. */
   internal: 'OUTPOST_ERR_INTERNAL',
 } as const;

@@ -1,4 +1,3 @@
-import type { KeyObject } from 'node:crypto';
 import { DecodeError, ErrorCodes, OutpostError } from '../../core/errors.js';
 import { type CmsIdentifier, certificateRef, identifies, readCmsIdentifier } from './certificate-ref.js';
 import { type ContentCipherName, contentCipherByOid, decryptContent } from './content-ciphers.js';
@@ -17,11 +16,13 @@ import {
   smallIntegerValue,
 } from './der-reader.js';
 import { Oid } from './oids.js';
+import type { RecipientKey } from './recipient-key.js';
 import { type KeyTransportName, unwrapContentKey } from './rsa-key-transport.js';
 
 export interface EnvelopeRecipient {
   certDer: Uint8Array;
-  privateKey: KeyObject;
+  /** A node:crypto key, or a decrypter over a key kept elsewhere (a PKCS#11 token). */
+  privateKey: RecipientKey;
 }
 
 export interface DecryptedEnvelope {

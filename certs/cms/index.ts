@@ -27,5 +27,14 @@ export {
 } from './decrypt-enveloped-data.js';
 export { hashFromOid } from './digest-algorithms.js';
 export { Oid } from './oids.js';
+export {
+  checkPkcs1v15Lengths,
+  keyOrSynthetic,
+  type OaepHashName,
+  type RecipientKey,
+  type RsaKeyTransportDecrypter,
+  rejectionSecretFrom,
+  syntheticKey,
+} from './recipient-key.js';
 export type { KeyTransportName } from './rsa-key-transport.js';
 export { verifySignerInfo } from './verify-signer-info.js';

@@ -1,4 +1,4 @@
-import { constants, createHmac, type KeyObject, privateDecrypt, publicEncrypt } from 'node:crypto';
+import { constants, type KeyObject, privateDecrypt, publicEncrypt } from 'node:crypto';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { AlgorithmIdentifier } from './decode-signed-data.js';
 import {
@@ -12,12 +12,18 @@ import {
 } from './der-reader.js';
 import { algorithmIdentifier, contextConstructed, derNull, sequence } from './der-writer.js';
 import { Oid } from './oids.js';
+import {
+  checkPkcs1v15Lengths,
+  decryptFailed,
+  isKeyObject,
+  type OaepHashName,
+  type RecipientKey,
+  type RsaKeyTransportDecrypter,
+  rejectionSecretFrom,
+  syntheticKey,
+} from './recipient-key.js';
 
 export type KeyTransportName = 'rsa-pkcs1' | 'rsa-oaep-sha1' | 'rsa-oaep-sha256';
-
-function decryptFailed(detail: string, cause?: unknown): OutpostError {
-  return new OutpostError(ErrorCodes.decrypt, 'could not decrypt', { detail, cause });
-}
 
 /** Secret behind implicit rejection, derived once per private key (exporting a key is not free). */
 const rejectionSecrets = new WeakMap<KeyObject, Buffer>();
@@ -25,31 +31,10 @@ const rejectionSecrets = new WeakMap<KeyObject, Buffer>();
 function rejectionSecret(privateKey: KeyObject): Buffer {
   let secret = rejectionSecrets.get(privateKey);
   if (!secret) {
-    const d = privateKey.export({ format: 'jwk' }).d ?? '';
-    secret = createHmac('sha256', 'outpost cms implicit rejection').update(d).digest();
+    secret = rejectionSecretFrom(privateKey.export({ format: 'jwk' }).d ?? '');
     rejectionSecrets.set(privateKey, secret);
   }
   return secret;
-}
-
-/**
- * The key returned instead of an error when key transport fails (draft-irtf-cfrg-rsa-guidance,
- * implicit rejection): deterministic per (private key, ciphertext), so retries look alike, and
- * unpredictable without the private key. The caller then fails at content decryption exactly as with
- * a wrong key.
- */
-function syntheticKey(privateKey: KeyObject, encryptedKey: Buffer, length: number): Buffer {
-  const kdk = createHmac('sha256', rejectionSecret(privateKey)).update(encryptedKey).digest();
-  const blocks: Buffer[] = [];
-  for (let counter = 0; blocks.length * 32 < length; counter++) {
-    blocks.push(
-      createHmac('sha256', kdk)
-        .update(Buffer.from([counter]))
-        .update('key')
-        .digest(),
-    );
-  }
-  return Buffer.concat(blocks).subarray(0, length);
 }
 
 /** asymmetricKeyDetails builds a fresh object per call; the RA key is the same on every request. */
@@ -78,16 +63,15 @@ const isZero = (byte: number): number => ((byte - 1) >>> 8) & 1;
  */
 function unwrapPkcs1v15(privateKey: KeyObject, encryptedKey: Buffer, keyLength: number): Buffer {
   const k = modulusBytes(privateKey);
+  checkPkcs1v15Lengths(k, encryptedKey, keyLength);
   const separator = k - keyLength - 1;
-  // lengths are public: PS must be at least 8 bytes, the ciphertext exactly k bytes
-  if (separator < 10 || encryptedKey.length !== k) throw decryptFailed('key transport length mismatch');
   let em: Buffer;
   try {
     em = privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, encryptedKey);
   } catch (cause) {
     throw decryptFailed('RSA decryption failed', cause); // ciphertext >= modulus: public, not padding
   }
-  const synthetic = syntheticKey(privateKey, encryptedKey, keyLength);
+  const synthetic = syntheticKey(rejectionSecret(privateKey), encryptedKey, keyLength);
   let bad = em[0]! | (em[1]! ^ 0x02) | em[separator]!;
   for (let i = 2; i < separator; i++) bad |= isZero(em[i]!);
   const keepMask = ((bad | -bad) >> 31) ^ -1; // all ones when valid, 0 when not
@@ -113,10 +97,10 @@ function unwrapOaep(privateKey: KeyObject, encryptedKey: Buffer, keyLength: numb
   } catch {
     // fall through to implicit rejection
   }
-  return syntheticKey(privateKey, encryptedKey, keyLength);
+  return syntheticKey(rejectionSecret(privateKey), encryptedKey, keyLength);
 }
 
-const oaepHashes = new Map<string, string>([
+const oaepHashes = new Map<string, OaepHashName>([
   [Oid.sha1, 'sha1'],
   [Oid.sha256, 'sha256'],
   [Oid.sha384, 'sha384'],
@@ -127,7 +111,7 @@ const oaepHashes = new Map<string, string>([
  * RSAES-OAEP-params (RFC 8017 A.2.1): hashFunc [0], maskGenFunc [1], pSourceFunc [2], SHA-1 / MGF1-SHA-1
  * / empty label by default. node:crypto uses one hash for both, so MGF1's hash must equal hashFunc.
  */
-function oaepHash(parametersDer: Buffer | undefined): string {
+function oaepHash(parametersDer: Buffer | undefined): OaepHashName {
   if (!parametersDer || parametersDer.equals(derNull)) return 'sha1';
   return decoding('RSAES-OAEP-params', () => {
     const fields = sequenceItems(
@@ -177,20 +161,37 @@ export interface UnwrappedKey {
   keyTransport: KeyTransportName;
 }
 
+/** The two transports above over a node:crypto key; cached, so each key's secrets are derived once. */
+const keyObjectDecrypters = new WeakMap<KeyObject, RsaKeyTransportDecrypter>();
+
+export function keyObjectDecrypter(privateKey: KeyObject): RsaKeyTransportDecrypter {
+  let decrypter = keyObjectDecrypters.get(privateKey);
+  if (!decrypter) {
+    decrypter = {
+      modulusBytes: modulusBytes(privateKey),
+      unwrapPkcs1v15: (encryptedKey, keyLength) => unwrapPkcs1v15(privateKey, encryptedKey, keyLength),
+      unwrapOaep: (encryptedKey, keyLength, hash) => unwrapOaep(privateKey, encryptedKey, keyLength, hash),
+    };
+    keyObjectDecrypters.set(privateKey, decrypter);
+  }
+  return decrypter;
+}
+
 /** Recovers a content-encryption key of `keyLength` bytes; see the two transports above. */
 export function unwrapContentKey(
   algorithm: AlgorithmIdentifier,
-  privateKey: KeyObject,
+  recipientKey: RecipientKey,
   encryptedKey: Buffer,
   keyLength: number,
 ): UnwrappedKey {
+  const decrypter = isKeyObject(recipientKey) ? keyObjectDecrypter(recipientKey) : recipientKey;
   if (algorithm.oid === Oid.rsaEncryption) {
-    return { key: unwrapPkcs1v15(privateKey, encryptedKey, keyLength), keyTransport: 'rsa-pkcs1' };
+    return { key: decrypter.unwrapPkcs1v15(encryptedKey, keyLength), keyTransport: 'rsa-pkcs1' };
   }
   if (algorithm.oid === Oid.rsaesOaep) {
     const hash = oaepHash(algorithm.parametersDer);
     const keyTransport: KeyTransportName = hash === 'sha256' ? 'rsa-oaep-sha256' : 'rsa-oaep-sha1';
-    return { key: unwrapOaep(privateKey, encryptedKey, keyLength, hash), keyTransport };
+    return { key: decrypter.unwrapOaep(encryptedKey, keyLength, hash), keyTransport };
   }
   throw new OutpostError(ErrorCodes.unsupportedAlgorithm, 'unsupported key transport', {
     detail: algorithm.oid,

@@ -44,22 +44,43 @@ const MAX_CHAIN = 16;
  * friendlyName when given.
  */
 export function writePkcs12(entry: Pkcs12Entry, password: string, options: WritePkcs12Options): Buffer {
+  return writePkcs12Entries([entry], password, options);
+}
+
+/**
+ * Several keys in one file (as `openssl pkcs12 -export` cannot, but every reader of RFC 7292
+ * accepts): each entry's certificate bag, then its chain, all in the one encrypted bag list; one
+ * key bag per entry, paired with its certificate by localKeyId. `outpost ca export` writes the CA
+ * and its RA this way.
+ */
+export function writePkcs12Entries(
+  entries: readonly Pkcs12Entry[],
+  password: string,
+  options: WritePkcs12Options,
+): Buffer {
   const iterations = checkIterations(options.iterations ?? PKCS12_DEFAULT_ITERATIONS, 'PKCS#12 writer');
-  const chain = entry.chain ?? [];
-  checkEntry(entry, chain);
+  if (entries.length === 0) throw new OutpostError(ErrorCodes.badRequest, 'a PKCS#12 file needs a key');
+  for (const entry of entries) checkEntry(entry, entry.chain ?? []);
   const protector = protectorFor(options.protection, password, iterations);
-  const attributes = {
-    localKeyId: createHash('sha1').update(entry.certificate).digest(),
-    ...(entry.friendlyName !== undefined ? { friendlyName: entry.friendlyName } : {}),
-  };
-  const certificates = sequence(
-    certBag(entry.certificate, attributes),
-    ...chain.map((der) => certBag(der, {})),
+  const certBags: Buffer[] = [];
+  const keyBags: Buffer[] = [];
+  for (const entry of entries) {
+    const attributes = {
+      localKeyId: createHash('sha1').update(entry.certificate).digest(),
+      ...(entry.friendlyName !== undefined ? { friendlyName: entry.friendlyName } : {}),
+    };
+    certBags.push(
+      certBag(entry.certificate, attributes),
+      ...(entry.chain ?? []).map((der) => certBag(der, {})),
+    );
+    const pkcs8 = entry.privateKey.export({ type: 'pkcs8', format: 'der' });
+    keyBags.push(shroudedKeyBag(protector.encrypt(pkcs8), attributes));
+    pkcs8.fill(0);
+  }
+  const authSafe = sequence(
+    encryptedDataContentInfo(protector.encrypt(sequence(...certBags))),
+    dataContentInfo(sequence(...keyBags)),
   );
-  const pkcs8 = entry.privateKey.export({ type: 'pkcs8', format: 'der' });
-  const keys = sequence(shroudedKeyBag(protector.encrypt(pkcs8), attributes));
-  pkcs8.fill(0);
-  const authSafe = sequence(encryptedDataContentInfo(protector.encrypt(certificates)), dataContentInfo(keys));
   const pfx = sequence(smallInteger(3), dataContentInfo(authSafe), protector.mac(authSafe));
   if (pfx.length > Pkcs12Limits.maxBytes) {
     throw new OutpostError(ErrorCodes.limit, 'the PKCS#12 file would be larger than readers accept');

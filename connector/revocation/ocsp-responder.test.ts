@@ -40,7 +40,7 @@ describe('OcspResponder over the built-in CA and the SQLite inventory', () => {
     inventory = new SqliteInventory(openDatabase(':memory:'));
     ca = await BuiltinCa.open({ dir, keyAlgorithm: 'rsa-2048', inventory, clock: () => NOW });
     keeper = await OcspSignerKeeper.open({
-      dir,
+      store: ca.keyStore,
       ca: { cert: ca.caCertificate, signer: ca.caSigner },
       hash: 'sha256',
       clock: () => NOW,

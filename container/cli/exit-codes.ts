@@ -2,7 +2,10 @@ import { ErrorCodes, type OutpostError } from '../../core/errors.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
-/** Invalid configuration, and command-line usage errors (unknown option, missing argument). */
+/**
+ * Invalid configuration, command-line usage errors (unknown option, missing argument), and a key
+ * store that cannot be used (PKCS#11 module, token or PIN).
+ */
 export const EXIT_CONFIG = 2;
 export const EXIT_NOT_FOUND = 3;
 export const EXIT_CONFLICT = 4;
@@ -11,6 +14,7 @@ export const EXIT_CONFLICT = 4;
 export function exitCodeFor(error: OutpostError): number {
   switch (error.code) {
     case ErrorCodes.config:
+    case ErrorCodes.keyStore:
       return EXIT_CONFIG;
     case ErrorCodes.notFound:
       return EXIT_NOT_FOUND;

@@ -37,6 +37,10 @@ function fakeAdmin(overrides: Partial<ConnectorAdmin> = {}) {
   const admin: ConnectorAdmin = {
     initCa: vi.fn(async () => ({ caPem: 'CA-PEM\n', raPem: 'RA-PEM\n' })),
     importCa: vi.fn(async () => ({ caPem: 'CA-PEM\n', raPem: 'RA-PEM\n' })),
+    exportCa: vi.fn(async ({ file }: { file: string }) => ({
+      file,
+      caSubject: 'CN=Outpost Root CA,O=Outpost',
+    })),
     caInfo: vi.fn(async () => ({
       subject: 'CN=Outpost Root CA,O=Outpost',
       notAfter: new Date('2035-01-01T00:00:00Z'),
@@ -98,6 +102,16 @@ describe('connector verbs call ConnectorAdmin', () => {
       ['ca', 'import', '--pkcs12', 'ca.p12', '--password-file', 'pw', '--force'],
       'importCa',
       [{ pkcs12File: 'ca.p12', passwordFile: 'pw', force: true }],
+    ],
+    [
+      ['ca', 'import', 'ca.p12', '--password-file', 'pw'],
+      'importCa',
+      [{ pkcs12File: 'ca.p12', passwordFile: 'pw', force: false }],
+    ],
+    [
+      ['ca', 'export', '--pkcs12', 'out.p12', '--password-file', 'pw'],
+      'exportCa',
+      [{ file: 'out.p12', passwordFile: 'pw', force: false }],
     ],
     [['ca', 'show'], 'caInfo', []],
     [['certs', 'list'], 'listCertificates', [{ limit: 100 }]],
@@ -221,7 +235,7 @@ describe('errors and exit codes', () => {
     [['scep', 'challenge', '--profile', 'nope'], 3, /unknown profile nope \(known: device\)/],
     [['scep', 'challenge', '--ttl', '0'], 2, /--ttl/],
     [['ca', 'import', '--cert', 'c.pem'], 2, /--cert and --key go together/],
-    [['ca', 'import'], 2, /give --cert and --key, or --pkcs12/],
+    [['ca', 'import'], 2, /give --cert and --key, or a PKCS#12 file/],
     [['ca', 'import', '--cert', 'c', '--key', 'k', '--pkcs12', 'p'], 2, /not both/],
     [['ca', 'init', '--key-algorithm', 'dsa'], 2, /Allowed choices/],
     [['certs', 'list', '--status', 'bogus'], 2, /Allowed choices/],

@@ -5,6 +5,7 @@ import { boundedInt, filePath, listenAddress, section, uniqueList, urlWithScheme
 import { connectorSchema } from './schema-connector.js';
 import { gatewaySchema } from './schema-gateway.js';
 import { stateSchema } from './schema-state.js';
+import { keysSchema } from './schema-keys.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -127,6 +128,8 @@ const configObject = z.strictObject({
   connector: section(connectorSchema),
   /** Where the state a site's connectors share lives (schema-state.ts). */
   state: section(stateSchema),
+  /** Where the CA, RA and OCSP signing keys live: files (default) or a PKCS#11 token. */
+  keys: section(keysSchema),
   directories: z.preprocess(
     (v) => (v === null ? undefined : v),
     z

@@ -11,7 +11,7 @@ import type { OutpostConfig } from '../config/schema.js';
 const MAX_CHALLENGE_FILE_BYTES = 1024;
 
 /** A secret file: `echo secret > file` adds one newline, anything else is the secret. */
-async function readSecretFile(path: string, key: string): Promise<string> {
+export async function readSecretFile(path: string, key: string): Promise<string> {
   const data = await readFile(path).catch((cause: unknown) => {
     throw new OutpostError(ErrorCodes.config, `${key}: cannot read ${path}`, { cause });
   });

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { certificateThumbprint, parseCertificate } from '../../certs/certificate.js';
 import { toPem } from '../../certs/pem.js';
@@ -8,7 +8,8 @@ import { SqliteInventory } from '../../connector/store/inventory.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { OutpostConfig } from '../config/schema.js';
 import type { ConnectorAdmin } from '../connector-admin.js';
-import { builtinCaOptions, databasePath, openConnectorCore } from './connector-core.js';
+import { builtinCaOptions, caDirectory, databasePath, openConnectorCore } from './connector-core.js';
+import { openKeyStore } from './key-store-factory.js';
 
 const maxImportFileBytes = 1 << 20;
 
@@ -21,6 +22,18 @@ async function readBounded(path: string, what: string): Promise<Buffer> {
   return data;
 }
 
+/**
+ * A PKCS#12 password: given (the CLI prompted for it) or read from a file, where `echo secret >
+ * pw.txt` adds one newline and anything else in the file is the password.
+ */
+async function resolvePassword({ passwordFile, password }: { passwordFile?: string; password?: string }) {
+  if (password !== undefined) return password;
+  if (!passwordFile) throw new OutpostError(ErrorCodes.badRequest, 'a PKCS#12 password is needed');
+  const bytes = await readBounded(passwordFile, 'password');
+  if (bytes.length > 4096) throw new OutpostError(ErrorCodes.limit, 'the password file is larger than 4 KiB');
+  return bytes.toString('utf8').replace(/\r?\n$/, '');
+}
+
 function pems(ca: BuiltinCa): { caPem: string; raPem: string } {
   return {
     caPem: toPem('CERTIFICATE', ca.caCertificateDer),
@@ -28,14 +41,22 @@ function pems(ca: BuiltinCa): { caPem: string; raPem: string } {
   };
 }
 
-/** CA creation and import work on the files and database alone, before any CA exists. */
-async function withInventory<T>(
+/**
+ * CA creation and import work on the key store and database alone, before any CA exists; the
+ * options carry the store, closed when the work is done.
+ */
+async function withCaOptions<T>(
   config: OutpostConfig,
-  work: (inventory: SqliteInventory) => Promise<T>,
+  work: (options: ReturnType<typeof builtinCaOptions>) => Promise<T>,
 ): Promise<T> {
   const db = openDatabase(databasePath(config));
   try {
-    return await work(new SqliteInventory(db));
+    const keyStore = await openKeyStore(config, caDirectory(config));
+    try {
+      return await work(builtinCaOptions(config, new SqliteInventory(db), keyStore));
+    } finally {
+      keyStore.close();
+    }
   } finally {
     db.close();
   }
@@ -50,28 +71,18 @@ export async function openConnectorAdmin(config: OutpostConfig, logger: Logger):
   };
   return {
     initCa: ({ keyAlgorithm, force }) =>
-      withInventory(config, async (inventory) => {
-        const options = { ...builtinCaOptions(config, inventory), ...(keyAlgorithm ? { keyAlgorithm } : {}) };
+      withCaOptions(config, async (caOptions) => {
+        const options = { ...caOptions, ...(keyAlgorithm ? { keyAlgorithm } : {}) };
         return pems(await BuiltinCa.init(options, { force: force ?? false }));
       }),
-    importCa: ({ certFile, keyFile, pkcs12File, passwordFile, force }) =>
-      withInventory(config, async (inventory) => {
+    importCa: ({ certFile, keyFile, pkcs12File, passwordFile, password: given, force }) =>
+      withCaOptions(config, async (caOptions) => {
         if (pkcs12File) {
-          if (!passwordFile) throw new OutpostError(ErrorCodes.badRequest, '--pkcs12 needs --password-file');
-          const [der, passwordBytes] = await Promise.all([
+          const [der, password] = await Promise.all([
             readBounded(pkcs12File, 'PKCS#12'),
-            readBounded(passwordFile, 'password'),
+            resolvePassword({ passwordFile, password: given }),
           ]);
-          if (passwordBytes.length > 4096)
-            throw new OutpostError(ErrorCodes.limit, 'the password file is larger than 4 KiB');
-          // `echo secret > pw.txt` adds one newline; anything else in the file is the password
-          const password = passwordBytes.toString('utf8').replace(/\r?\n$/, '');
-          const ca = await BuiltinCa.importPkcs12(
-            builtinCaOptions(config, inventory),
-            { der, password },
-            { force: force ?? false },
-          );
-          return pems(ca);
+          return pems(await BuiltinCa.importPkcs12(caOptions, { der, password }, { force: force ?? false }));
         }
         if (!certFile || !keyFile)
           throw new OutpostError(ErrorCodes.badRequest, 'both --cert and --key are needed');
@@ -82,11 +93,31 @@ export async function openConnectorAdmin(config: OutpostConfig, logger: Logger):
         const material = certPem.toString('utf8');
         const blocks = material.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
         const ca = await BuiltinCa.importPem(
-          builtinCaOptions(config, inventory),
+          caOptions,
           { caCertPem: blocks[0] ?? material, caKeyPem: keyPem.toString('utf8') },
           { force: force ?? false },
         );
         return pems(ca);
+      }),
+    exportCa: ({ file, passwordFile, password: given, force }) =>
+      withCaOptions(config, async (caOptions) => {
+        if (!(await caOptions.keyStore.hasAny(['ca']))) {
+          throw new OutpostError(ErrorCodes.notFound, 'there is no CA to export (outpost ca init makes one)');
+        }
+        const password = await resolvePassword({ passwordFile, password: given });
+        const ca = await BuiltinCa.open(caOptions);
+        const der = await ca.exportPkcs12(password);
+        // 0600 like every key file; without --force an existing file is not replaced
+        await writeFile(file, der, { mode: 0o600, flag: force ? 'w' : 'wx' }).catch((cause: unknown) => {
+          const exists = (cause as NodeJS.ErrnoException).code === 'EEXIST';
+          throw new OutpostError(
+            exists ? ErrorCodes.conflict : ErrorCodes.config,
+            exists ? `${file} exists (use --force to replace it)` : `cannot write ${file}`,
+            { cause },
+          );
+        });
+        await chmod(file, 0o600);
+        return { file, caSubject: ca.caCertificate.subject.text };
       }),
     caInfo: async () => {
       const { ca } = await opened();

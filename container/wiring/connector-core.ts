@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { BuiltinCa } from '../../connector/ca/builtin/builtin-ca.js';
 import { OcspSignerKeeper } from '../../connector/ca/builtin/ocsp-signer.js';
 import type { CaBackend } from '../../connector/ca/ca-backend.js';
+import type { KeyStore } from '../../connector/ca/keys/key-store.js';
 import type { AuthorityEvents } from '../../connector/issuance/admission.js';
 import { Authority } from '../../connector/issuance/authority.js';
 import { ChallengeVerifier } from '../../connector/issuance/challenge/challenge-verifier.js';
@@ -22,6 +23,7 @@ import { directoryConfigFromEntry } from '../../directory/ldap-directory-config.
 import type { OutpostConfig } from '../config/schema.js';
 import { openCaBackend } from './ca-backend-factory.js';
 import { loadChallengeJwks } from './challenge-jwks.js';
+import { openKeyStore } from './key-store-factory.js';
 import { profilePolicies } from './profiles.js';
 
 /** Everything the connector role is made of, short of its network listener. */
@@ -52,10 +54,11 @@ export function caDirectory(config: OutpostConfig): string {
 }
 
 /** Options of the built-in CA from config; shared by `run` and the `ca …` verbs. */
-export function builtinCaOptions(config: OutpostConfig, inventory: SqliteInventory) {
+export function builtinCaOptions(config: OutpostConfig, inventory: SqliteInventory, keyStore: KeyStore) {
   const { ca, scep } = config.connector;
   return {
     dir: caDirectory(config),
+    keyStore,
     keyAlgorithm: ca.keyAlgorithm,
     caSubject: ca.subject,
     crlValidityHours: ca.crlValidityHours,
@@ -84,11 +87,13 @@ export async function openConnectorCore(
   }
   const db = openDatabase(databasePath(config));
   const directories: LdapDirectory[] = [];
+  let keyStore: KeyStore | undefined;
   try {
     const inventory = new SqliteInventory(db);
     const challengeStore = new SqliteChallengeStore(db);
     const pending = new SqlitePendingStore(db);
-    const ca = await BuiltinCa.open(builtinCaOptions(config, inventory));
+    keyStore = await openKeyStore(config, caDirectory(config));
+    const ca = await BuiltinCa.open(builtinCaOptions(config, inventory, keyStore));
     const ocsp = config.connector.ca.ocsp.enabled
       ? await openOcspResponder(config, ca, inventory, logger)
       : undefined;
@@ -133,11 +138,13 @@ export async function openConnectorCore(
       ...(ocsp ? { ocsp } : {}),
       close: () => {
         db.close();
+        ca.close();
         for (const d of directories) void d.close();
       },
     };
   } catch (e) {
     db.close();
+    keyStore?.close();
     for (const d of directories) void d.close();
     throw e;
   }
@@ -154,7 +161,7 @@ async function openOcspResponder(
   logger: Logger,
 ): Promise<OcspResponder> {
   const signing = await OcspSignerKeeper.open({
-    dir: caDirectory(config),
+    store: ca.keyStore,
     ca: { cert: ca.caCertificate, signer: ca.caSigner },
     hash: 'sha256',
     onRenewalError: (err) =>

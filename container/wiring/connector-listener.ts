@@ -22,7 +22,7 @@ import type { ConnectorMetrics } from './connector-metrics.js';
 function scepRa(core: ConnectorCore): ScepRa {
   return {
     certDer: core.ca.raCertificateDer,
-    privateKey: core.ca.raPrivateKey,
+    privateKey: core.ca.raDecryptionKey,
     signer: core.ca.raSigner,
     get caChainDer() {
       return core.backend.caChain();

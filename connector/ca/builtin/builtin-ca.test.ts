@@ -82,7 +82,7 @@ describe('BuiltinCa', () => {
     const ra = parseCertificate(ca.raCertificateDer);
     expect(ra.subject.text).toBe('CN=Outpost Root CA SCEP RA,O=Outpost');
     expect(ra).toMatchObject({ isCa: false, keyUsage: ['digitalSignature', 'keyEncipherment'] });
-    expect(ca.raPrivateKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    expect(ca.raCertificate.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
     expect(ca.raSigner.keyType).toBe('rsa');
     const out = openssl(
       ['verify', '-CAfile', 'ca.pem', '-attime', attime, 'ra.pem'],

@@ -1,4 +1,3 @@
-import type { KeyObject } from 'node:crypto';
 import {
   buildCertificate,
   type ParsedCertificate,
@@ -6,13 +5,18 @@ import {
   randomSerial,
   serialHex,
 } from '../../../certs/certificate.js';
-import { type KeyAlgorithm, keysMatch } from '../../../certs/keys.js';
+import type { RecipientKey } from '../../../certs/cms/index.js';
+import { type KeyAlgorithm, keysMatch, loadPrivateKey } from '../../../certs/keys.js';
+import { firstDer } from '../../../certs/pem.js';
 import { readPkcs12 } from '../../../certs/pkcs12/index.js';
+import { writePkcs12Entries } from '../../../certs/pkcs12/write-pkcs12.js';
 import type { HashName, Signer } from '../../../certs/signer.js';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
 import type { RevocationReason } from '../../../link/schema/revocation-reason.js';
 import type { Inventory } from '../../ports.js';
 import type { CaBackend, IssuedCertificate, IssueRequest } from '../ca-backend.js';
+import { FileKeyStore } from '../keys/file-key-store.js';
+import type { KeyStore } from '../keys/key-store.js';
 import { CrlPublisher } from './crl-publisher.js';
 import { ensurePrivateDir } from './files.js';
 import {
@@ -20,17 +24,18 @@ import {
   createCaMaterial,
   createRa,
   hasAnyMaterial,
+  importKeyed,
   type KeyedCertificate,
-  keyed,
-  keyedFromPem,
   loadMaterial,
   saveMaterial,
   saveRa,
 } from './material.js';
 
 export interface BuiltinCaOptions {
-  /** Holds ca.pem, ca.key, ra.pem, ra.key, crl.der; created 0700. */
+  /** Holds crl.der, and with file keys ca.pem, ca.key, ra.pem, ra.key; created 0700. */
   dir: string;
+  /** Where the CA, RA and OCSP keys live (the signer port); files in `dir` when absent. */
+  keyStore?: KeyStore;
   keyAlgorithm?: Extract<KeyAlgorithm, 'rsa-3072' | 'rsa-2048' | 'ec-p384'>;
   caSubject?: string;
   caValidityYears?: number;
@@ -69,6 +74,9 @@ const DAY_MS = 24 * 3600 * 1000;
 type Resolved = Required<Omit<BuiltinCaOptions, 'crlUrl' | 'ocspUrl'>> &
   Pick<BuiltinCaOptions, 'crlUrl' | 'ocspUrl'>;
 
+/** What `ca export` writes: the CA and its RA, each with its key, in one PKCS#12 file. */
+export const EXPORT_FRIENDLY_NAMES = { ca: 'Outpost CA', ra: 'Outpost SCEP RA' } as const;
+
 /**
  * The appliance's own CA. Material is parsed once at open; `issue()` does one private-key operation
  * and no I/O. Revocation regenerates the CRL from the inventory (the caller marks the inventory first).
@@ -88,8 +96,8 @@ export class BuiltinCa implements CaBackend {
   /** Loads the CA from `dir`, creating it (and the RA and a first CRL) on first start. */
   static async open(options: BuiltinCaOptions): Promise<BuiltinCa> {
     const opts = resolve(options);
-    if (!(await hasAnyMaterial(opts.dir))) return BuiltinCa.init(options, { force: false });
-    const loaded = await loadMaterial(opts.dir);
+    if (!(await hasAnyMaterial(opts.keyStore))) return BuiltinCa.init(options, { force: false });
+    const loaded = await loadMaterial(opts.keyStore);
     const ra = loaded.ra ?? (await BuiltinCa.newRa(opts, loaded.ca));
     return BuiltinCa.start(opts, { ca: loaded.ca, ra });
   }
@@ -97,9 +105,9 @@ export class BuiltinCa implements CaBackend {
   /** Creates new CA material; refuses to replace existing material unless `force`. */
   static async init(options: BuiltinCaOptions, { force }: { force: boolean }): Promise<BuiltinCa> {
     const opts = resolve(options);
-    await refuseOverwrite(opts.dir, force);
-    const material = await createCaMaterial({ ...opts, now: opts.clock() });
-    await saveMaterial(opts.dir, material);
+    await refuseOverwrite(opts, force);
+    const material = await createCaMaterial(opts.keyStore, { ...opts, now: opts.clock() });
+    await saveMaterial(opts.keyStore, material);
     return BuiltinCa.start(opts, material, { freshCrl: true });
   }
 
@@ -110,14 +118,27 @@ export class BuiltinCa implements CaBackend {
     { force }: { force: boolean } = { force: false },
   ): Promise<BuiltinCa> {
     const opts = resolve(options);
-    await refuseOverwrite(opts.dir, force);
-    const ca = keyedFromPem(m.caCertPem, m.caKeyPem, m.caKeyPassphrase);
-    if (!ca.cert.isCa) throw new OutpostError(ErrorCodes.config, 'imported certificate is not a CA');
+    await refuseOverwrite(opts, force);
+    const caCertDer = firstDer(m.caCertPem, 'CERTIFICATE');
+    if (!parseCertificate(caCertDer).isCa)
+      throw new OutpostError(ErrorCodes.config, 'imported certificate is not a CA');
+    const store = opts.keyStore;
+    const ca = await importKeyed(
+      store,
+      'ca',
+      caCertDer,
+      loadPrivateKey(m.caKeyPem, m.caKeyPassphrase).privateKey,
+    );
     const ra =
       m.raCertPem && m.raKeyPem
-        ? keyedFromPem(m.raCertPem, m.raKeyPem, m.raKeyPassphrase)
-        : await createRa(ca, opts.hash, opts.clock());
-    await saveMaterial(opts.dir, { ca, ra });
+        ? await importKeyed(
+            store,
+            'ra',
+            firstDer(m.raCertPem, 'CERTIFICATE'),
+            loadPrivateKey(m.raKeyPem, m.raKeyPassphrase).privateKey,
+          )
+        : await createRa(store, ca, opts.hash, opts.clock());
+    await saveMaterial(store, { ca, ra });
     return BuiltinCa.start(opts, { ca, ra }, { freshCrl: true });
   }
 
@@ -135,34 +156,38 @@ export class BuiltinCa implements CaBackend {
     { force }: { force: boolean } = { force: false },
   ): Promise<BuiltinCa> {
     const opts = resolve(options);
-    await refuseOverwrite(opts.dir, force);
+    await refuseOverwrite(opts, force);
     const { certificates, keys } = readPkcs12(der, password);
-    const keyedCerts = certificates.flatMap((certDer) => {
+    const withKeys = certificates.flatMap((certDer) => {
       const cert = parseCertificate(certDer);
       const key = keys.find((k) => keysMatch(k.privateKey, cert.publicKey));
-      return key ? [keyed(certDer, { privateKey: key.privateKey, publicKey: cert.publicKey })] : [];
+      return key ? [{ cert, privateKey: key.privateKey }] : [];
     });
-    const ca = keyedCerts.find((k) => k.cert.isCa);
-    if (!ca) {
+    const caEntry = withKeys.find((k) => k.cert.isCa);
+    if (!caEntry) {
       throw new OutpostError(
         ErrorCodes.config,
         'the PKCS#12 file holds no CA certificate (basicConstraints CA) together with its private key',
       );
     }
-    const ra =
-      keyedCerts.find(
-        (k) =>
-          !k.cert.isCa &&
-          k.cert.keyUsage.includes('keyEncipherment') &&
-          k.cert.issuer.der.equals(ca.cert.subject.der),
-      ) ?? (await createRa(ca, opts.hash, opts.clock()));
-    await saveMaterial(opts.dir, { ca, ra });
+    const raEntry = withKeys.find(
+      (k) =>
+        !k.cert.isCa &&
+        k.cert.keyUsage.includes('keyEncipherment') &&
+        k.cert.issuer.der.equals(caEntry.cert.subject.der),
+    );
+    const store = opts.keyStore;
+    const ca = await importKeyed(store, 'ca', caEntry.cert.der, caEntry.privateKey);
+    const ra = raEntry
+      ? await importKeyed(store, 'ra', raEntry.cert.der, raEntry.privateKey)
+      : await createRa(store, ca, opts.hash, opts.clock());
+    await saveMaterial(store, { ca, ra });
     return BuiltinCa.start(opts, { ca, ra }, { freshCrl: true });
   }
 
   private static async newRa(opts: Resolved, ca: KeyedCertificate): Promise<KeyedCertificate> {
-    const ra = await createRa(ca, opts.hash, opts.clock());
-    await saveRa(opts.dir, ra);
+    const ra = await createRa(opts.keyStore, ca, opts.hash, opts.clock());
+    await saveRa(opts.keyStore, ra);
     return ra;
   }
 
@@ -171,6 +196,8 @@ export class BuiltinCa implements CaBackend {
     m: CaMaterial,
     o: { freshCrl?: boolean } = {},
   ): Promise<BuiltinCa> {
+    // with keys in a token, a node's CA directory (for the CRL) may not exist yet
+    await ensurePrivateDir(opts.dir);
     const ca = new BuiltinCa(opts, m.ca, m.ra);
     if (o.freshCrl) await ca.crl.regenerate(opts.clock());
     else await ca.crl.load(opts.clock());
@@ -194,11 +221,45 @@ export class BuiltinCa implements CaBackend {
   get raCertificate(): ParsedCertificate {
     return this.ra.cert;
   }
-  get raPrivateKey(): KeyObject {
-    return this.ra.privateKey;
+  /** Decrypts SCEP requests: the RA's key object (file keys) or a decrypter into the token. */
+  get raDecryptionKey(): RecipientKey {
+    const key = this.ra.key.decryptionKey;
+    if (!key) throw new OutpostError(ErrorCodes.config, 'the SCEP RA key is not an RSA key');
+    return key;
+  }
+  get keyStore(): KeyStore {
+    return this.opts.keyStore;
   }
   get raSigner(): Signer {
     return this.ra.signer;
+  }
+
+  /**
+   * The CA and its RA with their private keys as one PKCS#12 file (RFC 7292, PBES2/AES-256 and
+   * a SHA-256 MAC), which `importPkcs12` on another node reads back. File keys only: a token's
+   * keys never leave it (the store refuses).
+   */
+  async exportPkcs12(password: string): Promise<Buffer> {
+    const store = this.opts.keyStore;
+    const [caKey, raKey] = [await store.exportPrivateKey('ca'), await store.exportPrivateKey('ra')];
+    return writePkcs12Entries(
+      [
+        { privateKey: caKey, certificate: this.ca.cert.der, friendlyName: EXPORT_FRIENDLY_NAMES.ca },
+        {
+          privateKey: raKey,
+          certificate: this.ra.cert.der,
+          chain: [this.ca.cert.der],
+          friendlyName: EXPORT_FRIENDLY_NAMES.ra,
+        },
+      ],
+      password,
+      { protection: 'modern' },
+    );
+  }
+
+  /** Lets go of the key store (a PKCS#11 session); the CA signs nothing after this. */
+  close(): void {
+    this.opts.keyStore.close();
   }
 
   // ---- CaBackend ----------------------------------------------------------------------------
@@ -272,18 +333,20 @@ export class BuiltinCa implements CaBackend {
 }
 
 function resolve(o: BuiltinCaOptions): Resolved {
+  const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as BuiltinCaOptions;
   return {
     ...DEFAULTS,
     clock: () => new Date(),
-    ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
+    ...given,
+    keyStore: o.keyStore ?? new FileKeyStore(o.dir),
   } as Resolved;
 }
 
-async function refuseOverwrite(dir: string, force: boolean): Promise<void> {
-  await ensurePrivateDir(dir);
-  if (!force && (await hasAnyMaterial(dir))) {
+async function refuseOverwrite(opts: Resolved, force: boolean): Promise<void> {
+  await ensurePrivateDir(opts.dir);
+  if (!force && (await hasAnyMaterial(opts.keyStore))) {
     throw new OutpostError(ErrorCodes.conflict, 'CA material already exists (use force to replace it)', {
-      detail: dir,
+      detail: opts.keyStore.kind === 'file' ? opts.dir : 'in the PKCS#11 token',
     });
   }
 }

@@ -27,7 +27,12 @@ describe('OcspSignerKeeper', () => {
     now = NOW;
     const inventory = new SqliteInventory(openDatabase(':memory:'));
     ca = await BuiltinCa.open({ dir, keyAlgorithm: 'rsa-2048', inventory, clock: () => now });
-    options = { dir, ca: { cert: ca.caCertificate, signer: ca.caSigner }, hash: 'sha256', clock: () => now };
+    options = {
+      store: ca.keyStore,
+      ca: { cert: ca.caCertificate, signer: ca.caSigner },
+      hash: 'sha256',
+      clock: () => now,
+    };
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 

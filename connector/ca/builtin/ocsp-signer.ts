@@ -5,19 +5,18 @@ import {
   randomSerial,
 } from '../../../certs/certificate.js';
 import { derNull } from '../../../certs/der-writer.js';
-import { generateKeyPair, privateKeyToPem, spkiDer } from '../../../certs/keys.js';
+import { spkiDer } from '../../../certs/keys.js';
 import { formatRfc4514 } from '../../../certs/name.js';
 import { Oid } from '../../../certs/oids.js';
-import { toPem } from '../../../certs/pem.js';
 import type { HashName, Signer } from '../../../certs/signer.js';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
 import type { OcspSigningIdentity, OcspSigningSource } from '../../revocation/ocsp-signing.js';
-import { CaFiles, pathIn, readIfExists, writeFileAtomic } from './files.js';
-import { type KeyedCertificate, keyed, keyedFromPem } from './material.js';
+import type { KeyStore } from '../keys/key-store.js';
+import { type KeyedCertificate, keyed } from './material.js';
 
 export interface OcspSignerOptions {
-  /** The CA directory: ocsp.pem (0644) and ocsp.key (0600) live beside ca.pem. */
-  dir: string;
+  /** The CA's key store: the responder's key and certificate live beside the CA's (role `ocsp`). */
+  store: KeyStore;
   ca: { cert: ParsedCertificate; signer: Signer };
   hash: HashName;
   /** Lifetime of each signing certificate; renewed when a third of it remains. */
@@ -39,7 +38,7 @@ const SUFFIX = ' OCSP Signer';
  * once a lifetime instead of signing every response.
  *
  * Made on first start; renewed lazily, on the first request after two thirds of its lifetime.
- * Several processes (SCEP workers, CLI verbs) share the directory: a process first adopts a
+ * Several processes (SCEP workers, CLI verbs, other nodes on one token) share the key store: a process first adopts a
  * newer certificate another one wrote, and only makes its own when there is none; if two renew at
  * once, each answers with its own (both are valid) and the last one written is what the next
  * start loads.
@@ -53,7 +52,7 @@ export class OcspSignerKeeper implements OcspSigningSource {
     private signer: KeyedCertificate,
   ) {}
 
-  /** Loads the certificate from the CA directory, or makes one when absent, unusable or due. */
+  /** Loads the certificate from the key store, or makes one when absent, unusable or due. */
   static async open(options: OcspSignerOptions): Promise<OcspSignerKeeper> {
     const o = { lifetimeMs: DEFAULT_LIFETIME_MS, clock: () => new Date(), ...options };
     const now = o.clock();
@@ -95,18 +94,15 @@ function isDue(cert: ParsedCertificate, ca: ParsedCertificate, now: Date): boole
 }
 
 /**
- * The pair on disk when it is complete, matches, was issued by this CA for OCSP signing and is
+ * The stored pair when it is complete, matches, was issued by this CA for OCSP signing and is
  * not due; undefined otherwise (a replaced CA, a half-written pair, an expired certificate).
  */
 async function loadUsable(o: OcspSignerOptions, now: Date): Promise<KeyedCertificate | undefined> {
-  const [cert, key] = await Promise.all([
-    readIfExists(pathIn(o.dir, CaFiles.ocspCert)),
-    readIfExists(pathIn(o.dir, CaFiles.ocspKey)),
-  ]);
-  if (!cert || !key) return undefined;
   let loaded: KeyedCertificate;
   try {
-    loaded = keyedFromPem(cert.toString('utf8'), key.toString('utf8'));
+    const stored = await o.store.load('ocsp');
+    if (!stored) return undefined;
+    loaded = keyed(stored.certDer, stored.key);
   } catch {
     return undefined;
   }
@@ -122,13 +118,13 @@ async function loadUsable(o: OcspSignerOptions, now: Date): Promise<KeyedCertifi
 
 async function createAndSave(o: Required<Omit<OcspSignerOptions, 'onRenewalError'>>, now: Date) {
   // Same key family as the CA, so that any client that can check the CA can check responses.
-  const keys = await generateKeyPair(o.ca.signer.keyType === 'ec' ? 'ec-p256' : 'rsa-2048');
+  const key = await o.store.generate('ocsp', o.ca.signer.keyType === 'ec' ? 'ec-p256' : 'rsa-2048');
   const notBefore = new Date(Math.floor((now.getTime() - BACKDATE_MS) / 1000) * 1000);
   const notAfter = new Date(Math.min(now.getTime() + o.lifetimeMs, o.ca.cert.notAfter.getTime()));
   const der = buildCertificate(
     {
       subject: signerSubject(o.ca.cert),
-      spkiDer: spkiDer(keys.publicKey),
+      spkiDer: spkiDer(key.signer.publicKey),
       issuer: o.ca.cert,
       serial: randomSerial(),
       notBefore,
@@ -141,10 +137,9 @@ async function createAndSave(o: Required<Omit<OcspSignerOptions, 'onRenewalError
     o.ca.signer,
     o.hash,
   );
-  const signer = keyed(der, keys);
-  // Key first (0600, DESIGN rule 6), then the certificate, so no certificate is without its key.
-  await writeFileAtomic(pathIn(o.dir, CaFiles.ocspKey), privateKeyToPem(keys.privateKey), 0o600);
-  await writeFileAtomic(pathIn(o.dir, CaFiles.ocspCert), toPem('CERTIFICATE', der), 0o600);
+  const signer = keyed(der, key);
+  // Other processes may still sign with the previous key until they adopt this one.
+  await o.store.save('ocsp', key, der, { retire: 'expired', now });
   return signer;
 }
 

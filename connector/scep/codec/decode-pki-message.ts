@@ -8,6 +8,7 @@ import {
   hashFromOid,
   type KeyTransportName,
   Oid,
+  type RecipientKey,
   verifySignerInfo,
 } from '../../../certs/cms/index.js';
 import type { HashName } from '../../../certs/signer.js';
@@ -19,7 +20,8 @@ import { readDecimal, readNonce, readString } from './scep-attributes.js';
 export interface DecodePkiMessageOptions {
   /** The RA certificate the client encrypted to (from GetCACert). */
   raCertDer: Uint8Array;
-  raPrivateKey: KeyObject;
+  /** The RA's private key, or a decrypter over an RA key in a token. */
+  raPrivateKey: RecipientKey;
   /** Upper bound of the whole message. */
   maxBytes: number;
 }

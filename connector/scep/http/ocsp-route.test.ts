@@ -35,7 +35,7 @@ describe('OCSP over HTTP (RFC 6960 A.1)', () => {
     const inventory = new SqliteInventory(openDatabase(':memory:'));
     const ca = await BuiltinCa.open({ dir, keyAlgorithm: 'ec-p384', inventory });
     const signing = await OcspSignerKeeper.open({
-      dir,
+      store: ca.keyStore,
       ca: { cert: ca.caCertificate, signer: ca.caSigner },
       hash: 'sha256',
     });

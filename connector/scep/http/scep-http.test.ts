@@ -68,7 +68,7 @@ beforeAll(async () => {
   });
   const ra = {
     certDer: ca.raCertificateDer,
-    privateKey: ca.raPrivateKey,
+    privateKey: ca.raDecryptionKey,
     signer: ca.raSigner,
     caChainDer: ca.caChain(),
     currentCrl: () => ca.currentCrl(),

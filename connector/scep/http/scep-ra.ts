@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import type { RecipientKey } from '../../../certs/cms/index.js';
 import type { Signer } from '../../../certs/signer.js';
 
 /**
@@ -7,7 +7,8 @@ import type { Signer } from '../../../certs/signer.js';
  */
 export interface ScepRa {
   certDer: Buffer;
-  privateKey: KeyObject;
+  /** Decrypts requests: a node:crypto key, or a decrypter over an RA key in a PKCS#11 token. */
+  privateKey: RecipientKey;
   signer: Signer;
   /** Issuing CA first, root last. */
   caChainDer: Buffer[];
