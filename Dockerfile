@@ -21,11 +21,12 @@ COPY package.json package-lock.json ./
 #   --build-arg NPM_EXTRA_CA="$(cat /usr/local/share/ca-certificates/*.crt)"
 # Only this build stage sees it; the runtime image below does not inherit it.
 ARG NPM_EXTRA_CA=""
-# --ignore-scripts: "prepare" would build before the sources are copied; the one install script
-# we need (better-sqlite3's) is run explicitly, which also keeps this layer cacheable.
+# --ignore-scripts: "prepare" would build before the sources are copied; the install scripts
+# we need (better-sqlite3's, and pkcs11js's for keys.store pkcs11) are run explicitly, which also
+# keeps this layer cacheable.
 RUN if [ -n "$NPM_EXTRA_CA" ]; then printf '%s\n' "$NPM_EXTRA_CA" > /tmp/npm-extra-ca.pem \
       && export NODE_EXTRA_CA_CERTS=/tmp/npm-extra-ca.pem; fi \
- && npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3 \
+ && npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3 pkcs11js \
  && rm -f /tmp/npm-extra-ca.pem
 # Sources only: .dockerignore keeps node_modules, dist, tests, bench and .git out.
 COPY . .
@@ -35,7 +36,9 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund \
  && cd node_modules/better-sqlite3 \
  && mv build/Release/better_sqlite3.node /tmp/ \
  && rm -rf build deps src \
- && mkdir -p build/Release && mv /tmp/better_sqlite3.node build/Release/
+ && mkdir -p build/Release && mv /tmp/better_sqlite3.node build/Release/ \
+ && cd ../pkcs11js && mv build/Release/pkcs11.node /tmp/ && rm -rf build src \
+ && mkdir -p build/Release && mv /tmp/pkcs11.node build/Release/
 
 # ---- runtime -----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE}

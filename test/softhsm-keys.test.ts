@@ -34,7 +34,12 @@ describe('PKCS#11 key store on SoftHSM2', () => {
   let hsm: SoftHsm;
   let root: string;
   const PIN = '246810';
-  const tokens = { ca: 'outpost-ca-test', imported: 'outpost-import-test', other: 'outpost-other' };
+  const tokens = {
+    ca: 'outpost-ca-test',
+    imported: 'outpost-import-test',
+    moved: 'outpost-moved',
+    other: 'outpost-other',
+  };
   const open = (label: string) =>
     Pkcs11KeyStore.open({ module: SOFTHSM_MODULE, tokenLabel: label, pin: PIN });
 
@@ -105,6 +110,43 @@ describe('PKCS#11 key store on SoftHSM2', () => {
       ),
     ).rejects.toMatchObject({ code: ErrorCodes.conflict });
     again.close();
+  });
+
+  it('ca import moves a file CA (its `ca export` file) into the token; the keys become non-extractable', async () => {
+    const fileCa = await BuiltinCa.init(
+      { dir: join(root, 'file-ca'), keyAlgorithm: 'rsa-2048', inventory: inventory() },
+      { force: false },
+    );
+    const der = await fileCa.exportPkcs12('into the token');
+    const ca = await BuiltinCa.importPkcs12(
+      { dir: join(root, 'token-ca'), keyStore: open(tokens.moved), inventory: inventory() },
+      { der, password: 'into the token' },
+    );
+    expect(ca.caCertificateDer).toEqual(fileCa.caCertificateDer);
+    expect(ca.raCertificateDer).toEqual(fileCa.raCertificateDer);
+    ca.close();
+    const token = Pkcs11Token.open({ module: SOFTHSM_MODULE, tokenLabel: tokens.moved, pin: PIN });
+    try {
+      const keys = findObjects(token, pkcs11js.CKO_PRIVATE_KEY, []);
+      expect(keys).toHaveLength(2);
+      for (const key of keys) {
+        const [sensitive, extractable] = attributeBuffers(token, key, [
+          pkcs11js.CKA_SENSITIVE,
+          pkcs11js.CKA_EXTRACTABLE,
+        ]);
+        expect([sensitive![0], extractable![0]]).toEqual([1, 0]);
+      }
+    } finally {
+      token.release();
+    }
+    const reopened = await BuiltinCa.open({
+      dir: join(root, 'token-ca'),
+      keyStore: open(tokens.moved),
+      inventory: inventory(),
+    });
+    const signature = reopened.caSigner.sign(Buffer.from('tbs'), 'sha256');
+    expect(verify('sha256', Buffer.from('tbs'), fileCa.caCertificate.publicKey, signature)).toBe(true);
+    reopened.close();
   });
 
   it('issues certificates and CRLs with the CA key in the token (EC P-384), and openssl verifies both', async () => {
