@@ -1,71 +1,25 @@
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestPki } from '../certs/testing/test-pki.js';
 import { enrollDevice } from './testing/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './testing/gateway-appliance.js';
 import { isRoot, VpnTopology } from './testing/netns.js';
 import { startOpenconnect } from './testing/openconnect.js';
 import { requirePeers } from './testing/peers.js';
-import { openssl } from './testing/run.js';
 
 requirePeers('openconnect', 'ip', 'sysctl', 'ping', 'openssl');
 
-/** A server certificate for 10.200.1.1 signed by a throw-away CA, as a PKCS#12 file. */
-async function serverPkcs12(dir: string, name: string, caKey: string, caCert: string): Promise<string> {
-  const key = join(dir, `${name}.key`);
-  const csr = join(dir, `${name}.csr`);
-  const cert = join(dir, `${name}.pem`);
-  const ext = join(dir, `${name}.ext`);
-  writeFileSync(ext, 'subjectAltName=IP:10.200.1.1\nextendedKeyUsage=serverAuth\n');
-  await openssl([
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-subj',
-    `/CN=${name}`,
-    '-out',
-    csr,
-  ]);
-  await openssl([
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    caCert,
-    '-CAkey',
-    caKey,
-    '-CAcreateserial',
-    '-days',
-    '30',
-    '-extfile',
-    ext,
-    '-out',
-    cert,
-  ]);
-  const p12 = join(dir, `${name}.p12`);
-  await openssl([
-    'pkcs12',
-    '-export',
-    '-inkey',
-    key,
-    '-in',
-    cert,
-    '-certfile',
-    caCert,
-    '-passout',
-    'pass:p12-secret',
-    '-out',
-    p12,
-  ]);
-  return p12;
+/** A server certificate for 10.200.1.1 signed by the throw-away CA, as a PKCS#12 file. */
+function serverPkcs12(pki: TestPki, name: string): string {
+  pki.issue(name, {
+    issuer: 'ca',
+    subject: `/CN=${name}`,
+    days: 30,
+    extensions: ['subjectAltName=IP:10.200.1.1', 'extendedKeyUsage=serverAuth'],
+  });
+  pki.pkcs12(name, 'p12-secret', ['-certfile', 'ca.pem']);
+  return pki.path(`${name}.p12`);
 }
 
 // The gateway's certificate from a PKCS#12 file, replaced while a client is connected: new
@@ -77,32 +31,16 @@ describe.skipIf(!isRoot())(
     let app: GatewayAppliance;
     let dir: string;
     let caCert: string;
-    let caKey: string;
+    let pki: TestPki;
     let p12: string;
 
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'outpost-p12-'));
-      caKey = join(dir, 'ca.key');
-      caCert = join(dir, 'ca.pem');
-      await openssl([
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        caKey,
-        '-subj',
-        '/CN=TLS test CA',
-        '-days',
-        '30',
-        '-out',
-        caCert,
-      ]);
+      pki = new TestPki({ prefix: 'outpost-p12-' });
+      dir = pki.dir;
+      caCert = pki.path('ca.pem');
+      pki.selfSigned('ca', { subject: '/CN=TLS test CA', days: 30 });
       p12 = join(dir, 'gateway.p12');
-      renameSync(await serverPkcs12(dir, 'first', caKey, caCert), p12);
+      renameSync(serverPkcs12(pki, 'first'), p12);
       writeFileSync(join(dir, 'p12-password'), 'p12-secret\n', { mode: 0o600 });
       topology = await VpnTopology.create();
       app = await startGatewayAppliance(topology, {
@@ -112,6 +50,7 @@ describe.skipIf(!isRoot())(
     afterAll(async () => {
       await app?.stop();
       await topology?.destroy();
+      pki?.cleanup();
     });
 
     async function servedSubject(): Promise<string> {
@@ -131,7 +70,7 @@ describe.skipIf(!isRoot())(
         auth: { kind: 'certificate', ...device },
       });
       try {
-        renameSync(await serverPkcs12(dir, 'second', caKey, caCert), p12);
+        renameSync(serverPkcs12(pki, 'second'), p12);
         let subject = '';
         for (let i = 0; i < 30 && !subject.includes('second'); i++) {
           await new Promise((r) => setTimeout(r, 500));

@@ -6,7 +6,7 @@ import { decodeSignedData } from './decode-signed-data.js';
 import { decryptEnvelopedData } from './decrypt-enveloped-data.js';
 import { printableString } from './der-writer.js';
 import { Oid } from './oids.js';
-import { fixture, fixtureKey, fixtureSigner, legacyProviders, openssl } from './test-support.js';
+import { fixture, fixtureKey, fixtureSigner, legacyProviders, openssl } from './testing/fixtures.js';
 import { verifySignerInfo } from './verify-signer-info.js';
 
 const content = Buffer.from('outpost signed content');

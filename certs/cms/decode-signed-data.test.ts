@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import { decodeSignedData } from './decode-signed-data.js';
 import { Oid } from './oids.js';
-import { fixture } from './test-support.js';
+import { fixture } from './testing/fixtures.js';
 import { verifySignerInfo } from './verify-signer-info.js';
 
 const content = fixture('content.txt');

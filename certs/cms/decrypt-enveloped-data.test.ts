@@ -5,7 +5,7 @@ import { certificateRef } from './certificate-ref.js';
 import { decryptEnvelopedData } from './decrypt-enveloped-data.js';
 import { Oid } from './oids.js';
 import { unwrapContentKey } from './rsa-key-transport.js';
-import { fixture, fixtureKey } from './test-support.js';
+import { fixture, fixtureKey } from './testing/fixtures.js';
 
 const content = fixture('content.txt');
 const recipient = { certDer: fixture('rsa.crt.der'), privateKey: fixtureKey('rsa.key') };

@@ -4,12 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import { keysMatch, loadPrivateKey } from '../keys.js';
 import { firstDer } from '../pem.js';
+import { caHierarchyPki } from '../testing/pki-presets.js';
+import { buildPlainPkcs12 } from '../testing/plain-pkcs12.js';
+import type { TestPki } from '../testing/test-pki.js';
 import { readPkcs12 } from './read-pkcs12.js';
-import { buildPlainPkcs12, TestPki } from './test-pki.js';
 
 let pki: TestPki;
 beforeAll(() => {
-  pki = new TestPki();
+  pki = caHierarchyPki();
 });
 afterAll(() => pki.cleanup());
 
@@ -29,7 +31,7 @@ function expectCode(run: () => unknown, code: string): OutpostError {
 
 describe('readPkcs12 with files from openssl pkcs12 -export', () => {
   it('reads the default (PBES2 AES-256-CBC, PBKDF2-SHA256, SHA-256 MAC) with its attributes', () => {
-    const der = pki.export('root', 'correct horse', ['-name', 'Outpost CA']);
+    const der = pki.pkcs12('root', 'correct horse', ['-name', 'Outpost CA']);
     const { certificates, keys } = readPkcs12(der, 'correct horse');
     expect(certificates).toEqual([certDer('root')]);
     expect(keys).toHaveLength(1);
@@ -58,14 +60,14 @@ describe('readPkcs12 with files from openssl pkcs12 -export', () => {
     ['no MAC', ['-nomac']],
     ['many iterations', ['-iter', '20000', '-maciter']],
   ])('reads %s', (_name, options) => {
-    const { certificates, keys } = readPkcs12(pki.export('root', 'pw', options), 'pw');
+    const { certificates, keys } = readPkcs12(pki.pkcs12('root', 'pw', options), 'pw');
     expect(certificates).toEqual([certDer('root')]);
     expect(keys).toHaveLength(1);
     expect(keysMatch(keys[0]!.privateKey, publicKeyOf('root'))).toBe(true);
   });
 
   it('reads an EC key with its chain (issuing CA + root)', () => {
-    const der = pki.export('inter', 'pw', ['-certfile', 'root.pem']);
+    const der = pki.pkcs12('inter', 'pw', ['-certfile', 'root.pem']);
     const { certificates, keys } = readPkcs12(der, 'pw');
     expect(certificates).toHaveLength(2);
     expect(certificates).toContainEqual(certDer('inter'));
@@ -77,41 +79,41 @@ describe('readPkcs12 with files from openssl pkcs12 -export', () => {
 
   it('encodes passwords as OpenSSL does: BMPString for the MAC, UTF-8 for PBES2, and the empty password', () => {
     const unicode = 'pässwörd € 🔑';
-    expect(readPkcs12(pki.export('root', unicode), unicode).keys).toHaveLength(1);
+    expect(readPkcs12(pki.pkcs12('root', unicode), unicode).keys).toHaveLength(1);
     expect(
       readPkcs12(
-        pki.export('root', unicode, ['-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES']),
+        pki.pkcs12('root', unicode, ['-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES']),
         unicode,
       ).keys,
     ).toHaveLength(1);
-    expect(readPkcs12(pki.export('root', ''), '').keys).toHaveLength(1);
+    expect(readPkcs12(pki.pkcs12('root', ''), '').keys).toHaveLength(1);
   });
 
   it('reports a wrong password as badSignature, with or without a MAC', () => {
-    expectCode(() => readPkcs12(pki.export('root', 'right'), 'wrong'), ErrorCodes.badSignature);
+    expectCode(() => readPkcs12(pki.pkcs12('root', 'right'), 'wrong'), ErrorCodes.badSignature);
     expectCode(
-      () => readPkcs12(pki.export('root', 'right', ['-macalg', 'sha1']), ''),
+      () => readPkcs12(pki.pkcs12('root', 'right', ['-macalg', 'sha1']), ''),
       ErrorCodes.badSignature,
     );
     for (let i = 0; i < 4; i++) {
-      const der = pki.export('root', 'right', ['-nomac']);
+      const der = pki.pkcs12('root', 'right', ['-nomac']);
       expectCode(() => readPkcs12(der, `wrong ${i}`), ErrorCodes.badSignature);
     }
   });
 
   it('refuses RC2 (openssl -legacy) with the re-export advice', () => {
     const error = expectCode(
-      () => readPkcs12(pki.export('root', 'pw', ['-legacy']), 'pw'),
+      () => readPkcs12(pki.pkcs12('root', 'pw', ['-legacy']), 'pw'),
       ErrorCodes.unsupportedAlgorithm,
     );
     expect(error.clientMessage).toContain('RC2-40');
     expect(error.clientMessage).toContain('openssl pkcs12 -export -certpbe AES-256-CBC -keypbe AES-256-CBC');
     // the MAC still tells a wrong password apart from the unsupported cipher
-    expectCode(() => readPkcs12(pki.export('root', 'pw', ['-legacy']), 'nope'), ErrorCodes.badSignature);
+    expectCode(() => readPkcs12(pki.pkcs12('root', 'pw', ['-legacy']), 'nope'), ErrorCodes.badSignature);
   });
 
   it('returns a usable key object (exports as PKCS#8, matches the RA certificate)', () => {
-    const { keys } = readPkcs12(pki.export('ra', 'pw'), 'pw');
+    const { keys } = readPkcs12(pki.pkcs12('ra', 'pw'), 'pw');
     const pem = keys[0]!.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     expect(createPublicKey(loadPrivateKey(pem).privateKey).export({ type: 'spki', format: 'der' })).toEqual(
       publicKeyOf('ra').export({ type: 'spki', format: 'der' }),
@@ -166,7 +168,7 @@ describe('readPkcs12 on hostile input', () => {
     ['without a MAC', ['-nomac']],
     ['legacy 3DES without a MAC', ['-nomac', '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES']],
   ])('only ever throws OutpostError on a mutated valid file (%s)', (_name, options) => {
-    const valid = pki.export('inter', 'pw', options);
+    const valid = pki.pkcs12('inter', 'pw', options);
     const mutation = fc.record({
       at: fc.nat({ max: valid.length - 1 }),
       value: fc.integer({ min: 0, max: 255 }),

@@ -5,13 +5,14 @@ import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import { keysMatch, loadPrivateKey } from '../keys.js';
 import { firstDer, pemBlocks } from '../pem.js';
 import { opensslAll } from '../testing/openssl.js';
+import { caHierarchyPki } from '../testing/pki-presets.js';
+import type { TestPki } from '../testing/test-pki.js';
 import { readPkcs12 } from './read-pkcs12.js';
-import { TestPki } from './test-pki.js';
 import { type Pkcs12Entry, type Pkcs12Protection, writePkcs12 } from './write-pkcs12.js';
 
 let pki: TestPki;
 beforeAll(() => {
-  pki = new TestPki();
+  pki = caHierarchyPki();
 });
 afterAll(() => pki.cleanup());
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPkcs12 } from '../../certs/pkcs12/read-pkcs12.js';
+import { opensslPfx } from '../../certs/testing/pki-presets.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import { failureOutcome } from '../../link/job-outcome.js';
 import {
@@ -16,7 +17,7 @@ import { JobJournal } from '../../link/journal/job-journal.js';
 import { openJournalDb } from '../../link/journal/journal-db.js';
 import { ImportKey } from '../pkcs/import-key.js';
 import { encryptImportPassword } from '../pkcs/import-password.js';
-import { opensslPfx, TestConnector } from '../pkcs/test-support.js';
+import { TestConnector } from '../pkcs/testing/test-connector.js';
 import { connectorJobHandlers } from './connector-job-handlers.js';
 import { JobFailure, toJobError } from './job-error.js';
 import type { ConnectorJobHandler } from './job-handler.js';

@@ -2,11 +2,12 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:cry
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstDer, pemBlocks } from '../../certs/pem.js';
 import { opensslAll } from '../../certs/testing/openssl.js';
+import { opensslPfx } from '../../certs/testing/pki-presets.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import { ImportKey } from './import-key.js';
 import { encryptImportPassword } from './import-password.js';
 import { importPfx, type PfxImportRequest } from './import-pfx.js';
-import { opensslPfx, TestConnector } from './test-support.js';
+import { TestConnector } from './testing/test-connector.js';
 
 let t: TestConnector;
 let importKey: ImportKey;

@@ -8,7 +8,7 @@ import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { Authority } from '../issuance/authority.js';
 import { issuePkcs, type PkcsIssueDeps, type PkcsIssueRequest } from './issue-pkcs.js';
 import { KeySealer } from './key-sealer.js';
-import { MemoryCheckpoints, TestConnector } from './test-support.js';
+import { MemoryCheckpoints, TestConnector } from './testing/test-connector.js';
 
 let t: TestConnector;
 beforeAll(async () => {

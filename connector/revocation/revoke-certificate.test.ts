@@ -5,7 +5,7 @@ import { toPem } from '../../certs/pem.js';
 import { openssl } from '../../certs/testing/openssl.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { CaBackend } from '../ca/ca-backend.js';
-import { TestConnector } from '../pkcs/test-support.js';
+import { TestConnector } from '../pkcs/testing/test-connector.js';
 import type { InventoryRecord } from '../ports.js';
 import { revokeCertificate } from './revoke-certificate.js';
 

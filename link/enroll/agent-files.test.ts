@@ -29,21 +29,7 @@ const state = {
 beforeAll(() => {
   pki = new LinkTestPki('appl-files');
   old = { key: pki.read('agent.key'), cert: pki.read('agent.pem') };
-  pki.openssl(
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'next.key',
-    '-out',
-    'next.csr',
-    '-subj',
-    '/CN=x',
-  );
+  pki.request('next', { subject: '/CN=x' });
   fresh = { key: pki.read('next.key'), cert: pki.signAgentCsr(pki.read('next.csr'), 'next') };
 });
 afterAll(() => pki.cleanup());

@@ -1,61 +1,28 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { caExtensions, TestPki } from '../../certs/testing/test-pki.js';
+
+const serverExtensions = ['subjectAltName=IP:127.0.0.1', 'extendedKeyUsage=serverAuth'];
+const clientExtensions = ['extendedKeyUsage=clientAuth'];
 
 /**
- * Test helper (tests only): a throwaway cloud PKI made with the openssl CLI — an EC CA, a server
- * certificate for 127.0.0.1, and an agent certificate for an appliance id — laid out as an
- * enrolled data directory (DATA/link/…), so link code runs against real TLS.
+ * Test helper (tests only): a throwaway cloud PKI from the test PKI kit — an EC CA, a server
+ * certificate for 127.0.0.1 (`server`), and an agent certificate for an appliance id (`agent`) —
+ * laid out as an enrolled data directory (DATA/link/…), so link code runs against real TLS.
  */
-export class LinkTestPki {
-  readonly dir = mkdtempSync(join(tmpdir(), 'outpost-link-pki-'));
+export class LinkTestPki extends TestPki {
   readonly dataDir = join(this.dir, 'data');
 
   constructor(readonly applianceId = 'appl-test-1') {
+    super({ prefix: 'outpost-link-pki-' });
     mkdirSync(join(this.dataDir, 'link'), { recursive: true, mode: 0o700 });
-    writeFileSync(
-      this.path('ext.cnf'),
-      '[server]\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n[client]\nextendedKeyUsage=clientAuth\n',
-    );
-    this.openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-subj',
-      '/CN=Link Test CA',
-      '-days',
-      '30',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    );
-    this.issue('server', '/CN=127.0.0.1', 'server');
-    this.issue('agent', `/CN=${applianceId}`, 'client');
-  }
-
-  path(name: string): string {
-    return join(this.dir, name);
-  }
-
-  read(name: string): string {
-    return readFileSync(this.path(name), 'utf8');
-  }
-
-  openssl(...args: string[]): string {
-    return execFileSync('openssl', args, {
-      cwd: this.dir,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
+    this.selfSigned('ca', { subject: '/CN=Link Test CA', days: 30, extensions: caExtensions });
+    this.issue('server', { issuer: 'ca', subject: '/CN=127.0.0.1', days: 10, extensions: serverExtensions });
+    this.issue('agent', {
+      issuer: 'ca',
+      subject: `/CN=${applianceId}`,
+      days: 10,
+      extensions: clientExtensions,
     });
   }
 
@@ -63,30 +30,10 @@ export class LinkTestPki {
   signAgentCsr(
     csrPem: string,
     name = `csr-${Math.random().toString(36).slice(2)}`,
-    subject?: string,
+    subject = `/CN=${this.applianceId}`,
   ): string {
     writeFileSync(this.path(`${name}.csr`), csrPem);
-    this.openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '10',
-      '-extfile',
-      'ext.cnf',
-      '-extensions',
-      'client',
-      ...(subject ? ['-subj', subject] : ['-subj', `/CN=${this.applianceId}`]),
-    );
-    return this.read(`${name}.pem`);
+    return this.sign(name, { issuer: 'ca', days: 10, extensions: clientExtensions, subject });
   }
 
   /** Writes DATA/link as `outpost enroll` leaves it (link.json, agent key and certificate, cloud CA). */
@@ -103,47 +50,6 @@ export class LinkTestPki {
         roles: ['connector'],
         enrolledAt: new Date().toISOString(),
       }),
-    );
-  }
-
-  cleanup(): void {
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  private issue(name: string, subject: string, extensions: string): void {
-    this.openssl(
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      subject,
-    );
-    this.openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '10',
-      '-extfile',
-      'ext.cnf',
-      '-extensions',
-      extensions,
     );
   }
 }

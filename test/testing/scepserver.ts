@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { TestPki } from '../../certs/testing/test-pki.js';
 import { freePort } from './appliance.js';
-import { openssl } from './run.js';
 
 export interface RunningScepServer {
   url: string;
@@ -22,44 +21,33 @@ export interface RunningScepServer {
 export async function startScepServer(
   options: { caKeyBits?: number; challenge?: string | null } = {},
 ): Promise<RunningScepServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-scepserver-'));
-  const depot = join(dir, 'depot');
+  const pki = new TestPki({ prefix: 'outpost-scepserver-' });
+  const depot = pki.path('depot');
   mkdirSync(depot);
   const caCertFile = join(depot, 'ca.pem');
-  const plainKey = join(dir, 'ca.plain.key');
   const challenge = options.challenge === undefined ? 'secret123' : options.challenge;
-  await openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    `rsa:${options.caKeyBits ?? 2048}`,
-    '-nodes',
-    '-keyout',
-    plainKey,
-    '-out',
-    caCertFile,
-    '-days',
-    '3650',
-    '-subj',
-    '/C=US/O=fixture-scep-ca/CN=Fixture SCEP CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign,cRLSign',
-    '-addext',
-    'subjectKeyIdentifier=hash',
-  ]);
-  await openssl([
+  pki.selfSigned('ca', {
+    subject: '/C=US/O=fixture-scep-ca/CN=Fixture SCEP CA',
+    key: `rsa:${options.caKeyBits ?? 2048}`,
+    days: 3650,
+    extensions: [
+      'basicConstraints=critical,CA:TRUE',
+      'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign,cRLSign',
+      'subjectKeyIdentifier=hash',
+    ],
+  });
+  copyFileSync(pki.path('ca.pem'), caCertFile);
+  pki.openssl(
     'rsa',
     '-in',
-    plainKey,
+    'ca.key',
     '-traditional',
     '-des3',
     '-passout',
     'pass:capass',
     '-out',
     join(depot, 'ca.key'),
-  ]);
+  );
   const port = await freePort();
   const child = spawn(
     'scepserver',
@@ -82,7 +70,7 @@ export async function startScepServer(
   child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   const url = `http://127.0.0.1:${port}/scep`;
   await waitUp(url, child, () => log);
-  return { url, challenge, caCertFile, stop: () => stop(child, dir) };
+  return { url, challenge, caCertFile, stop: () => stop(child, pki) };
 }
 
 async function waitUp(url: string, child: ChildProcess, log: () => string): Promise<void> {
@@ -99,12 +87,12 @@ async function waitUp(url: string, child: ChildProcess, log: () => string): Prom
   throw new Error(`scepserver not ready:\n${log()}`);
 }
 
-async function stop(child: ChildProcess, dir: string): Promise<void> {
+async function stop(child: ChildProcess, pki: TestPki): Promise<void> {
   // a process ended by a signal has exitCode null but signalCode set: stopping twice must not wait
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;
   }
-  rmSync(dir, { recursive: true, force: true });
+  pki.cleanup();
 }

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { caExtensions, TestPki } from '../../certs/testing/test-pki.js';
 import { encodeObjectSid } from '../../directory/object-sid.js';
 
 /** What a test needs to talk to the fixture; passwords are fixture-only constants. */
@@ -323,64 +324,19 @@ export interface Tls {
  * (also the PostgreSQL fixture's).
  */
 export async function makeTls(dir: string): Promise<Tls> {
-  const t = (name: string) => join(dir, name);
-  await exec('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Fixture LDAP CA',
-    '-keyout',
-    t('ca.key'),
-    '-out',
-    t('ca.pem'),
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  await exec('openssl', [
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    '/CN=localhost',
-    '-keyout',
-    t('server.key'),
-    '-out',
-    t('server.csr'),
-  ]);
-  writeFileSync(
-    t('server.ext'),
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n',
-  );
-  await exec('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    t('server.csr'),
-    '-CA',
-    t('ca.pem'),
-    '-CAkey',
-    t('ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-out',
-    t('server.pem'),
-    '-extfile',
-    t('server.ext'),
-  ]);
-  return { caFile: t('ca.pem'), certFile: t('server.pem'), keyFile: t('server.key') };
+  const pki = new TestPki({ dir });
+  pki.selfSigned('ca', { subject: '/CN=Fixture LDAP CA', days: 2, extensions: caExtensions });
+  pki.issue('server', {
+    issuer: 'ca',
+    subject: '/CN=localhost',
+    days: 2,
+    extensions: [
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      'extendedKeyUsage=serverAuth',
+      'keyUsage=critical,digitalSignature',
+    ],
+  });
+  return { caFile: pki.path('ca.pem'), certFile: pki.path('server.pem'), keyFile: pki.path('server.key') };
 }
 
 async function hash(password: string): Promise<string> {

@@ -6,8 +6,10 @@ import { parseCertificate } from '../../../certs/certificate.js';
 import { buildCsr, parseCsr } from '../../../certs/csr.js';
 import { generateKeyPair, loadPrivateKey } from '../../../certs/keys.js';
 import { firstDer, toPem } from '../../../certs/pem.js';
-import { buildPlainPkcs12, TestPki } from '../../../certs/pkcs12/test-pki.js';
 import { openssl } from '../../../certs/testing/openssl.js';
+import { caHierarchyPki } from '../../../certs/testing/pki-presets.js';
+import { buildPlainPkcs12 } from '../../../certs/testing/plain-pkcs12.js';
+import type { TestPki } from '../../../certs/testing/test-pki.js';
 import { ErrorCodes } from '../../../core/errors.js';
 import { openDatabase } from '../../store/database.js';
 import { SqliteInventory } from '../../store/inventory.js';
@@ -23,7 +25,7 @@ const profile: ResolvedProfile = {
 
 let pki: TestPki;
 beforeAll(() => {
-  pki = new TestPki();
+  pki = caHierarchyPki();
 });
 afterAll(() => pki.cleanup());
 
@@ -45,7 +47,7 @@ describe('BuiltinCa.importPkcs12', () => {
   }
 
   it('imports the CA from an openssl export, makes an RA, and is what the directory reopens to', async () => {
-    const der = pki.export('root', 'import me');
+    const der = pki.pkcs12('root', 'import me');
     const imported = await BuiltinCa.importPkcs12(options, { der, password: 'import me' });
     expect(imported.caCertificateDer).toEqual(certDer('root'));
     const ra = parseCertificate(imported.raCertificateDer);
@@ -67,7 +69,7 @@ describe('BuiltinCa.importPkcs12', () => {
   });
 
   it('picks the keyed issuing CA (EC) out of a chain; its leaves verify up to the root', async () => {
-    const der = pki.export('inter', 'pw', ['-certfile', 'root.pem', '-certpbe', 'PBE-SHA1-3DES']);
+    const der = pki.pkcs12('inter', 'pw', ['-certfile', 'root.pem', '-certpbe', 'PBE-SHA1-3DES']);
     const ca = await BuiltinCa.importPkcs12(options, { der, password: 'pw' });
     expect(ca.caCertificateDer).toEqual(certDer('inter'));
     expect(ca.caSigner.keyType).toMatch(/ec/i);
@@ -101,10 +103,10 @@ describe('BuiltinCa.importPkcs12', () => {
 
   it('writes nothing on a wrong password or a file without a keyed CA', async () => {
     await expect(
-      BuiltinCa.importPkcs12(options, { der: pki.export('root', 'right'), password: 'wrong' }),
+      BuiltinCa.importPkcs12(options, { der: pki.pkcs12('root', 'right'), password: 'wrong' }),
     ).rejects.toMatchObject({ code: ErrorCodes.badSignature });
     await expect(
-      BuiltinCa.importPkcs12(options, { der: pki.export('ra', 'pw'), password: 'pw' }),
+      BuiltinCa.importPkcs12(options, { der: pki.pkcs12('ra', 'pw'), password: 'pw' }),
     ).rejects.toMatchObject({ code: ErrorCodes.config });
     expect(existsSync(join(dir, 'ca.pem'))).toBe(false);
     expect(existsSync(join(dir, 'ca.key'))).toBe(false);
@@ -112,7 +114,7 @@ describe('BuiltinCa.importPkcs12', () => {
 
   it('refuses to replace existing material unless forced', async () => {
     await BuiltinCa.init({ ...options, keyAlgorithm: 'ec-p384' }, { force: false });
-    const der = pki.export('root', 'pw');
+    const der = pki.pkcs12('root', 'pw');
     await expect(BuiltinCa.importPkcs12(options, { der, password: 'pw' })).rejects.toMatchObject({
       code: ErrorCodes.conflict,
     });

@@ -6,7 +6,7 @@ import { decodeCertRep } from './decode-cert-rep.js';
 import { decodePkiMessage } from './decode-pki-message.js';
 import { type CertRepInput, encodeCertRep } from './encode-cert-rep.js';
 import { decodeGetMessageParam } from './get-message-param.js';
-import { fixture, fixtureKey, fixtureSigner, openssl } from './test-support.js';
+import { fixture, fixtureKey, fixtureSigner, openssl } from './testing/fixtures.js';
 
 describe('decodeCertRep on CertReps captured from micromdm scepserver 2.1.0', () => {
   const raCertsDer = [fixture('scepserver-ca.crt.der')];

@@ -8,7 +8,7 @@ import { MessageType, ScepOid } from './constants.js';
 import { decodePkiMessage, identifyPkiMessage } from './decode-pki-message.js';
 import { encodePkiMessage, type PkiMessageInput } from './encode-pki-message.js';
 import { decodeGetMessageParam } from './get-message-param.js';
-import { fixture, fixtureKey, fixtureSigner, openssl } from './test-support.js';
+import { fixture, fixtureKey, fixtureSigner, openssl } from './testing/fixtures.js';
 
 const maxBytes = 64 * 1024;
 

@@ -4,7 +4,7 @@ import { decodeSignedData, decryptEnvelopedData } from '../../../certs/cms/index
 import { OutpostError } from '../../../core/errors.js';
 import { decodePkiMessage, identifyPkiMessage } from './decode-pki-message.js';
 import { decodeGetMessageParam } from './get-message-param.js';
-import { fixture, fixtureKey } from './test-support.js';
+import { fixture, fixtureKey } from './testing/fixtures.js';
 
 /**
  * Property: malformed input of any shape only ever raises OutpostError (never TypeError, RangeError…)

@@ -15,7 +15,7 @@ import { type DecodedPkiMessage, decodePkiMessage } from './decode-pki-message.j
 import { encodeCertRep } from './encode-cert-rep.js';
 import { encodePkiMessage } from './encode-pki-message.js';
 import { decodeGetMessageParam } from './get-message-param.js';
-import { fixture, fixtureDir, fixtureKey, fixtureSigner } from './test-support.js';
+import { fixture, fixtureDir, fixtureKey, fixtureSigner } from './testing/fixtures.js';
 
 /**
  * Peer experiment, not a unit test: a minimal SCEP server made of this codec, enrolled against by

@@ -4,7 +4,7 @@ import { ErrorCodes } from '../../../core/errors.js';
 import { encodeCaCertResponse } from './ca-cert-response.js';
 import { capabilities } from './capabilities.js';
 import { decodeGetMessageParam } from './get-message-param.js';
-import { fixture } from './test-support.js';
+import { fixture } from './testing/fixtures.js';
 
 describe('decodeGetMessageParam', () => {
   // bytes whose base64 uses + and / (and so - and _ in the URL-safe alphabet)

@@ -13,7 +13,7 @@ import { openDatabase } from '../../store/database.js';
 import { SqliteInventory } from '../../store/inventory.js';
 import { SqlitePendingStore } from '../../store/pending-store.js';
 import { decodeCertRep, decodePkiMessage, FailInfo, MessageType, PkiStatus } from '../codec/index.js';
-import { fixture, fixtureKey, fixtureSigner } from '../codec/test-support.js';
+import { fixture, fixtureKey, fixtureSigner } from '../codec/testing/fixtures.js';
 import { ScepOperations } from './scep-operations.js';
 
 // Requests captured from strongSwan pki --scep 5.9.8 (codec/fixtures/README.md), encrypted to the

@@ -1,21 +1,20 @@
-import { execFileSync } from 'node:child_process';
 import { constants, generateKeyPairSync, type KeyObject, privateDecrypt, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toPem } from '../../certs/pem.js';
-import { BuiltinCa } from '../ca/builtin/builtin-ca.js';
-import type { CaBackend } from '../ca/ca-backend.js';
-import { Authority } from '../issuance/authority.js';
-import { ChallengeVerifier } from '../issuance/challenge/challenge-verifier.js';
-import type { ProfilePolicy } from '../issuance/profile-policy.js';
-import { Revocation } from '../revocation/revocation.js';
-import { SqliteChallengeStore } from '../store/challenge-store.js';
-import { openDatabase } from '../store/database.js';
-import { SqliteInventory } from '../store/inventory.js';
-import { SqlitePendingStore } from '../store/pending-store.js';
-import { KeySealer } from './key-sealer.js';
-import type { JobCheckpoints } from './ports.js';
+import { toPem } from '../../../certs/pem.js';
+import { BuiltinCa } from '../../ca/builtin/builtin-ca.js';
+import type { CaBackend } from '../../ca/ca-backend.js';
+import { Authority } from '../../issuance/authority.js';
+import { ChallengeVerifier } from '../../issuance/challenge/challenge-verifier.js';
+import type { ProfilePolicy } from '../../issuance/profile-policy.js';
+import { Revocation } from '../../revocation/revocation.js';
+import { SqliteChallengeStore } from '../../store/challenge-store.js';
+import { openDatabase } from '../../store/database.js';
+import { SqliteInventory } from '../../store/inventory.js';
+import { SqlitePendingStore } from '../../store/pending-store.js';
+import { KeySealer } from '../key-sealer.js';
+import type { JobCheckpoints } from '../ports.js';
 
 /** Tests only: profiles the PKCS tests issue under. */
 export const testProfiles: ProfilePolicy[] = [
@@ -116,99 +115,5 @@ export class TestConnector {
   cleanup(): void {
     this.db.close();
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/**
- * Tests only: an S/MIME identity made with the openssl CLI (RSA key, a self-made CA, EKU as
- * asked, validity in days) and exported with `openssl pkcs12
- * -export` plus `exportArgs`.
- */
-export function opensslPfx(options: {
-  password: string;
-  eku?: string;
-  days?: number;
-  exportArgs?: string[];
-}): { pfx: Buffer; certPem: string; keyPem: string; caPem: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-smime-'));
-  const run = (...args: string[]) =>
-    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  try {
-    const days = options.days ?? 365;
-    const ext = ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
-    if (options.eku) ext.push(`extendedKeyUsage=${options.eku}`);
-    ext.push('subjectAltName=email:alice@corp.test');
-    writeFileSync(join(dir, 'ext.cnf'), `${ext.join('\n')}\n`);
-    run(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-subj',
-      '/CN=S-MIME Test CA',
-      '-days',
-      '30',
-    );
-    run(
-      'req',
-      '-new',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'leaf.key',
-      '-out',
-      'leaf.csr',
-      '-subj',
-      '/CN=Alice/emailAddress=alice@corp.test',
-    );
-    run(
-      'x509',
-      '-req',
-      '-in',
-      'leaf.csr',
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      String(days),
-      '-extfile',
-      'ext.cnf',
-      '-out',
-      'leaf.pem',
-    );
-    run(
-      'pkcs12',
-      '-export',
-      '-inkey',
-      'leaf.key',
-      '-in',
-      'leaf.pem',
-      '-certfile',
-      'ca.pem',
-      '-name',
-      'Alice S/MIME',
-      '-passout',
-      `pass:${options.password}`,
-      '-out',
-      'out.p12',
-      ...(options.exportArgs ?? []),
-    );
-    const read = (name: string) => readFileSync(join(dir, name));
-    return {
-      pfx: read('out.p12'),
-      certPem: read('leaf.pem').toString(),
-      keyPem: read('leaf.key').toString(),
-      caPem: read('ca.pem').toString(),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }
