@@ -28,7 +28,8 @@ RUN if [ -n "$NPM_EXTRA_CA" ]; then printf '%s\n' "$NPM_EXTRA_CA" > /tmp/npm-ext
       && export NODE_EXTRA_CA_CERTS=/tmp/npm-extra-ca.pem; fi \
  && npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3 pkcs11js \
  && rm -f /tmp/npm-extra-ca.pem
-# Sources only: .dockerignore keeps node_modules, dist, tests, bench and .git out.
+# Sources only: .dockerignore keeps node_modules, dist, tests, test helpers (testing/) and
+# fixtures, bench, fuzz and .git out; tsconfig.build.json compiles the product alone.
 COPY . .
 # npm prune keeps better-sqlite3's compile leftovers (objects, the SQLite sources, a test
 # extension: ~26 MB); only build/Release/better_sqlite3.node is loaded at run time.

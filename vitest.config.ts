@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Unit tests live next to the code; interop tests against real peers live in test/ and
-// run one file at a time because they start servers on fixed loopback ports.
+// run one file at a time because they start servers on fixed loopback ports. Test helpers live
+// in a folder named testing/ (test/testing/ for the interop suites; the test PKI kit, made with
+// openssl, in certs/testing/), which the shipped build leaves out.
 export default defineConfig({
   test: {
     projects: [

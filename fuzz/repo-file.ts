@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Seeds are the repository's own fixtures. The fuzz code runs from fuzz/ (vitest) and from
- * dist/fuzz (npm run fuzz), so find the checkout root by its package.json instead of a fixed `..`.
+ * dist-tools/fuzz (npm run fuzz), so find the checkout root by its package.json instead of a fixed `..`.
  */
 function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

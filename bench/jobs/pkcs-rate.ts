@@ -17,7 +17,7 @@ import { SqlitePendingStore } from '../../connector/store/pending-store.js';
 const generate = promisify(generateKeyPair);
 
 /**
- * `node dist/bench/jobs/pkcs-rate.js`: issuePkcs per second in one process, without the link —
+ * `node dist-tools/bench/jobs/pkcs-rate.js`: issuePkcs per second in one process, without the link —
  * key generation, CSR, built-in CA (RSA-2048) signature, SQLite inventory (WAL file), sealed
  * checkpoint, PKCS#12 (modern), password encrypted to the device — for ECDSA P-256 and RSA-2048,
  * beside node:crypto's raw generateKeyPair rate for the same algorithm, both kept `parallel`

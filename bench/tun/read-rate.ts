@@ -1,7 +1,7 @@
 /**
  * TUN packet rates of LinuxTunDevice on this machine (root only; never run as a test).
  *
- *   npm run build && node dist/bench/tun/read-rate.js [--packets 200000] [--rounds 3] [--payload 64]
+ *   npm run build:tools && node dist-tools/bench/tun/read-rate.js [--packets 200000] [--rounds 3] [--payload 64]
  *
  * Read: a python3 process floods UDP datagrams at an address routed into a fresh TUN (python3, ip:
  * scripts/peers.txt); the device's reader thread hands them to a counting handler.

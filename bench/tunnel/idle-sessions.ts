@@ -59,7 +59,7 @@ const { values } = parseArgs({
 const exec = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const cli = join(root, 'dist/container/cli/main.js');
-const clientJs = join(root, 'dist/bench/tunnel/cstp-idle-client.js');
+const clientJs = join(root, 'dist-tools/bench/tunnel/cstp-idle-client.js');
 const targetKib = 20;
 /** Set by main(): 1048576 where allowed, else the hard limit this process may raise to. */
 let nofile = 1_048_576;

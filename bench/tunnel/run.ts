@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util';
  * `--tls12 1` caps Outpost at TLS 1.2 like the harness's ocserv configuration (same protocol on
  * both sides); by default Outpost runs its default policy and openconnect picks TLS 1.3.
  */
-/** The checkout: this file runs as dist/bench/tunnel/run.js. */
+/** The checkout: this file runs as dist-tools/bench/tunnel/run.js. */
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const { values } = parseArgs({

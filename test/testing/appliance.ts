@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 
 const execFileAsync = promisify(execFile);
-/** The repository root: this file runs from test/testing (vitest) or dist/test/testing (benchmarks). */
+/** The repository root: this file runs from test/testing (vitest) or dist-tools/test/testing (benchmarks). */
 function repoRoot(): string {
   let dir = import.meta.dirname;
   while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
