@@ -16,13 +16,6 @@ const posix = (path: string) => relative(root, path).split(sep).join('/');
 const notShipped = (path: string) =>
   /\.test\.ts$/.test(path) || /(^|\/)(testing\/|test-)/.test(path) || /^(test|bench|fuzz)\//.test(path);
 
-/** Helpers still under their old names until the gateway reshape (issue 13 §1) has moved them. */
-const notYetMoved = [
-  'gateway/cstp/test-support',
-  'gateway/server/test-support',
-  'gateway/tun/test-packets.ts',
-];
-
 /** Every file `tsc -p tsconfig.build.json` compiles: its include list plus whatever those import. */
 function shippedSources(): string[] {
   const file = join(root, 'tsconfig.build.json');
@@ -68,6 +61,6 @@ describe('the shipped build', () => {
   });
 
   it('finds every test helper under a folder named testing/', () => {
-    expect(misnamedHelpers(root).filter((path) => !notYetMoved.includes(path))).toEqual([]);
+    expect(misnamedHelpers(root)).toEqual([]);
   });
 });

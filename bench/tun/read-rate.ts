@@ -21,7 +21,7 @@ import { runCommand } from '../../gateway/net/command-runner.js';
 import { configureTunInterface } from '../../gateway/net/tun-interface.js';
 import { LinuxTunDevice } from '../../gateway/tun/linux-tun-device.js';
 import { openTunFd } from '../../gateway/tun/open-tun-fd.js';
-import { udpPacket } from '../../gateway/tun/test-packets.js';
+import { udpPacket } from '../../gateway/tun/testing/packets.js';
 import { requireForBench } from '../needs.js';
 
 const { values } = parseArgs({

@@ -4,7 +4,7 @@ import { DecodeError } from '../../core/errors.js';
 import { buildAuthComplete } from './auth-complete.js';
 import { buildAuthRequest } from './auth-request.js';
 import { parseConfigAuth } from './config-auth.js';
-import { clientXmlBodies, serverBodyLengths, serverXmlBodies } from './test-support/transcript.js';
+import { clientXmlBodies, serverBodyLengths, serverXmlBodies } from './testing/transcript.js';
 import { readXml } from './xml-reader.js';
 
 const limits = { maxBytes: 16384 };

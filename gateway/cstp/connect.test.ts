@@ -5,7 +5,7 @@ import { parseConnectRequest } from './connect-request.js';
 import { buildConnectResponse, type ConnectResponseParams } from './connect-response.js';
 import { type IgnoredMtu, negotiateMtu } from './mtu.js';
 import { parseCidr } from './route-format.js';
-import { connectRequestHeaders, connectResponseHeaders, vpncEnvironment } from './test-support/transcript.js';
+import { connectRequestHeaders, connectResponseHeaders, vpncEnvironment } from './testing/transcript.js';
 
 describe('parseConnectRequest', () => {
   it.each(['A', 'C'] as const)("reads openconnect's CONNECT of transcript section %s", (name) => {

@@ -8,7 +8,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LinuxTunDevice } from '../tun/linux-tun-device.js';
-import { icmpEchoRequest, summarizeIpv4 } from '../tun/test-packets.js';
+import { icmpEchoRequest, summarizeIpv4 } from '../tun/testing/packets.js';
 import { runCommand } from './command-runner.js';
 import { applyNat, removeNat } from './nat-rules.js';
 import { preflight } from './preflight.js';

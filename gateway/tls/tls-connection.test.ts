@@ -21,7 +21,7 @@ import {
   selfSignedP256,
   tryRenegotiation,
   until,
-} from './test-support/tls-client.js';
+} from './testing/tls-client.js';
 import { connectionOf, TlsConnection } from './tls-connection.js';
 
 const evp = loadEvp()!;

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LinuxTunDevice } from './linux-tun-device.js';
 import { onesComplementSum } from './tcp-coalesce.js';
-import { tcpSegment } from './test-packets.js';
+import { tcpSegment } from './testing/packets.js';
 
 const require = createRequire(import.meta.url);
 const koffi = require('koffi');

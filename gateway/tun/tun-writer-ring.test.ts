@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { libc } from './libc.js';
 import { VNET_HEADER_LENGTH } from './tcp-coalesce.js';
-import { tcpSegment } from './test-packets.js';
+import { tcpSegment } from './testing/packets.js';
 import { TunGro } from './tun-gro.js';
 import { TunWriterRing } from './tun-writer-ring.js';
 

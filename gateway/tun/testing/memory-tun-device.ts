@@ -5,9 +5,9 @@
  * keeps a batch past its callback fails here too.
  */
 
-import type { PacketBatch } from './packet-batch.js';
-import { ReusablePacketBatch } from './packet-batch.js';
-import { emptyTunStats, type PacketDevice, type TunStats } from './packet-device.js';
+import type { PacketBatch } from '../packet-batch.js';
+import { ReusablePacketBatch } from '../packet-batch.js';
+import { emptyTunStats, type PacketDevice, type TunStats } from '../packet-device.js';
 
 export class MemoryTunDevice implements PacketDevice {
   /** Copies of every packet written, oldest first. */

@@ -1,40 +1,13 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type Socket, connect as tcpConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { TestPki } from '../../../certs/testing/test-pki.js';
 import { CstpFrameDecoder } from '../../cstp/index.js';
 
-/** A throwaway P-256 certificate for 127.0.0.1 made with openssl; `remove` deletes its files. */
+/** A throwaway P-256 certificate for 127.0.0.1 from the test PKI kit; `remove` deletes its files. */
 export function selfSignedP256(): { cert: Buffer; key: Buffer; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-tlsconn-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-subj',
-      '/CN=127.0.0.1',
-      '-days',
-      '2',
-    ],
-    { stdio: 'ignore' },
-  );
-  return {
-    cert: readFileSync(join(dir, 'cert.pem')),
-    key: readFileSync(join(dir, 'key.pem')),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
-  };
+  const pki = new TestPki({ prefix: 'outpost-tlsconn-' });
+  pki.selfSigned('server', { subject: '/CN=127.0.0.1', days: 2 });
+  return { cert: pki.bytes('server.pem'), key: pki.bytes('server.key'), remove: () => pki.cleanup() };
 }
 
 /** Node's TLS client: a GET, then CONNECT, then CSTP frames; resolves with the socket after "200". */

@@ -2,8 +2,8 @@
  * Builds small IPv4 packets for tests and benchmarks of the TUN path (never used on the data
  * path). Checksums are real so the kernel accepts what is written into a TUN.
  */
-import { parseIPv4 } from '../pool/ip-address.js';
-import { onesComplementSum } from './tcp-coalesce.js';
+import { parseIPv4 } from '../../pool/ip-address.js';
+import { onesComplementSum } from '../tcp-coalesce.js';
 
 function checksum(bytes: Uint8Array, start: number, end: number): number {
   let sum = 0;
