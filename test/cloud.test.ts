@@ -7,7 +7,7 @@ import { buildCertificate, parseCertificate, randomSerial } from '../certs/certi
 import { generateKeyPair, keyPairSigner, loadPrivateKey, privateKeyToPem, spkiDer } from '../certs/keys.js';
 import { firstDer, toPem } from '../certs/pem.js';
 import { JwsChallengeVerifier } from '../connector/issuance/challenge/jws-challenge.js';
-import { MemoryChallengeStore } from '../connector/issuance/challenge/memory-challenge-store.js';
+import { MemoryChallengeStore } from '../connector/issuance/challenge/testing/memory-challenge-store.js';
 import { TokenAuthenticator } from '../gateway/auth/token-authenticator.js';
 import { LinkLimits } from '../link/schema/index.js';
 import {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openDatabase } from '../../connector/store/database.js';
-import { prefillInventory } from '../../connector/store/prefill.js';
+import { prefillInventory } from '../../connector/store/testing/prefill.js';
 
 /** Fills the stopped appliance's inventory with `count` synthetic certificates; returns seconds taken. */
 export async function prefill(dataDir: string, count: number): Promise<number> {

@@ -9,7 +9,7 @@ import { type Db, openDatabase, schemaVersion } from './database.js';
 import { SqliteInventory } from './inventory.js';
 import { MIGRATIONS } from './migrations.js';
 import { SqlitePendingStore } from './pending-store.js';
-import { prefillInventory } from './prefill.js';
+import { prefillInventory } from './testing/prefill.js';
 
 const NOW = new Date('2025-03-01T12:00:00.000Z');
 const later = (ms: number) => new Date(NOW.getTime() + ms);

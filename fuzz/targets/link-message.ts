@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { LinkDecodeError } from '../../link/schema/decode-error.js';
-import { applianceExamples, cloudExamples, exampleTime } from '../../link/schema/example-messages.js';
 import { encodeLinkMessage, type LinkSender, parseLinkMessage } from '../../link/schema/parse.js';
+import { applianceExamples, cloudExamples, exampleTime } from '../../link/schema/testing/example-messages.js';
 import { applyJsonOps, jsonOp } from '../json-mutations.js';
 import { type FuzzTarget, invariant } from '../target.js';
 import { applyTextOps, textOp } from '../text-mutations.js';
 
-/** Valid messages of both directions (link/schema/example-messages.ts), the starting points. */
+/** Valid messages of both directions (link/schema/testing/example-messages.ts), the starting points. */
 const seeds: [LinkSender, unknown][] = [
   ...applianceExamples.map(([, message]): [LinkSender, unknown] => ['appliance', message]),
   ...cloudExamples.map(([, message]): [LinkSender, unknown] => ['cloud', message]),

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LinkDecodeError } from './decode-error.js';
-import { applianceExamples, cloudExamples, exampleHello, exampleTime } from './example-messages.js';
 import { LinkLimits } from './limits.js';
 import { encodeLinkMessage, parseApplianceMessage, parseCloudMessage, parseLinkMessage } from './parse.js';
+import { applianceExamples, cloudExamples, exampleHello, exampleTime } from './testing/example-messages.js';
 
 const at = exampleTime;
 const hello = exampleHello;

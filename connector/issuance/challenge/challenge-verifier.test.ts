@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../../core/errors.js';
 import { ChallengeVerifier } from './challenge-verifier.js';
 import { JwsChallengeVerifier } from './jws-challenge.js';
-import { MemoryChallengeStore } from './memory-challenge-store.js';
+import { MemoryChallengeStore } from './testing/memory-challenge-store.js';
 
 const now = new Date('2026-11-26T12:00:00Z');
 const clock = () => now;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Db } from './database.js';
+import type { Db } from '../database.js';
 
 export interface PrefillOptions {
   /** Fixed clock for dates. */

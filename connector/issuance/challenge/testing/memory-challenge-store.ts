@@ -1,5 +1,5 @@
-import { oneTimeUseKey, tokenIdUseKey } from '../../challenge-use.js';
-import type { ChallengeStore, ChallengeUse } from '../../ports.js';
+import { oneTimeUseKey, tokenIdUseKey } from '../../../challenge-use.js';
+import type { ChallengeStore, ChallengeUse } from '../../../ports.js';
 
 /**
  * In-memory ChallengeStore for unit tests; the appliance uses the SQLite one in connector/store,
