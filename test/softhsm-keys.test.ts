@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateRef } from '../certs/cms/certificate-ref.js';
 import { decryptEnvelopedData } from '../certs/cms/decrypt-enveloped-data.js';
 import type { RecipientKey, RsaKeyTransportDecrypter } from '../certs/cms/index.js';
-import { fixture, fixtureKey } from '../certs/cms/test-support.js';
+import { fixture, fixtureKey } from '../certs/cms/testing/fixtures.js';
 import { buildCsr, parseCsr } from '../certs/csr.js';
 import { generateKeyPair } from '../certs/keys.js';
 import { toPem } from '../certs/pem.js';
