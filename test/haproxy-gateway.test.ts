@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollDevice } from './testing/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './testing/gateway-appliance.js';
@@ -37,11 +39,16 @@ describe.skipIf(!isRoot())(
     beforeAll(async () => {
       topology = await VpnTopology.create();
       dev2 = await topology.addDevice(2);
-      app = await startGatewayAppliance(topology, {
-        proxyProtocol: true,
-        // HAProxy runs in the gateway's namespace and connects from the gateway's own address.
-        trustedProxies: ['10.200.1.1/32'],
-      });
+      app = await startGatewayAppliance(
+        topology,
+        {
+          proxyProtocol: true,
+          // HAProxy runs in the gateway's namespace and connects from the gateway's own address.
+          trustedProxies: ['10.200.1.1/32'],
+        },
+        // The probes where HAProxy's health check reaches them.
+        { admin: { listen: '0.0.0.0:9090' } },
+      );
       haproxy = await startHaproxy({
         namespace: topology.gw,
         frontends: [
@@ -50,7 +57,9 @@ describe.skipIf(!isRoot())(
             mode: 'tcp',
             bind: '10.200.1.1:8443',
             sendProxyV2: true,
-            servers: [{ name: 'gw_a', address: '10.200.1.1:443' }],
+            servers: [
+              { name: 'gw_a', address: '10.200.1.1:443', check: { port: 9090, path: '/healthz/gateway' } },
+            ],
           },
         ],
       });
@@ -58,6 +67,7 @@ describe.skipIf(!isRoot())(
         await enrollDevice(topology, app, 'laptop-1'),
         await enrollDevice(topology, app, 'laptop-2'),
       );
+      await haproxy.waitForServers(['gw_a'], true);
     }, 120_000);
 
     afterAll(async () => {
@@ -124,5 +134,95 @@ describe.skipIf(!isRoot())(
       // Nobody got the address the untrusted header claimed.
       expect(app.logs()).not.toContain('192.0.2.10');
     });
+
+    it('drain: the balancer takes the node out, open tunnels go on; --migrate sends them to reconnect with their cookie', async () => {
+      const health = async () => {
+        const r = await topology.exec(topology.gw, 'curl', [
+          '-s',
+          '-w',
+          ' %{http_code}',
+          'http://127.0.0.1:9090/healthz/gateway',
+        ]);
+        const cut = r.stdout.lastIndexOf(' ');
+        return {
+          code: Number(r.stdout.slice(cut + 1)),
+          body: JSON.parse(r.stdout.slice(0, cut)) as {
+            healthy: boolean;
+            reasons: string[];
+            sessions: number;
+          },
+        };
+      };
+      expect(await health()).toMatchObject({ code: 200, body: { healthy: true, reasons: [] } });
+      const vpn = await startOpenconnect(topology, {
+        url: 'https://10.200.1.1:8443/',
+        caFile: app.caFile,
+        auth: { kind: 'certificate', ...devices[0]! },
+      });
+      try {
+        const drained = JSON.parse((await app.cli(['sessions', 'drain', 'on', '--json'])).stdout);
+        expect(drained).toEqual({ drain: true, migrated: 0 });
+        expect(await health()).toMatchObject({
+          code: 503,
+          body: { healthy: false, reasons: ['draining'], sessions: 1 },
+        });
+        const ready = await topology.exec(topology.gw, 'curl', [
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          'http://127.0.0.1:9090/readyz',
+        ]);
+        expect(ready.stdout).toBe('503');
+        await haproxy.waitForServers(['gw_a'], false);
+        // The open tunnel carries on while the balancer sends nobody new.
+        const ping = await topology.exec(topology.dev, 'ping', ['-c', '2', '-W', '2', '10.200.2.2']);
+        expect(ping.stdout).toContain('2 received');
+        await expect(
+          startOpenconnect(topology, {
+            ns: dev2,
+            url: 'https://10.200.1.1:8443/',
+            caFile: app.caFile,
+            auth: { kind: 'certificate', ...devices[1]! },
+            extraArgs: ['--reconnect-timeout', '0'],
+            timeoutMs: 8000,
+          }),
+        ).rejects.toThrow();
+
+        // --migrate: the tunnel ends without TERMINATE; openconnect does not quit but retries with
+        // its cookie, and gets in (same session, same address) once the node takes clients again.
+        const address = vpn.env.INTERNAL_IP4_ADDRESS;
+        const migrated = JSON.parse(
+          (await app.cli(['sessions', 'drain', 'on', '--migrate', '--json'])).stdout,
+        );
+        expect(migrated).toEqual({ drain: true, migrated: 1 });
+        await new Promise((r) => setTimeout(r, 1000));
+        expect(vpn.child.exitCode, vpn.output()).toBeNull();
+        expect(JSON.parse((await app.cli(['sessions', 'drain', 'off', '--json'])).stdout)).toEqual({
+          drain: false,
+          migrated: 0,
+        });
+        await haproxy.waitForServers(['gw_a'], true);
+        const deadline = Date.now() + 30_000;
+        while (!existsSync(join(vpn.envDir, 'env.reconnect')) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        expect(existsSync(join(vpn.envDir, 'env.reconnect')), vpn.output()).toBe(true);
+        const listed = JSON.parse((await app.cli(['sessions', 'list', '--json'])).stdout) as Array<{
+          user: string;
+          state: string;
+          ipv4: string;
+        }>;
+        expect(listed.filter((s) => s.user === 'laptop-1')).toEqual([
+          expect.objectContaining({ state: 'connected', ipv4: address }),
+        ]);
+        const ping2 = await topology.exec(topology.dev, 'ping', ['-c', '2', '-W', '2', '10.200.2.2']);
+        expect(ping2.stdout).toContain('2 received');
+      } finally {
+        await app.cli(['sessions', 'drain', 'off']);
+        await vpn.stop();
+      }
+    }, 90_000);
   },
 );

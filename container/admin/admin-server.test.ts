@@ -63,6 +63,24 @@ describe('admin server', () => {
     });
   });
 
+  it.each([
+    ['no gateway role', undefined, 404],
+    ['healthy', { healthy: true, sessions: 3 }, 200],
+    ['draining', { healthy: false, reasons: ['draining'] }, 503],
+  ] as const)('GET /healthz/gateway: %s → %d', async (_name, health, status) => {
+    const readiness = new Readiness(100);
+    server = await startAdminServer({
+      listen: '127.0.0.1:0',
+      registry: new Registry(),
+      readiness,
+      logger: silent,
+      ...(health ? { gatewayHealth: () => health } : {}),
+    });
+    const response = await fetch(`http://127.0.0.1:${server.address.port}/healthz/gateway`);
+    expect(response.status).toBe(status);
+    if (health) expect(await response.json()).toEqual(health);
+  });
+
   it('GET /metrics serves the registry with process metrics', async () => {
     const registry = new Registry();
     const { Counter } = await import('prom-client');

@@ -10,6 +10,11 @@ export interface AdminServerOptions {
   listen: string;
   registry: Registry;
   readiness: Readiness;
+  /**
+   * `GET /healthz/gateway` for a load balancer's health check: 200 when healthy, else 503, with
+   * the small JSON body given. Absent when the gateway role is not configured (404).
+   */
+  gatewayHealth?: () => { healthy: boolean };
   logger: Logger;
 }
 
@@ -40,6 +45,11 @@ function buildApp(options: AdminServerOptions): FastifyInstance {
       .code(report.ready ? 200 : 503)
       .send({ status: report.ready ? 'ready' : 'not ready', checks: report.checks });
   });
+  app.get('/healthz/gateway', async (_request, reply) => {
+    if (!options.gatewayHealth) return reply.code(404).send({ error: 'the gateway role is not configured' });
+    const health = options.gatewayHealth();
+    return reply.code(health.healthy ? 200 : 503).send(health);
+  });
   app.get('/metrics', async (_request, reply) => {
     const body = await options.registry.metrics();
     return reply.type(options.registry.contentType).send(body);
@@ -48,7 +58,7 @@ function buildApp(options: AdminServerOptions): FastifyInstance {
 }
 
 /**
- * Serves the read-only probes /healthz, /readyz and /metrics on `listen`, and nothing else: the
+ * Serves the read-only probes /healthz, /readyz, /healthz/gateway and /metrics on `listen`, and nothing else: the
  * admin API has its own server (admin-api-server.ts), so this port can be published for health
  * checks and scraping without exposing anything that changes state.
  */

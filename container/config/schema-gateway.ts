@@ -128,6 +128,12 @@ const groupTimers = z.strictObject({
 const gatewayLimits = z.strictObject({
   maxClients: boundedInt(1, 1_000_000).default(65_536),
   maxSessionsPerUser: boundedInt(1, 1_000_000).default(16),
+  /**
+   * At this many sessions `/healthz/gateway` answers 503, so a load balancer sends new clients to
+   * other nodes (Microsoft Tunnel's 4,990 per server); open sessions are not touched. null =
+   * maxClients.
+   */
+  healthySessions: boundedInt(1, 1_000_000).nullable().default(null),
 });
 
 /** A balancer's address or range (`gateway.trustedProxies`): `10.0.0.5`, `10.0.0.0/24`, `fd00::/64`. */

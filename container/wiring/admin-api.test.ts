@@ -106,7 +106,12 @@ describe('admin API authorization (every registered route, every spelling)', () 
     app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) routes.push({ method, url: route.url });
     });
-    await registerAdminApi(app, { token: TOKEN, sessions, bans });
+    const drain = async (on: boolean, migrate: boolean) => {
+      touched.push('drain');
+      sessions.setDrain(on);
+      return { drain: on, migrated: migrate ? 1 : 0 };
+    };
+    await registerAdminApi(app, { token: TOKEN, sessions, bans, drain });
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as { port: number }).port;
   });
@@ -151,7 +156,7 @@ describe('admin API authorization (every registered route, every spelling)', () 
     expect(listed).toEqual({ status: 200, body: '[]' });
     expect(touched).toContain('list');
     const drained = await send(port, 'POST', '/v1/sessions/drain', { authorization: `Bearer ${TOKEN}` });
-    expect(drained).toEqual({ status: 200, body: '{"drain":true}' });
+    expect(drained).toEqual({ status: 200, body: '{"drain":true,"migrated":0}' });
     expect(touched).toContain('setDrain');
   });
 

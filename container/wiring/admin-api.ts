@@ -9,6 +9,8 @@ export interface AdminApiOptions {
   sessions?: SessionTable;
   /** The gateway's ban points: bans in force, and lifting one. */
   bans?: Pick<BanPoints, 'bans' | 'forget'>;
+  /** Drain mode (`sessions drain on|off [--migrate]`); see GatewayHandle.drain. */
+  drain?: (on: boolean, migrate: boolean) => Promise<{ drain: boolean; migrated: number }>;
 }
 
 /** What `outpost sessions list --json` shows of a session (no cookie material). */
@@ -60,12 +62,13 @@ function adminRoutes(app: FastifyInstance, options: AdminApiOptions): void {
     if (!options.sessions) return reply.code(404).send({ error: 'the gateway role is not running' });
     return options.sessions.list().map(sessionView);
   });
-  app.post<{ Body: { on?: unknown } }>('/v1/sessions/drain', async (request, reply) => {
-    if (!options.sessions) return reply.code(404).send({ error: 'the gateway role is not running' });
-    const on = request.body?.on;
-    if (typeof on !== 'boolean') return reply.code(400).send({ error: 'give on: true or false' });
-    options.sessions.setDrain(on);
-    return { drain: on };
+  app.post<{ Body: { on?: unknown; migrate?: unknown } }>('/v1/sessions/drain', async (request, reply) => {
+    if (!options.drain) return reply.code(404).send({ error: 'the gateway role is not running' });
+    const { on, migrate = false } = request.body ?? {};
+    if (typeof on !== 'boolean' || typeof migrate !== 'boolean')
+      return reply.code(400).send({ error: 'give on: true or false (and migrate: true or false)' });
+    if (migrate && !on) return reply.code(400).send({ error: 'migrate goes with on: true' });
+    return options.drain(on, migrate);
   });
   app.post<{ Body: { id?: unknown; user?: unknown } }>('/v1/sessions/disconnect', async (request, reply) => {
     const sessions = options.sessions;

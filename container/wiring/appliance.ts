@@ -48,7 +48,19 @@ export async function startAppliance(
     logger,
   });
   reloadOnHangup(reconfigurer, logger, shutdown);
-  const admin = await startAdminServer({ listen: config.admin.listen, registry, readiness, logger });
+  const admin = await startAdminServer({
+    listen: config.admin.listen,
+    registry,
+    readiness,
+    logger,
+    ...(config.roles.includes('gateway')
+      ? {
+          gatewayHealth: gateway
+            ? () => gateway.health()
+            : () => ({ healthy: false, reasons: ['not-started'] }),
+        }
+      : {}),
+  });
   shutdown.register('admin server', () => admin.close());
   const adminToken = await ensureAdminToken(config.dataDir);
   const adminApi = await startAdminApiServer({
@@ -57,7 +69,13 @@ export async function startAppliance(
     routes: (app) =>
       registerAdminApi(app, {
         token: adminToken,
-        ...(gateway ? { sessions: gateway.sessions, bans: gateway.bans } : {}),
+        ...(gateway
+          ? {
+              sessions: gateway.sessions,
+              bans: gateway.bans,
+              drain: (on, migrate) => gateway.drain(on, migrate),
+            }
+          : {}),
       }),
   });
   shutdown.register('admin API', () => adminApi.close());

@@ -1,8 +1,9 @@
-import { type Stats, unwatchFile, watchFile } from 'node:fs';
+import { existsSync, type Stats, unwatchFile, watchFile } from 'node:fs';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import type { BanPoints } from '../../gateway/auth/ban-points.js';
 import { AuthDialogue } from '../../gateway/control/auth-dialogue.js';
+import { type GatewayHealth, gatewayHealth } from '../../gateway/control/gateway-health.js';
 import type { GatewayPolicy } from '../../gateway/control/gateway-policy.js';
 import { GatewayServer } from '../../gateway/control/gateway-server.js';
 import { type GroupPolicy, isGroupMember, policySelector } from '../../gateway/control/policy-selector.js';
@@ -43,6 +44,14 @@ export interface GatewayHandle {
    * open keep going. Throws (and keeps the running settings) when the new settings do not load.
    */
   reconfigure(next: OutpostConfig): Promise<void>;
+  /**
+   * Drain mode: no new sessions, /readyz and /healthz/gateway 503, open tunnels continue. With
+   * `migrate`, the listener closes too and every tunnel ends without a TERMINATE frame, so its
+   * client reconnects with its cookie (elsewhere, behind a balancer). Off listens again.
+   */
+  drain(on: boolean, migrate: boolean): Promise<{ drain: boolean; migrated: number }>;
+  /** What `GET /healthz/gateway` answers (gateway-health.ts). */
+  health(): GatewayHealth;
 }
 
 /**
@@ -139,8 +148,10 @@ export async function startGatewayRole(
   }, 1000);
   timer.unref();
   shutdown.register('gateway timers', () => clearInterval(timer));
+  let draining = false;
   readiness.register('gateway', async () => {
     const running = workers?.ready() ?? workerCount;
+    if (draining) return { ok: false, detail: 'draining (`outpost sessions drain off` ends it)' };
     return {
       ok: server.server.listening && running === workerCount,
       ...(running === workerCount ? {} : { detail: `${running} of ${workerCount} tunnel workers running` }),
@@ -194,7 +205,49 @@ export async function startGatewayRole(
     await replaced.close();
     log.info({ listen: ngw.listen, methods: ngw.auth.methods }, 'gateway reconfigured');
   };
-  return { sessions, bans: auth.bans, reconfigure };
+  const drain = async (on: boolean, migrate: boolean) => {
+    sessions.setDrain(on);
+    draining = on;
+    const migrated = on && migrate ? server.migrateTunnels() : 0;
+    if (!on && !server.server.listening) {
+      const where = parseListenAddress(current.config.gateway.listen)!;
+      await server.listen(where.host, where.port);
+    }
+    log.warn({ drain: on, migrated }, on ? 'gateway draining' : 'gateway accepting new sessions again');
+    return { drain: on, migrated };
+  };
+  const tunDevices =
+    workerCount > 1
+      ? Array.from({ length: workerCount }, (_, i) => workerTunName(gw.tun.name, i))
+      : [gw.tun.name];
+  const poolSets = [main, ...groupPools.values()];
+  const health = () =>
+    gatewayHealth({
+      draining,
+      tunUp: tunDevices.every((name) => existsSync(`/sys/class/net/${name}`)),
+      workers: { running: workers?.ready() ?? workerCount, configured: workerCount },
+      sessions: sessions.size,
+      healthySessions:
+        current.config.gateway.limits.healthySessions ?? current.config.gateway.limits.maxClients,
+      pools: poolSets.flatMap(poolUsage),
+    });
+  return { sessions, bans: auth.bans, reconfigure, drain, health };
+}
+
+/** Addresses of a pool set per family, summed over its per-worker blocks. */
+function poolUsage(set: PoolSet): Array<{ cidr: string; capacity: number; active: number }> {
+  return [set.ipv4, set.ipv6].flatMap((cidr) => {
+    if (!cidr) return [];
+    const family = cidr.includes(':') ? 6 : 4;
+    const pools = set.pools.filter((p) => p.family === family);
+    return [
+      {
+        cidr,
+        capacity: pools.reduce((sum, p) => sum + p.capacity, 0),
+        active: pools.reduce((sum, p) => sum + p.stats().active, 0),
+      },
+    ];
+  });
 }
 
 /** gateway.proxyProtocol: PROXY v2 from the trusted balancers only (gateway/proxy). */

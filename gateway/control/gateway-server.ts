@@ -32,6 +32,7 @@ import {
 } from '../tls/tls-connection.js';
 import type { PacketDevice } from '../tun/packet-device.js';
 import type { TunnelCounters } from '../tunnel/counters.js';
+import { reconnectElsewhere } from '../tunnel/cstp-tunnel.js';
 import { clientLogout } from '../tunnel/inbound.js';
 import { LocalTunnels } from '../tunnel/local-tunnels.js';
 import type { RecordLayerKind } from '../tunnel/transport.js';
@@ -210,6 +211,23 @@ export class GatewayServer {
         resolve();
       });
     });
+  }
+
+  /**
+   * `sessions drain on --migrate`: stops accepting (a balancer's connection attempt fails, and
+   * HAProxy's `option redispatch` sends it to another node at once) and ends every tunnel
+   * without a TERMINATE frame, so each client reconnects with its cookie (reconnectElsewhere).
+   * The sessions stay valid for the cookie timeout. Returns how many tunnels were ended.
+   */
+  migrateTunnels(): number {
+    if (this.server.listening) this.server.close();
+    let ended = 0;
+    for (const session of this.o.sessions.list()) {
+      if (session.state !== 'connected' || !session.disconnect) continue;
+      session.disconnect(reconnectElsewhere);
+      ended++;
+    }
+    return ended;
   }
 
   /** Stops accepting, tells every client, and waits for the listener to close. */

@@ -75,6 +75,11 @@ export const serverDisconnectReasons = [
   'revoked by the cloud',
   /** The same cookie opened a new tunnel (a reconnect); the old one ends. */
   'replaced by a new connection',
+  /**
+   * `sessions drain on --migrate`: sent as no frame at all (gateway/tunnel/cstp-tunnel.ts), so
+   * that the client reconnects with its cookie, to another node of the site.
+   */
+  'moved to another node',
 ] as const;
 export type ServerDisconnectReason = (typeof serverDisconnectReasons)[number];
 

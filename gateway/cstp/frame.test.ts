@@ -307,6 +307,8 @@ describe('DISCONNECT payloads', () => {
       'replaced by a new connection',
       '53544601001d0500 b0 7265706c616365642062792061206e657720636f6e6e656374696f6e',
     ],
+    // Never sent as a frame (the tunnel just closes, so the client reconnects); encodable all the same.
+    ['moved to another node', '5354460100160500 b0 6d6f76656420746f20616e6f74686572206e6f6465'],
   ];
 
   it.each(serverDisconnects)('ends a tunnel for %s with the frame %s', (reason, frame) => {

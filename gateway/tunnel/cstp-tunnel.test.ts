@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeFrame, FrameType, type ServerDisconnectReason } from '../cstp/index.js';
 import type { Session } from '../session/session.js';
 import { loadEvp } from '../tls/evp.js';
-import { CstpTunnel, ipv4Number } from './cstp-tunnel.js';
+import { CstpTunnel, ipv4Number, reconnectElsewhere } from './cstp-tunnel.js';
 import type { LastFrame, TransportHandlers, TunnelTransport } from './transport.js';
 import type { TunnelTimers } from './tunnel-state.js';
 
@@ -150,6 +150,13 @@ describe('CstpTunnel', () => {
     expect(transport.lastFrameHex).toBe(
       '5354460100210500b0646973636f6e6e656374656420627920616e2061646d696e6973747261746f72',
     );
+  });
+
+  it('a migration ends the tunnel without TERMINATE (openconnect then reconnects with its cookie)', () => {
+    const { t, transport, closed } = tunnel();
+    t.terminate(reconnectElsewhere);
+    expect(transport.ended).toBe('no');
+    expect(closed).toEqual([reconnectElsewhere]);
   });
 
   it('a fault on the packet path drops that packet as internal, and the tunnel carries on (both directions, both paths)', () => {

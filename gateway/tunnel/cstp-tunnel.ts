@@ -11,6 +11,15 @@ import { toClient } from './outbound.js';
 import type { TunnelTransport } from './transport.js';
 import type { TunnelOptions, TunnelState } from './tunnel-state.js';
 
+/**
+ * The end of a tunnel that asks the client to come back: no DISCONNECT or TERMINATE frame, only
+ * close_notify. openconnect (cstp.c) quits on a DISCONNECT or TERMINATE frame ("Server request"), but a read
+ * error or a closed TLS connection takes it to do_reconnect, which reconnects with its cookie at
+ * once (ssl.c ssl_reconnect) — through the balancer to another node when this one drains with
+ * --migrate.
+ */
+export const reconnectElsewhere: ServerDisconnectReason = 'moved to another node';
+
 /** An IPv4 address as the unsigned 32-bit number packet headers carry; -1 for anything else. */
 export function ipv4Number(address: string | undefined): number {
   const parts = address?.split('.');
@@ -84,12 +93,17 @@ export class CstpTunnel implements TunnelState {
 
   /**
    * Server-initiated end (revocation, timeout, shutdown): tell the client why with a DISCONNECT,
-   * the frame ocserv ends tunnels with (gateway/cstp/disconnect.ts), then close.
+   * the frame ocserv ends tunnels with (gateway/cstp/disconnect.ts), then close. A migration
+   * (`reconnectElsewhere`) sends no frame at all, so that the client reconnects.
    */
   terminate(reason: ServerDisconnectReason): void {
     if (this.closed) return;
     this.o.logger.info({ session: this.o.session.id, reason }, 'terminating tunnel');
-    this.o.transport.end({ type: FrameType.disconnect, payload: serverDisconnectPayload(reason) });
+    this.o.transport.end(
+      reason === reconnectElsewhere
+        ? undefined
+        : { type: FrameType.disconnect, payload: serverDisconnectPayload(reason) },
+    );
     this.finish(reason);
   }
 

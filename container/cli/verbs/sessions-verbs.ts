@@ -59,16 +59,29 @@ export function registerSessionsVerbs(program: Command, deps: CliDeps): void {
     });
   sessions
     .command('drain')
-    .description('drain mode: refuse new sessions and keep the existing ones (on), or accept again (off)')
+    .description(
+      'drain mode: no new sessions, /readyz and /healthz/gateway answer 503 so a load balancer sends no new clients, open tunnels continue (on); accept again (off)',
+    )
     .argument('<state>', 'on or off')
+    .option(
+      '--migrate',
+      'with on: also stop accepting and end every open tunnel without a disconnect message, so each client reconnects with its cookie (behind a balancer: to another node of the site)',
+    )
     .option('--json', 'print JSON')
-    .action(async (state: string, _options, command: Command) => {
+    .action(async (state: string, options: { migrate?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       if (state !== 'on' && state !== 'off')
         throw new OutpostError(ErrorCodes.badRequest, 'state must be on or off');
+      if (options.migrate && state !== 'on')
+        throw new OutpostError(ErrorCodes.badRequest, '--migrate goes with drain on');
       const config = await loadCliConfig(deps, globals);
-      const result = await adminRequest(config, '/v1/sessions/drain', { on: state === 'on' });
-      emit(deps, globals, result, () => `drain ${state}\n`);
+      const result = (await adminRequest(config, '/v1/sessions/drain', {
+        on: state === 'on',
+        migrate: options.migrate === true,
+      })) as { drain: boolean; migrated: number };
+      emit(deps, globals, result, () =>
+        options.migrate ? `drain on, ${result.migrated} tunnel(s) sent to reconnect\n` : `drain ${state}\n`,
+      );
     });
   sessions
     .command('disconnect')
