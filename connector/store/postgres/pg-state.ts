@@ -36,7 +36,18 @@ export interface PostgresStateOptions {
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
 /** Runs of a transaction the server rolled back as a lost race (40001/40P01) before giving up. */
-const MAX_TRANSACTION_TRIES = 8;
+const MAX_TRANSACTION_TRIES = 12;
+/**
+ * Full jitter under min(cap, base × 2^attempt) before a re-run: racing nodes that re-ran at once
+ * would meet again, and the loser of every round could starve.
+ */
+const RETRY_BASE_MS = 2;
+const RETRY_CAP_MS = 250;
+
+function retryDelay(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attempt);
+  return new Promise((r) => setTimeout(r, ms));
+}
 /** One more try of an idempotent statement on a fresh connection after the old one dropped. */
 const RECONNECT_DELAY_MS = 100;
 
@@ -139,12 +150,12 @@ export class PostgresState {
         await client.query('ROLLBACK').catch(() => {
           broken = true;
         });
-        if (isTransactionRetry(e) && attempt < MAX_TRANSACTION_TRIES) continue;
-        throw e;
+        if (!isTransactionRetry(e) || attempt >= MAX_TRANSACTION_TRIES) throw e;
       } finally {
         // a broken connection is destroyed, not handed to the next caller
         client.release(broken);
       }
+      await retryDelay(attempt);
     }
   }
 
