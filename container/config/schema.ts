@@ -4,8 +4,8 @@ import { adminApiEndpoint, MAX_SOCKET_PATH_BYTES } from './admin-api-endpoint.js
 import { boundedInt, filePath, listenAddress, section, uniqueList, urlWithScheme } from './schema-common.js';
 import { connectorSchema } from './schema-connector.js';
 import { gatewaySchema } from './schema-gateway.js';
-import { stateSchema } from './schema-state.js';
 import { keysSchema } from './schema-keys.js';
+import { stateSchema } from './schema-state.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
