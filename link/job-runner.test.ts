@@ -28,7 +28,11 @@ const flush = () => new Promise((r) => setImmediate(r));
 
 let db: JournalDb;
 let journal: JobJournal;
-let sent: Array<{ type: 'accepted'; jobId: string } | ({ type: 'result' } & UndeliveredResult)>;
+let sent: Array<
+  | { type: 'accepted'; jobId: string }
+  | ({ type: 'result' } & UndeliveredResult)
+  | { type: 'cancelled'; jobId: string; status: string }
+>;
 let ids: number;
 
 function runner(concurrency = 2, timeoutMs = 60_000) {
@@ -41,8 +45,15 @@ function runner(concurrency = 2, timeoutMs = 60_000) {
     outbound: {
       accepted: (jobId) => sent.push({ type: 'accepted', jobId }),
       result: (r) => sent.push({ type: 'result', ...r }),
+      cancelled: (jobId, status) => sent.push({ type: 'cancelled', jobId, status }),
     },
   });
+}
+
+/** The cloud offers the job and, once accepted, confirms it (`job` then `job.start`). */
+function offer(r: JobRunner, j: LinkJob): void {
+  r.deliver(j);
+  r.start(j.id);
 }
 
 const job = (id: string, kind = 'k'): LinkJob => ({ id, kind, payload: { n: id } });
@@ -57,18 +68,26 @@ beforeEach(() => {
 afterEach(() => db.close());
 
 describe('JobRunner', () => {
-  it('journals before acking, runs once, and reports the result', async () => {
+  it('journals before acking, runs once on job.start, and reports the result', async () => {
     const r = runner();
+    let runs = 0;
     r.register({
       kind: 'k',
       handle: async (j) => {
+        runs++;
         expect(journal.stateOf(j.id)).toBe('running');
         return { echoed: j.payload };
       },
     });
     r.deliver(job('a'));
-    expect(sent[0]).toEqual({ type: 'accepted', jobId: 'a' });
+    expect(sent).toEqual([{ type: 'accepted', jobId: 'a' }]);
+    expect(journal.stateOf('a')).toBe('accepted');
     await flush();
+    expect(runs).toBe(0);
+    r.start('a');
+    r.start('a');
+    await flush();
+    expect(runs).toBe(1);
     expect(results()).toEqual([
       { type: 'result', jobId: 'a', messageId: 'm1', outcome: { ok: true, result: { echoed: { n: 'a' } } } },
     ]);
@@ -79,9 +98,9 @@ describe('JobRunner', () => {
     const r = runner();
     const g = gatedHandler('k');
     r.register(g.handler);
-    r.deliver(job('a'));
+    offer(r, job('a'));
     await flush();
-    r.deliver(job('a'));
+    offer(r, job('a'));
     await flush();
     expect(sent.filter((s) => s.type === 'accepted')).toHaveLength(2);
     g.gates.get('a')!('x');
@@ -94,9 +113,9 @@ describe('JobRunner', () => {
     const r = runner();
     let runs = 0;
     r.register({ kind: 'k', handle: async () => ++runs });
-    r.deliver(job('a'));
+    offer(r, job('a'));
     await flush();
-    r.deliver(job('a'));
+    offer(r, job('a'));
     await flush();
     expect(runs).toBe(1);
     const [first, second] = results();
@@ -135,14 +154,14 @@ describe('JobRunner', () => {
   ])('maps %s to a failed result', async (_name, thrown, code, retryable, message) => {
     const r = runner();
     r.register({ kind: 'k', handle: async () => Promise.reject(thrown) });
-    r.deliver(job('a'));
+    offer(r, job('a'));
     await flush();
     expect(results()[0]).toMatchObject({ outcome: { ok: false, error: { code, retryable, message } } });
   });
 
   it('fails a kind with no handler as OUTPOST_ERR_UNSUPPORTED', async () => {
     const r = runner();
-    r.deliver(job('a', 'session.revoke'));
+    offer(r, job('a', 'session.revoke'));
     await flush();
     expect(results()[0]).toMatchObject({
       outcome: { ok: false, error: { code: 'OUTPOST_ERR_UNSUPPORTED', retryable: false } },
@@ -153,7 +172,7 @@ describe('JobRunner', () => {
     const r = runner(2);
     const g = gatedHandler('k');
     r.register(g.handler);
-    for (const id of ['a', 'b', 'c', 'd']) r.deliver(job(id));
+    for (const id of ['a', 'b', 'c', 'd']) offer(r, job(id));
     await flush();
     expect([...g.runs.keys()]).toEqual(['a', 'b']);
     expect(r.running()).toBe(2);
@@ -173,7 +192,7 @@ describe('JobRunner', () => {
     const r = runner(1, 20);
     const g = gatedHandler('k');
     r.register(g.handler);
-    r.deliver(job('slow'));
+    offer(r, job('slow'));
     await new Promise((res) => setTimeout(res, 60));
     expect(results()[0]).toMatchObject({
       outcome: { ok: false, error: { code: 'OUTPOST_ERR_UNAVAILABLE', retryable: true } },
@@ -184,20 +203,71 @@ describe('JobRunner', () => {
     expect(journal.resultOf('slow')?.outcome.ok).toBe(false);
   });
 
-  it('resumes unfinished jobs after a restart and resends unacked results', async () => {
+  it('resumes interrupted jobs after a restart, resends unacked results; waiting ones wait for job.start', async () => {
     journal.receive(job('was-running'));
     journal.start('was-running');
-    journal.receive(job('was-queued'));
+    journal.receive(job('was-waiting'));
     journal.receive(job('was-done'));
     journal.finish('was-done', { ok: true, result: 1 }, 'm-old');
     const r = runner();
     const seen: string[] = [];
     r.register({ kind: 'k', handle: async (j) => seen.push(j.id) });
     expect(r.resendUndelivered()).toBe(1);
-    expect(r.resume()).toBe(2);
+    expect(r.resume()).toBe(1);
     await flush();
-    expect(seen).toEqual(['was-running', 'was-queued']);
-    expect(results().map((s) => s.jobId)).toEqual(['was-done', 'was-running', 'was-queued']);
+    expect(seen).toEqual(['was-running']);
+    r.start('was-waiting');
+    r.start('was-done');
+    await flush();
+    expect(seen).toEqual(['was-running', 'was-waiting']);
+    expect(results().map((s) => s.jobId)).toEqual(['was-done', 'was-running', 'was-waiting']);
+  });
+
+  it('job.cancel drops a waiting or queued job for good; a started one runs on and reports', async () => {
+    const r = runner(1);
+    const g = gatedHandler('k');
+    r.register(g.handler);
+    r.deliver(job('waiting'));
+    offer(r, job('running'));
+    offer(r, job('queued'));
+    await flush();
+    expect([...g.runs.keys()]).toEqual(['running']);
+    expect(r.pending()).toBe(1);
+    expect(r.cancel('waiting')).toBe('dropped');
+    expect(r.cancel('queued')).toBe('dropped');
+    expect(r.cancel('running')).toBe('started');
+    expect(r.cancel('never-offered')).toBe('unknown');
+    expect(r.pending()).toBe(0);
+    expect(sent.filter((m) => m.type === 'cancelled')).toEqual([
+      { type: 'cancelled', jobId: 'waiting', status: 'dropped' },
+      { type: 'cancelled', jobId: 'queued', status: 'dropped' },
+      { type: 'cancelled', jobId: 'running', status: 'started' },
+      { type: 'cancelled', jobId: 'never-offered', status: 'unknown' },
+    ]);
+    // A job.start arriving late (or again) does not revive a cancelled job.
+    r.start('waiting');
+    g.gates.get('running')!(1);
+    await flush();
+    expect([...g.runs.keys()]).toEqual(['running']);
+    expect(results().map((m) => m.jobId)).toEqual(['running']);
+    expect(journal.stateOf('waiting')).toBe('cancelled');
+    expect(journal.stateOf('queued')).toBe('cancelled');
+  });
+
+  it('a cancelled job does not run after a restart either', async () => {
+    const before = runner();
+    before.register({ kind: 'k', handle: async () => 1 });
+    before.deliver(job('c'));
+    before.cancel('c');
+    // The process restarts over the same journal.
+    const after = runner();
+    let ran = false;
+    after.register({ kind: 'k', handle: async () => (ran = true) });
+    expect(after.resume()).toBe(0);
+    expect(journal.pendingJobIds(10)).toEqual([]);
+    after.start('c');
+    await flush();
+    expect(ran).toBe(false);
   });
 
   it('fails a job that keeps crashing the process instead of looping', async () => {
@@ -221,8 +291,8 @@ describe('JobRunner', () => {
     const r = runner(1);
     const g = gatedHandler('k');
     r.register(g.handler);
-    r.deliver(job('a'));
-    r.deliver(job('b'));
+    offer(r, job('a'));
+    offer(r, job('b'));
     await flush();
     const stopped = r.stop();
     g.gates.get('a')!(1);

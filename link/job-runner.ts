@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ErrorCodes } from '../core/errors.js';
 import { failureOutcome, unsupportedOutcome } from './job-outcome.js';
-import type { JobJournal, UndeliveredResult } from './journal/job-journal.js';
+import type { CancelOutcome, JobJournal, UndeliveredResult } from './journal/job-journal.js';
 import type { JobHandler, JobOutcome, LinkJob } from './ports.js';
 
 /** Where the runner's messages go; each call is a no-op while the link is down (the journal keeps them). */
 export interface JobOutbound {
   accepted(jobId: string): void;
   result(result: UndeliveredResult): void;
+  cancelled(jobId: string, status: CancelOutcome): void;
 }
 
 export interface JobRunnerOptions {
@@ -22,9 +23,10 @@ export interface JobRunnerOptions {
 }
 
 /**
- * Takes jobs from the link: journal first, then `job.accepted`, then the handler of its kind with at
- * most `concurrency` running at once, then the journaled result, sent until acked. A duplicate
- * delivery is re-acked and, when finished, its stored result resent; it never runs twice.
+ * Takes jobs from the link: journal first, then `job.accepted`; on the cloud's `job.start` the handler
+ * of its kind with at most `concurrency` running at once, then the journaled result, sent until acked.
+ * On `job.cancel` a job not started yet is dropped for good. A duplicate delivery is re-acked and,
+ * when finished, its stored result resent; it never runs twice.
  */
 export class JobRunner {
   private readonly handlers = new Map<string, JobHandler>();
@@ -50,27 +52,52 @@ export class JobRunner {
     return [...this.handlers.keys()];
   }
 
-  /** A `job` message arrived. */
+  /**
+   * A `job` message arrived: journaled, then accepted; it waits for `job.start`. A job known already
+   * (waiting, queued or running) is acked again and runs once; a finished one gets its result again.
+   */
   deliver(job: LinkJob): void {
     const { journal, outbound } = this.options;
     const known = journal.receive(job);
     outbound.accepted(job.id);
-    if (known === 'new') {
-      this.enqueue(job);
-      return;
-    }
     if (known === 'finished') {
       const result = journal.resultOf(job.id);
       if (result) outbound.result(result);
-      return;
     }
-    // Pending: queued or running already (or resumed after a restart); acked again, run once.
-    if (!this.queued.has(job.id) && !this.active.has(job.id)) this.enqueue(job);
   }
 
-  /** After a restart: jobs journaled but not finished run again (handlers are idempotent by job id). */
+  /** `job.start`: the cloud recorded the job as ours. Anything but a journaled, unfinished job is ignored. */
+  start(jobId: string): void {
+    const { journal, logger } = this.options;
+    const state = journal.stateOf(jobId);
+    if (state !== 'accepted' && state !== 'running') {
+      logger.debug({ jobId, state }, 'job.start for a job not waiting to run; ignored');
+      return;
+    }
+    const job = journal.job(jobId);
+    if (job) this.enqueue(job);
+  }
+
+  /**
+   * `job.cancel`: a job not started yet (waiting, or queued behind others) is dropped for good and
+   * never runs; a started one goes on and reports its result. Answered with what was found.
+   */
+  cancel(jobId: string): CancelOutcome {
+    const status = this.options.journal.cancel(jobId);
+    if (status === 'dropped' && this.queued.delete(jobId)) {
+      const at = this.queue.findIndex((j) => j.id === jobId);
+      if (at >= 0) this.queue.splice(at, 1);
+    }
+    this.options.outbound.cancelled(jobId, status);
+    return status;
+  }
+
+  /**
+   * After a restart: jobs interrupted while running run again (handlers are idempotent by job id).
+   * Jobs that never started wait for the cloud's `job.start` after `hello`.
+   */
   resume(): number {
-    const jobs = this.options.journal.unfinished();
+    const jobs = this.options.journal.interrupted();
     for (const job of jobs) this.enqueue(job);
     return jobs.length;
   }
@@ -127,7 +154,7 @@ export class JobRunner {
   private async run(job: LinkJob): Promise<void> {
     const { journal, logger } = this.options;
     const attempts = journal.start(job.id);
-    if (attempts === 0) return; // finished meanwhile (cannot happen with one runner; defensive)
+    if (attempts === 0) return; // cancelled or finished meanwhile
     const log = logger.child({ jobId: job.id, kind: job.kind });
     let outcome: JobOutcome;
     if (attempts > journal.maxAttempts) {

@@ -88,6 +88,7 @@ export class LinkService implements EventSink {
       outbound: {
         accepted: (jobId) => this.session?.sendAccepted(jobId),
         result: (r) => this.session?.sendResult(r),
+        cancelled: (jobId, status) => this.session?.sendCancelled(jobId, status),
       },
     });
     this.configs = new ConfigDispatcher(this.journal, this.log);

@@ -37,6 +37,14 @@ const jobMsg = (jobId: string, id = `m-${jobId}`) =>
     id,
     job: { id: jobId, kind: 'session.revoke', payload: { user: 'alice' }, createdAt: T },
   });
+const startMsg = (jobId: string, id = `s-${jobId}`) => wire({ type: 'job.start', id, jobId });
+const cancelMsg = (jobId: string, id = `x-${jobId}`) =>
+  wire({ type: 'job.cancel', id, jobId, reason: 'reassigned' });
+/** The cloud's offer and, once accepted, its go-ahead. */
+const offer = (s: LinkSession, jobId: string, id?: string) => {
+  s.receive(Buffer.from(jobMsg(jobId, id)));
+  s.receive(Buffer.from(startMsg(jobId)));
+};
 
 let db: JournalDb;
 let journal: JobJournal;
@@ -50,7 +58,11 @@ function session(extraHooks: Partial<SessionHooks> = {}) {
     logger,
     concurrency: 2,
     timeoutMs: 10_000,
-    outbound: { accepted: (id) => s.sendAccepted(id), result: (r) => s.sendResult(r) },
+    outbound: {
+      accepted: (id) => s.sendAccepted(id),
+      result: (r) => s.sendResult(r),
+      cancelled: (id, status) => s.sendCancelled(id, status),
+    },
   });
   runner.register({
     kind: 'session.revoke',
@@ -199,13 +211,16 @@ describe('LinkSession', () => {
     expect(s.welcomed).toBe(false);
   });
 
-  it('accepts a job after journaling it, sends its result, and drops it on ack by job id', async () => {
+  it('accepts a job after journaling it, runs it on job.start, sends its result, drops it on ack by job id', async () => {
     const { s } = session();
     s.start();
     s.receive(Buffer.from(welcome()));
     s.receive(Buffer.from(jobMsg('j1')));
-    expect(journal.stateOf('j1')).not.toBeUndefined();
+    expect(journal.stateOf('j1')).toBe('accepted');
     expect(socket.ofType('job.accepted')).toEqual([expect.objectContaining({ jobId: 'j1' })]);
+    await flush();
+    expect(runs).toEqual([]);
+    s.receive(Buffer.from(startMsg('j1')));
     await flush();
     const [result] = socket.ofType('job.result');
     expect(result).toMatchObject({ jobId: 'j1', status: 'done', result: { disconnected: 1 } });
@@ -217,7 +232,7 @@ describe('LinkSession', () => {
     const first = session();
     first.s.start();
     first.s.receive(Buffer.from(welcome()));
-    first.s.receive(Buffer.from(jobMsg('j1')));
+    offer(first.s, 'j1');
     await flush();
     const firstId = socket.ofType('job.result')[0]!.id;
     first.s.end(); // socket lost before the ack
@@ -238,13 +253,36 @@ describe('LinkSession', () => {
     const { s } = session();
     s.start();
     s.receive(Buffer.from(welcome()));
-    s.receive(Buffer.from(jobMsg('j1', 'm1')));
+    offer(s, 'j1', 'm1');
     await flush();
-    s.receive(Buffer.from(jobMsg('j1', 'm2')));
+    offer(s, 'j1', 'm2');
     await flush();
     expect(runs).toEqual(['j1']);
     expect(socket.ofType('job.accepted')).toHaveLength(2);
     expect(socket.ofType('job.result')).toHaveLength(2);
+  });
+
+  it('answers job.cancel with job.cancelled: a waiting job is dropped and not listed in the next hello', async () => {
+    const { s } = session();
+    s.start();
+    s.receive(Buffer.from(welcome()));
+    s.receive(Buffer.from(jobMsg('gone')));
+    offer(s, 'mine');
+    await flush();
+    s.receive(Buffer.from(cancelMsg('gone')));
+    s.receive(Buffer.from(cancelMsg('mine')));
+    s.receive(Buffer.from(startMsg('gone')));
+    await flush();
+    expect(socket.ofType('job.cancelled')).toEqual([
+      expect.objectContaining({ jobId: 'gone', status: 'dropped' }),
+      expect.objectContaining({ jobId: 'mine', status: 'started' }),
+    ]);
+    expect(runs).toEqual(['mine']);
+    expect(journal.stateOf('gone')).toBe('cancelled');
+    s.end();
+    socket = new FakeSocket();
+    session().s.start();
+    expect(socket.sent[0]).toMatchObject({ type: 'hello', pendingResults: ['mine'] });
   });
 
   it('answers config pushes: applied (then the same version again), rejected with the reason', async () => {

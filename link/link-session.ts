@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes } from '../core/errors.js';
 import type { ConfigDispatcher } from './config-dispatcher.js';
 import type { JobRunner } from './job-runner.js';
-import type { JobJournal, OutboxEntry, UndeliveredResult } from './journal/job-journal.js';
+import type { CancelOutcome, JobJournal, OutboxEntry, UndeliveredResult } from './journal/job-journal.js';
 import type { ApplianceMessage, HealthReport } from './schema/appliance-messages.js';
 import type { CloudMessage } from './schema/cloud-messages.js';
 import { LinkDecodeError } from './schema/decode-error.js';
@@ -51,7 +51,7 @@ type Outgoing = ApplianceMessage extends infer M
 
 /**
  * One connection's protocol (link/schema/ordering.ts): `hello` first, nothing but `welcome`/`error`
- * accepted before `welcome`, then jobs, configs, acks, keys and renewals. Every received message is
+ * accepted before `welcome`, then jobs (offer, start, cancel), configs, acks, keys and renewals. Every received message is
  * validated; an invalid one is answered with `error` (logged once per connection and reason) and the
  * connection stays open. Sending never throws: a message the schema refuses is logged and dropped.
  */
@@ -112,6 +112,13 @@ export class LinkSession {
         return this.onWelcome(message);
       case 'job':
         return runner.deliver({ id: message.job.id, kind: message.job.kind, payload: message.job.payload });
+      case 'job.start':
+        return runner.start(message.jobId);
+      case 'job.cancel': {
+        const status = runner.cancel(message.jobId);
+        this.log.info({ jobId: message.jobId, reason: message.reason, status }, 'job cancelled by the cloud');
+        return;
+      }
       case 'ack':
         if (message.jobId === undefined || !journal.ackJob(message.jobId)) journal.ack(message.ref);
         return;
@@ -151,6 +158,10 @@ export class LinkSession {
 
   sendAccepted(jobId: string): void {
     this.send({ type: 'job.accepted', jobId });
+  }
+
+  sendCancelled(jobId: string, status: CancelOutcome): void {
+    this.send({ type: 'job.cancelled', jobId, status });
   }
 
   /** Sends a journaled result under a fresh message id, recorded so an ack naming it is understood. */

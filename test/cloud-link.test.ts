@@ -148,7 +148,7 @@ describe('cloud link, appliance end (real outpost cloud, outpost enroll, outpost
     expect(health.report.memory.totalBytes).toBeGreaterThan(0);
   });
 
-  it('keeps issuing over SCEP while the cloud is away, then resends the unacked result and event', async () => {
+  it('keeps issuing over SCEP while the cloud is away; a job offered just before runs once the cloud is back; the event is resent', async () => {
     await appliance!.stop();
     appliance = await startLinkedAppliance(dataDir, FAST);
     await connected(cloud, applianceId);
@@ -157,12 +157,13 @@ describe('cloud link, appliance end (real outpost cloud, outpost enroll, outpost
       target: { role: 'connector' },
       payload: { serialHex: '0badc0ffee' },
     });
-    // The job frame left with the 201; frozen now, the cloud cannot read the result or ack it.
+    // The job frame left with the 201; frozen now, the cloud cannot read the job.accepted, so the
+    // appliance journals the job and waits for the cloud's job.start (it may have gone to another
+    // appliance of the site meanwhile).
     const pid = cloudPid(cloud.dataDir);
     process.kill(pid, 'SIGSTOP');
-    const mark = appliance.logs().length;
-    await until('job finished on the appliance', async () =>
-      journalRows(dataDir).find((r) => r.id === jobId)?.state === 'done' ? true : undefined,
+    await until('job journaled on the appliance', async () =>
+      journalRows(dataDir).find((r) => r.id === jobId) ? true : undefined,
     );
     // The cloud is gone, the connector is not: SCEP issues (a real scepclient), the appliance is ready,
     // and the issuance event waits in the outbox.
@@ -175,16 +176,21 @@ describe('cloud link, appliance end (real outpost cloud, outpost enroll, outpost
     const serialHex = new X509Certificate(readFileSync(enrolled.certFile)).serialNumber
       .toLowerCase()
       .replace(/^0+/, '');
+    expect(journalRows(dataDir).find((r) => r.id === jobId)).toMatchObject({
+      state: 'accepted',
+      attempts: 0,
+    });
     await restartCloud('kill'); // SIGKILL reaches a stopped process
-    await appliance.waitForLog('"resentResults":1', { from: mark });
+    // Back: the hello lists the job, the cloud answers job.start, the job runs once.
     const job = await finishedJob(cloud, jobId);
     expect(job).toMatchObject({
       status: 'failed',
       error: { code: 'OUTPOST_ERR_NOT_FOUND', retryable: false },
     });
-    await until('resent result acked', async () =>
+    await until('result acked', async () =>
       journalRows(dataDir).find((r) => r.id === jobId)?.state === 'delivered' ? true : undefined,
     );
+    expect(journalRows(dataDir).find((r) => r.id === jobId)?.attempts).toBe(1);
     const events = await until('the issuance event', async () => {
       const res = await cloud.admin('GET', `/v1/admin/events?applianceId=${applianceId}`);
       const issued = (res.body.events as Array<{ event: { kind: string; serialHex?: string } }>).filter(

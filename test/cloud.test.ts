@@ -361,7 +361,7 @@ describe('jobs', () => {
     expect((await cloud.admin('GET', '/v1/admin/jobs/nope')).status).toBe(404);
   });
 
-  it('job → job.accepted (running) → job.result → ack → done; a duplicate result is acked and ignored', async () => {
+  it('job → job.accepted → job.start (running) → job.result → ack → done; a duplicate result is acked and ignored', async () => {
     const a = await enroll(cloud, ['gateway']);
     const link = await helloLink(a, { roles: ['gateway'] });
     const created = await cloud.admin('POST', '/v1/admin/jobs', {
@@ -380,6 +380,7 @@ describe('jobs', () => {
     expect(offered.job).toMatchObject({ id, kind: 'session.revoke', payload: { user: 'alice' } });
 
     link.send({ type: 'job.accepted', jobId: id });
+    expect(await link.next('job.start')).toMatchObject({ jobId: id });
     const ref = link.send({ type: 'job.result', jobId: id, status: 'done', result: { disconnected: 2 } });
     expect(await link.next('ack')).toMatchObject({ ref, jobId: id });
     expect((await cloud.admin('GET', `/v1/admin/jobs/${id}`)).body).toEqual({
@@ -447,14 +448,14 @@ describe('jobs', () => {
     link = await helloLink(a, { roles: ['gateway'] });
     expect((await link.next('job')).job.id).toBe(unaccepted);
     link.send({ type: 'job.accepted', jobId: unaccepted });
-    // job.accepted has no answer; a health round trip orders it before the read below.
-    link.send({ type: 'health', report: healthReport() });
-    await link.next('ack');
+    expect(await link.next('job.start')).toMatchObject({ jobId: unaccepted });
     expect((await cloud.admin('GET', `/v1/admin/jobs/${unaccepted}`)).body.status).toBe('running');
     await link.close();
 
-    // Reconnect listing it as journaled: nothing is offered, the result (resent) is stored and acked.
+    // Reconnect listing it as journaled: it is not offered again, only started again (its job.start
+    // may have been lost too); the result (resent) is stored and acked.
     link = await helloLink(a, { roles: ['gateway'], pendingResults: [unaccepted] });
+    expect(await link.next('job.start')).toMatchObject({ jobId: unaccepted });
     const ref = link.send({
       type: 'job.result',
       jobId: unaccepted,
@@ -480,6 +481,7 @@ describe('jobs', () => {
     await link.next('job');
     await link.close(); // job.accepted "lost"
     link = await helloLink(a, { roles: ['gateway'], pendingResults: [id] });
+    expect(await link.next('job.start')).toMatchObject({ jobId: id });
     link.send({ type: 'health', report: healthReport() });
     await link.next('ack');
     expect(link.messages).toEqual([]);
@@ -487,7 +489,7 @@ describe('jobs', () => {
     await link.close();
   });
 
-  it('offers a role job to one appliance at a time and reassigns it when that one leaves without accepting', async () => {
+  it('offers a role job to one appliance at a time, reassigns it when that one leaves without accepting, and cancels it there', async () => {
     // A role no other test connects with: only these two are candidates.
     const first = await enroll(cloud, ['connector']);
     const second = await enroll(cloud, ['connector']);
@@ -505,10 +507,19 @@ describe('jobs', () => {
     const winner = l1.messages.length > 0 ? { taker: l1, other: l2 } : { taker: l2, other: l1 };
     expect(winner.other.messages).toEqual([]);
     expect((await winner.taker.next('job')).job.id).toBe(id);
-    await winner.taker.close();
+    await winner.taker.close(); // it journaled the job; its job.accepted never left
     const reoffered = await winner.other.next('job');
     expect(reoffered.job.id).toBe(id);
     winner.other.send({ type: 'job.accepted', jobId: id });
+    expect(await winner.other.next('job.start')).toMatchObject({ jobId: id });
+    // The first comes back listing the job: it is told not to run it, and answers job.cancelled.
+    const takerAppliance = winner.taker === l1 ? first : second;
+    const back = await helloLink(takerAppliance, { roles: ['connector'], pendingResults: [id] });
+    expect(await back.next('job.cancel')).toMatchObject({ jobId: id, reason: 'reassigned' });
+    back.send({ type: 'job.cancelled', jobId: id, status: 'dropped' });
+    back.send({ type: 'health', report: healthReport() });
+    await back.next('ack'); // job.cancelled has no answer and no error
+    await back.close();
     const ref = winner.other.send({
       type: 'job.result',
       jobId: id,
@@ -520,6 +531,40 @@ describe('jobs', () => {
     const job = (await cloud.admin('GET', `/v1/admin/jobs/${id}`)).body;
     expect(job.applianceId).not.toBe(winner.taker === l1 ? first.applianceId : second.applianceId);
     await winner.other.close();
+  });
+});
+
+describe('sites', () => {
+  it('enrolls into the site its token names; a site job goes to that site only; a site without appliances is refused', async () => {
+    const lyon = await enroll(cloud, ['connector'], 'ec-p256', 'lyon-test');
+    const paris = await enroll(cloud, ['connector'], 'ec-p256', 'paris-test');
+    expect((await cloud.admin('GET', `/v1/admin/appliances/${lyon.applianceId}`)).body.site).toBe(
+      'lyon-test',
+    );
+    expect((await cloud.admin('GET', `/v1/admin/appliances/${paris.applianceId}`)).body.site).toBe(
+      'paris-test',
+    );
+    const badName = await cloud.admin('POST', '/v1/admin/enrollment-tokens', { site: 'no spaces' });
+    expect(badName.status).toBe(400);
+    const job = (site: string) => ({
+      kind: 'cert.revoke',
+      target: { role: 'connector', site },
+      payload: { serialHex: '0b' },
+    });
+    const nowhere = await cloud.admin('POST', '/v1/admin/jobs', job('nowhere'));
+    expect(nowhere.status).toBe(400);
+    expect(nowhere.body.error.message).toContain('site nowhere has no enrolled connector appliance');
+
+    const l = await helloLink(lyon, { roles: ['connector'] });
+    const p = await helloLink(paris, { roles: ['connector'] });
+    const id = (await cloud.admin('POST', '/v1/admin/jobs', job('paris-test'))).body.id as string;
+    expect((await p.next('job')).job.id).toBe(id);
+    // The other site's appliance is not offered it, and is told not to run it if it says it has it.
+    l.send({ type: 'job.accepted', jobId: id });
+    expect(await l.next('job.cancel')).toMatchObject({ jobId: id, reason: 'unknown' });
+    expect(await l.next('error')).toMatchObject({ code: 'OUTPOST_ERR_NOT_FOUND' });
+    await l.close();
+    await p.close();
   });
 });
 
@@ -710,8 +755,7 @@ describe('restart', () => {
       ).body.id as string;
       await link.next('job');
       link.send({ type: 'job.accepted', jobId: id });
-      link.send({ type: 'health', report: healthReport() });
-      await link.next('ack');
+      await link.next('job.start');
       await own.kill();
       await link.closed;
 
@@ -724,6 +768,7 @@ describe('restart', () => {
       link = await LinkClient.connect(restarted, a);
       link.hello(a.applianceId, { roles: ['gateway'], pendingResults: [id] });
       await link.next('jwks', { skip: true });
+      await link.next('job.start');
       const ref = link.send({ type: 'job.result', jobId: id, status: 'done', result: { disconnected: 0 } });
       expect(await link.next('ack')).toMatchObject({ ref, jobId: id });
       expect((await restarted.admin('GET', `/v1/admin/jobs/${id}`)).body.status).toBe('done');

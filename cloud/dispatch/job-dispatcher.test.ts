@@ -14,6 +14,7 @@ class FakeConnection implements ApplianceConnection {
   constructor(
     readonly applianceId: string,
     roles: ApplianceRole[] = ['gateway', 'connector'],
+    readonly site = 'default',
   ) {
     this.roles = new Set(roles);
   }
@@ -26,6 +27,18 @@ class FakeConnection implements ApplianceConnection {
     const ids = this.sent.flatMap((m) => (m.type === 'job' ? [m.job.id] : []));
     this.sent.length = 0;
     return ids;
+  }
+  /** The `job.start` and `job.cancel` answers so far, as `start:ID` / `cancel:ID:reason`, and forget them. */
+  answers(): string[] {
+    const out = this.sent.flatMap((m) =>
+      m.type === 'job.start'
+        ? [`start:${m.jobId}`]
+        : m.type === 'job.cancel'
+          ? [`cancel:${m.jobId}:${m.reason}`]
+          : [],
+    );
+    this.sent.length = 0;
+    return out;
   }
 }
 
@@ -119,10 +132,12 @@ describe('JobDispatcher', () => {
     a.offered();
     expect(dispatcher.onAccepted(a, id)).toBe('accepted');
     expect(dispatcher.onAccepted(a, id)).toBe('again');
+    expect(a.answers()).toEqual([`start:${id}`, `start:${id}`]);
     disconnect(a);
     connect(b);
     expect(b.offered()).toEqual([]);
     expect(dispatcher.onAccepted(b, id)).toBe('taken');
+    expect(b.answers()).toEqual([`cancel:${id}:reassigned`]);
     const back = new FakeConnection('a');
     connect(back, [id]);
     expect(back.offered()).toEqual([]);
@@ -189,6 +204,73 @@ describe('JobDispatcher', () => {
     vi.advanceTimersByTime(5_000);
     expect(b.offered()).toEqual([id]);
     restarted.close();
+  });
+});
+
+describe('JobDispatcher: start and cancel (two appliances of one site)', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('a job offered to an appliance that vanishes before accepting runs on the other; the first is cancelled', () => {
+    vi.useFakeTimers();
+    const { jobs, dispatcher, connect, disconnect, revoke } = setup(10_000);
+    const a = new FakeConnection('a');
+    const b = new FakeConnection('b');
+    connect(a);
+    const id = revoke('u');
+    expect(a.offered()).toEqual([id]);
+    disconnect(a); // a journaled the job; its job.accepted was lost with the socket
+    connect(b);
+    vi.advanceTimersByTime(10_000);
+    expect(b.offered()).toEqual([id]);
+    expect(dispatcher.onAccepted(b, id)).toBe('accepted');
+    expect(b.answers()).toEqual([`start:${id}`]);
+
+    // a comes back listing the job (waiting in its journal), then repeats its job.accepted.
+    const back = new FakeConnection('a');
+    connect(back, [id]);
+    expect(dispatcher.onAccepted(back, id)).toBe('taken');
+    expect(back.answers()).toEqual([`cancel:${id}:reassigned`, `cancel:${id}:reassigned`]);
+    expect(jobs.get(id)).toMatchObject({ status: 'running', acceptedBy: 'b' });
+
+    expect(dispatcher.onResult(b, id, { status: 'done', result: { disconnected: 1 } })).toBe('stored');
+    disconnect(back);
+    const later = new FakeConnection('a');
+    connect(later, [id]);
+    expect(later.answers()).toEqual([`cancel:${id}:finished`]);
+    // b itself listing the finished job (its result not yet acked) is neither started nor cancelled.
+    disconnect(b);
+    const bBack = new FakeConnection('b');
+    connect(bBack, [id]);
+    expect(bBack.answers()).toEqual([]);
+  });
+
+  it('a hello listing a job still offered to that appliance starts it there', () => {
+    const { jobs, connect, disconnect, revoke } = setup(60_000);
+    const a = new FakeConnection('a');
+    connect(a);
+    const id = revoke('u');
+    disconnect(a);
+    const back = new FakeConnection('a');
+    connect(back, [id]);
+    expect(back.answers()).toEqual([`start:${id}`]);
+    expect(jobs.get(id)).toMatchObject({ status: 'running', acceptedBy: 'a' });
+  });
+
+  it('a site job goes only to the appliances of its site; a role job to any', () => {
+    const { dispatcher, connect } = setup();
+    const paris = new FakeConnection('p', ['connector'], 'paris');
+    const lyon = new FakeConnection('l', ['connector'], 'lyon');
+    connect(paris);
+    connect(lyon);
+    const ids = [1, 2, 3].map(
+      (n) => dispatcher.submit('cert.revoke', { role: 'connector', site: 'lyon' }, { serialHex: `0${n}` }).id,
+    );
+    expect(paris.offered()).toEqual([]);
+    expect(lyon.offered()).toEqual(ids);
+    expect(dispatcher.onAccepted(paris, ids[0]!)).toBe('unknown');
+    expect(paris.answers()).toEqual([`cancel:${ids[0]}:unknown`]);
+    const any = dispatcher.submit('cert.revoke', { role: 'connector' }, { serialHex: '09' }).id;
+    expect(paris.offered()).toEqual([any]);
   });
 });
 

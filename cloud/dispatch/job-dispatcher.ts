@@ -1,6 +1,12 @@
 import type { Logger } from 'pino';
 import { ErrorCodes } from '../../core/errors.js';
-import { type JobKind, jobKinds, type WireError } from '../../link/schema/index.js';
+import {
+  type JobCancelledStatus,
+  type JobCancelReason,
+  type JobKind,
+  jobKinds,
+  type WireError,
+} from '../../link/schema/index.js';
 import type { ApplianceConnection, Connections } from '../link/connections.js';
 import type { AcceptOutcome, FinishOutcome, JobRecord, Jobs, JobTarget } from '../store/jobs.js';
 
@@ -11,9 +17,10 @@ export interface JobDispatcherOptions {
   logger: Logger;
   /**
    * How long the jobs offered to an appliance that disconnected stay reserved for it before they are
-   * offered to another appliance of the role. A `job.accepted` can be lost with the socket; if the
-   * appliance returns within the grace it lists the job in `hello.pendingResults` and keeps it. 0 =
-   * reassign at once (a lost acceptance may then run a job twice when several appliances share a role).
+   * offered to another appliance of the role (and site). An appliance runs a job only on `job.start`,
+   * so moving an offer never runs a job twice — the first appliance, if it journaled the job, is sent
+   * `job.cancel` when it comes back; the grace only spares a job the move when the link merely blinked
+   * (the appliance then lists it in `hello.pendingResults` and gets `job.start`). 0 = reassign at once.
    */
   reassignGraceMs: number;
 }
@@ -22,11 +29,14 @@ export type ResultOutcome = FinishOutcome;
 
 /**
  * Offers jobs to appliances one at a time and records what comes back. Rules:
- * - a pending job is offered to one connected appliance (the eligible one with the fewest jobs in
- *   flight); it is offered again to the same appliance on every reconnect until it answers
- *   `job.accepted`;
- * - when that appliance disconnects without accepting, the offer is withdrawn after the grace and the
- *   job goes to any eligible appliance (the same one if it comes back first);
+ * - a pending job is offered to one connected appliance (the eligible one — of the role, of the site
+ *   when the job names one — with the fewest jobs in flight); it is offered again to the same
+ *   appliance on every reconnect until it answers `job.accepted`;
+ * - `job.accepted` (or the job listed in `hello.pendingResults`) is answered `job.start` when the job
+ *   is recorded as that appliance's, `job.cancel` when another appliance has it or finished it; an
+ *   appliance runs a job only on `job.start`, so no job runs on two appliances;
+ * - when the appliance offered a job disconnects without accepting, the offer is withdrawn after the
+ *   grace and the job goes to any eligible appliance (the same one if it comes back first);
  * - an accepted job belongs to its appliance for good: it resends the result (journaled) after
  *   reconnecting, and a running job it no longer lists in `hello.pendingResults` is offered to it again;
  * - the first result of a job is stored, later ones are acked and ignored.
@@ -56,7 +66,7 @@ export class JobDispatcher {
     const id = connection.applianceId;
     this.cancelGrace(id);
     const pending = new Set(pendingResults);
-    for (const jobId of pending) this.claim(connection, jobId);
+    for (const jobId of pending) this.take(connection, jobId);
     for (const job of this.o.jobs.offeredTo(id)) this.send(connection, job);
     // Running here but not in its journal any more (data directory lost?): offer it again; an appliance
     // that does have it dedups by job id and just resends job.accepted.
@@ -75,10 +85,21 @@ export class JobDispatcher {
     this.graceTimers.set(applianceId, timer);
   }
 
+  /** `job.accepted`: answered `job.start` or `job.cancel` (see take). */
   onAccepted(connection: ApplianceConnection, jobId: string): AcceptOutcome {
-    const job = this.o.jobs.get(jobId);
-    if (!job || !this.eligible(job, connection)) return 'unknown';
-    return this.o.jobs.accept(jobId, connection.applianceId, this.o.clock());
+    return this.take(connection, jobId);
+  }
+
+  /** `job.cancelled`: the appliance's answer to a `job.cancel`; nothing to store (its journal holds it). */
+  onCancelled(connection: ApplianceConnection, jobId: string, status: JobCancelledStatus): void {
+    const fields = { jobId, applianceId: connection.applianceId, status };
+    if (status === 'started') {
+      // Only an appliance that lost its journal, or ran a job without job.start, gets here: the first
+      // result stored wins and later ones are acked and ignored.
+      this.o.logger.warn(fields, 'a cancelled job had started on the appliance; the first result is kept');
+    } else {
+      this.o.logger.info(fields, 'job offer cancelled on the appliance');
+    }
   }
 
   onResult(
@@ -117,20 +138,40 @@ export class JobDispatcher {
     };
   }
 
-  /** A job the appliance says it journaled (hello.pendingResults): it is running there from now on. */
-  private claim(connection: ApplianceConnection, jobId: string): void {
+  /**
+   * The appliance journaled `jobId` (`job.accepted`, or listed in `hello.pendingResults`): the job
+   * becomes its own unless another appliance has it, and the appliance is told which: `job.start` (run
+   * it; again for a job already its own, whose `job.start` may have been lost), or `job.cancel` (do
+   * not: another appliance took it after this one left, or finished it, or there is no such job).
+   */
+  private take(connection: ApplianceConnection, jobId: string): AcceptOutcome {
     const job = this.o.jobs.get(jobId);
-    if (!job || !this.eligible(job, connection)) return;
-    const outcome = this.o.jobs.accept(jobId, connection.applianceId, this.o.clock());
-    if (outcome === 'taken') {
-      this.o.logger.warn({ jobId, applianceId: connection.applianceId }, 'job journaled by two appliances');
+    if (!job || !this.eligible(job, connection)) {
+      this.cancel(connection, jobId, 'unknown');
+      return 'unknown';
     }
+    const outcome = this.o.jobs.accept(jobId, connection.applianceId, this.o.clock());
+    if (outcome === 'accepted' || outcome === 'again') connection.send({ type: 'job.start', jobId });
+    else if (outcome === 'taken') this.cancel(connection, jobId, 'reassigned');
+    else if (outcome === 'finished' && job.acceptedBy !== connection.applianceId) {
+      this.cancel(connection, jobId, 'finished');
+    }
+    return outcome;
+  }
+
+  private cancel(connection: ApplianceConnection, jobId: string, reason: JobCancelReason): void {
+    this.o.logger.info({ jobId, applianceId: connection.applianceId, reason }, 'job.cancel sent');
+    connection.send({ type: 'job.cancel', jobId, reason });
   }
 
   private withdraw(applianceId: string): void {
     const count = this.o.jobs.withdrawOffers(applianceId, this.o.clock());
-    if (count > 0)
-      this.o.logger.info({ applianceId, count }, 'offers withdrawn from a disconnected appliance');
+    if (count > 0) {
+      this.o.logger.info(
+        { applianceId, count },
+        'offers withdrawn from a disconnected appliance (cancelled there if it comes back with them)',
+      );
+    }
     this.dispatchUnassigned();
   }
 
@@ -159,9 +200,11 @@ export class JobDispatcher {
 
   private eligible(job: JobRecord, connection: ApplianceConnection): boolean {
     if (!connection.roles.has(jobKinds[job.kind].role)) return false;
-    return 'applianceId' in job.target
-      ? job.target.applianceId === connection.applianceId
-      : connection.roles.has(job.target.role);
+    const target = job.target;
+    if ('applianceId' in target) return target.applianceId === connection.applianceId;
+    return (
+      connection.roles.has(target.role) && (target.site === undefined || target.site === connection.site)
+    );
   }
 
   private send(connection: ApplianceConnection, job: JobRecord): void {

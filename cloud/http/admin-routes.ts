@@ -50,6 +50,7 @@ function applianceView(a: ApplianceRecord, connected: boolean, latestConfig: num
   return {
     id: a.id,
     roles: a.roles,
+    site: a.site,
     connected,
     enrolledAt: a.enrolledAt.toISOString(),
     revoked: a.revokedAt !== null,
@@ -69,7 +70,7 @@ function applianceView(a: ApplianceRecord, connected: boolean, latestConfig: num
 export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
   app.post('/v1/admin/enrollment-tokens', async (request, reply) => {
     const body = parseBody(enrollmentTokenRequest, request.body ?? {}, 'enrollment token request');
-    const created = deps.enrollmentTokens.create(body.ttlSeconds, body.roles, deps.clock());
+    const created = deps.enrollmentTokens.create(body.ttlSeconds, body.roles, body.site, deps.clock());
     return reply
       .code(201)
       .send({ id: created.id, token: created.token, expiresAt: created.expiresAt.toISOString() });
@@ -118,6 +119,13 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
     const target: JobTarget = body.target;
     if ('role' in target && target.role !== spec.role) {
       throw badRequest(`${body.kind} is a ${spec.role} job, not for role ${target.role}`);
+    }
+    if ('role' in target && target.site !== undefined) {
+      const site = target.site;
+      const members = deps.appliances
+        .list()
+        .filter((a) => a.site === site && !a.revokedAt && a.roles.includes(spec.role));
+      if (members.length === 0) throw badRequest(`site ${site} has no enrolled ${spec.role} appliance`);
     }
     if ('applianceId' in target) {
       const appliance = deps.appliances.get(target.applianceId);

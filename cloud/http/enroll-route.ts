@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { CloudCa } from '../pki/cloud-ca.js';
 import { spkiFromCsrPem } from '../pki/csr-input.js';
-import type { Appliances } from '../store/appliances.js';
+import { type Appliances, DEFAULT_SITE } from '../store/appliances.js';
 import type { CloudDb } from '../store/cloud-db.js';
 import type { EnrollmentTokens } from '../store/enrollment-tokens.js';
 import { parseBody } from './http-errors.js';
@@ -46,6 +46,7 @@ export function registerEnrollRoute(app: FastifyInstance, deps: EnrollDeps): voi
         {
           id: applianceId,
           roles: body.roles,
+          site: grant.site ?? DEFAULT_SITE,
           certSerial: certificate.serialHex,
           certNotAfter: certificate.notAfter,
         },

@@ -6,10 +6,21 @@ const ttl = (max: number) => z.number().int().min(1).max(max);
 const shortText = z.string().min(1).max(1024);
 const textList = z.array(shortText).max(64);
 
-/** `POST /v1/admin/enrollment-tokens`: optional roles the token may enroll, and its lifetime. */
+/** A site name: the appliances of one site share a CA, an RA and an inventory (issue 15). */
+export const siteName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected letters, digits and . _ -');
+
+/**
+ * `POST /v1/admin/enrollment-tokens`: optional roles the token may enroll, the site the appliance
+ * joins (default: `default`), and its lifetime.
+ */
 export const enrollmentTokenRequest = z.strictObject({
   ttlSeconds: ttl(30 * 24 * 3600).default(3600),
   roles: roleList.optional(),
+  site: siteName.optional(),
 });
 
 /** `POST /v1/enroll`. */
@@ -22,10 +33,16 @@ export const enrollRequest = z.strictObject({
   roles: roleList,
 });
 
-/** `POST /v1/admin/jobs`. */
+/**
+ * `POST /v1/admin/jobs`. `target`: one appliance, or any appliance of a role — of one site when `site`
+ * is given, of any site otherwise.
+ */
 export const jobRequest = z.strictObject({
   kind: z.string().min(1).max(64),
-  target: z.union([z.strictObject({ applianceId: linkId }), z.strictObject({ role: applianceRole })]),
+  target: z.union([
+    z.strictObject({ applianceId: linkId }),
+    z.strictObject({ role: applianceRole, site: siteName.optional() }),
+  ]),
   payload: z.unknown(),
 });
 

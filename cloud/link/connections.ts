@@ -12,6 +12,8 @@ export interface ApplianceConnection {
   readonly applianceId: string;
   /** The roles it said `hello` with that it is also enrolled for. */
   readonly roles: ReadonlySet<ApplianceRole>;
+  /** The site it was enrolled into (its enrollment token's). */
+  readonly site: string;
   send(message: Outbound): void;
   close(code: number, reason: string): void;
 }

@@ -4,6 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import { LinkLimits } from '../../link/schema/index.js';
 import { checkLinkClientCertificate } from '../pki/link-client-check.js';
+import type { ApplianceRecord } from '../store/appliances.js';
 import type { LinkContext } from './link-context.js';
 import { CloseCodes, LinkSession } from './link-session.js';
 
@@ -63,6 +64,7 @@ export class LinkServer {
         ws,
         auth.applianceId,
         auth.roles,
+        auth.site,
         this.ctx,
         this.options.helloTimeoutMs,
       );
@@ -74,7 +76,7 @@ export class LinkServer {
   private authenticate(
     socket: TLSSocket,
   ):
-    | { ok: true; applianceId: string; roles: ReturnType<LinkContext['appliances']['list']>[number]['roles'] }
+    | { ok: true; applianceId: string; roles: ApplianceRecord['roles']; site: string }
     | { ok: false; status: number; reason: string } {
     const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
     if (!peer?.raw) return { ok: false, status: 401, reason: 'no client certificate' };
@@ -86,7 +88,7 @@ export class LinkServer {
     const appliance = this.ctx.appliances.get(check.applianceId);
     if (!appliance) return { ok: false, status: 401, reason: 'unknown appliance' };
     if (appliance.revokedAt) return { ok: false, status: 403, reason: 'appliance revoked' };
-    return { ok: true, applianceId: appliance.id, roles: appliance.roles };
+    return { ok: true, applianceId: appliance.id, roles: appliance.roles, site: appliance.site };
   }
 
   /** Closes an appliance's live link (revocation). */

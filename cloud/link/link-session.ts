@@ -36,6 +36,7 @@ export class LinkSession implements ApplianceConnection {
     private readonly ws: WebSocket,
     readonly applianceId: string,
     private readonly enrolledRoles: readonly ApplianceRole[],
+    readonly site: string,
     private readonly ctx: LinkContext,
     helloTimeoutMs: number,
   ) {
@@ -165,6 +166,8 @@ export class LinkSession implements ApplianceConnection {
         return this.ack(message.id);
       case 'job.accepted':
         return this.onJobAccepted(message);
+      case 'job.cancelled':
+        return this.ctx.dispatcher.onCancelled(this, message.jobId, message.status);
       case 'job.result':
         return this.onJobResult(message);
       case 'config.result':
@@ -214,17 +217,11 @@ export class LinkSession implements ApplianceConnection {
     this.ctx.dispatcher.onHello(this, hello.pendingResults);
   }
 
+  /** Answered by the dispatcher with `job.start` or `job.cancel`; an unknown job is refused as well. */
   private onJobAccepted(message: Message<'job.accepted'>): void {
     const outcome = this.ctx.dispatcher.onAccepted(this, message.jobId);
     if (outcome === 'unknown') {
       this.refuse(message.id, ErrorCodes.notFound, undefined, `no job ${message.jobId} for this appliance`);
-    } else if (outcome === 'taken') {
-      this.refuse(
-        message.id,
-        ErrorCodes.conflict,
-        undefined,
-        `job ${message.jobId} is running on another appliance`,
-      );
     }
   }
 

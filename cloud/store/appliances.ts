@@ -1,9 +1,14 @@
 import type { ApplianceRole, HealthReport } from '../../link/schema/index.js';
 import type { CloudDb } from './cloud-db.js';
 
+/** The site of appliances enrolled without one. */
+export const DEFAULT_SITE = 'default';
+
 export interface ApplianceRecord {
   id: string;
   roles: ApplianceRole[];
+  /** The appliances of one site share a CA, an RA and an inventory; any of them may take a site's job. */
+  site: string;
   enrolledAt: Date;
   revokedAt: Date | null;
   certSerial: string;
@@ -18,6 +23,7 @@ export interface ApplianceRecord {
 interface ApplianceRow {
   id: string;
   roles: string;
+  site: string;
   enrolled_at: number;
   revoked_at: number | null;
   cert_serial: string;
@@ -37,6 +43,7 @@ function toRecord(r: ApplianceRow): ApplianceRecord {
   return {
     id: r.id,
     roles: JSON.parse(r.roles) as ApplianceRole[],
+    site: r.site,
     enrolledAt: new Date(r.enrolled_at),
     revokedAt: date(r.revoked_at),
     certSerial: r.cert_serial,
@@ -59,12 +66,15 @@ function toRecord(r: ApplianceRow): ApplianceRecord {
 export class Appliances {
   constructor(private readonly db: CloudDb) {}
 
-  add(a: { id: string; roles: ApplianceRole[]; certSerial: string; certNotAfter: Date }, now: Date): void {
+  add(
+    a: { id: string; roles: ApplianceRole[]; site: string; certSerial: string; certNotAfter: Date },
+    now: Date,
+  ): void {
     this.db
       .prepare(
-        'INSERT INTO appliances (id, roles, enrolled_at, cert_serial, cert_not_after) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO appliances (id, roles, site, enrolled_at, cert_serial, cert_not_after) VALUES (?, ?, ?, ?, ?, ?)',
       )
-      .run(a.id, JSON.stringify(a.roles), now.getTime(), a.certSerial, a.certNotAfter.getTime());
+      .run(a.id, JSON.stringify(a.roles), a.site, now.getTime(), a.certSerial, a.certNotAfter.getTime());
   }
 
   get(id: string): ApplianceRecord | undefined {

@@ -6,7 +6,8 @@ export type CloudDb = Database.Database;
 /**
  * The control plane's state, one migration per entry. Times are epoch milliseconds; JSON bodies are
  * stored as text. Jobs: `offered_to` is the appliance a pending job is currently offered to (one at a
- * time), `accepted_by` the appliance that journaled it (it never changes once set).
+ * time), `accepted_by` the appliance that runs it (it never changes once set); `target_site` limits a
+ * role job to the appliances of one site.
  */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE enrollment_tokens (
@@ -77,6 +78,11 @@ const MIGRATIONS: readonly string[] = [
   // Event retention (store/events.ts) deletes per appliance by seq and everything by age.
   `CREATE INDEX events_by_appliance ON events (appliance_id, seq);
    CREATE INDEX events_by_received ON events (received_at);`,
+  // Sites: the appliances that share one CA, RA and inventory (issue 15). An enrollment token names the
+  // site its appliance joins; a role job may name the site whose appliances may take it.
+  `ALTER TABLE appliances ADD COLUMN site TEXT NOT NULL DEFAULT 'default';
+   ALTER TABLE enrollment_tokens ADD COLUMN site TEXT;
+   ALTER TABLE jobs ADD COLUMN target_site TEXT;`,
 ];
 
 /**

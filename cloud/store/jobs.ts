@@ -3,7 +3,8 @@ import type { ApplianceRole, JobKind, WireError } from '../../link/schema/index.
 import type { CloudDb } from './cloud-db.js';
 
 export type JobStatus = 'pending' | 'running' | 'done' | 'failed';
-export type JobTarget = { applianceId: string } | { role: ApplianceRole };
+/** One appliance, or any appliance of a role (of one site when `site` is set). */
+export type JobTarget = { applianceId: string } | { role: ApplianceRole; site?: string };
 
 export interface JobRecord {
   id: string;
@@ -24,6 +25,7 @@ interface JobRow {
   kind: string;
   target_appliance: string | null;
   target_role: string | null;
+  target_site: string | null;
   payload: string;
   status: JobStatus;
   offered_to: string | null;
@@ -41,7 +43,10 @@ function toRecord(r: JobRow): JobRecord {
     target:
       r.target_appliance !== null
         ? { applianceId: r.target_appliance }
-        : { role: r.target_role as ApplianceRole },
+        : {
+            role: r.target_role as ApplianceRole,
+            ...(r.target_site !== null ? { site: r.target_site } : {}),
+          },
     payload: JSON.parse(r.payload),
     status: r.status,
     offeredTo: r.offered_to,
@@ -79,8 +84,8 @@ export class Jobs {
     const p = (sql: string) => db.prepare(sql);
     this.q = {
       insert: p(
-        `INSERT INTO jobs (id, kind, target_appliance, target_role, payload, status, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
+        `INSERT INTO jobs (id, kind, target_appliance, target_role, target_site, payload, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
       ),
       get: p('SELECT * FROM jobs WHERE id = ?'),
       list: p('SELECT * FROM jobs WHERE (? IS NULL OR status = ?) ORDER BY created_at, id LIMIT ? OFFSET ?'),
@@ -121,6 +126,7 @@ export class Jobs {
       kind,
       'applianceId' in target ? target.applianceId : null,
       'role' in target ? target.role : null,
+      'role' in target ? (target.site ?? null) : null,
       JSON.stringify(payload ?? null),
       now.getTime(),
       now.getTime(),

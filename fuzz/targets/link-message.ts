@@ -36,6 +36,7 @@ const keys = [
   'payload',
   'createdAt',
   'status',
+  'reason',
   'result',
   'error',
   'code',

@@ -1,8 +1,12 @@
 import type { JobCheckpoints, JobOutcome, LinkJob } from '../ports.js';
+import type { JobCancelledStatus } from '../schema/appliance-messages.js';
 import type { JournalDb } from './journal-db.js';
 
 /** What the journal already knew about a job the cloud (re)delivered. */
 export type ReceiveOutcome = 'new' | 'pending' | 'finished';
+
+/** What a `job.cancel` found (the `job.cancelled` status). */
+export type CancelOutcome = JobCancelledStatus;
 
 export interface UndeliveredResult {
   jobId: string;
@@ -28,15 +32,23 @@ interface JobRow {
   id: string;
   kind: string;
   payload: string;
-  state: 'accepted' | 'running' | 'done' | 'delivered';
+  state: JobState;
   attempts: number;
 }
 
 /**
- * The durable job journal: accepted → running → done → delivered. A job is written before it is
- * acknowledged to the cloud, so a crash can only lose a job the cloud will deliver again; its result
- * stays until the cloud acks it, so a crash can only resend a result, never lose it. Job ids make both
- * duplicates harmless (DESIGN, "Delivery").
+ * accepted (journaled, waiting for the cloud's `job.start`) → running (started at least once) → done
+ * (result kept until acked) → delivered; or accepted → cancelled (the cloud's `job.cancel`: never runs).
+ */
+export type JobState = 'accepted' | 'running' | 'done' | 'delivered' | 'cancelled';
+
+/**
+ * The durable job journal: accepted → running → done → delivered, or accepted → cancelled. A job is
+ * written before it is acknowledged to the cloud, so a crash can only lose a job the cloud will deliver
+ * again; it starts only once the cloud confirms it is ours (`job.start`), so a job the cloud gave to
+ * another appliance meanwhile is cancelled here, never run twice; its result stays until the cloud
+ * acks it, so a crash can only resend a result, never lose it. Job ids make duplicates harmless
+ * (DESIGN, "Delivery").
  */
 export class JobJournal implements JobCheckpoints {
   private readonly clock: () => number;
@@ -53,13 +65,20 @@ export class JobJournal implements JobCheckpoints {
     this.maxAttempts = options.maxAttempts ?? 5;
   }
 
-  /** Journals a delivered job unless it is known; tells which case it was. */
+  /**
+   * Journals a delivered job unless it is known; tells which case it was. A cancelled job offered
+   * again is accepted again: it never started, and the cloud decides once more (`job.start` or not).
+   */
   receive(job: LinkJob): ReceiveOutcome {
     return this.db
       .transaction((): ReceiveOutcome => {
         const row = this.db.prepare('SELECT state FROM jobs WHERE id = ?').get(job.id) as
-          | { state: JobRow['state'] }
+          | { state: JobState }
           | undefined;
+        if (row?.state === 'cancelled') {
+          this.db.prepare("UPDATE jobs SET state = 'accepted', cancelled_at = NULL WHERE id = ?").run(job.id);
+          return 'pending';
+        }
         if (row) return row.state === 'accepted' || row.state === 'running' ? 'pending' : 'finished';
         this.db
           .prepare("INSERT INTO jobs (id, kind, payload, state, received_at) VALUES (?, ?, ?, 'accepted', ?)")
@@ -89,11 +108,14 @@ export class JobJournal implements JobCheckpoints {
     this.db.prepare('DELETE FROM checkpoints WHERE job_id = ?').run(jobId);
   }
 
-  /** Jobs accepted or interrupted while running, oldest first: they resume after a restart. */
-  unfinished(): Array<LinkJob & { attempts: number }> {
+  /**
+   * Jobs interrupted while running, oldest first: they resume after a restart. Accepted ones that never
+   * started wait for the cloud's word (`job.start` or `job.cancel`) after the next `hello`.
+   */
+  interrupted(): Array<LinkJob & { attempts: number }> {
     const rows = this.db
       .prepare(
-        "SELECT id, kind, payload, attempts FROM jobs WHERE state IN ('accepted', 'running') ORDER BY received_at, rowid",
+        "SELECT id, kind, payload, attempts FROM jobs WHERE state = 'running' ORDER BY received_at, rowid",
       )
       .all() as JobRow[];
     return rows.map((r) => ({
@@ -102,6 +124,35 @@ export class JobJournal implements JobCheckpoints {
       payload: JSON.parse(r.payload),
       attempts: r.attempts,
     }));
+  }
+
+  /** The journaled job (to start it on `job.start`). */
+  job(jobId: string): LinkJob | undefined {
+    const row = this.db.prepare('SELECT id, kind, payload FROM jobs WHERE id = ?').get(jobId) as
+      | Pick<JobRow, 'id' | 'kind' | 'payload'>
+      | undefined;
+    return row ? { id: row.id, kind: row.kind, payload: JSON.parse(row.payload) } : undefined;
+  }
+
+  /**
+   * `job.cancel`: a job that never started is cancelled for good (it is no longer pending, resumes
+   * never, and `start` refuses it); one that started already is left alone (its result goes out).
+   */
+  cancel(jobId: string): CancelOutcome {
+    return this.db
+      .transaction((): CancelOutcome => {
+        const state = this.stateOf(jobId);
+        if (state === undefined) return 'unknown';
+        if (state !== 'accepted' && state !== 'cancelled') return 'started';
+        this.db
+          .prepare(
+            "UPDATE jobs SET state = 'cancelled', cancelled_at = COALESCE(cancelled_at, ?) WHERE id = ?",
+          )
+          .run(this.clock(), jobId);
+        this.db.prepare('DELETE FROM checkpoints WHERE job_id = ?').run(jobId);
+        return 'dropped';
+      })
+      .immediate();
   }
 
   /** Finished results the cloud has not acked yet, oldest first. */
@@ -124,9 +175,9 @@ export class JobJournal implements JobCheckpoints {
     return row ? { jobId, messageId: row.m, outcome: JSON.parse(row.outcome) } : undefined;
   }
 
-  stateOf(jobId: string): JobRow['state'] | undefined {
+  stateOf(jobId: string): JobState | undefined {
     const row = this.db.prepare('SELECT state FROM jobs WHERE id = ?').get(jobId) as
-      | { state: JobRow['state'] }
+      | { state: JobState }
       | undefined;
     return row?.state;
   }
@@ -229,19 +280,22 @@ export class JobJournal implements JobCheckpoints {
   }
 
   /**
-   * Forgets delivered jobs older than `maxAgeMs`. They are kept that long so a late duplicate
-   * delivery is recognised and re-acked instead of run again.
+   * Forgets delivered and cancelled jobs older than `maxAgeMs`. They are kept that long so a late
+   * duplicate delivery is recognised and re-acked instead of run again.
    */
   prune(maxAgeMs: number): number {
+    const before = this.clock() - maxAgeMs;
     return this.db
-      .prepare("DELETE FROM jobs WHERE state = 'delivered' AND delivered_at < ?")
-      .run(this.clock() - maxAgeMs).changes;
+      .prepare(
+        "DELETE FROM jobs WHERE (state = 'delivered' AND delivered_at < ?) OR (state = 'cancelled' AND cancelled_at < ?)",
+      )
+      .run(before, before).changes;
   }
 
-  counts(): Record<JobRow['state'], number> {
-    const out = { accepted: 0, running: 0, done: 0, delivered: 0 };
+  counts(): Record<JobState, number> {
+    const out = { accepted: 0, running: 0, done: 0, delivered: 0, cancelled: 0 };
     const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Array<{
-      state: JobRow['state'];
+      state: JobState;
       n: number;
     }>;
     for (const r of rows) out[r.state] = r.n;

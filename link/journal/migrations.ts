@@ -29,4 +29,25 @@ export const JOURNAL_MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL
    );
    CREATE TABLE link_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // `cancelled`: the cloud withdrew a journaled job before it started (job.cancel); it never runs.
+  // SQLite cannot widen a CHECK constraint in place: the table is rebuilt (sqlite.org/lang_altertable.html
+  // §7, foreign keys off meanwhile: openJournalDb).
+  `CREATE TABLE jobs_v2 (
+     id TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     payload TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('accepted', 'running', 'done', 'delivered', 'cancelled')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     outcome TEXT,
+     result_message_id TEXT UNIQUE,
+     received_at INTEGER NOT NULL,
+     finished_at INTEGER,
+     delivered_at INTEGER,
+     cancelled_at INTEGER
+   );
+   INSERT INTO jobs_v2 (id, kind, payload, state, attempts, outcome, result_message_id, received_at, finished_at, delivered_at)
+     SELECT id, kind, payload, state, attempts, outcome, result_message_id, received_at, finished_at, delivered_at FROM jobs;
+   DROP TABLE jobs;
+   ALTER TABLE jobs_v2 RENAME TO jobs;
+   CREATE INDEX jobs_state ON jobs (state);`,
 ];

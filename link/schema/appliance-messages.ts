@@ -19,8 +19,9 @@ import { LinkLimits } from './limits.js';
  *   `config` if it holds a newer one.
  * - `pendingResults`: ids of jobs this appliance has journaled (it sent or was about to send
  *   `job.accepted`) whose result the cloud has not acked yet — unfinished ones included. The cloud
- *   treats them as accepted by this appliance (a `job.accepted` lost with the socket is recovered this
- *   way) and never offers them to anyone else; the results follow as `job.result` messages.
+ *   answers each as it answers `job.accepted`: `job.start` when the job is (now) this appliance's (a
+ *   `job.accepted` lost with the socket is recovered this way), `job.cancel` when it went to another
+ *   appliance meanwhile; the results of finished ones follow as `job.result` messages.
  */
 export const helloMessage = z.object({
   ...envelope,
@@ -108,10 +109,25 @@ export const eventMessage = z.object({
 
 /**
  * `job.accepted` — the appliance's ack of a `job`, sent only after the job is written to its journal.
- * From then on the job is `running` and belongs to this appliance: the cloud never offers it to another.
- * Sent again for a job offered again (idempotent).
+ * The cloud answers `job.start` when it records the job as this appliance's (from then on it is
+ * `running` there and never offered to another), or `job.cancel` when another appliance has it. The
+ * appliance runs nothing before `job.start`. Sent again for a job offered again (idempotent).
  */
 export const jobAcceptedMessage = z.object({ ...envelope, type: z.literal('job.accepted'), jobId: linkId });
+
+/**
+ * `job.cancelled` — the answer to `job.cancel`: `dropped` (journaled but never started; it will not
+ * run, not after a restart either), `started` (it was already running or finished here: its result
+ * follows or went out as usual, and the cloud keeps the first result of the job), or `unknown` (this
+ * appliance never journaled it). Not acked: the journal no longer lists a dropped job in `hello`.
+ */
+export const jobCancelledMessage = z.object({
+  ...envelope,
+  type: z.literal('job.cancelled'),
+  jobId: linkId,
+  status: z.enum(['dropped', 'started', 'unknown']),
+});
+export type JobCancelledStatus = z.infer<typeof jobCancelledMessage>['status'];
 
 /**
  * `job.result` — the outcome of a job: `done` with the job kind's `result`, or `failed` with `error`
@@ -175,6 +191,7 @@ export const applianceMessage = z.discriminatedUnion('type', [
   healthMessage,
   eventMessage,
   jobAcceptedMessage,
+  jobCancelledMessage,
   jobResultMessage,
   configResultMessage,
   renewMessage,
@@ -187,6 +204,7 @@ export const applianceMessageTypes = [
   'health',
   'event',
   'job.accepted',
+  'job.cancelled',
   'job.result',
   'config.result',
   'renew',

@@ -53,9 +53,33 @@ export type JobEnvelope = z.infer<typeof jobEnvelope>;
 
 /**
  * `job` — work for this appliance. Offered (again after every reconnect) until the appliance answers
- * `job.accepted`; the appliance journals it first and processes it idempotently by `job.id`.
+ * `job.accepted`; the appliance journals it first, runs it after `job.start` and processes it
+ * idempotently by `job.id`.
  */
 export const jobMessage = z.object({ ...envelope, type: z.literal('job'), job: jobEnvelope });
+
+/**
+ * `job.start` — the answer to `job.accepted` (or to a job listed in `hello.pendingResults`): the cloud
+ * has recorded this appliance as the one that runs the job; run it now. Until then a journaled job
+ * waits, so a job whose `job.accepted` was lost with the socket, and that the cloud then gave to
+ * another appliance of the site, runs on neither twice. Sent again after each `hello` that lists a job
+ * still running here; a job already started or finished ignores it.
+ */
+export const jobStartMessage = z.object({ ...envelope, type: z.literal('job.start'), jobId: linkId });
+
+/**
+ * `job.cancel` — do not run this job: it went to another appliance (`reassigned`: this one left before
+ * its acceptance arrived), another appliance already reported its result (`finished`), or the cloud
+ * knows no such job for this appliance (`unknown`). A journaled job not yet started is dropped for good
+ * (journaled as cancelled, so not after a restart either); answered by `job.cancelled`.
+ */
+export const jobCancelMessage = z.object({
+  ...envelope,
+  type: z.literal('job.cancel'),
+  jobId: linkId,
+  reason: z.enum(['reassigned', 'finished', 'unknown']),
+});
+export type JobCancelReason = z.infer<typeof jobCancelMessage>['reason'];
 
 /**
  * `ack` — the cloud has durably recorded the appliance message `ref` (a `job.result`, `event`,
@@ -112,6 +136,8 @@ export const cloudMessage = z.discriminatedUnion('type', [
   welcomeMessage,
   configMessage,
   jobMessage,
+  jobStartMessage,
+  jobCancelMessage,
   ackMessage,
   jwksMessage,
   renewedMessage,
@@ -123,6 +149,8 @@ export const cloudMessageTypes = [
   'welcome',
   'config',
   'job',
+  'job.start',
+  'job.cancel',
   'ack',
   'jwks',
   'renewed',

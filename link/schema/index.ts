@@ -2,8 +2,9 @@
  * The link protocol between an appliance and the cloud (DESIGN.md, "The link protocol"). Pure zod:
  * no I/O. This folder is the protocol's documentation: every message type and job kind is described
  * where its schema is defined.
- * - appliance-messages.ts: hello, health, event, job.accepted, job.result, config.result, renew, error
- * - cloud-messages.ts: welcome, config, job, ack, jwks, renewed, error
+ * - appliance-messages.ts: hello, health, event, job.accepted, job.cancelled, job.result,
+ *   config.result, renew, error
+ * - cloud-messages.ts: welcome, config, job, job.start, job.cancel, ack, jwks, renewed, error
  * - job-kinds.ts (+ link/jobs/): payload and result of each job kind
  * - ordering.ts: which message may come when
  * - revocation-reason.ts, scep-challenge-claims.ts: the revocation reasons and the SCEP challenge

@@ -14,7 +14,13 @@ import type { CloudMessageType } from './cloud-messages.js';
  *    `hello.configVersion`, then the jobs offered to this appliance. Before `welcome` the appliance
  *    ignores (and answers `error` out-of-order to) anything else.
  * 4. `job.accepted` / `job.result` name a job offered to or accepted by this appliance; any other job id
- *    is refused with OUTPOST_ERR_NOT_FOUND. `config.result` names a version pushed to this appliance.
+ *    is refused with OUTPOST_ERR_NOT_FOUND (and a `job.accepted` for it answered `job.cancel` `unknown`).
+ *    `config.result` names a version pushed to this appliance.
+ * 4a. Each `job.accepted`, and each job listed in `hello.pendingResults`, gets one answer: `job.start`
+ *    (the job is this appliance's) or `job.cancel` (it is not); the appliance starts a job only on
+ *    `job.start` and answers `job.cancel` with `job.cancelled`. A job is offered to one appliance at a
+ *    time; when that one leaves before its acceptance arrives, the offer goes to another appliance of
+ *    the site after the reassignment grace, and the first one is cancelled when it comes back.
  * 5. `ack` may come in any order relative to other messages; an appliance resends an unacked
  *    `job.result` after reconnecting (with a new message id; the cloud acks by job id as well).
  * 6. A frame larger than LinkLimits.maxMessageBytes cannot be answered: the WebSocket layer (ws

@@ -48,6 +48,12 @@ describe('link schema: refused messages', () => {
       'x',
     ],
     [
+      'job.cancelled with a status of its own',
+      JSON.stringify({ v: 1, type: 'job.cancelled', id: 'x', jobId: 'j', status: 'ignored' }),
+      'invalid',
+      'x',
+    ],
+    [
       'oversized',
       JSON.stringify({ ...hello, version: 'x'.repeat(LinkLimits.maxMessageBytes) }),
       'oversized',
@@ -63,6 +69,8 @@ describe('link schema: refused messages', () => {
     ['session.revoke without user or device', job({})],
     ['unknown job kind', job({}, 'disk.wipe')],
     ['private JWK', { v: 1, type: 'jwks', id: 'j', issuer: 'i', keys: [{ kty: 'EC', kid: 'k', d: 'x' }] }],
+    ['job.cancel without a reason', { v: 1, type: 'job.cancel', id: 'q', jobId: 'j' }],
+    ['job.start with an overlong job id', { v: 1, type: 'job.start', id: 's', jobId: 'j'.repeat(129) }],
     ['config not an object', { v: 1, type: 'config', id: 'c', version: 1, config: { gateway: [] } }],
   ])('cloud → appliance: %s', (_name, message) => {
     expect(catchDecode(() => parseCloudMessage(JSON.stringify(message))).reason).toBe('invalid');

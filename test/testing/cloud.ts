@@ -151,13 +151,14 @@ export interface EnrolledAppliance {
   chain: string[];
 }
 
-/** A key pair and CSR made with certs/, enrolled with a fresh one-time token. */
+/** A key pair and CSR made with certs/, enrolled with a fresh one-time token (into `site` if given). */
 export async function enroll(
   cloud: RunningCloud,
   roles: string[] = ['gateway', 'connector'],
   algorithm: KeyAlgorithm = 'ec-p256',
+  site?: string,
 ): Promise<EnrolledAppliance> {
-  const created = await cloud.admin('POST', '/v1/admin/enrollment-tokens', {});
+  const created = await cloud.admin('POST', '/v1/admin/enrollment-tokens', site ? { site } : {});
   if (created.status !== 201) throw new Error(`token: ${created.status} ${JSON.stringify(created.body)}`);
   const { csrPem, keyPem } = await makeCsr(algorithm);
   const res = await cloud.http('POST', '/v1/enroll', { token: created.body.token, csr: csrPem, roles });

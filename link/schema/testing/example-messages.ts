@@ -53,6 +53,7 @@ export const applianceExamples: ReadonlyArray<readonly [string, Record<string, u
     },
   ],
   ['job.accepted', { v: 1, type: 'job.accepted', id: 'x', jobId: 'job-1' }],
+  ['job.cancelled', { v: 1, type: 'job.cancelled', id: 'x', jobId: 'job-1', status: 'dropped' }],
   ['job.result done', { v: 1, type: 'job.result', id: 'x', jobId: 'j', status: 'done', result: { a: 1 } }],
   [
     'job.result failed',
@@ -83,6 +84,8 @@ export const cloudExamples: ReadonlyArray<readonly [string, Record<string, unkno
       job: { id: 'job-1', kind: 'session.revoke', payload: { user: 'alice' }, createdAt: exampleTime },
     },
   ],
+  ['job.start', { v: 1, type: 'job.start', id: 's', jobId: 'job-1' }],
+  ['job.cancel', { v: 1, type: 'job.cancel', id: 'q', jobId: 'job-1', reason: 'reassigned' }],
   ['ack', { v: 1, type: 'ack', id: 'k', ref: 'x', jobId: 'j' }],
   [
     'jwks',
