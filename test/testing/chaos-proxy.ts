@@ -6,6 +6,14 @@ export interface ChaosProxy {
   resets: number;
   /** Sends a TCP RST on every open connection, both sides (the link sees a reset socket). */
   resetAll(): void;
+  /**
+   * Holds every byte the client sends (on open and new connections) until `releaseUpstream`; the
+   * other direction keeps flowing. A connection that closes meanwhile loses what was held, as a
+   * client that dies before its words leave the host would.
+   */
+  holdUpstream(): void;
+  /** Lets held bytes go on, in order. */
+  releaseUpstream(): void;
   close(): Promise<void>;
 }
 
@@ -20,13 +28,16 @@ export async function startChaosProxy(
 ): Promise<ChaosProxy> {
   const random = options.random ?? Math.random;
   const open = new Set<Socket>();
-  const state = { resets: 0 };
+  const state = { resets: 0, holding: false };
+  let released: Array<() => void> = [];
+  const upstreamOpen = () =>
+    state.holding ? new Promise<void>((resolve) => released.push(resolve)) : Promise.resolve();
 
-  const pipeDelayed = (from: Socket, to: Socket) => {
+  const pipeDelayed = (from: Socket, to: Socket, gate: () => Promise<void>) => {
     let chain = Promise.resolve();
     from.on('data', (chunk: Buffer) => {
       const delay = Math.floor(random() * options.maxDelayMs);
-      chain = chain.then(
+      chain = chain.then(gate).then(
         () =>
           new Promise<void>((resolve) => {
             setTimeout(() => {
@@ -50,8 +61,8 @@ export async function startChaosProxy(
         upstream.destroy();
       });
     }
-    pipeDelayed(client, upstream);
-    pipeDelayed(upstream, client);
+    pipeDelayed(client, upstream, upstreamOpen);
+    pipeDelayed(upstream, client, () => Promise.resolve());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -63,6 +74,15 @@ export async function startChaosProxy(
     resetAll() {
       for (const socket of [...open]) socket.resetAndDestroy();
       state.resets++;
+    },
+    holdUpstream() {
+      state.holding = true;
+    },
+    releaseUpstream() {
+      state.holding = false;
+      const waiting = released;
+      released = [];
+      for (const go of waiting) go();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -24,13 +24,14 @@ export interface LinkedAppliance {
   kill(): Promise<void>;
 }
 
-/** `outpost enroll` through the real CLI; returns its stdout (JSON). */
+/** `outpost enroll` through the real CLI (into `site` if given); returns its stdout (JSON). */
 export async function enrollWithCli(
   cloud: RunningCloud,
   dataDir: string,
   extraArgs: string[] = [],
+  site?: string,
 ): Promise<{ applianceId: string; roles: string[]; certificateNotAfter: string }> {
-  const created = await cloud.admin('POST', '/v1/admin/enrollment-tokens', {});
+  const created = await cloud.admin('POST', '/v1/admin/enrollment-tokens', site ? { site } : {});
   if (created.status !== 201) throw new Error(`token: ${created.status}`);
   const caFile = join(cloud.dataDir, 'ca.pem');
   const { stdout } = await execFileAsync(process.execPath, [
