@@ -26,6 +26,8 @@ import { createSoftHsm, SOFTHSM_MODULE, type SoftHsm } from './testing/softhsm.j
 
 requirePeers('softhsm2-util', 'openssl');
 
+const HOUR = 3600 * 1000;
+
 // The signer port's PKCS#11 store against SoftHSM2 (Debian softhsm2), in this process: keys made
 // or imported in a token never leave it, the CA signs certificates, CRLs and its OCSP signer
 // there, and SCEP key transport (RSA PKCS#1 v1.5, CKM_RSA_PKCS) decrypts there with the same
@@ -38,6 +40,7 @@ describe('PKCS#11 key store on SoftHSM2', () => {
     ca: 'outpost-ca-test',
     imported: 'outpost-import-test',
     moved: 'outpost-moved',
+    ocsp: 'outpost-ocsp-renew',
     other: 'outpost-other',
   };
   const open = (label: string) =>
@@ -190,8 +193,58 @@ describe('PKCS#11 key store on SoftHSM2', () => {
     }
   });
 
+  it('renews the OCSP signer in the token, keeping the previous key until its certificate expires', async () => {
+    const ca = await BuiltinCa.init(
+      {
+        dir: join(root, 'ocsp'),
+        keyStore: open(tokens.ocsp),
+        keyAlgorithm: 'rsa-2048',
+        inventory: inventory(),
+      },
+      { force: false },
+    );
+    const start = Date.now();
+    let now = new Date(start);
+    const keeper = await OcspSignerKeeper.open({
+      store: ca.keyStore,
+      ca: { cert: ca.caCertificate, signer: ca.caSigner },
+      hash: 'sha256',
+      lifetimeMs: 3 * HOUR, // valid from an hour before: renewed after 2 h 40 min
+      clock: () => now,
+    });
+    const token = Pkcs11Token.open({ module: SOFTHSM_MODULE, tokenLabel: tokens.ocsp, pin: PIN });
+    const ocspIds = () =>
+      findObjects(token, pkcs11js.CKO_PRIVATE_KEY, [{ type: pkcs11js.CKA_LABEL, value: 'outpost-ocsp' }])
+        .map((key) => attributeBuffers(token, key, [pkcs11js.CKA_ID])[0]!.toString('hex'))
+        .sort();
+    try {
+      const first = ocspIds();
+      expect(first).toHaveLength(1);
+      now = new Date(start + 2 * HOUR);
+      await keeper.current(now);
+      expect(keeper.certificate.notBefore.getTime()).toBeGreaterThan(start);
+      const both = ocspIds();
+      expect(both).toHaveLength(2); // the first key may still be in use by another process
+      expect(both).toContain(first[0]);
+      now = new Date(start + 4 * HOUR); // the first certificate has expired, the second is due
+      await keeper.current(now);
+      const after = ocspIds();
+      expect(after).toHaveLength(2);
+      expect(after).not.toContain(first[0]);
+      const data = Buffer.from('response');
+      const identity = await keeper.current(now);
+      expect(verify('sha256', data, keeper.certificate.publicKey, identity.signer.sign(data, 'sha256'))).toBe(
+        true,
+      );
+    } finally {
+      token.release();
+      ca.close();
+    }
+  });
+
   describe('SCEP key transport through the token (RA key imported from the CMS fixtures)', () => {
     let store: Pkcs11KeyStore;
+    let reader: Pkcs11KeyStore;
     let tokenKey: RecipientKey;
     const fileKey = fixtureKey('rsa.key');
     const certDer = fixture('rsa.crt.der');
@@ -201,9 +254,13 @@ describe('PKCS#11 key store on SoftHSM2', () => {
       store = open(tokens.imported);
       const key = await store.importKey('ra', fileKey);
       await store.save('ra', key, certDer);
-      tokenKey = (await open(tokens.imported).load('ra'))!.key.decryptionKey!;
+      reader = open(tokens.imported); // as another process would: the key loaded from the token
+      tokenKey = (await reader.load('ra'))!.key.decryptionKey!;
     });
-    afterAll(() => store?.close());
+    afterAll(() => {
+      reader?.close();
+      store?.close();
+    });
 
     it.each([
       'enveloped-aes-256-cbc.der',
@@ -274,6 +331,23 @@ describe('PKCS#11 key store on SoftHSM2', () => {
       };
       expect(failure(envelope)).toEqual({ code: ErrorCodes.decrypt, clientMessage: 'could not decrypt' });
       expect(failure(fixture('enveloped-to-other.der'))).toEqual(failure(envelope));
+    });
+
+    it('opens a new session and logs in again when the token dropped every session (an HSM reconnect)', async () => {
+      const token = Pkcs11Token.open({ module: SOFTHSM_MODULE, tokenLabel: tokens.imported, pin: PIN });
+      const before = token.session;
+      token.lib.C_CloseAllSessions(token.slot); // the last session closed: logged out too
+      const viaToken = decryptEnvelopedData(
+        fixture('enveloped-aes-256-cbc.der'),
+        { certDer, privateKey: tokenKey },
+        limits,
+      );
+      expect(viaToken.content).toEqual(fixture('content.txt'));
+      expect(token.session).not.toEqual(before);
+      token.lib.C_CloseAllSessions(token.slot);
+      const signer = (await store.load('ra'))?.key.signer;
+      expect(() => signer!.sign(Buffer.from('x'), 'sha256')).not.toThrow();
+      token.release();
     });
 
     it('keeps the imported key in the token, not extractable', () => {

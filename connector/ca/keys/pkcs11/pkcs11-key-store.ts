@@ -129,21 +129,23 @@ export class Pkcs11KeyStore implements KeyStore {
   }
 
   private destroyById(label: string, id: Buffer): void {
+    this.token.forgetPrivateKey(id);
     for (const cls of [pkcs11js.CKO_CERTIFICATE, pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) {
       for (const handle of findObjects(this.token, cls, [
         { type: pkcs11js.CKA_LABEL, value: label },
         { type: pkcs11js.CKA_ID, value: id },
       ])) {
-        this.token.lib.C_DestroyObject(this.token.session, handle);
+        this.token.withSession((lib, session) => lib.C_DestroyObject(session, handle));
       }
     }
   }
 
   private wrap(pair: TokenKeyPair): StoreKey {
     const rsa = pair.publicKey.asymmetricKeyType === 'rsa';
+    this.token.rememberPrivateKey(pair.id, pair.privateKey);
     const key: StoreKey = {
-      signer: tokenSigner(this.token, pair.privateKey, pair.publicKey),
-      decryptionKey: rsa ? tokenDecrypter(this.token, pair.privateKey, pair.publicKey) : undefined,
+      signer: tokenSigner(this.token, pair.id, pair.publicKey),
+      decryptionKey: rsa ? tokenDecrypter(this.token, pair.id, pair.publicKey) : undefined,
     };
     this.pairs.set(key, pair);
     return key;

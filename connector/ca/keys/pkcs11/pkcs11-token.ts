@@ -83,8 +83,65 @@ export class Pkcs11Token {
     readonly options: TokenOptions,
     readonly lib: Lib,
     readonly slot: Buffer,
-    readonly session: Buffer,
+    private current: Buffer,
   ) {}
+
+  /** Private-key handles by CKA_ID (hex); a token may renumber objects once all sessions closed. */
+  private readonly privateKeys = new Map<string, Buffer>();
+
+  /** Remembers the handle a key got when it was generated or imported. */
+  rememberPrivateKey(id: Buffer, handle: Buffer): void {
+    this.privateKeys.set(id.toString('hex'), handle);
+  }
+
+  forgetPrivateKey(id: Buffer): void {
+    this.privateKeys.delete(id.toString('hex'));
+  }
+
+  /** The handle of the private key with this CKA_ID, found again after a session was recovered. */
+  privateKey(id: Buffer): Buffer {
+    const known = this.privateKeys.get(id.toString('hex'));
+    if (known) return known;
+    const { lib } = this;
+    lib.C_FindObjectsInit(this.current, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+      { type: pkcs11js.CKA_ID, value: id },
+    ]);
+    let found: Buffer[];
+    try {
+      found = lib.C_FindObjects(this.current, 1);
+    } finally {
+      lib.C_FindObjectsFinal(this.current);
+    }
+    if (!found[0]) throw keyStoreError(`the token no longer holds the key ${id.toString('hex')}`);
+    this.rememberPrivateKey(id, found[0]);
+    return found[0];
+  }
+
+  /** The logged-in session (a new one after `withSession` recovered from a lost one). */
+  get session(): Buffer {
+    return this.current;
+  }
+
+  /**
+   * Runs a private-key operation on the session. When the token says the session or the login is
+   * gone (a network HSM reconnected, the token was reset), it opens a new session, logs in again
+   * and runs the operation once more: token objects outlive sessions, so the keys are where they
+   * were (their handles are looked up again by CKA_ID: `privateKey`). Any other error is the
+   * operation's.
+   */
+  withSession<T>(operation: (lib: Lib, session: Buffer) => T): T {
+    try {
+      return operation(this.lib, this.current);
+    } catch (e) {
+      if (!SESSION_LOST.has(ckrName(e) ?? '')) throw e;
+    }
+    closeQuietly(this.lib, this.current);
+    this.privateKeys.clear(); // SoftHSM, for one, renumbers objects once every session is closed
+    this.current = this.lib.C_OpenSession(this.slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+    login(this.lib, this.current, this.options);
+    return operation(this.lib, this.current);
+  }
 
   /** Opens (or shares) the token; every failure is OUTPOST_ERR_KEY_STORE with a message saying what to fix. */
   static open(options: TokenOptions): Pkcs11Token {
@@ -123,11 +180,11 @@ export class Pkcs11Token {
     if (--this.users > 0) return;
     tokens.delete(this.key);
     try {
-      this.lib.C_Logout(this.session);
+      this.lib.C_Logout(this.current);
     } catch {
       // the session may already be gone with the token
     }
-    closeQuietly(this.lib, this.session);
+    closeQuietly(this.lib, this.current);
     releaseModule(this.options.module);
   }
 }
@@ -144,6 +201,15 @@ function samePin(a: string, b: string): boolean {
   const digest = (pin: string) => createHash('sha256').update(pin).digest();
   return timingSafeEqual(digest(a), digest(b));
 }
+
+/** Return values that mean the session, not the operation, failed. */
+const SESSION_LOST = new Set([
+  'CKR_SESSION_HANDLE_INVALID',
+  'CKR_SESSION_CLOSED',
+  'CKR_USER_NOT_LOGGED_IN',
+  'CKR_DEVICE_REMOVED',
+  'CKR_TOKEN_NOT_PRESENT',
+]);
 
 function closeQuietly(lib: Lib, session: Buffer): void {
   try {

@@ -67,11 +67,13 @@ export function generateInToken(
       ]
     : [{ type: pkcs11js.CKA_EC_PARAMS, value: objectIdentifier(curves[curve].oid) }];
   try {
-    const pair = token.lib.C_GenerateKeyPair(
-      token.session,
-      mechanism,
-      [...publicTemplate(id, label, rsa), ...publicExtra],
-      privateTemplate(id, label, rsa),
+    const pair = token.withSession((lib, session) =>
+      lib.C_GenerateKeyPair(
+        session,
+        mechanism,
+        [...publicTemplate(id, label, rsa), ...publicExtra],
+        privateTemplate(id, label, rsa),
+      ),
     );
     return { id, privateKey: pair.privateKey, publicKey: readPublicKey(token, pair.publicKey) };
   } catch (cause) {
@@ -133,14 +135,15 @@ export function importIntoToken(
         },
       ];
   try {
-    const { lib, session } = token;
-    const publicHandle = lib.C_CreateObject(session, [
+    const create = (template: Template) =>
+      token.withSession((lib, session) => lib.C_CreateObject(session, template));
+    const publicHandle = create([
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
       keyType,
       ...publicTemplate(id, label, rsa),
       ...publicParts,
     ]);
-    const privateHandle = lib.C_CreateObject(session, [
+    const privateHandle = create([
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
       keyType,
       ...privateTemplate(id, label, rsa),
@@ -188,13 +191,14 @@ function ulong(bytes: Buffer): number {
 
 /** Handles of the objects of `objectClass` whose attributes equal those given. */
 export function findObjects(token: Pkcs11Token, objectClass: number, match: Template): Buffer[] {
-  const { lib, session } = token;
-  lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: objectClass }, ...match]);
-  try {
-    return lib.C_FindObjects(session, 64);
-  } finally {
-    lib.C_FindObjectsFinal(session);
-  }
+  return token.withSession((lib, session) => {
+    lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: objectClass }, ...match]);
+    try {
+      return lib.C_FindObjects(session, 64);
+    } finally {
+      lib.C_FindObjectsFinal(session);
+    }
+  });
 }
 
 /** A certificate object (CKC_X_509) with the key's CKA_ID, so that tools show the pair together. */
@@ -204,24 +208,28 @@ export function createCertificateObject(
   id: Buffer,
   label: string,
 ): Buffer {
-  return token.lib.C_CreateObject(token.session, [
-    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_CERTIFICATE },
-    { type: pkcs11js.CKA_CERTIFICATE_TYPE, value: pkcs11js.CKC_X_509 },
-    { type: pkcs11js.CKA_TOKEN, value: true },
-    { type: pkcs11js.CKA_PRIVATE, value: false },
-    { type: pkcs11js.CKA_SUBJECT, value: cert.subjectDer },
-    { type: pkcs11js.CKA_VALUE, value: cert.der },
-    { type: pkcs11js.CKA_ID, value: id },
-    { type: pkcs11js.CKA_LABEL, value: label },
-  ]);
+  return token.withSession((lib, session) =>
+    lib.C_CreateObject(session, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_CERTIFICATE },
+      { type: pkcs11js.CKA_CERTIFICATE_TYPE, value: pkcs11js.CKC_X_509 },
+      { type: pkcs11js.CKA_TOKEN, value: true },
+      { type: pkcs11js.CKA_PRIVATE, value: false },
+      { type: pkcs11js.CKA_SUBJECT, value: cert.subjectDer },
+      { type: pkcs11js.CKA_VALUE, value: cert.der },
+      { type: pkcs11js.CKA_ID, value: id },
+      { type: pkcs11js.CKA_LABEL, value: label },
+    ]),
+  );
 }
 
 /** Attribute values as bytes, in the order asked (an absent one is an empty buffer). */
 export function attributeBuffers(token: Pkcs11Token, handle: Buffer, types: number[]): Buffer[] {
-  const values = token.lib.C_GetAttributeValue(
-    token.session,
-    handle,
-    types.map((type) => ({ type })),
+  const values = token.withSession((lib, session) =>
+    lib.C_GetAttributeValue(
+      session,
+      handle,
+      types.map((type) => ({ type })),
+    ),
   );
   return values.map((a) => (Buffer.isBuffer(a.value) ? Buffer.from(a.value) : Buffer.alloc(0)));
 }

@@ -19,7 +19,7 @@ import type { Pkcs11Token } from './pkcs11-token.js';
  * DigestInfo (PKCS#11 v2.40 §2.1.6) and CKM_ECDSA over the digest (§2.3.6, r ‖ s turned into DER),
  * so any hash works whatever combined mechanisms (CKM_SHA256_RSA_PKCS, …) a token lacks.
  */
-export function tokenSigner(token: Pkcs11Token, privateKey: Buffer, publicKey: KeyObject): Signer {
+export function tokenSigner(token: Pkcs11Token, keyId: Buffer, publicKey: KeyObject): Signer {
   const keyType = publicKey.asymmetricKeyType === 'ec' ? 'ec' : 'rsa';
   const signatureBytes = maxSignatureBytes(publicKey);
   return {
@@ -27,14 +27,16 @@ export function tokenSigner(token: Pkcs11Token, privateKey: Buffer, publicKey: K
     publicKey,
     sign(data: Uint8Array, hash: HashName): Buffer {
       const digest = createHash(hash).update(data).digest();
-      const { lib, session } = token;
       try {
-        if (keyType === 'rsa') {
-          lib.C_SignInit(session, { mechanism: pkcs11js.CKM_RSA_PKCS }, privateKey);
-          return Buffer.from(lib.C_Sign(session, digestInfo(hash, digest), Buffer.alloc(signatureBytes)));
-        }
-        lib.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, privateKey);
-        return ecdsaRawToDer(lib.C_Sign(session, digest, Buffer.alloc(signatureBytes)));
+        return token.withSession((lib, session) => {
+          const privateKey = token.privateKey(keyId);
+          if (keyType === 'rsa') {
+            lib.C_SignInit(session, { mechanism: pkcs11js.CKM_RSA_PKCS }, privateKey);
+            return Buffer.from(lib.C_Sign(session, digestInfo(hash, digest), Buffer.alloc(signatureBytes)));
+          }
+          lib.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, privateKey);
+          return ecdsaRawToDer(lib.C_Sign(session, digest, Buffer.alloc(signatureBytes)));
+        });
       } catch (cause) {
         throw new OutpostError(ErrorCodes.unavailable, 'the PKCS#11 token could not sign', { cause });
       }
@@ -76,21 +78,22 @@ const REJECTION_MESSAGE = Buffer.from('outpost implicit rejection secret v1');
  */
 export function tokenDecrypter(
   token: Pkcs11Token,
-  privateKey: Buffer,
+  keyId: Buffer,
   publicKey: KeyObject,
 ): RsaKeyTransportDecrypter {
   const modulusBytes = Math.ceil((publicKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
-  const signer = tokenSigner(token, privateKey, publicKey);
+  const signer = tokenSigner(token, keyId, publicKey);
   let secret: Buffer | undefined;
   const rejectionSecret = () => {
     secret ??= rejectionSecretFrom(signer.sign(REJECTION_MESSAGE, 'sha256'));
     return secret;
   };
   const decrypt = (mechanism: Mechanism, encryptedKey: Buffer): Buffer | undefined => {
-    const { lib, session } = token;
     try {
-      lib.C_DecryptInit(session, mechanism, privateKey);
-      return Buffer.from(lib.C_Decrypt(session, encryptedKey, Buffer.alloc(modulusBytes)));
+      return token.withSession((lib, session) => {
+        lib.C_DecryptInit(session, mechanism, token.privateKey(keyId));
+        return Buffer.from(lib.C_Decrypt(session, encryptedKey, Buffer.alloc(modulusBytes)));
+      });
     } catch {
       return undefined; // bad padding, or anything else: the synthetic key below
     }
