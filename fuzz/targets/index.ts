@@ -7,6 +7,8 @@ import { cstpFrameTarget } from './cstp-frame.js';
 import { cstpXmlAuthTarget } from './cstp-xml-auth.js';
 import { derCsrTarget } from './der-csr.js';
 import { derOcspRequestTarget } from './der-ocsp-request.js';
+import { dtlsHandshakeTarget } from './dtls-handshake.js';
+import { dtlsRecordTarget } from './dtls-record.js';
 import { linkMessageTarget } from './link-message.js';
 import { proxyV2Target } from './proxy-v2.js';
 import { scepCertRepTarget } from './scep-cert-rep.js';
@@ -23,6 +25,8 @@ export const fuzzTargets: readonly FuzzTargetEntry[] = [
   { name: 'proxy-v2', create: proxyV2Target },
   { name: 'tls-record-splitter', create: tlsRecordSplitterTarget },
   { name: 'tls-record-layer', create: tlsRecordLayerTarget },
+  { name: 'dtls-record', create: dtlsRecordTarget },
+  { name: 'dtls-handshake', create: dtlsHandshakeTarget },
   { name: 'link-message', create: linkMessageTarget },
   { name: 'config-yaml', create: configYamlTarget },
   { name: 'scep-get-param', create: scepGetParamTarget },

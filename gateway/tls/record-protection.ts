@@ -73,6 +73,7 @@ export interface RecordOpener {
  */
 export const MAX_SEQUENCE = 2 ** 48;
 const TWO_32 = 2 ** 32;
+const TLS12_VERSION = 0x0303;
 
 /**
  * One scratch area for AAD, nonces and out-lengths, shared by every context in this thread
@@ -118,7 +119,7 @@ function ivWords(iv: Buffer): Uint32Array {
  * while the tunnel is idle and is made again from the kept key on the next record: with tens of
  * thousands of idle tunnels the contexts were a third of their memory.
  */
-abstract class Protection {
+export abstract class Protection {
   private ctx = 0;
   protected seq: number;
   private disposed = false;
@@ -218,8 +219,11 @@ function keyMaterial(keys: TrafficKeys): Buffer {
   return material;
 }
 
-/** TLS 1.2 AEAD record protection in OpenSSL's TLS record mode. */
-class Tls12Protection extends Protection implements RecordSealer, RecordOpener {
+/**
+ * TLS 1.2 AEAD record protection in OpenSSL's TLS record mode. DTLS 1.2 (gateway/dtls) extends it:
+ * the same AEAD modes with a 13-byte record header and epoch ‖ sequence as the 64-bit sequence.
+ */
+export class Tls12Protection extends Protection implements RecordSealer, RecordOpener {
   readonly prefix: number;
   readonly suffix = TAG_LENGTH;
   type = 0;
@@ -250,13 +254,25 @@ class Tls12Protection extends Protection implements RecordSealer, RecordOpener {
     }
   }
 
-  /** The 13-byte TLS 1.2 AAD; `length` as OpenSSL's TLS mode wants it (it corrects for nonce and tag). */
-  private setAad(ctx: number, type: number, length: number): void {
+  /**
+   * The 13-byte TLS 1.2 AAD, seq ‖ type ‖ version ‖ length (RFC 5246 §6.2.3.3), the 64-bit
+   * sequence given as two 32-bit words; `length` as OpenSSL's TLS mode wants it (it corrects for
+   * nonce and tag). ChaCha20-Poly1305 takes its per-record nonce from these 8 bytes (RFC 7905 §2).
+   */
+  protected setAad(
+    ctx: number,
+    seqHigh: number,
+    seqLow: number,
+    type: number,
+    version: number,
+    length: number,
+  ): void {
     const s = scratchOf(this.evp);
-    writeSequence(s.bytes, AAD, this.nextSequence());
+    s.bytes.writeUInt32BE(seqHigh >>> 0, AAD);
+    s.bytes.writeUInt32BE(seqLow >>> 0, AAD + 4);
     s.bytes[AAD + 8] = type;
-    s.bytes[AAD + 9] = 3;
-    s.bytes[AAD + 10] = 3;
+    s.bytes[AAD + 9] = version >>> 8;
+    s.bytes[AAD + 10] = version & 0xff;
     s.bytes[AAD + 11] = length >>> 8;
     s.bytes[AAD + 12] = length & 0xff;
     if (this.evp.ctrl(ctx, EvpCtrl.tls1Aad, 13, s.address + AAD) !== TAG_LENGTH) {
@@ -264,9 +280,15 @@ class Tls12Protection extends Protection implements RecordSealer, RecordOpener {
     }
   }
 
+  /** The AAD of the next record in sequence (TLS: the sequence number is implicit). */
+  private setNextAad(ctx: number, type: number, length: number): void {
+    const seq = this.nextSequence();
+    this.setAad(ctx, Math.floor(seq / TWO_32), seq, type, TLS12_VERSION, length);
+  }
+
   seal(buffer: Buffer, address: number, at: number, type: ContentType, length: number): number {
     const ctx = this.context();
-    this.setAad(ctx, type, this.prefix + length);
+    this.setNextAad(ctx, type, this.prefix + length);
     const body = this.prefix + length + TAG_LENGTH;
     const p = address + at + RECORD_HEADER_LENGTH;
     if (this.evp.cipher(ctx, p, p, body) < 0) {
@@ -287,7 +309,7 @@ class Tls12Protection extends Protection implements RecordSealer, RecordOpener {
     }
     const ctx = this.context();
     const type = buffer[start]!;
-    this.setAad(ctx, type, fragment);
+    this.setNextAad(ctx, type, fragment);
     const p = address + start + RECORD_HEADER_LENGTH;
     if (this.evp.cipher(ctx, p, p, fragment) < 0) return false;
     this.type = type;
