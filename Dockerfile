@@ -68,9 +68,10 @@ ENV NODE_ENV=production \
     OUTPOST_IN_CONTAINER=1
 # Database, CA keys and one-time challenges: keep them on a volume.
 VOLUME /var/lib/outpost
-# 8080 SCEP, 443 gateway (both roles' defaults in the image), 9090 admin probes (/healthz /readyz
-# /metrics; set OUTPOST__admin__listen=0.0.0.0:9090 to publish it, and protect it).
-EXPOSE 8080 443 9090
+# 8080 SCEP, 443 gateway (both roles' defaults in the image; 443/udp its DTLS data channel), 9090
+# admin probes (/healthz /readyz /metrics; set OUTPOST__admin__listen=0.0.0.0:9090 to publish it,
+# and protect it).
+EXPOSE 8080 443 443/udp 9090
 USER outpost
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

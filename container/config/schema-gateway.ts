@@ -222,6 +222,19 @@ export const gatewaySchema = z.strictObject({
    */
   workers: workerCount.default(1),
   /**
+   * The DTLS data channel (UDP, issue 14): PSK-NEGOTIATE (openconnect ≥ 8, keyed from the TLS
+   * session) and the legacy Cisco protocol; clients fall back to TLS when UDP does not get
+   * through. `port` absent: the TLS listen port. With workers N > 1, worker i listens on
+   * port + i (each session is told its worker's port), so datagrams reach the process holding
+   * the session's keys directly.
+   */
+  dtls: section(
+    z.strictObject({
+      enabled: z.boolean().default(true),
+      port: boundedInt(1, 65535).optional(),
+    }),
+  ),
+  /**
    * TLS versions offered (always from 1.2) and who protects tunnel records after CONNECT:
    * `outpost` moves each tunnel off OpenSSL onto Outpost's record layer (gateway/tls; faster, and
    * no OpenSSL buffers held per idle session), `openssl` keeps every tunnel on Node's TLSSocket.

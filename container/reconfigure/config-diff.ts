@@ -44,6 +44,7 @@ export const RESTART_REQUIRED: readonly string[] = [
   'gateway.tun',
   'gateway.nat',
   'gateway.workers',
+  'gateway.dtls',
   'gateway.tls',
   'gateway.probe',
   'gateway.groups.*.pool',

@@ -7,6 +7,8 @@ import { type GatewayHealth, gatewayHealth } from '../../gateway/control/gateway
 import type { GatewayPolicy } from '../../gateway/control/gateway-policy.js';
 import { GatewayServer } from '../../gateway/control/gateway-server.js';
 import { type GroupPolicy, isGroupMember, policySelector } from '../../gateway/control/policy-selector.js';
+import { DtlsService } from '../../gateway/dtls/dtls-service.js';
+import { DtlsStats, dtlsDropReasons, dtlsEvents } from '../../gateway/dtls/dtls-stats.js';
 import { runCommand } from '../../gateway/net/command-runner.js';
 import { applyNat, removeNat } from '../../gateway/net/nat-rules.js';
 import { assertPreflight } from '../../gateway/net/preflight.js';
@@ -15,6 +17,7 @@ import { workerTunName, workerTunPattern } from '../../gateway/net/worker-tun-na
 import { TrustedProxies } from '../../gateway/proxy/trusted-proxies.js';
 import type { Identity } from '../../gateway/session/identity.js';
 import { SessionTable } from '../../gateway/session/session-table.js';
+import { loadEvp } from '../../gateway/tls/evp.js';
 import { LinuxTunDevice } from '../../gateway/tun/linux-tun-device.js';
 import type { PacketDevice } from '../../gateway/tun/packet-device.js';
 import type { TunnelCounters } from '../../gateway/tunnel/counters.js';
@@ -85,17 +88,23 @@ export async function startGatewayRole(
   const tunNames = workerCount > 1 ? workerTunPattern(gw.tun.name) : gw.tun.name;
   // The TUN(s) come before NAT and routes: with one process it is opened here, with workers each
   // opens its own, routing its blocks of every pool.
+  const where = parseListenAddress(gw.listen)!;
+  const dtlsPort = gw.dtls.enabled ? (gw.dtls.port ?? where.port) : undefined;
+  const dtlsStats = new DtlsStats();
   const workerTunnels =
     workerCount > 1
       ? new WorkerTunnels(
           tunnelCounters(() => metrics),
           log,
+          dtlsStats,
         )
       : undefined;
   const device = workerTunnels ? undefined : await openTun(gw, main, groupPools, shutdown);
+  const dtls = await startDtls(gw, where.host, dtlsPort, workerCount, dtlsStats, log, shutdown);
   if (gw.nat) await applyAllNat(tunNames, main, groups, groupPools, shutdown);
   logBans(auth.bans, log);
   const metrics = gatewayMetrics(registry, () => sessions);
+  dtlsMetrics(registry, dtlsStats);
   const sessions = new SessionTable(sessionLimitsOf(gw));
   const dialogue = new AuthDialogue({
     methods: gw.auth.methods,
@@ -123,6 +132,7 @@ export async function startGatewayRole(
       { policy: policyFrom(gw, main), addresses: main.addresses },
     ),
     tunMtu: gw.tun.mtu,
+    ...(dtls ? { dtls } : {}),
     counters: tunnelCounters(() => metrics),
     sessionEnded: (session) => metrics.sessionEnded(session),
     proxyProtocol: proxyProtocolOf(gw),
@@ -132,13 +142,15 @@ export async function startGatewayRole(
   const workers = workerTunnels
     ? await startGatewayWorkers({
         count: workerCount,
-        init: (worker) => workerInitOf(config, worker, main, groupPools),
+        init: (worker) => ({
+          ...workerInitOf(config, worker, main, groupPools),
+          ...(dtlsPort !== undefined ? { dtls: { host: where.host, port: dtlsPort + worker } } : {}),
+        }),
         tunnels: workerTunnels,
         logger: log,
         shutdown,
       })
     : undefined;
-  const where = parseListenAddress(gw.listen)!;
   await server.listen(where.host, where.port);
   shutdown.register('gateway listener', () => server.close());
   const timer = setInterval(() => {
@@ -164,6 +176,10 @@ export async function startGatewayRole(
     {
       listen: gw.listen,
       proxyProtocol: gw.proxyProtocol ? gw.trustedProxies : false,
+      dtls:
+        dtlsPort === undefined
+          ? 'off'
+          : `udp ${dtlsPort}${workerCount > 1 ? `..${dtlsPort + workerCount - 1}` : ''}`,
       tun: tunNames,
       workers: workerCount,
       pool: gw.pool.ipv4,
@@ -290,15 +306,7 @@ function gatewayMetrics(registry: ClusterRegistry, sessions: () => SessionTable)
       .list()
       .reduce((sum, s) => sum + s[key], 0);
   const traffic = (name: string, help: string, key: keyof typeof ended) =>
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(total(key));
-      },
-    });
+    scrapedCounter(registry, name, help, () => total(key));
   traffic('outpost_gateway_received_bytes_total', 'IP bytes received from clients', 'bytesIn');
   traffic('outpost_gateway_sent_bytes_total', 'IP bytes sent to clients', 'bytesOut');
   traffic('outpost_gateway_received_packets_total', 'IP packets received from clients', 'packetsIn');
@@ -343,6 +351,103 @@ function gatewayMetrics(registry: ClusterRegistry, sessions: () => SessionTable)
       registers: [registry],
     }),
   };
+}
+
+/**
+ * The DTLS data channel: with one process its UDP socket here, next to the tunnels; with workers
+ * each worker opens its own (port + i, see the worker init) and this process only tells clients
+ * which. Undefined when gateway.dtls is off.
+ */
+async function startDtls(
+  gw: GatewayConfig,
+  host: string,
+  port: number | undefined,
+  workers: number,
+  stats: DtlsStats,
+  log: Logger,
+  shutdown: ShutdownManager,
+): Promise<{ service?: DtlsService; workerPort?: (worker: number) => number } | undefined> {
+  if (port === undefined) return undefined;
+  if (workers > 1) return { workerPort: (worker) => port + worker };
+  const evp = loadEvp();
+  if (!evp) {
+    log.warn('koffi cannot reach OpenSSL: no DTLS (tunnels use TLS only)');
+    return undefined;
+  }
+  const service = await DtlsService.start({ evp, host, port, maxPacket: gw.tun.mtu, logger: log, stats });
+  shutdown.register('gateway DTLS socket', () => service.close());
+  return { service };
+}
+
+/** The DTLS channel's counters (dtls-stats.ts), read at scrape time. */
+function dtlsMetrics(registry: ClusterRegistry, stats: DtlsStats): void {
+  const total = (name: string, help: string, read: () => number) =>
+    scrapedCounter(registry, name, help, read);
+  total(
+    'outpost_gateway_dtls_received_packets_total',
+    'IP packets received from clients over DTLS',
+    () => stats.packetsIn,
+  );
+  total(
+    'outpost_gateway_dtls_sent_packets_total',
+    'IP packets sent to clients over DTLS',
+    () => stats.packetsOut,
+  );
+  total(
+    'outpost_gateway_dtls_received_bytes_total',
+    'IP bytes received from clients over DTLS',
+    () => stats.bytesIn,
+  );
+  total('outpost_gateway_dtls_sent_bytes_total', 'IP bytes sent to clients over DTLS', () => stats.bytesOut);
+  total(
+    'outpost_gateway_dtls_to_tls_packets_total',
+    'Packets for a DTLS client sent over TLS instead (larger than the DTLS MTU, or the channel just closed)',
+    () => stats.toTls,
+  );
+  const labelled = (
+    name: string,
+    help: string,
+    label: string,
+    values: readonly string[],
+    read: (v: string) => number,
+  ) =>
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const v of values) this.inc({ [label]: v }, read(v));
+      },
+    });
+  labelled(
+    'outpost_gateway_dtls_dropped_datagrams_total',
+    'DTLS datagrams dropped by reason (unauthenticated ones cost at most one decryption and no state)',
+    'reason',
+    dtlsDropReasons,
+    (r) => stats.drops[r as keyof typeof stats.drops],
+  );
+  labelled(
+    'outpost_gateway_dtls_handshakes_total',
+    'DTLS handshake steps: hello-verify (stateless cookie sent), handshake-started, established',
+    'step',
+    dtlsEvents,
+    (e) => stats.events[e as keyof typeof stats.events],
+  );
+}
+
+/** A counter whose value is read at scrape time (totals the packet path keeps as plain numbers). */
+function scrapedCounter(registry: ClusterRegistry, name: string, help: string, read: () => number): Counter {
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
 }
 
 /** Reloads the configured certificate (PEM pair or PKCS#12) when one of its files changes (checked every 5 s). */

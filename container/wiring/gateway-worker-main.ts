@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { LevelWithSilent, Logger } from 'pino';
 import type { ServerDisconnectReason } from '../../gateway/cstp/index.js';
+import { DtlsService } from '../../gateway/dtls/dtls-service.js';
 import { runCommand } from '../../gateway/net/command-runner.js';
 import { configureTunInterface } from '../../gateway/net/tun-interface.js';
 import { ChunkPool } from '../../gateway/tls/chunk-pool.js';
@@ -48,14 +49,28 @@ async function start(
     await runCommand('ip', ['-4', 'route', 'replace', cidr, 'dev', tun.name]);
   for (const cidr of init.routes.ipv6)
     await runCommand('ip', ['-6', 'route', 'replace', cidr, 'dev', tun.name]);
+  // Its own UDP port: a session's datagrams come straight here, where its keys and tunnel are.
+  const dtls = init.dtls
+    ? await DtlsService.start({
+        evp,
+        host: init.dtls.host,
+        port: init.dtls.port,
+        maxPacket: init.tun.mtu,
+        logger,
+      })
+    : undefined;
   const worker = new TunnelWorker({
     device: tun,
     recordLayer: { evp, pool: new ChunkPool(evp, chunkBytes, freeChunks) },
     maxQueuedBytes,
     send,
     logger,
+    ...(dtls ? { dtls } : {}),
   });
-  logger.info({ tun: tun.name, routes: [...init.routes.ipv4, ...init.routes.ipv6] }, 'gateway worker ready');
+  logger.info(
+    { tun: tun.name, routes: [...init.routes.ipv4, ...init.routes.ipv6], dtlsPort: dtls?.port },
+    'gateway worker ready',
+  );
   return { worker, tun, logger };
 }
 

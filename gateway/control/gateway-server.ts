@@ -16,6 +16,7 @@ import {
   negotiateMtu,
   parseConnectRequest,
 } from '../cstp/index.js';
+import type { DtlsService } from '../dtls/dtls-service.js';
 import { admitConnection, type ProxyRefusal } from '../proxy/proxy-admission.js';
 import type { TrustedProxies } from '../proxy/trusted-proxies.js';
 import type { Identity } from '../session/identity.js';
@@ -39,6 +40,7 @@ import type { RecordLayerKind } from '../tunnel/transport.js';
 import type { TunnelTimers } from '../tunnel/tunnel-state.js';
 import type { WorkerTunnels } from '../workers/primary-worker-tunnels.js';
 import type { AuthDialogue } from './auth-dialogue.js';
+import { type DtlsPlan, dtlsAnswer, planDtls } from './dtls-plan.js';
 import { connectParams, type GatewayPolicy, tunnelTimers } from './gateway-policy.js';
 import { LogLimiter } from './log-limiter.js';
 import type { AddressAllocator, BanList } from './ports.js';
@@ -68,6 +70,11 @@ export interface GatewayServerOptions {
   bans: BanList;
   /** The TUN's MTU: the largest tunnel MTU handed out. */
   tunMtu: number;
+  /**
+   * The DTLS data channel (absent: TLS only). Tunnels of this process use `service` (its UDP
+   * socket); a tunnel in worker i is told `workerPort(i)`, where that worker listens.
+   */
+  dtls?: { service?: DtlsService; workerPort?: (worker: number) => number };
   counters: TunnelCounters;
   /** Called once per ended session, after the access log line (metrics totals). */
   sessionEnded?: (session: Session) => void;
@@ -90,6 +97,8 @@ interface TunnelStart {
   timers: TunnelTimers;
   addresses: AddressAllocator;
   log: Logger;
+  /** The DTLS channel offered in the CONNECT answer, if any. */
+  dtls: DtlsPlan | undefined;
 }
 
 const maxBodyBytes = 64 * 1024;
@@ -381,16 +390,21 @@ export class GatewayServer {
     }
     session.ipv4 = assigned.ipv4;
     if (assigned.ipv6) session.ipv6 = assigned.ipv6;
+    const dtls = this.dtlsPlan(request, socket, worker, remoteAddress);
     const mtu = negotiateMtu({
       baseMtu: request.baseMtu,
       clientMtu: request.mtu,
       configuredMtu: this.o.tunMtu,
       transport: connection.remoteFamily === 'IPv6' ? 'ipv6' : 'ipv4',
       ipv6: session.ipv6 !== undefined,
+      datagramOverhead: dtls?.overhead ?? 0,
     });
     let response: Buffer;
     try {
-      response = Buffer.from(buildConnectResponse(connectParams(policy, session, request, mtu, Date.now())));
+      const params = connectParams(policy, session, request, mtu, Date.now());
+      // The channel's DPD is the tunnel's (mobile clients get the longer one), as in ocserv.
+      if (dtls) params.dtls = dtlsAnswer(dtls, { ...policy.timers, dpd: params.timers.dpd }, mtu.mtu);
+      response = Buffer.from(buildConnectResponse(params));
     } catch (e) {
       this.o.logger.error({ err: e }, 'cannot build the CONNECT reply');
       return refuse('500 Internal Server Error', 'bad gateway policy');
@@ -405,7 +419,7 @@ export class GatewayServer {
     if (mtu.ignored) log.info({ ignored: mtu.ignored }, 'client MTU values ignored');
     this.handshaking.delete(connection.raw);
     const timers = tunnelTimers(policy.timers, request);
-    const tunnel = { session, mtu: mtu.mtu, policy, timers, addresses, log };
+    const tunnel = { session, mtu: mtu.mtu, policy, timers, addresses, log, dtls };
     if (this.workers) this.startRemote(connection, response, head, tunnel, worker, refuse);
     else this.startLocal(connection, response, head, tunnel);
   }
@@ -418,7 +432,29 @@ export class GatewayServer {
         if (notTakenOver) log.debug({ reason: notTakenOver }, 'tunnel stays on the OpenSSL record layer');
         if (session.state === 'closed') return void transport.end();
         const onClose = this.closer(session, t.policy, t.addresses);
-        local.open({ transport, session, mtu: t.mtu, timers: t.timers, logger: log, onClose });
+        let forgetDtls: (() => void) | undefined;
+        const tunnel = local.open({
+          transport,
+          session,
+          mtu: t.mtu,
+          timers: t.timers,
+          logger: log,
+          onClose: (reason) => {
+            forgetDtls?.();
+            onClose(reason);
+          },
+        });
+        const service = this.o.dtls?.service;
+        if (t.dtls && service && !tunnel.closed) {
+          forgetDtls = service.register({
+            id: t.dtls.id,
+            params: t.dtls.params,
+            dataMtu: t.mtu,
+            dpd: t.timers.dpd,
+            attach: (datagram) => tunnel.attachDatagram(datagram),
+            fallback: transport,
+          });
+        }
         this.connected(session, t.mtu, transport.kind, transport.protocol, log);
       },
       (e) => log.warn({ reason: (e as Error).message }, 'tunnel not started'),
@@ -444,7 +480,13 @@ export class GatewayServer {
         // Connected first: a worker that is gone by now ends the tunnel at once (onClose).
         this.connected(session, t.mtu, 'outpost', suite, log, worker);
         const onClose = this.closer(session, t.policy, t.addresses);
-        workers.open(worker, taken, { session, mtu: t.mtu, timers: t.timers, onClose });
+        workers.open(worker, taken, {
+          session,
+          mtu: t.mtu,
+          timers: t.timers,
+          onClose,
+          ...(t.dtls ? { dtls: t.dtls } : {}),
+        });
       },
       (e) => {
         if (e instanceof TakeoverRefusedError) {
@@ -454,6 +496,21 @@ export class GatewayServer {
         log.warn({ reason: (e as Error).message }, 'tunnel not started');
       },
     );
+  }
+
+  /** The DTLS channel to offer this CONNECT, if DTLS is on and the client asked for it. */
+  private dtlsPlan(
+    request: ConnectRequest,
+    socket: TLSSocket,
+    worker: number,
+    remote: string,
+  ): DtlsPlan | undefined {
+    const d = this.o.dtls;
+    const port = this.workers ? d?.workerPort?.(worker) : d?.service?.port;
+    if (port === undefined || !request.dtls) return undefined;
+    const { plan, reason } = planDtls(request, socket, port);
+    if (!plan) this.o.logger.debug({ remote, reason }, 'no DTLS offered');
+    return plan;
   }
 
   /**

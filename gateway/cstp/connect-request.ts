@@ -50,6 +50,25 @@ export interface ConnectRequest {
   agent: 'openconnect' | 'anyconnect' | 'unknown';
   /** X-CSTP-Accept-Encoding tokens, lower-cased (e.g. oc-lz4, lzs). Reported only: we never compress. */
   acceptEncoding: string[];
+  /**
+   * What the client offers for a DTLS data channel, when it sent any X-DTLS header (openconnect
+   * without --no-dtls, cstp.c start_cstp_connection; AnyConnect). Absent: TLS only.
+   */
+  dtls?: DtlsOffer;
+}
+
+/** The DTLS part of a CONNECT request; see gateway/dtls/negotiation.ts for the choice made from it. */
+export interface DtlsOffer {
+  /**
+   * X-DTLS-Master-Secret: 48 bytes in hex, the master secret of the legacy protocol's resumed
+   * session (openconnect sends it always; it is unused with PSK-NEGOTIATE). Absent unless
+   * exactly 96 hex digits.
+   */
+  masterSecret?: Buffer;
+  /** X-DTLS-CipherSuite, colon-separated: PSK-NEGOTIATE and openconnect's legacy names. */
+  cipherSuites: readonly string[];
+  /** X-DTLS12-CipherSuite: Cisco's DTLS 1.2 names for the legacy protocol. */
+  dtls12CipherSuites: readonly string[];
 }
 
 export interface ConnectRequestLimits {
@@ -63,6 +82,10 @@ export type HeaderMap = Record<string, string | string[] | undefined>;
 
 const MAX_HOSTNAME = 63; // ocserv MAX_HOSTNAME_SIZE (64) including the NUL
 const MAX_ENCODINGS = 16;
+/** Cipher-suite names per X-DTLS(12)-CipherSuite header (openconnect sends 8); each a token of this shape. */
+const MAX_DTLS_SUITES = 32;
+const SUITE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const MASTER_SECRET = /^[0-9A-Fa-f]{96}$/;
 /** RFC 6265 cookie-octet. */
 const COOKIE_VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$/;
 /** Digits only (ocserv's strtoul would also take "1500abc" as 1500; we refuse such a header). */
@@ -101,7 +124,31 @@ export function parseConnectRequest(headers: HeaderMap, limits: ConnectRequestLi
   if (platformVersion) request.platformVersion = platformVersion;
   const deviceType = get('x-anyconnect-identifier-devicetype');
   if (deviceType) request.deviceType = deviceType;
+  const dtls = dtlsOffer(get);
+  if (dtls) request.dtls = dtls;
   return request;
+}
+
+/** The X-DTLS headers, when there is any (see DtlsOffer). */
+function dtlsOffer(get: (name: string) => string | undefined): DtlsOffer | undefined {
+  const secret = get('x-dtls-master-secret');
+  const suites = get('x-dtls-ciphersuite');
+  const suites12 = get('x-dtls12-ciphersuite');
+  if (secret === undefined && suites === undefined && suites12 === undefined) return undefined;
+  const offer: DtlsOffer = {
+    cipherSuites: suiteNames('X-DTLS-CipherSuite', suites),
+    dtls12CipherSuites: suiteNames('X-DTLS12-CipherSuite', suites12),
+  };
+  if (secret !== undefined && MASTER_SECRET.test(secret)) offer.masterSecret = Buffer.from(secret, 'hex');
+  return offer;
+}
+
+/** A colon-separated list of suite names; names of another shape are left out (not ours anyway). */
+function suiteNames(name: string, value: string | undefined): string[] {
+  if (!value) return [];
+  const names = value.split(':').map((n) => n.trim());
+  if (names.length > MAX_DTLS_SUITES) throw new DecodeError(`more than ${MAX_DTLS_SUITES} ${name} entries`);
+  return names.filter((n) => SUITE_NAME.test(n));
 }
 
 /** Case-insensitive lookup; one value per header except where `joiner` says how to merge repeats. */

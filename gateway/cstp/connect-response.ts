@@ -41,6 +41,26 @@ export interface ConnectResponseParams {
   };
   /** One line, shown by the client after connecting. */
   banner?: string | undefined;
+  /** The DTLS data channel offered to this client (gateway/dtls/negotiation.ts); absent: TLS only. */
+  dtls?: DtlsAnswer | undefined;
+}
+
+/**
+ * The X-DTLS-* answer, as ocserv's worker-vpn.c connect_handler writes it: PSK-NEGOTIATE names
+ * the session by X-DTLS-App-ID; the legacy protocol by X-DTLS-Session-ID, with the suite in the
+ * header the client offered it in and the data MTU (X-DTLS-MTU: the suite, hence the overhead,
+ * is known only there).
+ */
+export interface DtlsAnswer {
+  /** UDP port of the process that will hold the session's keys. */
+  port: number;
+  /** Seconds (the CSTP ones; ocserv sends the same values). */
+  dpd: number;
+  keepalive: number;
+  rekey?: number | null;
+  channel:
+    | { mode: 'psk'; appId: Uint8Array }
+    | { mode: 'legacy'; sessionId: Uint8Array; cipherSuite: string; dtls12Header: boolean; mtu: number };
 }
 
 /**
@@ -48,7 +68,8 @@ export interface ConnectResponseParams {
  * values and order follow ocserv 1.1.6 as captured in the transcript, and ocserv's
  * worker-vpn.c connect_handler for the headers the transcript does not exercise. Deliberate
  * differences from that capture, all TLS-only choices:
- * - no X-DTLS-* headers at all;
+ * - X-DTLS-* only when the client offered DTLS and the gateway serves it (`dtls`), in ocserv's
+ *   order; no X-DTLS-Content-Encoding (ocserv sends it only with compression, which we never do);
  * - X-CSTP-Rekey-Method: new-tunnel, never "ssl" (that would be TLS renegotiation; ocserv itself
  *   falls back to new-tunnel when the peer lacks safe renegotiation);
  * - X-CSTP-Lease-Duration / X-CSTP-Session-Timeout as ocserv's current source writes them;
@@ -136,11 +157,37 @@ export function buildConnectResponse(params: ConnectResponseParams): string {
   add('X-CSTP-License', 'accept');
   add('X-CSTP-Routing-Filtering-Ignore', 'false');
   add('X-CSTP-Quarantine', 'false');
+  if (params.dtls) for (const [name, value] of dtlsLines(params.dtls)) add(name, value);
   add('X-CSTP-Base-MTU', mtu.baseMtu);
   add('X-CSTP-MTU', mtu.mtu);
   if (params.banner) add('X-CSTP-Banner', params.banner);
 
   return `HTTP/1.1 200 CONNECTED\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`;
+}
+
+/** ocserv worker-vpn.c connect_handler: DPD, port, rekey, keepalive, then the session and suite. */
+function dtlsLines(d: DtlsAnswer): [string, string | number][] {
+  if (!Number.isInteger(d.port) || d.port < 1 || d.port > 65535) invalid(`DTLS port ${d.port}`);
+  const lines: [string, string | number][] = [];
+  if (d.dpd > 0) lines.push(['X-DTLS-DPD', d.dpd]);
+  lines.push(['X-DTLS-Port', d.port]);
+  if (d.rekey) {
+    lines.push(['X-DTLS-Rekey-Time', d.rekey]);
+    lines.push(['X-DTLS-Rekey-Method', 'new-tunnel']);
+  }
+  lines.push(['X-DTLS-Keepalive', d.keepalive]);
+  const c = d.channel;
+  if (c.mode === 'psk') {
+    lines.push(['X-DTLS-App-ID', Buffer.from(c.appId).toString('hex')]);
+    lines.push(['X-DTLS-CipherSuite', 'PSK-NEGOTIATE']);
+  } else {
+    // openconnect insists on exactly 32 bytes (cstp.c: "X-DTLS-Session-ID not 64 characters").
+    if (c.sessionId.length !== 32) invalid('DTLS session ID length');
+    lines.push(['X-DTLS-Session-ID', Buffer.from(c.sessionId).toString('hex')]);
+    lines.push([c.dtls12Header ? 'X-DTLS12-CipherSuite' : 'X-DTLS-CipherSuite', c.cipherSuite]);
+    lines.push(['X-DTLS-MTU', c.mtu]);
+  }
+  return lines;
 }
 
 /**

@@ -27,10 +27,24 @@ describe('parseConnectRequest', () => {
     });
   });
 
-  it('ignores the DTLS headers of section B (TLS only)', () => {
+  it("reads section B's DTLS offer; sections A and C (--no-dtls) have none", () => {
     const request = parseConnectRequest(connectRequestHeaders('B'));
     expect(request.cookie).toBe('APXZgfzPGv6J2bq8SK8/yPolaaRGC1QyKRk2eDa7dV4=');
-    expect(Object.keys(request).some((k) => /dtls/i.test(k))).toBe(false);
+    expect(request.dtls?.cipherSuites[0]).toBe('PSK-NEGOTIATE');
+    expect(request.dtls?.dtls12CipherSuites).toHaveLength(8);
+    expect(request.dtls?.masterSecret?.length).toBe(48);
+    expect(parseConnectRequest(connectRequestHeaders('A')).dtls).toBeUndefined();
+  });
+
+  it('keeps DTLS offers bounded: a malformed master secret is dropped, odd names left out, long lists refused', () => {
+    const headers = { cookie: 'webvpn=abc', 'x-dtls-ciphersuite': 'PSK-NEGOTIATE:bad name:AES128-SHA' };
+    expect(parseConnectRequest({ ...headers, 'x-dtls-master-secret': 'abcd' }).dtls).toEqual({
+      cipherSuites: ['PSK-NEGOTIATE', 'AES128-SHA'],
+      dtls12CipherSuites: [],
+    });
+    expect(() =>
+      parseConnectRequest({ cookie: 'webvpn=abc', 'x-dtls12-ciphersuite': Array(33).fill('A').join(':') }),
+    ).toThrow(DecodeError);
   });
 
   const base = { cookie: 'webvpn=abc', 'user-agent': 'Open AnyConnect VPN Agent v9.01-3' };
@@ -415,6 +429,61 @@ describe('buildConnectResponse', () => {
       expect(openconnectEnvironment(headerList(buildConnectResponse(transcriptServer())))).toEqual(expected);
     },
   );
+
+  it("answers PSK-NEGOTIATE with section B's DTLS header set and order (1434 = 1500 - 28 - 38)", () => {
+    const request = parseConnectRequest(connectRequestHeaders('B'));
+    const params: ConnectResponseParams = {
+      ...transcriptServer(),
+      mtu: negotiateMtu({ baseMtu: request.baseMtu, configuredMtu: 1472, datagramOverhead: 38 }),
+      dtls: {
+        port: 443,
+        dpd: 90,
+        keepalive: 32400,
+        rekey: 172800,
+        channel: { mode: 'psk', appId: Buffer.alloc(32, 0xab) },
+      },
+    };
+    const tail = (headers: [string, string][]) =>
+      headers.slice(headers.findIndex(([n]) => n.startsWith('X-DTLS')));
+    const ours = tail(headerList(buildConnectResponse(params)));
+    const theirs = tail(connectResponseHeaders('B'));
+    expect(ours.map(([n]) => n)).toEqual(theirs.map(([n]) => n));
+    expect(Object.fromEntries(ours)).toEqual({
+      ...Object.fromEntries(theirs),
+      'X-DTLS-Rekey-Time': '172800', // ocserv adds random fuzz
+      'X-DTLS-Rekey-Method': 'new-tunnel', // as X-CSTP-Rekey-Method
+      'X-DTLS-App-ID': 'ab'.repeat(32),
+    });
+  });
+
+  it('answers the legacy protocol with X-DTLS-Session-ID, the suite in its own header, and X-DTLS-MTU', () => {
+    const lines = (dtls12Header: boolean) =>
+      headerList(
+        buildConnectResponse({
+          ...transcriptServer(),
+          dtls: {
+            port: 4443,
+            dpd: 0,
+            keepalive: 30,
+            channel: {
+              mode: 'legacy',
+              sessionId: Buffer.alloc(32, 1),
+              cipherSuite: 'X',
+              dtls12Header,
+              mtu: 1434,
+            },
+          },
+        }),
+      ).filter(([n]) => n.startsWith('X-DTLS'));
+    expect(lines(false)).toEqual([
+      ['X-DTLS-Port', '4443'],
+      ['X-DTLS-Keepalive', '30'],
+      ['X-DTLS-Session-ID', '01'.repeat(32)],
+      ['X-DTLS-CipherSuite', 'X'],
+      ['X-DTLS-MTU', '1434'],
+    ]);
+    expect(lines(true)[3]).toEqual(['X-DTLS12-CipherSuite', 'X']);
+  });
 
   it('is a byte-exact response head', () => {
     expect(buildConnectResponse(transcriptServer())).toBe(

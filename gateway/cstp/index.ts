@@ -15,10 +15,16 @@ export {
 export {
   type ConnectRequest,
   type ConnectRequestLimits,
+  type DtlsOffer,
   type HeaderMap,
   parseConnectRequest,
 } from './connect-request.js';
-export { buildConnectResponse, type ConnectResponseParams, MAX_SPLIT_RULES } from './connect-response.js';
+export {
+  buildConnectResponse,
+  type ConnectResponseParams,
+  type DtlsAnswer,
+  MAX_SPLIT_RULES,
+} from './connect-response.js';
 export { wholeDataFrameLength } from './data-frame.js';
 export {
   type ClientDisconnect,

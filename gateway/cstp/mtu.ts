@@ -44,6 +44,12 @@ export interface MtuInputs {
   pathMtu?: number | undefined;
   /** The session is given an IPv6 address: client values below 1280 are ignored (ocserv MIN_MTU). */
   ipv6?: boolean;
+  /**
+   * Bytes DTLS adds to each packet when the session is offered a DTLS channel (record header,
+   * explicit nonce, tag and the one-byte CSTP-over-DTLS header: ocserv's dtls_crypto_overhead):
+   * the data MTU then fits a DTLS record into the link MTU, as ocserv's DATA_MTU does. 0: TLS only.
+   */
+  datagramOverhead?: number;
 }
 
 /** A client-supplied value the negotiation left out, and why. */
@@ -110,7 +116,7 @@ export function negotiateMtu(inputs: MtuInputs): NegotiatedMtu {
     if (path >= floor) link = path;
     else tooSmall('path MTU', path);
   }
-  const mtu = link - overhead;
+  const mtu = link - overhead - (inputs.datagramOverhead ?? 0);
   const result: NegotiatedMtu = { baseMtu: link, mtu, ipv6Capable: mtu >= IPV6_MIN_MTU };
   if (ignored.length > 0) result.ignored = ignored;
   return result;

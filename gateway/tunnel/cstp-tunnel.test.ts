@@ -207,6 +207,44 @@ describe('CstpTunnel', () => {
     expect(transport.ended).toMatchObject({ type: FrameType.disconnect });
     expect(second.destroyed).toBe(true);
   });
+
+  it('follows the client to TLS when it sends DATA there, back to the datagram channel when DATA comes on it', () => {
+    const { t, transport, toTun } = tunnel();
+    const datagram = new FakeTransport();
+    t.attachDatagram(datagram);
+    const back = ipv4Packet('10.200.2.2', '10.200.100.7');
+    const up = encodeFrame(FrameType.data, ipv4Packet('10.200.100.7', '10.200.2.2'));
+    // Keepalives and DPD on TLS do not move anything (openconnect keeps them there).
+    transport.deliver(encodeFrame(FrameType.keepalive));
+    t.sendPacket(back, 0, back.length, -1);
+    expect(datagram.sent).toHaveLength(1);
+    transport.deliver(up);
+    t.sendPacket(back, 0, back.length, -1);
+    expect(transport.sent.filter((f) => f.type === FrameType.data)).toHaveLength(1);
+    datagram.deliver(encodeFrame(FrameType.keepalive));
+    t.sendPacket(back, 0, back.length, -1);
+    expect(transport.sent.filter((f) => f.type === FrameType.data)).toHaveLength(2);
+    datagram.deliver(up);
+    t.sendPacket(back, 0, back.length, -1);
+    expect(datagram.sent).toHaveLength(2);
+    expect(toTun).toHaveLength(2);
+  });
+
+  it('replaces an attached datagram transport with a newer one, and gives both the liveness tick', () => {
+    const { t } = tunnel();
+    const first = new FakeTransport();
+    const ticks: number[] = [];
+    const second = Object.assign(new FakeTransport(), { idle: (now: number) => ticks.push(now) });
+    t.attachDatagram(first);
+    t.attachDatagram(second);
+    expect(first.destroyed).toBe(true);
+    first.handlers!.closed('replaced');
+    const back = ipv4Packet('10.200.2.2', '10.200.100.7');
+    t.sendPacket(back, 0, back.length, -1);
+    expect(second.sent).toHaveLength(1);
+    t.checkLiveness(Date.now());
+    expect(ticks).toHaveLength(1);
+  });
 });
 
 describe('CstpTunnel liveness (fixed clock)', () => {

@@ -4,6 +4,7 @@ import {
   FrameType,
   type ServerDisconnectReason,
   serverDisconnectPayload,
+  wholeDataFrameLength,
 } from '../cstp/index.js';
 import { frameHandler, fromTransport } from './inbound.js';
 import { unwatchLiveness, watchLiveness } from './liveness.js';
@@ -52,6 +53,8 @@ export class CstpTunnel implements TunnelState {
    * (`o.transport`, which keeps the control frames and the end of the tunnel).
    */
   sender: TunnelTransport;
+  /** The datagram transport (DTLS) while one is attached. */
+  private datagram: TunnelTransport | undefined;
   /** Frames the streaming decoder completes (inbound.ts); one closure per tunnel. */
   readonly handleFrame: (frame: CstpFrame) => void;
   private lastProbe = 0;
@@ -65,7 +68,18 @@ export class CstpTunnel implements TunnelState {
     watchLiveness(this);
     o.session.disconnect = (reason) => this.terminate(reason);
     o.transport.setHandlers({
-      data: (buffer, start, end, address) => fromTransport(this, buffer, start, end, address),
+      data: (buffer, start, end, address) => {
+        // DATA on TLS while a datagram channel is attached: the client gave that channel up on
+        // its side (its DTLS DPD failed); packets to it follow it to TLS, as in ocserv
+        // (worker-vpn.c parse_cstp_data).
+        if (
+          this.sender !== o.transport &&
+          wholeDataFrameLength(buffer, start, end, this.decoder.maxPayload) >= 0
+        ) {
+          this.sender = o.transport;
+        }
+        fromTransport(this, buffer, start, end, address);
+      },
       closed: (reason) => this.finish(reason),
     });
   }
@@ -82,10 +96,20 @@ export class CstpTunnel implements TunnelState {
    */
   attachDatagram(datagram: TunnelTransport): void {
     if (this.closed) return datagram.destroy();
+    const previous = this.datagram;
+    this.datagram = datagram;
     this.sender = datagram;
+    previous?.destroy();
     datagram.setHandlers({
-      data: (buffer, start, end, address) => fromTransport(this, buffer, start, end, address),
+      data: (buffer, start, end, address) => {
+        // DATA on the datagram channel again (after the client's packets went to TLS for a while).
+        if (this.sender !== datagram && this.datagram === datagram && buffer[start + 6] === FrameType.data) {
+          this.sender = datagram;
+        }
+        fromTransport(this, buffer, start, end, address);
+      },
       closed: () => {
+        if (this.datagram === datagram) this.datagram = undefined;
         if (this.sender === datagram) this.sender = this.o.transport;
       },
     });
@@ -132,6 +156,7 @@ export class CstpTunnel implements TunnelState {
     }
     if (now - this.lastData > idle * 1000) return this.terminate('idle timeout');
     this.o.transport.idle?.(now);
+    this.datagram?.idle?.(now);
   }
 
   /** The tunnel ends (once): it leaves the liveness sweep and its tables (`onClose`). */
@@ -140,7 +165,7 @@ export class CstpTunnel implements TunnelState {
     this.closed = true;
     unwatchLiveness(this);
     // A datagram channel does not outlive its tunnel.
-    if (this.sender !== this.o.transport) this.sender.destroy();
+    this.datagram?.destroy();
     this.o.session.disconnect = undefined;
     this.o.onClose(reason);
   }

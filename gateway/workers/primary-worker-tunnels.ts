@@ -1,11 +1,19 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ServerDisconnectReason } from '../cstp/index.js';
+import type { DtlsStats } from '../dtls/dtls-stats.js';
+import type { DtlsSessionParams } from '../dtls/server-handshake.js';
 import type { Session } from '../session/session.js';
 import type { TakenOver } from '../tls/tls-connection.js';
 import { type DropReason, dropReasons, type TunnelCounters } from '../tunnel/counters.js';
 import type { TunnelTimers } from '../tunnel/tunnel-state.js';
-import { encodeKeys, type PrimaryMessage, parseWorkerMessage, type WorkerMessage } from './protocol.js';
+import {
+  encodeDtls,
+  encodeKeys,
+  type PrimaryMessage,
+  parseWorkerMessage,
+  type WorkerMessage,
+} from './protocol.js';
 
 /** The primary's end of one worker's IPC channel (container/ implements it with child_process). */
 export interface WorkerChannel {
@@ -19,6 +27,8 @@ export interface RemoteTunnelStart {
   timers: TunnelTimers;
   /** Once, when the tunnel ends, unless a newer tunnel of the session replaced it first. */
   onClose: (reason: string) => void;
+  /** The DTLS channel the CONNECT answer offered (the worker's UDP socket serves it). */
+  dtls?: { id: Buffer; params: DtlsSessionParams };
 }
 
 interface RemoteTunnel extends RemoteTunnelStart {
@@ -46,6 +56,8 @@ export class WorkerTunnels {
   constructor(
     private readonly counters: TunnelCounters,
     private readonly logger: Logger,
+    /** Where the workers' DTLS counters add up (metrics). */
+    private readonly dtlsStats?: DtlsStats,
   ) {}
 
   get size(): number {
@@ -114,6 +126,7 @@ export class WorkerTunnels {
           sequences: taken.sequences,
           pending: taken.pending,
           head: taken.head,
+          ...(start.dtls ? { dtls: encodeDtls(start.dtls.id, start.dtls.params) } : {}),
         },
         taken.socket,
       );
@@ -155,6 +168,7 @@ export class WorkerTunnels {
           if (n > 0 && isTlsFailure(kind)) this.counters.tlsFailure?.(kind, n);
         }
         if (message.opened > 0) this.counters.tunnelOpened?.('outpost', message.opened);
+        if (message.dtls) this.dtlsStats?.add(message.dtls);
         return;
       }
     }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { serverDisconnectReasons } from '../cstp/index.js';
-import { cipherSuite } from '../tls/cipher-suites.js';
+import { legacySuites, pskSuites } from '../dtls/cipher-suites.js';
+import type { DtlsSessionParams } from '../dtls/server-handshake.js';
+import { type CipherSuite, cipherSuite } from '../tls/cipher-suites.js';
 import type { SessionKeys } from '../tls/handshake-observer.js';
 
 /**
@@ -26,6 +28,30 @@ const wireKeys = z.strictObject({
   server: direction,
 });
 
+const suiteId = z.number().int().min(0).max(0xffff);
+
+/** A session's DTLS parameters (gateway/dtls DtlsSessionParams), suites by IANA id. */
+const wireDtls = z.discriminatedUnion('mode', [
+  z.strictObject({
+    mode: z.literal('psk'),
+    id: bytes(32),
+    psk: bytes(64),
+    suites: z.array(suiteId).min(1).max(8),
+  }),
+  z.strictObject({ mode: z.literal('legacy'), id: bytes(32), masterSecret: bytes(48), suite: suiteId }),
+]);
+
+/** The DTLS counters of a worker since its last report (gateway/dtls DtlsStats.take). */
+const wireDtlsCounts = z.strictObject({
+  packetsIn: count,
+  packetsOut: count,
+  bytesIn: count,
+  bytesOut: count,
+  toTls: count,
+  drops: z.record(z.string().max(32), count),
+  events: z.record(z.string().max(32), count),
+});
+
 export const openMessage = z.strictObject({
   type: z.literal('open'),
   /** The primary's number for this tunnel (a session's reconnect gets a new one). */
@@ -44,6 +70,8 @@ export const openMessage = z.strictObject({
   sequences: z.strictObject({ client: z.number().int().min(0), server: z.number().int().min(0) }),
   pending: z.array(bytes(1 << 20)).max(1024),
   head: bytes(1 << 20),
+  /** The DTLS channel the CONNECT answer offered, to be served by the worker's UDP socket. */
+  dtls: wireDtls.optional(),
 });
 
 export const terminateMessage = z.strictObject({
@@ -79,6 +107,7 @@ export const workerMessage = z.discriminatedUnion('type', [
     drops: tally,
     tlsFailures: tally,
     opened: z.number().int().min(0),
+    dtls: wireDtlsCounts.optional(),
   }),
 ]);
 export type WorkerMessage = z.infer<typeof workerMessage>;
@@ -117,4 +146,35 @@ export function decodeKeys(wire: OpenMessage['keys']): SessionKeys {
     ...(d.secret ? { secret: Buffer.from(d.secret) } : {}),
   });
   return { suite, client: side(wire.client), server: side(wire.server) };
+}
+
+/** A session's DTLS channel on the wire: its ID and parameters. */
+export function encodeDtls(id: Buffer, params: DtlsSessionParams): NonNullable<OpenMessage['dtls']> {
+  return params.mode === 'psk'
+    ? { mode: 'psk', id, psk: params.psk, suites: params.suites.map((s) => s.id) }
+    : { mode: 'legacy', id, masterSecret: params.masterSecret, suite: params.suite.id };
+}
+
+const knownPsk: readonly CipherSuite[] = Object.values(pskSuites);
+
+/** The DTLS channel back from the wire; throws when a suite is not one of ours. */
+export function decodeDtls(wire: NonNullable<OpenMessage['dtls']>): {
+  id: Buffer;
+  params: DtlsSessionParams;
+} {
+  const id = Buffer.from(wire.id);
+  if (wire.mode === 'psk') {
+    const suites = wire.suites.map((n) => {
+      const suite = knownPsk.find((s) => s.id === n);
+      if (!suite) throw new Error(`unknown DTLS PSK suite 0x${n.toString(16)}`);
+      return suite;
+    });
+    return { id, params: { mode: 'psk', psk: Buffer.from(wire.psk), suites } };
+  }
+  const suite = legacySuites.find((s) => s.suite.id === wire.suite)?.suite;
+  if (!suite) throw new Error(`unknown legacy DTLS suite 0x${wire.suite.toString(16)}`);
+  return {
+    id,
+    params: { mode: 'legacy', sessionId: id, masterSecret: Buffer.from(wire.masterSecret), suite },
+  };
 }

@@ -1,12 +1,19 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ServerDisconnectReason } from '../cstp/index.js';
+import type { DtlsService } from '../dtls/dtls-service.js';
 import type { Session } from '../session/session.js';
 import { type RecordLayerSetup, recordTransport } from '../tls/tls-connection.js';
 import type { PacketDevice } from '../tun/packet-device.js';
 import type { TlsFailure } from '../tunnel/counters.js';
 import { LocalTunnels } from '../tunnel/local-tunnels.js';
-import { decodeKeys, type OpenMessage, parsePrimaryMessage, type WorkerMessage } from './protocol.js';
+import {
+  decodeDtls,
+  decodeKeys,
+  type OpenMessage,
+  parsePrimaryMessage,
+  type WorkerMessage,
+} from './protocol.js';
 
 export interface TunnelWorkerOptions {
   device: PacketDevice;
@@ -17,6 +24,8 @@ export interface TunnelWorkerOptions {
   logger: Logger;
   /** How often counters go to the primary (it serves metrics and `sessions list` from them). */
   statsIntervalMs?: number;
+  /** This worker's DTLS data channel (its own UDP port), when DTLS is on. */
+  dtls?: DtlsService;
 }
 
 interface Hosted {
@@ -123,7 +132,9 @@ export class TunnelWorker {
       this.o.maxQueuedBytes,
     );
     this.hosted.set(serial, { session, reported: -1 });
-    this.tunnels.open({
+    const closer = this.closer(serial, session);
+    let forgetDtls: (() => void) | undefined;
+    const tunnel = this.tunnels.open({
       transport,
       session,
       mtu: message.mtu,
@@ -131,8 +142,27 @@ export class TunnelWorker {
       // One logger for all: the tunnel's own lines carry its session id, the primary logs the rest
       // (user, remote, addresses), and a child logger per idle tunnel costs memory for nothing.
       logger: this.o.logger,
-      onClose: this.closer(serial, session),
+      onClose: (reason) => {
+        forgetDtls?.();
+        closer(reason);
+      },
     });
+    const service = this.o.dtls;
+    if (message.dtls && service && !tunnel.closed) {
+      try {
+        const { id, params } = decodeDtls(message.dtls);
+        forgetDtls = service.register({
+          id,
+          params,
+          dataMtu: message.mtu,
+          dpd: message.timers.dpd,
+          attach: (datagram) => tunnel.attachDatagram(datagram),
+          fallback: transport,
+        });
+      } catch (e) {
+        this.o.logger.warn({ session: session.id, reason: (e as Error).message }, 'no DTLS for this tunnel');
+      }
+    }
   }
 
   /** Made apart from open(), whose context holds the whole message (keys, buffers) otherwise. */
@@ -157,13 +187,17 @@ export class TunnelWorker {
       moved.push([serial, ...countersOf(session)]);
     }
     const any = (t: Record<string, number>) => Object.values(t).some((n) => n > 0);
-    if (moved.length === 0 && !any(this.drops) && !any(this.tlsFailures) && this.opened === 0) return;
+    const dtls = this.o.dtls?.stats;
+    const dtlsMoved = dtls?.moved ?? false;
+    if (moved.length === 0 && !any(this.drops) && !any(this.tlsFailures) && this.opened === 0 && !dtlsMoved)
+      return;
     this.o.send({
       type: 'stats',
       tunnels: moved,
       drops: takeAll(this.drops),
       tlsFailures: takeAll(this.tlsFailures),
       opened: this.opened,
+      ...(dtls && dtlsMoved ? { dtls: dtls.take() } : {}),
     });
     this.opened = 0;
   }

@@ -20,7 +20,7 @@ export type OpenconnectAuth =
   | { kind: 'token'; token: string };
 
 /**
- * Runs the real openconnect (TLS only) in the dev namespace. Its vpnc-script is wrapped, as in
+ * Runs the real openconnect (TLS only unless `dtls`) in the dev namespace. Its vpnc-script is wrapped, as in
  * shared/peers/ocserv-bench.sh: the wrapper records the pushed environment and drops the DNS
  * settings so the real vpnc-script never rewrites the host's /etc/resolv.conf (namespaces share
  * the filesystem). Resolves once the connect script ran (the tunnel is up).
@@ -35,6 +35,8 @@ export async function startOpenconnect(
     timeoutMs?: number;
     /** The namespace to run in (default: the topology's dev). */
     ns?: string;
+    /** Let openconnect set up DTLS as it does by default (the helper passes --no-dtls otherwise). */
+    dtls?: boolean;
   },
 ): Promise<OpenconnectSession> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-oc-'));
@@ -52,7 +54,7 @@ export async function startOpenconnect(
   const args = [
     '--protocol=anyconnect',
     '--non-inter',
-    '--no-dtls',
+    ...(options.dtls ? [] : ['--no-dtls']),
     '--cafile',
     options.caFile,
     '--interface',
