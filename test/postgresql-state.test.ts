@@ -98,6 +98,10 @@ describe('PostgreSQL state', () => {
       'certificates',
       'challenge_holds',
       'crls',
+      'gateway_bans',
+      'gateway_events',
+      'gateway_nodes',
+      'gateway_sessions',
       'later',
       'one_time_challenges',
       'outpost_schema_migrations',
@@ -107,7 +111,7 @@ describe('PostgreSQL state', () => {
     await expect(PostgresState.open(await options('upgrade', PG_MIGRATIONS))).rejects.toMatchObject({
       code: ErrorCodes.stateSchema,
       clientMessage: expect.stringMatching(
-        /^the state database has schema version 2, newer than the 1 this node \(outpost [^)]+\) knows: .*upgrade this one/,
+        /^the state database has schema version 3, newer than the 2 this node \(outpost [^)]+\) knows: .*upgrade this one/,
       ),
     });
   });
@@ -121,7 +125,7 @@ describe('PostgreSQL state', () => {
     await openState(await options('behind', [...PG_MIGRATIONS, 'SELECT 1']));
     expect(await readiness.run()).toEqual({
       ready: false,
-      checks: { state: { ok: false, detail: "state schema 2 is newer than this node's 1" } },
+      checks: { state: { ok: false, detail: "state schema 3 is newer than this node's 2" } },
     });
   });
 

@@ -212,6 +212,15 @@ export const gatewaySchema = z.strictObject({
    * client connecting directly (no header) still works.
    */
   proxyProtocol: z.boolean().default(false),
+  /**
+   * This node's name in a site (state.backend: postgres): sessions, and the pool blocks checked
+   * for overlap at start-up, are recorded under it. null = the host name.
+   */
+  nodeName: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'expected a name of 1-64 letters, digits, ., _ or -' })
+    .nullable()
+    .default(null),
   trustedProxies: z.array(trustedProxy).max(256).default([]),
   /**
    * Processes that carry tunnels (see workerCount). 1: everything in the appliance process. N > 1:

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BanPoints } from '../../gateway/auth/ban-points.js';
-import { SessionTable } from '../../gateway/session/session-table.js';
+import { type SessionEndReason, SessionTable } from '../../gateway/session/session-table.js';
 import { registerAdminApi } from './admin-api.js';
 
 const TOKEN = 'a'.repeat(43);
@@ -111,7 +111,9 @@ describe('admin API authorization (every registered route, every spelling)', () 
       sessions.setDrain(on);
       return { drain: on, migrated: migrate ? 1 : 0 };
     };
-    await registerAdminApi(app, { token: TOKEN, sessions, bans, drain });
+    const closeSessions = async (match: { id?: string; user?: string }, reason: SessionEndReason) =>
+      sessions.closeWhere((s) => s.id === match.id || s.identity.username === match.user, reason);
+    await registerAdminApi(app, { token: TOKEN, sessions, bans, drain, closeSessions });
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as { port: number }).port;
   });

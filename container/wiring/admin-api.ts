@@ -2,13 +2,15 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { BanPoints } from '../../gateway/auth/ban-points.js';
 import type { Session } from '../../gateway/session/session.js';
-import type { SessionTable } from '../../gateway/session/session-table.js';
+import type { SessionEndReason, SessionTable } from '../../gateway/session/session-table.js';
 
 export interface AdminApiOptions {
   token: string;
   sessions?: SessionTable;
   /** The gateway's ban points: bans in force, and lifting one. */
   bans?: Pick<BanPoints, 'bans' | 'forget'>;
+  /** `sessions disconnect`: ends sessions here or, in a site, on whichever node runs them. */
+  closeSessions?: (match: { id?: string; user?: string }, reason: SessionEndReason) => Promise<number>;
   /** Drain mode (`sessions drain on|off [--migrate]`); see GatewayHandle.drain. */
   drain?: (on: boolean, migrate: boolean) => Promise<{ drain: boolean; migrated: number }>;
 }
@@ -71,22 +73,17 @@ function adminRoutes(app: FastifyInstance, options: AdminApiOptions): void {
     return options.drain(on, migrate);
   });
   app.post<{ Body: { id?: unknown; user?: unknown } }>('/v1/sessions/disconnect', async (request, reply) => {
-    const sessions = options.sessions;
-    if (!sessions) return reply.code(404).send({ error: 'the gateway role is not running' });
+    const close = options.closeSessions;
+    if (!close) return reply.code(404).send({ error: 'the gateway role is not running' });
     const { id, user } = request.body ?? {};
-    if (typeof id === 'string') {
-      const session = sessions.get(id);
-      if (!session) return reply.code(404).send({ error: 'no such session' });
-      sessions.close(session, 'disconnected by an administrator');
-      return { disconnected: 1 };
+    const reason = 'disconnected by an administrator';
+    if (typeof id === 'string' && id.length <= 64) {
+      const disconnected = await close({ id }, reason);
+      if (disconnected === 0) return reply.code(404).send({ error: 'no such session' });
+      return { disconnected };
     }
-    if (typeof user === 'string') {
-      const count = sessions.closeWhere(
-        (s) => s.identity.username === user,
-        'disconnected by an administrator',
-      );
-      return { disconnected: count };
-    }
+    if (typeof user === 'string' && user.length <= 256)
+      return { disconnected: await close({ user }, reason) };
     return reply.code(400).send({ error: 'give id or user' });
   });
   app.get('/v1/sessions/bans', async (_request, reply) => {

@@ -74,6 +74,7 @@ export async function startAppliance(
               sessions: gateway.sessions,
               bans: gateway.bans,
               drain: (on, migrate) => gateway.drain(on, migrate),
+              closeSessions: (match, reason) => gateway.closeSessions(match, reason),
             }
           : {}),
       }),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SessionTable } from '../../gateway/session/session-table.js';
+import { type SessionEndReason, SessionTable } from '../../gateway/session/session-table.js';
+import { type SessionMatch, sessionMatches } from '../../gateway/site/session-store.js';
 import { sessionRevokeHandler } from './gateway-jobs.js';
 
 function table() {
@@ -25,6 +26,14 @@ function table() {
   return { sessions, alice, alice2, bob };
 }
 
+/** The one-box closeSessions: the table's own sessions (gateway-role.ts does the same). */
+function revocable(sessions: SessionTable) {
+  return {
+    closeSessions: async (match: SessionMatch, reason: SessionEndReason) =>
+      sessions.closeWhere((s) => sessionMatches(s, match), reason),
+  };
+}
+
 describe('session.revoke', () => {
   it.each([
     ['a user: every session of theirs', { user: 'alice' }, 2, ['bob']],
@@ -33,7 +42,11 @@ describe('session.revoke', () => {
     ['nobody matching', { user: 'carol' }, 0, ['alice', 'alice', 'bob']],
   ])('%s', async (_name, payload, count, left) => {
     const { sessions } = table();
-    const result = await sessionRevokeHandler(sessions).handle({ id: 'j1', kind: 'session.revoke', payload });
+    const result = await sessionRevokeHandler(revocable(sessions)).handle({
+      id: 'j1',
+      kind: 'session.revoke',
+      payload,
+    });
     expect(result).toEqual({ disconnected: count });
     expect(
       sessions
@@ -47,7 +60,7 @@ describe('session.revoke', () => {
     const { sessions, alice } = table();
     const reasons: string[] = [];
     alice.session.disconnect = (reason) => reasons.push(reason);
-    await sessionRevokeHandler(sessions).handle({
+    await sessionRevokeHandler(revocable(sessions)).handle({
       id: 'j2',
       kind: 'session.revoke',
       payload: { user: 'alice' },
@@ -61,7 +74,7 @@ describe('session.revoke', () => {
     async (payload) => {
       const { sessions } = table();
       await expect(
-        sessionRevokeHandler(sessions).handle({ id: 'j3', kind: 'session.revoke', payload }),
+        sessionRevokeHandler(revocable(sessions)).handle({ id: 'j3', kind: 'session.revoke', payload }),
       ).rejects.toMatchObject({ code: 'OUTPOST_ERR_BAD_REQUEST' });
       expect(sessions.size).toBe(3);
     },

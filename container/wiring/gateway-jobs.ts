@@ -1,17 +1,16 @@
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
-import type { Session } from '../../gateway/session/session.js';
 import type { SessionEndReason } from '../../gateway/session/session-table.js';
 import { type SessionRevokeResult, sessionRevokePayload } from '../../link/jobs/gateway-jobs.js';
 import type { JobHandler } from '../../link/ports.js';
 
-/** What `session.revoke` needs of the gateway: its sessions, closable by a predicate. */
+/** What `session.revoke` needs of the gateway: sessions closable by user or device, site-wide. */
 export interface RevocableSessions {
-  closeWhere(match: (s: Session) => boolean, reason: SessionEndReason): number;
+  closeSessions(match: { user?: string; device?: string }, reason: SessionEndReason): Promise<number>;
 }
 
 /**
  * `session.revoke`: ends every session of the user and/or device now — connected ones and ones
- * waiting for a reconnect — and their cookies answer 401 from then on (SessionTable.close keeps a
+ * waiting for a reconnect, in a site on whichever node runs them — and their cookies answer 401 from then on (SessionTable.close keeps a
  * closed cookie known until it would have expired). Running it twice is harmless: the second
  * finds nothing to close, so a redelivered job gives the same kind of result.
  */
@@ -27,10 +26,8 @@ export function sessionRevokeHandler(sessions: RevocableSessions): JobHandler {
         );
       }
       const { user, device } = parsed.data;
-      const disconnected = sessions.closeWhere(
-        (s) =>
-          (user !== undefined && s.identity.username === user) ||
-          (device !== undefined && s.identity.device === device),
+      const disconnected = await sessions.closeSessions(
+        { ...(user !== undefined ? { user } : {}), ...(device !== undefined ? { device } : {}) },
         'revoked by the cloud',
       );
       return { disconnected };

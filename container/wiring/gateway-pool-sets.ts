@@ -50,7 +50,7 @@ function slicedPoolSet(config: { ipv4: string; ipv6: string | null }, workers: n
     ipv6PrefixLength: config.ipv6 ? parseCidr(config.ipv6).prefixLength : undefined,
     gateway: slices.gatewayAddresses,
     addresses: {
-      allocate: (sessionId) => slices.allocate(sessionId),
+      allocate: (sessionId, preferred) => slices.allocate(sessionId, preferred?.ipv4),
       release: (sessionId, keepMs) => slices.release(sessionId, keepMs),
     },
     pools: slices.pools,
@@ -61,9 +61,9 @@ function slicedPoolSet(config: { ipv4: string; ipv6: string | null }, workers: n
 /** Both families of a session from a pair of pools. */
 function allocator(pool4: AddressPool, pool6: AddressPool | undefined): AddressAllocator {
   return {
-    allocate(sessionId) {
-      const ipv4 = pool4.allocate(sessionId).address;
-      const ipv6 = pool6?.allocate(sessionId).address;
+    allocate(sessionId, preferred) {
+      const ipv4 = pool4.allocate(sessionId, prefer(preferred?.ipv4)).address;
+      const ipv6 = pool6?.allocate(sessionId, prefer(preferred?.ipv6)).address;
       return ipv6 ? { ipv4, ipv6 } : { ipv4 };
     },
     release(sessionId, keepMs) {
@@ -71,4 +71,8 @@ function allocator(pool4: AddressPool, pool6: AddressPool | undefined): AddressA
       pool6?.release(sessionId, { keepForMs: keepMs });
     },
   };
+}
+
+function prefer(address: string | undefined): { preferred?: string } {
+  return address === undefined ? {} : { preferred: address };
 }

@@ -2,6 +2,7 @@ import { existsSync, type Stats, unwatchFile, watchFile } from 'node:fs';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import type { BanPoints } from '../../gateway/auth/ban-points.js';
+import { sourceAddressKey } from '../../gateway/auth/source-address-key.js';
 import { AuthDialogue } from '../../gateway/control/auth-dialogue.js';
 import { type GatewayHealth, gatewayHealth } from '../../gateway/control/gateway-health.js';
 import type { GatewayPolicy } from '../../gateway/control/gateway-policy.js';
@@ -16,7 +17,10 @@ import { configureTunInterface } from '../../gateway/net/tun-interface.js';
 import { workerTunName, workerTunPattern } from '../../gateway/net/worker-tun-names.js';
 import { TrustedProxies } from '../../gateway/proxy/trusted-proxies.js';
 import type { Identity } from '../../gateway/session/identity.js';
-import { SessionTable } from '../../gateway/session/session-table.js';
+import type { Session } from '../../gateway/session/session.js';
+import { type SessionEndReason, SessionTable } from '../../gateway/session/session-table.js';
+import { type SessionMatch, sessionMatches } from '../../gateway/site/session-store.js';
+import type { SiteSessions } from '../../gateway/site/site-sessions.js';
 import { loadEvp } from '../../gateway/tls/evp.js';
 import { LinuxTunDevice } from '../../gateway/tun/linux-tun-device.js';
 import type { PacketDevice } from '../../gateway/tun/packet-device.js';
@@ -32,6 +36,7 @@ import { openConnectorCore } from './connector-core.js';
 import { gatewayAuth } from './gateway-auth.js';
 import { type PoolSet, poolSet } from './gateway-pool-sets.js';
 import { startInternalProbe } from './gateway-probe.js';
+import { openGatewaySite } from './gateway-site.js';
 import { configuredTlsFiles, gatewayTls, readConfiguredTls, tlsFilesOf } from './gateway-tls.js';
 import { watchServedCertificate } from './gateway-tls-expiry.js';
 import type { WorkerInit } from './gateway-worker-init.js';
@@ -41,6 +46,11 @@ export interface GatewayHandle {
   sessions: SessionTable;
   /** Ban points per source address (kept across reconfigurations): the admin API lists and lifts bans. */
   bans: Pick<BanPoints, 'bans' | 'forget'>;
+  /**
+   * Ends the matching sessions now (`sessions disconnect`, `session.revoke`); in a site, on
+   * whichever node they run. Returns how many.
+   */
+  closeSessions(match: SessionMatch, reason: SessionEndReason): Promise<number>;
   /**
    * Applies a new config's live keys (see reconfigure/config-diff.ts): auth methods and their
    * settings, DNS, routes, timers, groups' settings, limits and the listen address. Tunnels already
@@ -73,7 +83,10 @@ export async function startGatewayRole(
   const gw = config.gateway;
   assertPreflight({ ipv6: gw.pool.ipv6 !== null });
 
-  const core = await openConnectorCore(config, log);
+  // The gateway reads the CA and revocations through the connector's stores, which stay on this
+  // node's SQLite until they move onto the site's PostgreSQL (state.backend: postgres covers the
+  // gateway's sessions, cookies and bans: gateway-site.ts).
+  const core = await openConnectorCore({ ...config, state: { backend: 'sqlite' } }, log);
   shutdown.register('gateway CA access', () => core.close());
   const tls = await gatewayTls(config, core, log);
   const auth = await gatewayAuth(config, core);
@@ -102,10 +115,24 @@ export async function startGatewayRole(
   const device = workerTunnels ? undefined : await openTun(gw, main, groupPools, shutdown);
   const dtls = await startDtls(gw, where.host, dtlsPort, workerCount, dtlsStats, log, shutdown);
   if (gw.nat) await applyAllNat(tunNames, main, groups, groupPools, shutdown);
-  logBans(auth.bans, log);
   const metrics = gatewayMetrics(registry, () => sessions);
   dtlsMetrics(registry, dtlsStats);
   const sessions = new SessionTable(sessionLimitsOf(gw));
+  let policyFor = policySelector(
+    groups.map((g) => g.selector),
+    { policy: policyFrom(gw, main), addresses: main.addresses },
+  );
+  const site = await openGatewaySite(config, {
+    table: sessions,
+    blocks: poolBlocks(main, groupPools),
+    addressesFor: (identity) => policyFor(identity).addresses,
+    bans: auth.bans,
+    gateway: () => current.config.gateway,
+    readiness,
+    shutdown,
+    logger: log,
+  });
+  logBans(auth.bans, log, site);
   const dialogue = new AuthDialogue({
     methods: gw.auth.methods,
     authenticators: auth.authenticators,
@@ -113,6 +140,7 @@ export async function startGatewayRole(
     bans: auth.bans,
     logger: log,
     onFailure: (reason) => metrics.authFailures.inc({ reason }),
+    ...(site ? { sessionCreated: (session: Session) => site.created(session) } : {}),
     ...selectableGroupsOf(groups),
   });
   const server = new GatewayServer({
@@ -127,10 +155,8 @@ export async function startGatewayRole(
     sessions,
     dataPlane: workerTunnels ? { workers: workerTunnels } : { device: device! },
     bans: auth.bans,
-    policyFor: policySelector(
-      groups.map((g) => g.selector),
-      { policy: policyFrom(gw, main), addresses: main.addresses },
-    ),
+    policyFor,
+    ...(site ? { site } : {}),
     tunMtu: gw.tun.mtu,
     ...(dtls ? { dtls } : {}),
     counters: tunnelCounters(() => metrics),
@@ -206,12 +232,11 @@ export async function startGatewayRole(
       authenticators: nextAuth.authenticators,
       ...selectableGroupsOf(nextGroups),
     });
-    server.setPolicy(
-      policySelector(
-        nextGroups.map((g) => g.selector),
-        { policy: policyFrom(ngw, main), addresses: main.addresses },
-      ),
+    policyFor = policySelector(
+      nextGroups.map((g) => g.selector),
+      { policy: policyFrom(ngw, main), addresses: main.addresses },
     );
+    server.setPolicy(policyFor);
     server.setClientCa(nextAuth.clientCaPem ? [Buffer.from(nextAuth.clientCaPem)] : undefined);
     server.setTlsPolicy(ngw.tlsPolicy);
     server.setProxyProtocol(proxyProtocolOf(ngw));
@@ -247,7 +272,18 @@ export async function startGatewayRole(
         current.config.gateway.limits.healthySessions ?? current.config.gateway.limits.maxClients,
       pools: poolSets.flatMap(poolUsage),
     });
-  return { sessions, bans: auth.bans, reconfigure, drain, health };
+  const closeSessions = (match: SessionMatch, reason: SessionEndReason) =>
+    site
+      ? site.close(match, reason)
+      : Promise.resolve(sessions.closeWhere((s) => sessionMatches(s, match), reason));
+  const bans = {
+    bans: () => auth.bans.bans(),
+    forget: (address: string) => {
+      site?.unbanned(sourceAddressKey(address));
+      return auth.bans.forget(address);
+    },
+  };
+  return { sessions, bans, reconfigure, drain, health, closeSessions };
 }
 
 /** Addresses of a pool set per family, summed over its per-worker blocks. */
@@ -645,11 +681,17 @@ function natTableOf(group: string): string {
 }
 
 /** One line per new ban: an operator must see why a valid login later gets 403 (issue 10). */
-function logBans(bans: BanPoints, log: Logger): void {
-  bans.onBan((ban) =>
+function logBans(bans: BanPoints, log: Logger, site: SiteSessions | undefined): void {
+  bans.onBan((ban) => {
+    site?.banned(ban);
     log.warn(
       { remote: ban.address, points: ban.score, until: new Date(ban.until).toISOString() },
       'address banned after failed attempts; `outpost sessions unban` lifts it',
-    ),
-  );
+    );
+  });
+}
+
+/** This node's pool blocks: the gateway's pool and each group's own, both families. */
+function poolBlocks(main: PoolSet, groupPools: GroupPools): string[] {
+  return [main, ...groupPools.values()].flatMap((set) => (set.ipv6 ? [set.ipv4, set.ipv6] : [set.ipv4]));
 }

@@ -27,8 +27,8 @@ export interface LinkedAppliance {
     useCloudJwks(file: string, issuer: string): Promise<unknown>;
   };
   connector?: { core(): ConnectorCore };
-  gateway?: {
-    sessions: RevocableSessions & {
+  gateway?: RevocableSessions & {
+    sessions: {
       readonly size: number;
       list(): Array<{ bytesIn: number; bytesOut: number }>;
     };
@@ -113,7 +113,7 @@ async function startLink(
   for (const handler of jobHandlers(config, service, appliance)) service.registerJobHandler(handler);
   for (const applier of configAppliers(appliance)) service.registerConfigApplier(applier);
   for (const source of healthSources(config, appliance)) service.registerHealthSource(source);
-  if (appliance.gateway) service.registerJobHandler(sessionRevokeHandler(appliance.gateway.sessions));
+  if (appliance.gateway) service.registerJobHandler(sessionRevokeHandler(appliance.gateway));
   const reconfigurer = appliance.reconfigurer;
   if (reconfigurer) {
     // The cloud's keys verify SCEP challenges and gateway bearer tokens (unless the host set its own).

@@ -109,6 +109,22 @@ describe('BanPoints for operators (issue 10: a ban was invisible)', () => {
     expect(bans.bans()).toEqual([]);
   });
 
+  it('imports a ban another node made (a /64 key too) without telling its listener; an ended one is ignored', () => {
+    const c = clock();
+    const bans = new BanPoints({}, c.now);
+    const told: unknown[] = [];
+    bans.onBan((ban) => told.push(ban));
+    bans.importBan({ address: '192.0.2.9', score: 80, until: c.now() + 120_000 });
+    bans.importBan({ address: '2001:db8:6:0:0:0:0:0/64', score: 80, until: c.now() + 60_000 });
+    bans.importBan({ address: '192.0.2.10', score: 80, until: c.now() });
+    expect(bans.bannedFor('192.0.2.9')).toBe(120);
+    expect(bans.bannedFor('2001:db8:6::77')).toBe(60);
+    expect(bans.bannedFor('192.0.2.10')).toBe(0);
+    expect(told).toEqual([]);
+    c.advance(120);
+    expect(bans.bannedFor('192.0.2.9')).toBe(0);
+  });
+
   it('drops a ban from the list once it has ended', () => {
     const c = clock();
     const bans = new BanPoints({ maxScore: 10, banSeconds: 60 }, c.now);

@@ -104,6 +104,22 @@ export class BanPoints {
     return entry.bannedUntil > now;
   }
 
+  /**
+   * A ban another node of the site made (gateway/site): in force here too until it ends. The
+   * listener is not told: it was told on the node that made it.
+   */
+  importBan(ban: Ban): void {
+    const now = this.now();
+    if (ban.until <= now) return;
+    const entry = this.table.get(ban.address) ?? { score: 0, touchedAt: now, bannedUntil: 0 };
+    entry.score = Math.max(entry.score, ban.score);
+    entry.touchedAt = now;
+    entry.bannedUntil = Math.max(entry.bannedUntil, ban.until);
+    this.table.delete(ban.address);
+    this.table.set(ban.address, entry);
+    this.evict();
+  }
+
   /** Forget an address (an operator unban); true when it had a score or a ban. */
   forget(address: string): boolean {
     return this.table.delete(sourceAddressKey(address, this.config.ipv6PrefixBits));

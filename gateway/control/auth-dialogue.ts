@@ -8,6 +8,7 @@ import {
   parseConfigAuth,
 } from '../cstp/index.js';
 import type { Identity } from '../session/identity.js';
+import type { Session } from '../session/session.js';
 import type { SessionTable } from '../session/session-table.js';
 import { LogLimiter } from './log-limiter.js';
 import type { BanList, GatewayAuthenticators } from './ports.js';
@@ -69,6 +70,12 @@ export class AuthDialogue {
         names: readonly string[];
         isMember: (identity: Identity, group: string) => boolean;
       };
+      /**
+       * Awaited before the cookie is handed out (gateway/site: the session is written to the
+       * site's shared state, so a CONNECT to any node finds it). A failure is logged; the
+       * session still works on this node.
+       */
+      sessionCreated?: (session: Session) => Promise<void>;
       /** Counts refusals by reason (banned, malformed, unauthorized, unavailable, busy). */
       onFailure?: (reason: 'banned' | 'malformed' | 'unauthorized' | 'unavailable' | 'busy') => void;
     },
@@ -117,7 +124,7 @@ export class AuthDialogue {
       const authenticated = await this.authenticate(request, message);
       if (!authenticated) return this.form(undefined, message.groupSelect);
       const identity = this.withSelectedGroup(authenticated, message.groupSelect);
-      return this.complete(identity, request.remoteAddress, message.deviceId?.uniqueId);
+      return await this.complete(identity, request.remoteAddress, message.deviceId?.uniqueId);
     } catch (e) {
       if (!isOutpostError(e) || e.code !== ErrorCodes.unauthorized) {
         if (isOutpostError(e) && e.code === ErrorCodes.busy) {
@@ -216,13 +223,19 @@ export class AuthDialogue {
     return { status: 200, headers: { ...xmlHeaders }, body };
   }
 
-  private complete(
+  private async complete(
     identity: Identity,
     remoteAddress: string,
     deviceId: string | undefined,
-  ): DialogueResponse {
+  ): Promise<DialogueResponse> {
     const withDevice = deviceId ? { ...identity, device: deviceId } : identity;
     const { session, cookie } = this.options.sessions.create(withDevice, remoteAddress);
+    await this.options.sessionCreated?.(session).catch((e: unknown) => {
+      this.options.logger.warn(
+        { err: e, session: session.id },
+        'session not written to the site state: it cannot be resumed on another node',
+      );
+    });
     this.options.logger.info(
       { session: session.id, user: identity.username, method: identity.method, remote: remoteAddress },
       'authenticated',

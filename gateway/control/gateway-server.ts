@@ -43,7 +43,7 @@ import type { AuthDialogue } from './auth-dialogue.js';
 import { type DtlsPlan, dtlsAnswer, planDtls } from './dtls-plan.js';
 import { connectParams, type GatewayPolicy, tunnelTimers } from './gateway-policy.js';
 import { LogLimiter } from './log-limiter.js';
-import type { AddressAllocator, BanList } from './ports.js';
+import type { AddressAllocator, BanList, SessionSite } from './ports.js';
 
 export interface GatewayServerOptions {
   tls: {
@@ -83,6 +83,8 @@ export interface GatewayServerOptions {
    * header and nobody else may; the header's source is the client from then on. Absent: off.
    */
   proxyProtocol?: { trusted: TrustedProxies } | undefined;
+  /** A site's shared sessions (state.backend: postgres); absent on a node of its own. */
+  site?: SessionSite;
   /** Counts a connection refused at its PROXY header (the reason is from a fixed set). */
   proxyRefused?: (reason: ProxyRefusal) => void;
   logger: Logger;
@@ -370,19 +372,59 @@ export class GatewayServer {
     };
     if (!connection) return refuse('500 Internal Server Error', 'connection not found');
     if (req.url !== '/CSCOSSLC/tunnel') return refuse('404 Not Found', `unknown CONNECT target ${req.url}`);
-    let request: ConnectRequest;
+    let request: ConnectRequest | undefined;
     let session: Session;
     try {
       request = parseConnectRequest(req.headers);
       session = this.o.sessions.byCookieValue(request.cookie);
     } catch (e) {
-      this.o.bans.penalize(remoteAddress, 'auth');
       const unauthorized = isOutpostError(e) && e.code === ErrorCodes.unauthorized;
+      if (unauthorized && this.o.site && request?.cookie) {
+        return this.resumeFromSite(this.o.site, connection, request, head, refuse);
+      }
+      this.o.bans.penalize(remoteAddress, 'auth');
       return refuse(unauthorized ? '401 Unauthorized' : '400 Bad Request', (e as Error).message);
     }
+    this.connectSession(connection, request, session, head, refuse);
+  }
+
+  /** A cookie this node does not know: another node of the site may have made or carried it. */
+  private resumeFromSite(
+    site: SessionSite,
+    connection: TlsConnection,
+    request: ConnectRequest,
+    head: Buffer,
+    refuse: (status: string, reason: string) => void,
+  ): void {
+    const remoteAddress = connection.remoteAddress ?? 'unknown';
+    site.resume(request.cookie!, remoteAddress).then(
+      (session) => {
+        if (session) return this.connectSession(connection, request, session, head, refuse);
+        this.o.bans.penalize(remoteAddress, 'auth');
+        refuse('401 Unauthorized', 'unknown, expired or revoked cookie');
+      },
+      (e: unknown) => {
+        const busy = isOutpostError(e) && e.code === ErrorCodes.busy;
+        if (!busy) this.o.logger.warn({ err: e }, 'cannot resume a session from the site state');
+        refuse('503 Service Unavailable', busy ? (e as Error).message : 'site state unavailable');
+      },
+    );
+  }
+
+  private connectSession(
+    connection: TlsConnection,
+    request: ConnectRequest,
+    session: Session,
+    head: Buffer,
+    refuse: (status: string, reason: string) => void,
+  ): void {
+    const remoteAddress = connection.remoteAddress ?? 'unknown';
     this.local?.terminate(session.id, 'replaced by a new connection');
     const { policy, addresses } = this.o.policyFor(session.identity);
-    const assigned = addresses.allocate(session.id);
+    // A session resumed from the site keeps its addresses (openconnect insists on them).
+    const assigned = session.foreignBlock
+      ? { ipv4: session.ipv4!, ...(session.ipv6 ? { ipv6: session.ipv6 } : {}), worker: 0 }
+      : addresses.allocate(session.id, { ipv4: session.ipv4, ipv6: session.ipv6 });
     const worker = assigned.worker ?? 0;
     if (this.workers && !this.workers.available(worker)) {
       if (session.state !== 'connected') addresses.release(session.id, policy.timers.cookie * 1000);
@@ -390,7 +432,7 @@ export class GatewayServer {
     }
     session.ipv4 = assigned.ipv4;
     if (assigned.ipv6) session.ipv6 = assigned.ipv6;
-    const dtls = this.dtlsPlan(request, socket, worker, remoteAddress);
+    const dtls = this.dtlsPlan(request, connection.tls, worker, remoteAddress);
     const mtu = negotiateMtu({
       baseMtu: request.baseMtu,
       clientMtu: request.mtu,
@@ -534,6 +576,7 @@ export class GatewayServer {
     worker?: number,
   ): void {
     this.o.sessions.markConnected(session);
+    this.o.site?.connected(session);
     log.info(
       {
         ipv4: session.ipv4,
@@ -558,12 +601,14 @@ export class GatewayServer {
     else if (session.state === 'connected') {
       this.o.sessions.markDisconnected(session);
       addresses.release(session.id, policy.timers.cookie * 1000);
+      this.o.site?.disconnected(session);
     }
   }
 
   /** Per-session access log line (ocserv prints one too) and the address goes back to the pool. */
   private onSessionClosed(session: Session, reason: string): void {
     this.o.policyFor(session.identity).addresses.release(session.id, 0);
+    this.o.site?.closed(session, reason);
     this.o.logger.info(
       {
         session: session.id,

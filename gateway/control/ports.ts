@@ -1,4 +1,5 @@
 import type { Identity } from '../session/identity.js';
+import type { Session } from '../session/session.js';
 
 /**
  * What the TLS adapter needs from authentication; gateway/auth implements these. Each throws
@@ -22,7 +23,24 @@ export interface BanList {
 /** Tunnel addresses for a session; a reconnect within the cookie timeout gets the same ones. */
 export interface AddressAllocator {
   /** `worker`: the tunnel worker whose TUN routes these addresses (gateway.workers > 1). */
-  allocate(sessionId: string): { ipv4: string; ipv6?: string; worker?: number };
+  allocate(
+    sessionId: string,
+    /** The addresses the session had (resumed from the site): taken when free in this pool. */
+    preferred?: { ipv4?: string | undefined; ipv6?: string | undefined },
+  ): { ipv4: string; ipv6?: string; worker?: number };
   /** The session ended or dropped: keep its addresses reserved for `keepMs` (0 = free now). */
   release(sessionId: string, keepMs: number): void;
+}
+
+/**
+ * The sessions of a site (gateway/site/site-sessions.ts, `state.backend: postgres`): a cookie
+ * this node does not know may be resumed from the shared state, and the shared state follows each
+ * session's tunnel. Absent on a node of its own.
+ */
+export interface SessionSite {
+  /** The session a cookie unknown here names, taken over by this node; undefined: unknown. */
+  resume(cookie: string, remoteAddress: string): Promise<Session | undefined>;
+  connected(session: Session): void;
+  disconnected(session: Session): void;
+  closed(session: Session, reason: string): void;
 }

@@ -97,9 +97,15 @@ export class WorkerAddressSlices {
     };
   }
 
-  allocate(sessionId: string): WorkerLease {
-    const slice = this.sliceHolding(sessionId) ?? this.roomiest();
-    const ipv4 = slice.ipv4.allocate(sessionId).address;
+  /** `preferredIpv4`: the address the session had (resumed from the site), when its block has it free. */
+  allocate(sessionId: string, preferredIpv4?: string): WorkerLease {
+    const preferredSlice =
+      preferredIpv4 === undefined ? undefined : this.slices.find((s) => s.ipv4.contains(preferredIpv4));
+    const slice = this.sliceHolding(sessionId) ?? preferredSlice ?? this.roomiest();
+    const ipv4 = slice.ipv4.allocate(
+      sessionId,
+      slice === preferredSlice ? { preferred: preferredIpv4! } : {},
+    ).address;
     const ipv6 = slice.ipv6?.allocate(sessionId).address;
     return ipv6 ? { ipv4, ipv6, worker: slice.worker } : { ipv4, worker: slice.worker };
   }

@@ -19,7 +19,7 @@ export interface SessionLimits {
   sessionTimeoutSeconds: number;
 }
 
-function hashCookie(cookie: string): string {
+export function hashCookie(cookie: string): string {
   return createHash('sha256').update(cookie, 'utf8').digest('hex');
 }
 
@@ -52,14 +52,10 @@ export class SessionTable {
   /** Creates a session for an authenticated identity; returns it with the cookie to hand out once. */
   create(identity: Identity, remoteAddress: string): { session: Session; cookie: string } {
     if (this.drain) throw new OutpostError(ErrorCodes.busy, 'the gateway is not accepting new sessions');
-    if (this.byId.size >= this.limits.maxClients) throw new OutpostError(ErrorCodes.busy, 'too many clients');
-    const userSessions = this.perUser.get(identity.username) ?? 0;
-    if (userSessions >= this.limits.maxSessionsPerUser) {
-      throw new OutpostError(ErrorCodes.busy, 'too many sessions for this user');
-    }
+    this.checkRoom(identity);
     const cookie = randomBytes(32).toString('base64url');
     const now = this.clock();
-    const session: Session = {
+    const session = this.add({
       id: randomUUID(),
       identity,
       remoteAddress,
@@ -67,7 +63,71 @@ export class SessionTable {
       createdAt: now,
       state: 'authenticated',
       cookieExpiresAt: now + this.limits.cookieTimeoutSeconds * 1000,
-      lastActivity: now,
+    });
+    return { session, cookie };
+  }
+
+  /**
+   * Takes in a session another node of the site made or carried (gateway/site): the same id,
+   * cookie, identity and addresses, disconnected until its CONNECT is answered here. Drain does
+   * not refuse it: the client already has a session, the balancer chose this node for it.
+   */
+  adopt(stored: {
+    id: string;
+    cookieHash: string;
+    identity: Identity;
+    remoteAddress: string;
+    createdAt: number;
+    ipv4?: string;
+    ipv6?: string;
+  }): Session {
+    this.checkRoom(stored.identity);
+    const session = this.add({
+      id: stored.id,
+      identity: stored.identity,
+      remoteAddress: stored.remoteAddress,
+      cookieHash: stored.cookieHash,
+      createdAt: stored.createdAt,
+      state: 'disconnected',
+      cookieExpiresAt: this.clock() + this.limits.cookieTimeoutSeconds * 1000,
+    });
+    if (stored.ipv4) session.ipv4 = stored.ipv4;
+    if (stored.ipv6) session.ipv6 = stored.ipv6;
+    return session;
+  }
+
+  /**
+   * The session went on on another node of the site: it leaves this table without being ended
+   * (no access log, no onClosed, its cookie is looked up in the shared state from now on). Its
+   * state reads `closed` so that a late end of its old tunnel changes nothing.
+   */
+  forget(session: Session): void {
+    if (this.byId.get(session.id) !== session) return;
+    session.state = 'closed';
+    session.disconnect = undefined;
+    this.unindexAddress(session);
+    this.byId.delete(session.id);
+    this.byCookie.delete(session.cookieHash);
+    this.countOff(session.identity.username);
+  }
+
+  private checkRoom(identity: Identity): void {
+    if (this.byId.size >= this.limits.maxClients) throw new OutpostError(ErrorCodes.busy, 'too many clients');
+    const userSessions = this.perUser.get(identity.username) ?? 0;
+    if (userSessions >= this.limits.maxSessionsPerUser) {
+      throw new OutpostError(ErrorCodes.busy, 'too many sessions for this user');
+    }
+  }
+
+  private add(
+    fields: Pick<
+      Session,
+      'id' | 'identity' | 'remoteAddress' | 'cookieHash' | 'createdAt' | 'state' | 'cookieExpiresAt'
+    >,
+  ): Session {
+    const session: Session = {
+      ...fields,
+      lastActivity: this.clock(),
       bytesIn: 0,
       bytesOut: 0,
       packetsIn: 0,
@@ -75,8 +135,14 @@ export class SessionTable {
     };
     this.byCookie.set(session.cookieHash, session);
     this.byId.set(session.id, session);
-    this.perUser.set(identity.username, userSessions + 1);
-    return { session, cookie };
+    this.perUser.set(session.identity.username, (this.perUser.get(session.identity.username) ?? 0) + 1);
+    return session;
+  }
+
+  private countOff(username: string): void {
+    const remaining = (this.perUser.get(username) ?? 1) - 1;
+    if (remaining > 0) this.perUser.set(username, remaining);
+    else this.perUser.delete(username);
   }
 
   /** The session a CONNECT's cookie names, if it is still acceptable; else unauthorized (HTTP 401). */
@@ -127,9 +193,7 @@ export class SessionTable {
     session.disconnect = undefined;
     this.unindexAddress(session);
     this.byId.delete(session.id);
-    const remaining = (this.perUser.get(session.identity.username) ?? 1) - 1;
-    if (remaining > 0) this.perUser.set(session.identity.username, remaining);
-    else this.perUser.delete(session.identity.username);
+    this.countOff(session.identity.username);
     // The cookie stays known (as closed) until it would have expired, so a retry gets 401, not a new session.
     session.cookieExpiresAt = this.clock() + this.limits.cookieTimeoutSeconds * 1000;
     if (isServerDisconnectReason(reason)) disconnect?.(reason);

@@ -15,6 +15,11 @@ export interface Session {
   /** Assigned at the first CONNECT; kept across reconnects within the cookie timeout. */
   ipv4?: string;
   ipv6?: string;
+  /**
+   * Its addresses belong to another node's pool block (a session resumed from the site's shared
+   * state after its node went away): routed into this node's TUN as host routes (gateway/site).
+   */
+  foreignBlock?: boolean;
   /** The tunnel worker process carrying (or last carrying) its tunnel, with gateway.workers > 1. */
   worker?: number;
   /** When a disconnected session's cookie stops being accepted. */

@@ -69,4 +69,52 @@ export const PG_MIGRATIONS: readonly string[] = [
     der bytea NOT NULL
   );
   `,
+  // 2: the gateway's shared state (gateway/site/postgres-session-store.ts): the nodes and their
+  // pool blocks, sessions by hashed cookie, bans, and the events the nodes read from each other
+  `
+  CREATE TABLE gateway_nodes (
+    node text PRIMARY KEY,
+    blocks text[] NOT NULL,
+    seen_at timestamptz NOT NULL
+  );
+
+  CREATE TABLE gateway_sessions (
+    id uuid PRIMARY KEY,
+    cookie_hash text NOT NULL UNIQUE,
+    username text NOT NULL,
+    device text,
+    identity jsonb NOT NULL,
+    remote_address text NOT NULL,
+    node text NOT NULL,
+    state text NOT NULL CHECK (state IN ('authenticated', 'connected', 'disconnected', 'closed')),
+    ipv4 text,
+    ipv6 text,
+    created_at timestamptz NOT NULL,
+    cookie_expires_at timestamptz
+  );
+  CREATE INDEX gateway_sessions_username ON gateway_sessions (username) WHERE state <> 'closed';
+  CREATE INDEX gateway_sessions_device ON gateway_sessions (device) WHERE state <> 'closed';
+  CREATE INDEX gateway_sessions_node ON gateway_sessions (node) WHERE state <> 'closed';
+  CREATE INDEX gateway_sessions_closed ON gateway_sessions (cookie_expires_at) WHERE state = 'closed';
+
+  CREATE TABLE gateway_bans (
+    address text PRIMARY KEY,
+    score integer NOT NULL,
+    until timestamptz NOT NULL
+  );
+
+  CREATE TABLE gateway_events (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now(),
+    kind text NOT NULL CHECK (kind IN ('closed', 'moved', 'banned', 'unbanned')),
+    session_id uuid,
+    node text,
+    previous_node text,
+    reason text,
+    address text,
+    score integer,
+    until timestamptz
+  );
+  CREATE INDEX gateway_events_at ON gateway_events (at);
+  `,
 ];

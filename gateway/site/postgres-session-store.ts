@@ -1,0 +1,301 @@
+import type { Ban } from '../auth/ban-points.js';
+import type { Identity } from '../session/identity.js';
+import type { SessionState } from '../session/session.js';
+import { overlapError, resumable } from './memory-session-store.js';
+import { firstOverlap } from './pool-blocks.js';
+import type { SessionMatch, SessionStore, SiteEvent, StoredSession } from './session-store.js';
+import type { SqlState } from './sql-state.js';
+
+/** The tables are step 2 of the site schema (connector/store/postgres/pg-migrations.ts). */
+
+interface SessionRow extends Record<string, unknown> {
+  id: string;
+  cookie_hash: string;
+  identity: Identity;
+  remote_address: string;
+  node: string;
+  state: SessionState;
+  ipv4: string | null;
+  ipv6: string | null;
+  created_at: Date;
+  cookie_expires_at: Date | null;
+}
+
+interface EventRow extends Record<string, unknown> {
+  seq: string;
+  kind: SiteEvent['kind'];
+  session_id: string | null;
+  node: string | null;
+  previous_node: string | null;
+  reason: string | null;
+  address: string | null;
+  score: number | null;
+  until: Date | null;
+}
+
+const SESSION_COLUMNS =
+  'id, cookie_hash, identity, remote_address, node, state, ipv4, ipv6, created_at, cookie_expires_at';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The SessionStore on PostgreSQL (state.backend: postgres), one statement or one short
+ * transaction per operation. Read committed throughout, with row locks where a decision reads
+ * then writes (take); serializable only for join, where two nodes starting at once with
+ * overlapping blocks must not both succeed.
+ */
+export class PostgresSessionStore implements SessionStore {
+  constructor(private readonly sql: SqlState) {}
+
+  async join(node: string, blocks: readonly string[], activeWithinMs: number, now: number): Promise<void> {
+    await this.sql.transaction('serializable', async (client) => {
+      const { rows } = await client.query<{ node: string; blocks: string[] }>(
+        'SELECT node, blocks FROM gateway_nodes WHERE node <> $1 AND seen_at > $2',
+        [node, new Date(now - activeWithinMs)],
+      );
+      for (const other of rows) {
+        const overlap = firstOverlap(blocks, other.blocks);
+        if (overlap) throw overlapError(node, other.node, overlap);
+      }
+      await client.query(
+        `INSERT INTO gateway_nodes (node, blocks, seen_at) VALUES ($1, $2, $3)
+         ON CONFLICT (node) DO UPDATE SET blocks = EXCLUDED.blocks, seen_at = EXCLUDED.seen_at`,
+        [node, [...blocks], new Date(now)],
+      );
+    });
+  }
+
+  async nodes(): Promise<Array<{ node: string; blocks: string[] }>> {
+    const { rows } = await this.sql.query<{ node: string; blocks: string[] }>(
+      'SELECT node, blocks FROM gateway_nodes ORDER BY node',
+      [],
+      { idempotent: true },
+    );
+    return rows;
+  }
+
+  async heartbeat(node: string, now: number): Promise<void> {
+    await this.sql.query('UPDATE gateway_nodes SET seen_at = $2 WHERE node = $1', [node, new Date(now)], {
+      idempotent: true,
+    });
+  }
+
+  async insert(s: StoredSession): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO gateway_sessions (id, cookie_hash, username, device, identity, remote_address, node,
+         state, ipv4, ipv6, created_at, cookie_expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [
+        s.id,
+        s.cookieHash,
+        s.identity.username,
+        s.identity.device ?? null,
+        JSON.stringify(s.identity),
+        s.remoteAddress,
+        s.node,
+        s.state,
+        s.ipv4 ?? null,
+        s.ipv6 ?? null,
+        new Date(s.createdAt),
+        s.cookieExpiresAt === undefined ? null : new Date(s.cookieExpiresAt),
+      ],
+    );
+  }
+
+  async take(cookieHash: string, node: string, remoteAddress: string, maxAgeMs: number, now: number) {
+    return this.sql.transaction('read committed', async (client) => {
+      const { rows } = await client.query<SessionRow>(
+        `SELECT ${SESSION_COLUMNS} FROM gateway_sessions WHERE cookie_hash = $1 FOR UPDATE`,
+        [cookieHash],
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      const found = sessionOf(row);
+      if (!resumable(found, maxAgeMs, now)) return undefined;
+      await client.query('UPDATE gateway_sessions SET node = $2, remote_address = $3 WHERE id = $1', [
+        found.id,
+        node,
+        remoteAddress,
+      ]);
+      if (found.node !== node) {
+        await client.query(
+          `INSERT INTO gateway_events (kind, session_id, node, previous_node) VALUES ('moved', $1, $2, $3)`,
+          [found.id, node, found.node],
+        );
+      }
+      return { ...found, node, remoteAddress, previousNode: found.node };
+    });
+  }
+
+  async update(
+    id: string,
+    node: string,
+    change: { state: 'connected' | 'disconnected'; ipv4?: string; ipv6?: string; cookieExpiresAt?: number },
+  ): Promise<void> {
+    await this.sql.query(
+      `UPDATE gateway_sessions SET state = $3, ipv4 = coalesce($4, ipv4), ipv6 = coalesce($5, ipv6),
+         cookie_expires_at = $6
+       WHERE id = $1 AND node = $2 AND state <> 'closed'`,
+      [
+        id,
+        node,
+        change.state,
+        change.ipv4 ?? null,
+        change.ipv6 ?? null,
+        change.state === 'disconnected' && change.cookieExpiresAt !== undefined
+          ? new Date(change.cookieExpiresAt)
+          : null,
+      ],
+      { idempotent: true },
+    );
+  }
+
+  async close(match: SessionMatch, reason: string, cookieExpiresAt: number) {
+    let where: string;
+    let values: unknown[];
+    if (match.id !== undefined) {
+      if (!UUID.test(match.id)) return [];
+      where = 'id = $3';
+      values = [match.id];
+    } else {
+      where = '(username = $3 OR device = $4)';
+      values = [match.user ?? null, match.device ?? null];
+    }
+    const { rows } = await this.sql.query<{ session_id: string; node: string }>(
+      `WITH closed AS (
+         UPDATE gateway_sessions SET state = 'closed', cookie_expires_at = $2
+         WHERE state <> 'closed' AND ${where}
+         RETURNING id, node)
+       INSERT INTO gateway_events (kind, session_id, node, reason)
+       SELECT 'closed', id, node, $1 FROM closed
+       RETURNING session_id, node`,
+      [reason, new Date(cookieExpiresAt), ...values],
+    );
+    return rows.map((r) => ({ id: r.session_id, node: r.node }));
+  }
+
+  async openSessions(): Promise<StoredSession[]> {
+    const { rows } = await this.sql.query<SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM gateway_sessions WHERE state <> 'closed'`,
+      [],
+      { idempotent: true },
+    );
+    return rows.map(sessionOf);
+  }
+
+  async ban(ban: Ban): Promise<void> {
+    await this.sql.transaction('read committed', async (client) => {
+      await client.query(
+        `INSERT INTO gateway_bans (address, score, until) VALUES ($1, $2, $3)
+         ON CONFLICT (address) DO UPDATE SET score = EXCLUDED.score, until = EXCLUDED.until`,
+        [ban.address, ban.score, new Date(ban.until)],
+      );
+      await client.query(
+        `INSERT INTO gateway_events (kind, address, score, until) VALUES ('banned', $1, $2, $3)`,
+        [ban.address, ban.score, new Date(ban.until)],
+      );
+    });
+  }
+
+  async unban(address: string): Promise<void> {
+    await this.sql.transaction('read committed', async (client) => {
+      await client.query('DELETE FROM gateway_bans WHERE address = $1', [address]);
+      await client.query(`INSERT INTO gateway_events (kind, address) VALUES ('unbanned', $1)`, [address]);
+    });
+  }
+
+  async bans(now: number): Promise<Ban[]> {
+    const { rows } = await this.sql.query<{ address: string; score: number; until: Date }>(
+      'SELECT address, score, until FROM gateway_bans WHERE until > $1 ORDER BY until',
+      [new Date(now)],
+      { idempotent: true },
+    );
+    return rows.map((r) => ({ address: r.address, score: r.score, until: r.until.getTime() }));
+  }
+
+  async events(after: number, limit: number): Promise<SiteEvent[]> {
+    const { rows } = await this.sql.query<EventRow>(
+      `SELECT seq, kind, session_id, node, previous_node, reason, address, score, until
+       FROM gateway_events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+      [after, limit],
+      { idempotent: true },
+    );
+    return rows.map(eventOf);
+  }
+
+  async latestSeq(): Promise<number> {
+    const { rows } = await this.sql.query<{ seq: string | null }>(
+      'SELECT max(seq) AS seq FROM gateway_events',
+      [],
+      { idempotent: true },
+    );
+    return Number(rows[0]?.seq ?? 0);
+  }
+
+  async sweep(now: number, silentNodeMs: number, eventsKeptMs: number): Promise<void> {
+    await this.sql.query(
+      `WITH closed AS (
+         UPDATE gateway_sessions s SET state = 'closed', cookie_expires_at = $1
+         WHERE state <> 'closed' AND NOT EXISTS (
+           SELECT 1 FROM gateway_nodes n WHERE n.node = s.node AND n.seen_at > $2)
+         RETURNING id, node)
+       INSERT INTO gateway_events (kind, session_id, node, reason)
+       SELECT 'closed', id, node, 'node gone' FROM closed`,
+      [new Date(now), new Date(now - silentNodeMs)],
+    );
+    await this.sql.query(
+      `WITH closed AS (
+         UPDATE gateway_sessions SET state = 'closed', cookie_expires_at = $1
+         WHERE state IN ('authenticated', 'disconnected') AND cookie_expires_at < $1
+         RETURNING id, node)
+       INSERT INTO gateway_events (kind, session_id, node, reason)
+       SELECT 'closed', id, node, 'cookie timeout' FROM closed`,
+      [new Date(now)],
+    );
+    await this.sql.query(
+      `DELETE FROM gateway_sessions WHERE state = 'closed' AND cookie_expires_at <= $1`,
+      [new Date(now)],
+      { idempotent: true },
+    );
+    // Event times are the server's own (their default), so the server's clock ages them.
+    await this.sql.query(
+      "DELETE FROM gateway_events WHERE at <= now() - $1 * interval '1 millisecond'",
+      [eventsKeptMs],
+      { idempotent: true },
+    );
+  }
+}
+
+function sessionOf(row: SessionRow): StoredSession {
+  return {
+    id: row.id,
+    cookieHash: row.cookie_hash,
+    identity: row.identity,
+    remoteAddress: row.remote_address,
+    node: row.node,
+    state: row.state,
+    ...(row.ipv4 !== null ? { ipv4: row.ipv4 } : {}),
+    ...(row.ipv6 !== null ? { ipv6: row.ipv6 } : {}),
+    createdAt: row.created_at.getTime(),
+    ...(row.cookie_expires_at !== null ? { cookieExpiresAt: row.cookie_expires_at.getTime() } : {}),
+  };
+}
+
+function eventOf(row: EventRow): SiteEvent {
+  const seq = Number(row.seq);
+  switch (row.kind) {
+    case 'closed':
+      return { seq, kind: 'closed', sessionId: row.session_id!, node: row.node!, reason: row.reason ?? '' };
+    case 'moved':
+      return { seq, kind: 'moved', sessionId: row.session_id!, node: row.node!, from: row.previous_node! };
+    case 'banned':
+      return {
+        seq,
+        kind: 'banned',
+        address: row.address!,
+        score: row.score ?? 0,
+        until: row.until!.getTime(),
+      };
+    case 'unbanned':
+      return { seq, kind: 'unbanned', address: row.address! };
+  }
+}
