@@ -3,8 +3,9 @@ import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 export type HashName = 'sha1' | 'sha256' | 'sha384' | 'sha512';
 
 /**
- * A private key behind an interface, so that it can later live in another process or an HSM
- * (DESIGN rule 6). Everything that signs takes a Signer, never a raw key.
+ * A private key behind an interface, so that it can live in another process or an HSM (DESIGN
+ * rule 6; connector/ca/keys has the file and PKCS#11 stores). Everything that signs takes a
+ * Signer, never a raw key.
  */
 export interface Signer {
   readonly keyType: 'rsa' | 'ec';

@@ -337,6 +337,8 @@ describe('PKCS#11 key store on SoftHSM2', () => {
       const token = Pkcs11Token.open({ module: SOFTHSM_MODULE, tokenLabel: tokens.imported, pin: PIN });
       const before = token.session;
       token.lib.C_CloseAllSessions(token.slot); // the last session closed: logged out too
+      expect(await reader.health()).toEqual({ ok: true, detail: `pkcs11 token "${tokens.imported}"` });
+      token.lib.C_CloseAllSessions(token.slot);
       const viaToken = decryptEnvelopedData(
         fixture('enveloped-aes-256-cbc.der'),
         { certDer, privateKey: tokenKey },

@@ -62,7 +62,11 @@ describe('keys in a PKCS#11 token (SoftHSM2): scepclient, openssl crl and ocsp',
     hsm?.cleanup();
   });
 
-  it('keeps no private key in the data directory: ca init put them in the token', async () => {
+  it('keeps no private key in the data directory: ca init put them in the token; /readyz checks the token', async () => {
+    const ready = (await (await fetch(`${app.adminUrl}/readyz`)).json()) as {
+      checks: Record<string, unknown>;
+    };
+    expect(ready.checks.keys).toEqual({ ok: true, detail: 'pkcs11 token "outpost-site"' });
     expect(readdirSync(join(dataDir, 'ca')).filter((f) => f.endsWith('.key'))).toEqual([]);
     const shown = await app.cli(['ca', 'show', '--pem']);
     expect(shown.code, shown.stderr).toBe(0);

@@ -9,6 +9,7 @@ import { registerCaHealth } from './ca-backend-factory.js';
 import type { ClusterRegistry } from './cluster-metrics.js';
 import { type ConnectorCore, openConnectorCore, retireCore } from './connector-core.js';
 import { scheduleMaintenance } from './connector-maintenance.js';
+import { registerKeyStoreHealth } from './key-store-factory.js';
 
 /** Environment variables that carry the validated config and the share to a worker. */
 export const workerConfigEnv = 'OUTPOST_WORKER_CONFIG';
@@ -85,6 +86,7 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<Co
       : { detail: `${listening.size} of ${workers} SCEP workers listening` }),
   }));
   registerCaHealth(readiness, () => core);
+  registerKeyStoreHealth(readiness, () => core);
   const { scep } = config.connector;
   logger.info({ scep: `${scep.publicUrl}${scep.path}`, listen: scep.listen, workers }, 'connector ready');
 

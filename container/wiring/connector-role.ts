@@ -10,6 +10,7 @@ import { type ConnectorEventSink, forwardWorkerEvent } from './connector-events.
 import { issuanceEvents, startConnectorListener } from './connector-listener.js';
 import { scheduleMaintenance } from './connector-maintenance.js';
 import { type ConnectorMetrics, createConnectorMetrics } from './connector-metrics.js';
+import { registerKeyStoreHealth } from './key-store-factory.js';
 
 /**
  * Starts the connector role: in this process when one worker is configured, otherwise as a
@@ -51,6 +52,7 @@ export async function startConnectorRole(
   shutdown.register('SCEP listener', () => app.close());
   readiness.register('connector', async () => ({ ok: core.db.open && app.server.listening }));
   registerCaHealth(readiness, () => core);
+  registerKeyStoreHealth(readiness, () => core);
   let maintenance = scheduleMaintenance(core, log, undefined, { owner: true });
   shutdown.register('connector maintenance', () => clearInterval(maintenance));
   const { scep } = config.connector;

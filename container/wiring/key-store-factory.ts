@@ -1,5 +1,7 @@
+import type { BuiltinCa } from '../../connector/ca/builtin/builtin-ca.js';
 import { FileKeyStore } from '../../connector/ca/keys/file-key-store.js';
 import type { KeyStore } from '../../connector/ca/keys/key-store.js';
+import type { Readiness } from '../admin/readiness.js';
 import type { OutpostConfig } from '../config/schema.js';
 import { readSecretFile } from './ca-backend-factory.js';
 
@@ -8,6 +10,15 @@ import { readSecretFile } from './ca-backend-factory.js';
  * when a token is configured. Every process (cluster worker, CLI verb) opens its own; a wrong
  * PIN, a missing module or token fails here with OUTPOST_ERR_KEY_STORE, before anything listens.
  */
+/**
+ * /readyz `keys`: whether the CA's key store can sign and decrypt now. Critical: without it no
+ * certificate, CertRep, CRL or OCSP answer can be signed, so a load balancer should send SCEP
+ * elsewhere. `core` is read on each check because reconfiguration swaps the core.
+ */
+export function registerKeyStoreHealth(readiness: Readiness, core: () => { ca: BuiltinCa }): void {
+  readiness.register('keys', () => core().ca.keyStore.health());
+}
+
 export async function openKeyStore(config: OutpostConfig, caDir: string): Promise<KeyStore> {
   const { keys } = config;
   if (keys.store === 'file' || !keys.pkcs11) return new FileKeyStore(caDir);

@@ -79,6 +79,10 @@ export class FileKeyStore implements KeyStore {
     return privateKey;
   }
 
+  async health(): Promise<{ ok: boolean; detail: string }> {
+    return { ok: true, detail: 'file' }; // the keys were read at start; nothing to lose since
+  }
+
   close(): void {}
 
   private wrap(privateKey: KeyObject): StoreKey {

@@ -49,6 +49,8 @@ export interface KeyStore {
     certDer: Buffer,
     options?: { retire?: 'all' | 'expired'; now?: Date },
   ): Promise<void>;
+  /** Whether the store can be used now (a token answers, logged in), for /readyz. */
+  health(): Promise<{ ok: boolean; detail: string }>;
   /** The private key itself, for `ca export`: file store only (a token key never leaves the token). */
   exportPrivateKey(role: KeyRole): Promise<KeyObject>;
   close(): void;

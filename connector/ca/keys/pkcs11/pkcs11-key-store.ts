@@ -4,7 +4,7 @@ import { type ParsedCertificate, parseCertificate } from '../../../../certs/cert
 import type { KeyAlgorithm } from '../../../../certs/keys.js';
 import { ErrorCodes, OutpostError } from '../../../../core/errors.js';
 import type { KeyRole, KeyStore, StoredCertificate, StoreKey } from '../key-store.js';
-import { Pkcs11Token, type TokenOptions } from './pkcs11-token.js';
+import { ckrName, Pkcs11Token, type TokenOptions } from './pkcs11-token.js';
 import {
   attributeBuffers,
   createCertificateObject,
@@ -15,6 +15,9 @@ import {
   type TokenKeyPair,
 } from './token-objects.js';
 import { tokenDecrypter, tokenSigner } from './token-signer.js';
+
+/** CKS_RO_USER_FUNCTIONS and CKS_RW_USER_FUNCTIONS (PKCS#11 v2.40 §3.6): logged in as the user. */
+const USER_FUNCTIONS = new Set([1, 3]);
 
 /** Objects carry the role in their label; a key, its public key and its certificate share one CKA_ID. */
 export const tokenLabel = (role: KeyRole): string => `outpost-${role}`;
@@ -110,6 +113,24 @@ export class Pkcs11KeyStore implements KeyStore {
       ErrorCodes.unsupported,
       `the ${role} key is in a PKCS#11 token (keys.store: pkcs11) and cannot leave it; give other nodes the same token instead`,
     );
+  }
+
+  /**
+   * The token answers on a logged-in session (C_GetSessionInfo: a user-functions state, PKCS#11
+   * v2.40 §5.6), logging in again first if the session was lost.
+   */
+  async health(): Promise<{ ok: boolean; detail: string }> {
+    const detail = `pkcs11 token "${this.token.options.tokenLabel}"`;
+    try {
+      this.token.withSession((lib, session) => {
+        if (!USER_FUNCTIONS.has(lib.C_GetSessionInfo(session).state)) {
+          throw new Error('CKR_USER_NOT_LOGGED_IN'); // recovered like any lost login
+        }
+      });
+      return { ok: true, detail };
+    } catch (e) {
+      return { ok: false, detail: `${detail}: ${ckrName(e) ?? 'does not answer'}` };
+    }
   }
 
   /** Idempotent: the CA and whoever opened the store may both close it. */
