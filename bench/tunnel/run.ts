@@ -28,6 +28,10 @@ import { parseArgs } from 'node:util';
  *
  * `--tls12 1` caps Outpost at TLS 1.2 like the harness's ocserv configuration (same protocol on
  * both sides); by default Outpost runs its default policy and openconnect picks TLS 1.3.
+ *
+ * `--dtls` runs the harness with DTLS=1 for every server: UDP on, and the client must establish
+ * DTLS before anything is measured, so the figures are the DTLS data path's. The last line then
+ * starts `tunnel-dtls:` instead of `tunnel:`.
  */
 /** The checkout: this file runs as dist-tools/bench/tunnel/run.js. */
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -44,6 +48,8 @@ const { values } = parseArgs({
     'ocserv-new': { type: 'string', default: '/opt/ocserv-new/sbin/ocserv' },
     /** 0 = leave Debian's ocserv out (only the newest ocserv and Outpost). */
     'ocserv-debian': { type: 'string', default: '1' },
+    /** The DTLS (UDP) data path instead of TLS only, for every server. */
+    dtls: { type: 'boolean', default: false },
   },
 });
 
@@ -76,6 +82,7 @@ function runHarness(server: Server): Promise<Result> {
         PARALLEL: '4',
         BASELINE: values.baseline!,
         TRANSCRIPT: '0',
+        DTLS: values.dtls ? '1' : '0',
         WORK: work,
         ...server.env,
       },
@@ -259,7 +266,7 @@ async function main(): Promise<void> {
   if (!newest) return;
   const n = summaries.get(newest.name)!;
   console.log(
-    `tunnel: outpost_up=${outpost.mbps['tcp-up']} ocserv_up=${n.mbps['tcp-up']} ratio_up=${fixed(outpost.mbps['tcp-up'] / n.mbps['tcp-up'])} outpost_down=${outpost.mbps['tcp-down']} ocserv_down=${n.mbps['tcp-down']} ratio_down=${fixed(outpost.mbps['tcp-down'] / n.mbps['tcp-down'])} ocserv=${newest.name === 'ocserv15' ? '1.5.0' : '1.1.6'} cpu_ratio=${fixed(outpost.cpuPerGbit.all / n.cpuPerGbit.all)}`,
+    `${values.dtls ? 'tunnel-dtls' : 'tunnel'}: outpost_up=${outpost.mbps['tcp-up']} ocserv_up=${n.mbps['tcp-up']} ratio_up=${fixed(outpost.mbps['tcp-up'] / n.mbps['tcp-up'])} outpost_down=${outpost.mbps['tcp-down']} ocserv_down=${n.mbps['tcp-down']} ratio_down=${fixed(outpost.mbps['tcp-down'] / n.mbps['tcp-down'])} ocserv=${newest.name === 'ocserv15' ? '1.5.0' : '1.1.6'} cpu_ratio=${fixed(outpost.cpuPerGbit.all / n.cpuPerGbit.all)}`,
   );
 }
 

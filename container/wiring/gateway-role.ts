@@ -440,6 +440,11 @@ function dtlsMetrics(registry: ClusterRegistry, stats: DtlsStats): void {
     'Packets for a DTLS client sent over TLS instead (larger than the DTLS MTU, or the channel just closed)',
     () => stats.toTls,
   );
+  total(
+    'outpost_gateway_dtls_send_failures_total',
+    'Sealed DTLS datagrams the kernel did not take (UDP send buffer full), lost like on a full link',
+    () => stats.sendFailed,
+  );
   const labelled = (
     name: string,
     help: string,

@@ -68,6 +68,9 @@ export class DtlsService {
     service.socket = await UdpSocket.bind(o.host, o.port, pool, (datagram, address, port) =>
       service.receive(datagram, address, port),
     );
+    service.socket.onSendFailures = (n) => {
+      service.stats.sendFailed += n;
+    };
     return service;
   }
 

@@ -33,6 +33,8 @@ export class DtlsStats {
   bytesOut = 0;
   /** Packets handed to the TLS channel instead (larger than the DTLS MTU). */
   toTls = 0;
+  /** Sealed datagrams the kernel did not take (socket buffer full). */
+  sendFailed = 0;
   readonly drops: Record<DtlsDrop, number> = Object.fromEntries(dtlsDropReasons.map((r) => [r, 0])) as Record<
     DtlsDrop,
     number
@@ -49,6 +51,7 @@ export class DtlsStats {
     this.bytesIn += o.bytesIn;
     this.bytesOut += o.bytesOut;
     this.toTls += o.toTls;
+    this.sendFailed += o.sendFailed;
     for (const r of dtlsDropReasons) this.drops[r] += o.drops[r] ?? 0;
     for (const e of dtlsEvents) this.events[e] += o.events[e] ?? 0;
   }
@@ -61,10 +64,11 @@ export class DtlsStats {
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       toTls: this.toTls,
+      sendFailed: this.sendFailed,
       drops: { ...this.drops },
       events: { ...this.events },
     };
-    this.packetsIn = this.packetsOut = this.bytesIn = this.bytesOut = this.toTls = 0;
+    this.packetsIn = this.packetsOut = this.bytesIn = this.bytesOut = this.toTls = this.sendFailed = 0;
     for (const r of dtlsDropReasons) this.drops[r] = 0;
     for (const e of dtlsEvents) this.events[e] = 0;
     return out;
@@ -73,7 +77,7 @@ export class DtlsStats {
   /** Whether anything was counted since the last `take`. */
   get moved(): boolean {
     return (
-      this.packetsIn + this.packetsOut + this.toTls > 0 ||
+      this.packetsIn + this.packetsOut + this.toTls + this.sendFailed > 0 ||
       dtlsDropReasons.some((r) => this.drops[r] > 0) ||
       dtlsEvents.some((e) => this.events[e] > 0)
     );
@@ -86,6 +90,7 @@ export interface DtlsCounts {
   bytesIn: number;
   bytesOut: number;
   toTls: number;
+  sendFailed: number;
   drops: Record<string, number>;
   events: Record<string, number>;
 }

@@ -29,6 +29,12 @@ function setup(dataMtu = 1400) {
   const pool = new ChunkPool(h.evp, 2048, 4);
   const socket = {
     pool,
+    destination: (address: string, port: number) => ({
+      address,
+      port,
+      name: Buffer.alloc(0),
+      nameAddress: 0,
+    }),
     get queuedBytes() {
       return queued;
     },

@@ -4,6 +4,7 @@ import type { RecordLayerKind, TransportHandlers, TunnelTransport } from '../tun
 import { DTLS_RECORD_HEADER_LENGTH } from './codec/record.js';
 import type { DtlsChannel } from './dtls-channel.js';
 import type { DtlsStats } from './dtls-stats.js';
+import type { Destination } from './mmsg-sender.js';
 import type { DatagramSender } from './udp-socket.js';
 
 export interface DtlsTransportOptions {
@@ -50,9 +51,11 @@ export class DtlsTransport implements TunnelTransport {
   private lastProbe = 0;
   private lastActive: number;
   private closed = false;
+  private readonly to: Destination;
 
   constructor(o: DtlsTransportOptions) {
     this.o = o;
+    this.to = o.socket.destination(o.channel.address, o.channel.port);
     this.now = o.now ?? Date.now;
     this.protocol = o.channel.protocol;
     this.lastReceived = this.lastActive = this.now();
@@ -79,7 +82,7 @@ export class DtlsTransport implements TunnelTransport {
     if (address >= 0) this.o.evp.copy(chunk.address + at + 1, address + offset, length);
     else data.copy(chunk.buffer, at + 1, offset, offset + length);
     const sealed = channel.seal(chunk.buffer, chunk.address, 0, length + 1);
-    socket.send(chunk, sealed, channel.address, channel.port);
+    socket.send(chunk, sealed, this.to);
     stats.packetsOut++;
     stats.bytesOut += length;
     return true;

@@ -48,6 +48,7 @@ const wireDtlsCounts = z.strictObject({
   bytesIn: count,
   bytesOut: count,
   toTls: count,
+  sendFailed: count,
   drops: z.record(z.string().max(32), count),
   events: z.record(z.string().max(32), count),
 });
