@@ -31,7 +31,8 @@ export interface GatewayAppliance {
  * 10.200.1.1:8080, so a device in dev enrolls and connects over the namespaces' network.
  */
 export async function startGatewayAppliance(
-  topology: VpnTopology,
+  /** Any namespace set with a gateway namespace `gw` (a VpnTopology, or one node of a site). */
+  topology: Pick<VpnTopology, 'gw' | 'spawn' | 'exec'>,
   gateway: Record<string, unknown> = {},
   extra: Record<string, unknown> = {},
   options: { dataDir?: string } = {},

@@ -23,6 +23,11 @@ export interface HaproxyFrontend {
   /** `send-proxy-v2` on every server line: the server learns the client's address (gateways). */
   sendProxyV2?: boolean;
   balance?: 'roundrobin' | 'leastconn' | 'source';
+  /**
+   * `option redispatch 1` with `retries 2`: a connection a server refuses (stopped, killed,
+   * draining with --migrate) is retried on another server at once, as the README's site does.
+   */
+  redispatch?: boolean;
 }
 
 export interface RunningHaproxy {
@@ -99,6 +104,7 @@ function frontendLines(f: HaproxyFrontend, inter: number): string[] {
     `backend ${f.name}_servers`,
     `  mode ${f.mode}`,
     `  balance ${f.balance ?? 'roundrobin'}`,
+    ...(f.redispatch ? ['  option redispatch 1', '  retries 2'] : []),
   ];
   const checkPath = f.servers.find((s) => s.check)?.check?.path;
   if (checkPath)

@@ -55,13 +55,7 @@ export class VpnTopology extends NamespaceProcesses {
 
   static async create(): Promise<VpnTopology> {
     const topology = new VpnTopology(`op${randomBytes(3).toString('hex')}`);
-    try {
-      await topology.build();
-    } catch (e) {
-      await topology.destroy();
-      throw e;
-    }
-    return topology;
+    return builtOrDestroyed(topology, () => topology.build());
   }
 
   private async build(): Promise<void> {
@@ -163,6 +157,20 @@ export class VpnTopology extends NamespaceProcesses {
     for (const child of this.children) child.kill('SIGKILL');
     await deleteNamespaces([this.dev, ...this.extra, this.gw, this.corp]);
   }
+}
+
+/** Runs `build`; when it fails, destroys what it made so far (namespaces, processes) and rethrows. */
+export async function builtOrDestroyed<T extends { destroy(): Promise<void> }>(
+  topology: T,
+  build: () => Promise<void>,
+): Promise<T> {
+  try {
+    await build();
+  } catch (e) {
+    await topology.destroy();
+    throw e;
+  }
+  return topology;
 }
 
 /** Kills what still runs in each namespace, then deletes it. */
