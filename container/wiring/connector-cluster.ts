@@ -14,6 +14,8 @@ import { registerKeyStoreHealth } from './key-store-factory.js';
 /** Environment variables that carry the validated config and the share to a worker. */
 export const workerConfigEnv = 'OUTPOST_WORKER_CONFIG';
 export const workerShareEnv = 'OUTPOST_WORKER_SHARE';
+/** '1' when the primary forwards the workers' issuance events (to the cloud link); else none are sent. */
+export const workerEventsEnv = 'OUTPOST_WORKER_EVENTS';
 
 const restartDelayMs = 1_000;
 const stopTimeoutMs = 8_000;
@@ -55,7 +57,8 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<Co
   const retired = new Set<Worker>();
   let stopping = false;
   cluster.setupPrimary({ exec: join(import.meta.dirname, 'connector-worker-main.js'), args: [] });
-  let env = workerEnv(config, workers);
+  const events = options.onWorkerMessage !== undefined;
+  let env = workerEnv(config, workers, events);
 
   const fork = (): Worker => {
     const worker = cluster.fork(env);
@@ -98,13 +101,13 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<Co
   const reconfigure = async (next: OutpostConfig) => {
     const nextCore = await openConnectorCore(next, logger);
     const previous = [...live];
-    env = workerEnv(next, workers);
+    env = workerEnv(next, workers, events);
     const fresh: Worker[] = [];
     try {
       for (let i = 0; i < workers; i++) fresh.push(fork());
       await Promise.all(fresh.map(started));
     } catch (e) {
-      env = workerEnv(config, workers);
+      env = workerEnv(config, workers, events);
       for (const worker of fresh) retired.add(worker);
       await Promise.all(fresh.map(stopWorker));
       nextCore.close();
@@ -123,8 +126,12 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<Co
   return { core: () => core, reconfigure };
 }
 
-function workerEnv(config: OutpostConfig, workers: number): Record<string, string> {
-  return { [workerConfigEnv]: JSON.stringify(config), [workerShareEnv]: String(workers) };
+function workerEnv(config: OutpostConfig, workers: number, events: boolean): Record<string, string> {
+  return {
+    [workerConfigEnv]: JSON.stringify(config),
+    [workerShareEnv]: String(workers),
+    [workerEventsEnv]: events ? '1' : '0',
+  };
 }
 
 function started(worker: Worker): Promise<void> {

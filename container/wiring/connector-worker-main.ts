@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { OutpostConfig } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { answerMetricsRequests } from './cluster-metrics.js';
-import { workerConfigEnv, workerShareEnv } from './connector-cluster.js';
+import { workerConfigEnv, workerEventsEnv, workerShareEnv } from './connector-cluster.js';
 import { openConnectorCore } from './connector-core.js';
 import { workerEventSink } from './connector-events.js';
 import { issuanceEvents, startConnectorListener } from './connector-listener.js';
@@ -32,7 +32,12 @@ async function main(): Promise<void> {
   const core = await openConnectorCore(
     config,
     logger,
-    issuanceEvents(logger, () => metrics!, workerEventSink()),
+    // Without a cloud link nobody reads the events: no IPC message per enrollment then.
+    issuanceEvents(
+      logger,
+      () => metrics!,
+      process.env[workerEventsEnv] === '1' ? workerEventSink() : undefined,
+    ),
   );
   metrics = createConnectorMetrics(registry, core.inventory);
   answerMetricsRequests(registry);
