@@ -94,8 +94,21 @@ export async function waitIperfServersIdle(topology: VpnTopology, ports: number[
   }
 }
 
-/** Runs one bounded iperf3 client with -J and reads what it measured (never throws on a failed run). */
+/**
+ * Runs one bounded iperf3 client with -J and reads what it measured (never throws on a failed run).
+ * An iperf3 server still winding down a previous test (a tunnel that ended mid-test leaves it waiting
+ * for its --rcv-timeout, 15 s) answers "the server is busy running a test": that is retried, every
+ * 2 s for up to 30 s, rather than reported as the run's result.
+ */
 export async function runIperf(r: IperfRun): Promise<IperfResult> {
+  for (let attempt = 0; ; attempt++) {
+    const result = await runIperfOnce(r);
+    if (result.ok || !/busy running a test/.test(result.error ?? '') || attempt >= 15) return result;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+}
+
+async function runIperfOnce(r: IperfRun): Promise<IperfResult> {
   const args = [
     'netns',
     'exec',
