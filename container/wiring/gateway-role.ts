@@ -382,8 +382,8 @@ function gatewayMetrics(registry: ClusterRegistry, sessions: () => SessionTable)
     }),
     drops: new Counter({
       name: 'outpost_gateway_dropped_packets_total',
-      help: 'Packets dropped by reason (spoofed, malformed, backpressure, tun-full, internal: a fault in the packet path, logged)',
-      labelNames: ['reason'],
+      help: 'Packets dropped by reason (spoofed, malformed, backpressure, tun-full, internal: a fault in the packet path, logged) and channel (tls, dtls)',
+      labelNames: ['reason', 'channel'],
       registers: [registry],
     }),
   };
@@ -669,7 +669,7 @@ async function applyAllNat(
 /** Tunnel counters onto the gateway metrics (counts may come in batches from workers). */
 function tunnelCounters(metrics: () => ReturnType<typeof gatewayMetrics>): TunnelCounters {
   return {
-    dropped: (reason, count = 1) => metrics().drops.inc({ reason }, count),
+    dropped: (reason, count = 1, channel = 'tls') => metrics().drops.inc({ reason, channel }, count),
     tunnelOpened: (records, count = 1) => metrics().tunnels.inc({ records }, count),
     tlsFailure: (kind, count = 1) => metrics().tlsFailures.inc({ kind }, count),
   };

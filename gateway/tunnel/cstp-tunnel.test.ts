@@ -95,7 +95,10 @@ function tunnel(
       expect(copy.equals(buffer.subarray(at, at + length))).toBe(true);
       return toTun.push(copy) > 0;
     },
-    counters: { dropped: (reason) => drops.push(reason) },
+    counters: {
+      dropped: (reason, _count, channel = 'tls') =>
+        drops.push(channel === 'tls' ? reason : `${reason}/${channel}`),
+    },
     logger: pino({ level: 'silent' }),
     onClose: (reason) => closed.push(reason),
   });
@@ -293,5 +296,21 @@ describe('CstpTunnel liveness (fixed clock)', () => {
     expect(transport.sent).toEqual([{ type: FrameType.dpdRequest, payload: Buffer.alloc(0) }]);
     expect(closed).toEqual([]);
     t.terminate('server shutdown');
+  });
+
+  it('keeps datagram frames out of the TLS stream decoder (which may hold half a TLS frame) and counts drops by channel', () => {
+    const { t, transport, toTun, drops } = tunnel();
+    const datagram = new FakeTransport();
+    t.attachDatagram(datagram);
+    const up = encodeFrame(FrameType.data, ipv4Packet('10.200.100.7', '10.200.2.2', 'tls'));
+    transport.deliver(up.subarray(0, 5), false); // half a frame over TLS (OpenSSL's split)
+    datagram.deliver(encodeFrame(FrameType.data, ipv4Packet('10.200.100.7', '10.200.2.2', 'dtls')));
+    datagram.deliver(encodeFrame(FrameType.keepalive));
+    transport.deliver(up.subarray(5), false);
+    expect(toTun.map((p) => p.subarray(20).toString())).toEqual(['dtls', 'tls']);
+    datagram.deliver(encodeFrame(FrameType.data, ipv4Packet('10.200.100.9', '10.200.2.2')));
+    transport.deliver(encodeFrame(FrameType.data, ipv4Packet('10.200.100.9', '10.200.2.2')));
+    datagram.deliver(Buffer.from('5354', 'hex'));
+    expect(drops).toEqual(['spoofed/dtls', 'spoofed', 'malformed/dtls']);
   });
 });

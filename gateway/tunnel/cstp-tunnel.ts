@@ -6,7 +6,7 @@ import {
   serverDisconnectPayload,
   wholeDataFrameLength,
 } from '../cstp/index.js';
-import { frameHandler, fromTransport } from './inbound.js';
+import { frameHandler, fromDatagram, fromTransport } from './inbound.js';
 import { unwatchLiveness, watchLiveness } from './liveness.js';
 import { toClient } from './outbound.js';
 import type { TunnelTransport } from './transport.js';
@@ -106,7 +106,7 @@ export class CstpTunnel implements TunnelState {
         if (this.sender !== datagram && this.datagram === datagram && buffer[start + 6] === FrameType.data) {
           this.sender = datagram;
         }
-        fromTransport(this, buffer, start, end, address);
+        fromDatagram(this, buffer, start, end, address);
       },
       closed: () => {
         if (this.datagram === datagram) this.datagram = undefined;

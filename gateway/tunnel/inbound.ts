@@ -6,7 +6,8 @@
  *     them into records (record.ts) and opens each one in place (record-protection.ts), no copy.
  *     Over OpenSSL (openssl-transport.ts) the TLSSocket's 'data' chunks arrive instead.
  *  2. To the tunnel. The transport hands the record's plaintext to the tunnel's `data` handler:
- *     `fromTransport`, here (the datagram transport, when attached, does the same).
+ *     `fromTransport`, here. The DTLS transport, when attached, hands each datagram's frame to
+ *     `fromDatagram` instead (whole frames, never the TLS stream's decoder).
  *  3. Frame. The common case, one whole CSTP DATA frame in the record just opened, is recognised
  *     by `wholeDataFrameLength` (gateway/cstp/data-frame.ts) and handled in place; anything else
  *     (split or merged frames, control frames, no native address) goes through the streaming
@@ -16,8 +17,8 @@
  *     LinuxTunDevice's writer ring, gateway/tun/tun-writer-ring.ts), which a writer thread hands
  *     to the kernel.
  *
- * Nothing throws: drops are counted (counters.ts: malformed, spoofed, tun-full, internal), a bad
- * stream ends the tunnel. No allocation per packet on the fast path.
+ * Nothing throws: drops are counted (counters.ts: malformed, spoofed, tun-full, internal; by
+ * channel, tls or dtls), a bad stream ends the tunnel. No allocation per packet on the fast path.
  */
 import {
   type CstpFrame,
@@ -27,6 +28,7 @@ import {
   parseDisconnect,
   wholeDataFrameLength,
 } from '../cstp/index.js';
+import type { Channel } from './counters.js';
 import { coarseNow } from './liveness.js';
 import { packetAddress } from './packet-address.js';
 import type { TunnelState } from './tunnel-state.js';
@@ -46,7 +48,7 @@ export function fromTransport(
   t.lastReceived = coarseNow;
   if (address >= 0 && t.decoder.pendingBytes === 0) {
     const length = wholeDataFrameLength(buffer, start, end, t.decoder.maxPayload);
-    if (length >= 0) return toDevice(t, buffer, start + FRAME_HEADER_LENGTH, length, address);
+    if (length >= 0) return toDevice(t, buffer, start + FRAME_HEADER_LENGTH, length, address, 'tls');
   }
   try {
     t.decoder.pushEach(buffer.subarray(start, end), t.handleFrame);
@@ -61,6 +63,32 @@ export function fromTransport(
   }
 }
 
+/**
+ * Steps 2–3 for the datagram channel (DTLS): each delivery is one whole CSTP frame, never a piece
+ * of the TLS byte stream, so it must not go through the TLS stream's decoder (which may hold half
+ * a frame of the TLS connection's): DATA goes straight to the device, a control frame straight to
+ * the frame handler.
+ */
+export function fromDatagram(
+  t: TunnelState,
+  buffer: Buffer,
+  start: number,
+  end: number,
+  address: number,
+): void {
+  if (t.closed) return;
+  t.lastReceived = coarseNow;
+  const length = wholeDataFrameLength(buffer, start, end, t.decoder.maxPayload);
+  if (length >= 0) return toDevice(t, buffer, start + FRAME_HEADER_LENGTH, length, address, 'dtls');
+  if (end - start < FRAME_HEADER_LENGTH || buffer[start + 6] === FrameType.data) {
+    return t.o.counters.dropped('malformed', 1, 'dtls');
+  }
+  t.handleFrame({
+    type: buffer[start + 6] as FrameType,
+    payload: buffer.subarray(start + FRAME_HEADER_LENGTH, end),
+  });
+}
+
 /** Step 3, the decoder's side: the handler of the frames it completes (one per tunnel). */
 export function frameHandler(t: TunnelState): (frame: CstpFrame) => void {
   return (frame) => {
@@ -68,7 +96,7 @@ export function frameHandler(t: TunnelState): (frame: CstpFrame) => void {
     if (t.closed) return;
     switch (frame.type) {
       case FrameType.data:
-        return toDevice(t, frame.payload, 0, frame.payload.length, -1);
+        return toDevice(t, frame.payload, 0, frame.payload.length, -1, 'tls');
       case FrameType.dpdRequest:
         // ocserv answers with the same payload, type flipped (worker-vpn.c parse_data).
         transport.sendFrame(FrameType.dpdResponse, frame.payload);
@@ -92,15 +120,22 @@ export function frameHandler(t: TunnelState): (frame: CstpFrame) => void {
 }
 
 /** Steps 4–5: the IP packet at `buffer[at, at + length)` (`address` = buffer's, or -1) into the TUN. */
-function toDevice(t: TunnelState, buffer: Buffer, at: number, length: number, address: number): void {
+function toDevice(
+  t: TunnelState,
+  buffer: Buffer,
+  at: number,
+  length: number,
+  address: number,
+  channel: Channel,
+): void {
   const { session, counters } = t.o;
   const version = length > 0 ? buffer[at]! >> 4 : 0;
   if (version === 4 && length >= 20) {
-    if (buffer.readUInt32BE(at + 12) !== t.ipv4) return counters.dropped('spoofed');
+    if (buffer.readUInt32BE(at + 12) !== t.ipv4) return counters.dropped('spoofed', 1, channel);
   } else {
     const source = packetAddress(buffer.subarray(at, at + length), 'source');
-    if (source === undefined) return counters.dropped('malformed');
-    if (source !== session.ipv4 && source !== session.ipv6) return counters.dropped('spoofed');
+    if (source === undefined) return counters.dropped('malformed', 1, channel);
+    if (source !== session.ipv4 && source !== session.ipv6) return counters.dropped('spoofed', 1, channel);
   }
   session.bytesIn += length;
   session.packetsIn++;
@@ -114,5 +149,5 @@ function toDevice(t: TunnelState, buffer: Buffer, at: number, length: number, ad
   } catch (e) {
     return t.fault(e);
   }
-  if (!written) counters.dropped('tun-full');
+  if (!written) counters.dropped('tun-full', 1, channel);
 }

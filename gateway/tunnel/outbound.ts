@@ -62,7 +62,7 @@ export function toClient(
     return t.fault(e);
   }
   if (!sent) {
-    counters.dropped('backpressure');
+    counters.dropped('backpressure', 1, t.sender === t.o.transport ? 'tls' : 'dtls');
     return;
   }
   session.bytesOut += length;

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CstpFrameDecoder, encodeFrame, FrameType } from '../cstp/index.js';
+import { DtlsStats } from '../dtls/dtls-stats.js';
 import type { Session } from '../session/session.js';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import { loadEvp } from '../tls/evp.js';
@@ -291,6 +292,29 @@ describe('WorkerTunnels bookkeeping', () => {
     expect(closes).toEqual(['gateway worker exited']);
     expect(tunnels.available(1)).toBe(false);
     expect(tunnels.size).toBe(0);
+  });
+
+  it("adds a worker's drops by reason and channel, and its DTLS counts, ignoring keys it does not know", () => {
+    const drops: string[] = [];
+    const dtls = new DtlsStats();
+    const tunnels = new WorkerTunnels(
+      { dropped: (reason, n = 1, channel = 'tls') => drops.push(`${reason}:${channel}:${n}`) },
+      logger,
+      dtls,
+    );
+    const counts = new DtlsStats();
+    counts.packetsOut = 9;
+    counts.drops.replay = 2;
+    tunnels.receive(1, {
+      type: 'stats',
+      tunnels: [],
+      drops: { spoofed: 1, 'backpressure/dtls': 3, 'spoofed/udp': 4, made_up: 5 },
+      tlsFailures: {},
+      opened: 0,
+      dtls: counts.take(),
+    });
+    expect(drops).toEqual(['spoofed:tls:1', 'backpressure:dtls:3']);
+    expect([dtls.packetsOut, dtls.drops.replay]).toEqual([9, 2]);
   });
 
   it('shuts workers down with one message each, not one per session', () => {

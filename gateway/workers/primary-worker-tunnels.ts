@@ -5,12 +5,13 @@ import type { DtlsStats } from '../dtls/dtls-stats.js';
 import type { DtlsSessionParams } from '../dtls/server-handshake.js';
 import type { Session } from '../session/session.js';
 import type { TakenOver } from '../tls/tls-connection.js';
-import { type DropReason, dropReasons, type TunnelCounters } from '../tunnel/counters.js';
+import type { TunnelCounters } from '../tunnel/counters.js';
 import type { TunnelTimers } from '../tunnel/tunnel-state.js';
 import {
   encodeDtls,
   encodeKeys,
   type PrimaryMessage,
+  parseDropKey,
   parseWorkerMessage,
   type WorkerMessage,
 } from './protocol.js';
@@ -162,7 +163,8 @@ export class WorkerTunnels {
           if (tunnel?.worker === worker) this.count(tunnel, values);
         }
         for (const [reason, n] of Object.entries(message.drops)) {
-          if (n > 0 && isDropReason(reason)) this.counters.dropped(reason, n);
+          const drop = parseDropKey(reason);
+          if (n > 0 && drop) this.counters.dropped(drop.reason, n, drop.channel);
         }
         for (const [kind, n] of Object.entries(message.tlsFailures)) {
           if (n > 0 && isTlsFailure(kind)) this.counters.tlsFailure?.(kind, n);
@@ -215,10 +217,6 @@ export class WorkerTunnels {
   }
 }
 
-const knownDropReasons: ReadonlySet<string> = new Set(dropReasons);
-function isDropReason(r: string): r is DropReason {
-  return knownDropReasons.has(r);
-}
 const tlsFailures = new Set(['bad-record-mac', 'record-error', 'peer-alert']);
 function isTlsFailure(k: string): k is 'bad-record-mac' | 'record-error' | 'peer-alert' {
   return tlsFailures.has(k);

@@ -4,6 +4,7 @@ import { legacySuites, pskSuites } from '../dtls/cipher-suites.js';
 import type { DtlsSessionParams } from '../dtls/server-handshake.js';
 import { type CipherSuite, cipherSuite } from '../tls/cipher-suites.js';
 import type { SessionKeys } from '../tls/handshake-observer.js';
+import { type Channel, channels, type DropReason, dropReasons } from '../tunnel/counters.js';
 
 /**
  * Messages between the gateway's primary process and its tunnel workers (gateway.workers > 1),
@@ -178,4 +179,17 @@ export function decodeDtls(wire: NonNullable<OpenMessage['dtls']>): {
     id,
     params: { mode: 'legacy', sessionId: id, masterSecret: Buffer.from(wire.masterSecret), suite },
   };
+}
+
+/** A drop tally's key: the reason, with "/dtls" for packets of the DTLS channel. */
+export function dropKey(reason: DropReason, channel: Channel): string {
+  return channel === 'dtls' ? `${reason}/dtls` : reason;
+}
+
+/** A drop tally's key back (undefined when it is not one: a confused worker is ignored). */
+export function parseDropKey(key: string): { reason: DropReason; channel: Channel } | undefined {
+  const [reason, channel = 'tls'] = key.split('/');
+  if (!(dropReasons as readonly string[]).includes(reason!)) return undefined;
+  if (!(channels as readonly string[]).includes(channel)) return undefined;
+  return { reason: reason as DropReason, channel: channel as Channel };
 }

@@ -10,6 +10,7 @@ import { LocalTunnels } from '../tunnel/local-tunnels.js';
 import {
   decodeDtls,
   decodeKeys,
+  dropKey,
   type OpenMessage,
   parsePrimaryMessage,
   type WorkerMessage,
@@ -59,8 +60,10 @@ export class TunnelWorker {
     this.tunnels = new LocalTunnels(
       o.device,
       {
-        dropped: (reason, count = 1) => {
-          this.drops[reason] = (this.drops[reason] ?? 0) + count;
+        // Keyed "reason" (TLS) or "reason/dtls" (protocol.ts dropKey).
+        dropped: (reason, count = 1, channel = 'tls') => {
+          const key = dropKey(reason, channel);
+          this.drops[key] = (this.drops[key] ?? 0) + count;
         },
         tunnelOpened: (_kind, count = 1) => {
           this.opened += count;

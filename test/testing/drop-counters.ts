@@ -2,7 +2,8 @@ import type { VpnTopology } from './netns.js';
 
 /**
  * Every counter on the path of a tunnelled packet that says "dropped here", keyed by where:
- * `gateway/<reason>` (outpost_gateway_dropped_packets_total from the appliance's /metrics),
+ * `gateway/<reason>` (outpost_gateway_dropped_packets_total from the appliance's /metrics, both
+ * channels together),
  * `<ns>/<ifname>` (rx+tx dropped and errors from `ip -s link`: TUNs, veths) and `<ns>/udp`
  * (/proc/net/snmp and snmp6: datagrams a UDP socket could not take or send).
  */
@@ -11,10 +12,9 @@ export type DropCounters = Record<string, number>;
 export async function readDropCounters(topology: VpnTopology, namespaces: string[]): Promise<DropCounters> {
   const counters: DropCounters = {};
   const metrics = await topology.exec(topology.gw, 'curl', ['-sf', 'http://127.0.0.1:9090/metrics']);
-  for (const m of metrics.stdout.matchAll(
-    /^outpost_gateway_dropped_packets_total\{reason="([^"]+)"\} (\d+)/gm,
-  )) {
-    counters[`gateway/${m[1]}`] = Number(m[2]);
+  for (const m of metrics.stdout.matchAll(/^outpost_gateway_dropped_packets_total\{([^}]*)\} (\d+)/gm)) {
+    const reason = /reason="([^"]+)"/.exec(m[1]!)?.[1];
+    if (reason) counters[`gateway/${reason}`] = (counters[`gateway/${reason}`] ?? 0) + Number(m[2]);
   }
   for (const ns of namespaces) {
     const links = JSON.parse((await topology.exec(ns, 'ip', ['-j', '-s', 'link', 'show'])).stdout) as {
