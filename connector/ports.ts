@@ -3,8 +3,9 @@ import type { RevocationReason } from '../link/schema/revocation-reason.js';
 /*
  * The connector's storage ports: what issuance, revocation, the CA backends and the CLI need from
  * the state store (the issued-certificate inventory, parked requests, one-time challenges and used
- * JWS ids). Plain values in and out, no engine types: connector/store implements them on SQLite;
- * a site keeps the same state on a shared engine behind the same ports (DESIGN "State").
+ * JWS ids). Plain values in and out, no engine types: connector/store implements them on SQLite,
+ * connector/store/postgres on PostgreSQL for a site (DESIGN "State"). Every method is async: a
+ * shared engine answers over the network; SQLite answers at once.
  */
 
 /** One issued certificate as the inventory keeps it. */
@@ -59,19 +60,19 @@ export interface Inventory {
    * Records an issued certificate; with `spending`, spends that challenge in the same transaction
    * and records nothing (throws badChallenge) if it was spent or held by another request meanwhile.
    */
-  record(rec: InventoryRecord, spending?: ChallengeUse): void;
-  bySerial(serialHex: string): InventoryRecord | undefined;
-  byTransactionId(transactionId: string): InventoryRecord | undefined;
+  record(rec: InventoryRecord, spending?: ChallengeUse): Promise<void>;
+  bySerial(serialHex: string): Promise<InventoryRecord | undefined>;
+  byTransactionId(transactionId: string): Promise<InventoryRecord | undefined>;
   /** The newest certificate recorded for this requester (e.g. "job:<jobId>"), if any. */
-  byRequester(requester: string): InventoryRecord | undefined;
-  list(filter: InventoryFilter): InventoryRecord[];
-  count(filter?: Pick<InventoryFilter, 'status'>): number;
+  byRequester(requester: string): Promise<InventoryRecord | undefined>;
+  list(filter: InventoryFilter): Promise<InventoryRecord[]>;
+  count(filter?: Pick<InventoryFilter, 'status'>): Promise<number>;
   /** Throws OutpostError notFound / conflict (already revoked). */
-  markRevoked(serialHex: string, reason: RevocationReason, at: Date): void;
+  markRevoked(serialHex: string, reason: RevocationReason, at: Date): Promise<void>;
   /** Undo of markRevoked when the backend refused; no-op if not revoked. */
-  unmarkRevoked(serialHex: string): void;
+  unmarkRevoked(serialHex: string): Promise<void>;
   /** Every revoked serial, for CRL generation, ordered by serial. */
-  revokedEntries(): Array<{ serialHex: string; revokedAt: Date; reason: RevocationReason }>;
+  revokedEntries(): Promise<Array<{ serialHex: string; revokedAt: Date; reason: RevocationReason }>>;
 }
 
 /**
@@ -80,18 +81,23 @@ export interface Inventory {
  */
 export interface ChallengeStore {
   /** `hash` is SHA-256 hex of the challenge string. */
-  addOneTime(hash: string, expiresAt: Date, profile?: string): void;
+  addOneTime(hash: string, expiresAt: Date, profile?: string): Promise<void>;
   /**
    * Holds the one-time challenge for `holder` until `until`, atomically, if it exists, has not
    * expired and no other holder's hold is live; a hold by the same holder is renewed (a
    * transaction retried after a crash). Returns the challenge's profile, or undefined.
    */
-  holdOneTime(hash: string, holder: string, now: Date, until: Date): { profile?: string } | undefined;
+  holdOneTime(
+    hash: string,
+    holder: string,
+    now: Date,
+    until: Date,
+  ): Promise<{ profile?: string } | undefined>;
   /** The same for a JWS `jti` never used before; false if used or held by another request. */
-  holdTokenId(jti: string, holder: string, now: Date, until: Date): boolean;
+  holdTokenId(jti: string, holder: string, now: Date, until: Date): Promise<boolean>;
   /** Ends `holder`'s hold without spending (the request was refused); no-op otherwise. */
-  release(use: ChallengeUse): void;
-  purgeExpired(now: Date): number;
+  release(use: ChallengeUse): Promise<void>;
+  purgeExpired(now: Date): Promise<number>;
 }
 
 export type PendingStatus = 'pending' | 'approved' | 'rejected' | 'issued';
@@ -110,8 +116,8 @@ export interface PendingRequest {
 /** Parked requests: waiting for manual approval (`outpost certs approve`), or held by the CA. */
 export interface PendingStore {
   /** Parks a request; with `spending`, spends that challenge in the same transaction (see Inventory.record). */
-  add(req: Omit<PendingRequest, 'status' | 'serialHex'>, spending?: ChallengeUse): void;
-  get(transactionId: string): PendingRequest | undefined;
-  list(status?: PendingStatus): PendingRequest[];
-  setStatus(transactionId: string, status: PendingStatus, serialHex?: string): void;
+  add(req: Omit<PendingRequest, 'status' | 'serialHex'>, spending?: ChallengeUse): Promise<void>;
+  get(transactionId: string): Promise<PendingRequest | undefined>;
+  list(status?: PendingStatus): Promise<PendingRequest[]>;
+  setStatus(transactionId: string, status: PendingStatus, serialHex?: string): Promise<void>;
 }

@@ -56,12 +56,12 @@ export class AdmissionChain {
   }
 
   /** 5. Inventory, then the `issued` event. */
-  record(
+  async record(
     a: Admission & Partial<Pick<EnrichedAdmission, 'enriched'>>,
     issued: IssuedCertificate,
-  ): InventoryRecord {
+  ): Promise<InventoryRecord> {
     const record = inventoryRecord(a, issued);
-    this.options.inventory.record(record, a.spending);
+    await this.options.inventory.record(record, a.spending);
     this.options.events?.issued?.(record, a.via);
     return record;
   }

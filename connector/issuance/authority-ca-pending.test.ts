@@ -138,7 +138,7 @@ describe('Authority with a CA that answers PENDING', () => {
     const req = enrollment();
     ca.answers = ['pending', 'pending', 'issue'];
     expect(await authority.enroll(req)).toEqual({ status: 'pending', transactionId: req.transactionId });
-    expect(pending.get(req.transactionId)).toMatchObject({ status: 'approved', createdAt: now });
+    expect(await pending.get(req.transactionId)).toMatchObject({ status: 'approved', createdAt: now });
     await expect(authority.approve(req.transactionId)).rejects.toMatchObject({ code: ErrorCodes.conflict });
 
     expect(await authority.poll(req.transactionId)).toEqual({
@@ -150,8 +150,11 @@ describe('Authority with a CA that answers PENDING', () => {
     expect(issued.status).toBe('issued');
     expect(ca.calls.map(([kind]) => kind)).toEqual(['issue', 'poll', 'poll']);
     expect(ca.calls[1]![2]).toEqual(now);
-    const record = inventory.byTransactionId(req.transactionId)!;
-    expect(pending.get(req.transactionId)).toMatchObject({ status: 'issued', serialHex: record.serialHex });
+    const record = (await inventory.byTransactionId(req.transactionId))!;
+    expect(await pending.get(req.transactionId)).toMatchObject({
+      status: 'issued',
+      serialHex: record.serialHex,
+    });
     // answered from the inventory from now on
     expect(await authority.poll(req.transactionId)).toMatchObject({ status: 'issued' });
     expect(ca.calls).toHaveLength(3);
@@ -163,7 +166,7 @@ describe('Authority with a CA that answers PENDING', () => {
     await authority.enroll(req);
     expect(await authority.poll(req.transactionId)).toMatchObject({ status: 'pending' });
     await expect(authority.poll(req.transactionId)).rejects.toMatchObject({ code: ErrorCodes.badRequest });
-    expect(pending.get(req.transactionId)?.status).toBe('rejected');
+    expect((await pending.get(req.transactionId))?.status).toBe('rejected');
     await expect(authority.poll(req.transactionId)).rejects.toMatchObject({ code: ErrorCodes.badRequest });
   });
 
@@ -175,21 +178,21 @@ describe('Authority with a CA that answers PENDING', () => {
     ca.answers = ['issue', 'refuse'];
     const failures: string[] = [];
     await authority.pollAwaitingCa((tx) => failures.push(tx));
-    expect(inventory.byTransactionId(a.transactionId)).toBeDefined();
+    expect(await inventory.byTransactionId(a.transactionId)).toBeDefined();
     expect(failures).toEqual([b.transactionId]);
-    expect(pending.list('approved')).toEqual([]);
+    expect(await pending.list('approved')).toEqual([]);
   });
 
   it('a manual approval the CA then holds is approved and reported as not issued yet', async () => {
     const req = enrollment();
     authority = authorityFor('manual');
     await authority.enroll(req);
-    expect(pending.get(req.transactionId)?.status).toBe('pending');
+    expect((await pending.get(req.transactionId))?.status).toBe('pending');
     ca.answers = ['pending'];
     await expect(authority.approve(req.transactionId)).rejects.toMatchObject({
       code: ErrorCodes.unavailable,
     });
-    expect(pending.get(req.transactionId)?.status).toBe('approved');
+    expect((await pending.get(req.transactionId))?.status).toBe('approved');
   });
 
   it('issueDirect: a CA that holds the request is a retryable unavailable', async () => {
@@ -211,11 +214,11 @@ describe('Authority with a CA that answers PENDING', () => {
       .catch((e: unknown) => e);
     expect(unsupported).toMatchObject({ code: ErrorCodes.unsupported });
     expect((unsupported as Error).message).toContain('revoked in the inventory only');
-    expect(inventory.bySerial(first.record.serialHex)?.status).toBe('revoked');
+    expect((await inventory.bySerial(first.record.serialHex))?.status).toBe('revoked');
     await expect(revocation.revoke(second.record.serialHex, 'keyCompromise')).rejects.toMatchObject({
       code: ErrorCodes.unavailable,
     });
-    expect(inventory.bySerial(second.record.serialHex)?.status).toBe('valid');
+    expect((await inventory.bySerial(second.record.serialHex))?.status).toBe('valid');
   });
 });
 

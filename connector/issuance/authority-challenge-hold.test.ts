@@ -109,7 +109,7 @@ beforeEach(() => {
 
 describe('one-time challenge held until the certificate is recorded', () => {
   it('a CSR refused by policy (RSA-1024) leaves the challenge for the corrected retry', async () => {
-    const challenge = primary.challenges.mintOneTime(600);
+    const challenge = await primary.challenges.mintOneTime(600);
     const weak = await request('weak', challenge, 'rsa-2048');
     const refused = primary.authority.enroll({
       ...weak,
@@ -128,7 +128,7 @@ describe('one-time challenge held until the certificate is recorded', () => {
 
   it('many concurrent requests from two processes with one challenge: exactly one certificate, one CA call', async () => {
     const second = appliance(ca);
-    const challenge = primary.challenges.mintOneTime(600);
+    const challenge = await primary.challenges.mintOneTime(600);
     const requests = await Promise.all(
       Array.from({ length: 16 }, (_, i) => request(`racer-${i}`, challenge)),
     );
@@ -140,12 +140,15 @@ describe('one-time challenge held until the certificate is recorded', () => {
     expect(codes.filter((c) => c === ErrorCodes.badChallenge)).toHaveLength(15);
     expect(ca.issued).toBe(1);
     const winner = requests[codes.indexOf('issued')]!;
-    expect(primary.inventory.byTransactionId(winner.transactionId)?.status).toBe('valid');
-    expect(requests.filter((r) => primary.inventory.byTransactionId(r.transactionId))).toHaveLength(1);
+    expect((await primary.inventory.byTransactionId(winner.transactionId))?.status).toBe('valid');
+    const recorded = await Promise.all(
+      requests.map((r) => primary.inventory.byTransactionId(r.transactionId)),
+    );
+    expect(recorded.filter(Boolean)).toHaveLength(1);
   });
 
   it('a retried transaction sent twice at once gets the one certificate both times', async () => {
-    const challenge = primary.challenges.mintOneTime(600);
+    const challenge = await primary.challenges.mintOneTime(600);
     const req = { ...(await request('twice', challenge)), requester: 'scep' };
     const [a, b] = await Promise.all([primary.authority.enroll(req), appliance(ca).authority.enroll(req)]);
     expect(a.status === 'issued' && b.status === 'issued' && a.record.serialHex === b.record.serialHex).toBe(
@@ -154,7 +157,7 @@ describe('one-time challenge held until the certificate is recorded', () => {
   });
 
   it('a crash while the CA works: the same transaction takes the challenge back at once, others after the hold', async () => {
-    const challenge = primary.challenges.mintOneTime(600);
+    const challenge = await primary.challenges.mintOneTime(600);
     const crashing = { ...(await request('crash', challenge)), requester: 'scep' };
     ca.hang = true;
     void primary.authority.enroll(crashing); // never settles: the process is killed here
@@ -168,7 +171,7 @@ describe('one-time challenge held until the certificate is recorded', () => {
     expect(retried.status).toBe('issued');
 
     // Nobody retries: after the hold, the challenge serves another request.
-    const lost = restarted.challenges.mintOneTime(600);
+    const lost = await restarted.challenges.mintOneTime(600);
     ca.hang = true;
     const abandoned = appliance(ca);
     void abandoned.authority.enroll({ ...(await request('abandoned', lost)), requester: 'scep' });
@@ -180,7 +183,7 @@ describe('one-time challenge held until the certificate is recorded', () => {
   });
 
   it('manual approval: a refusal keeps the challenge, the PENDING row spends it', async () => {
-    const challenge = primary.challenges.mintOneTime(600, 'manual');
+    const challenge = await primary.challenges.mintOneTime(600, 'manual');
     const weak = await request('manual-weak', challenge, 'rsa-2048');
     await expect(
       primary.authority.enroll({ ...weak, csr: { ...weak.csr, keyBits: 1024 }, requester: 'scep' }),
@@ -213,8 +216,8 @@ describe('a known transaction id with another request', () => {
 
   it('issues the new request (new subject) rather than returning the earlier certificate', async () => {
     const make = await sameKeyRequests();
-    const first = await primary.authority.enroll(make('first', primary.challenges.mintOneTime(600)));
-    const secondChallenge = primary.challenges.mintOneTime(600);
+    const first = await primary.authority.enroll(make('first', await primary.challenges.mintOneTime(600)));
+    const secondChallenge = await primary.challenges.mintOneTime(600);
     const second = await primary.authority.enroll(make('second', secondChallenge));
     if (first.status !== 'issued' || second.status !== 'issued') throw new Error('not issued');
     expect(second.record.serialHex).not.toBe(first.record.serialHex);
@@ -227,14 +230,14 @@ describe('a known transaction id with another request', () => {
 
   it('refuses another request while the earlier one waits for approval, and keeps its challenge', async () => {
     const make = await sameKeyRequests();
-    const waiting = make('waiting', primary.challenges.mintOneTime(600, 'manual'));
+    const waiting = make('waiting', await primary.challenges.mintOneTime(600, 'manual'));
     expect((await primary.authority.enroll(waiting)).status).toBe('pending');
-    const challenge = primary.challenges.mintOneTime(600, 'manual');
+    const challenge = await primary.challenges.mintOneTime(600, 'manual');
     await expect(primary.authority.enroll(make('impatient', challenge))).rejects.toMatchObject({
       code: ErrorCodes.badRequest,
       message: expect.stringMatching(/still waiting/),
     });
-    primary.authority.reject(waiting.transactionId);
+    await primary.authority.reject(waiting.transactionId);
     // Rejected: the id may carry a new request, and the challenge was not used up by the refusal.
     expect((await primary.authority.enroll(make('impatient', challenge))).status).toBe('pending');
   });

@@ -130,13 +130,13 @@ export class Authority {
     return this.parked.approve(transactionId);
   }
 
-  reject(transactionId: string): void {
-    this.parked.reject(transactionId);
+  reject(transactionId: string): Promise<void> {
+    return this.parked.reject(transactionId);
   }
 
   /** GetCert: a certificate by serial. */
-  certificate(serialHex: string): InventoryRecord {
-    const record = this.options.inventory.bySerial(serialHex.toLowerCase());
+  async certificate(serialHex: string): Promise<InventoryRecord> {
+    const record = await this.options.inventory.bySerial(serialHex.toLowerCase());
     if (!record) throw new OutpostError(ErrorCodes.notFound, 'unknown certificate');
     return record;
   }
@@ -178,7 +178,7 @@ export class Authority {
       });
     } catch (e) {
       if (!grant.use) throw e;
-      challenges.release(grant.use);
+      await challenges.release(grant.use);
       // A copy of this same transaction (a client's retry) may have spent the challenge on it meanwhile.
       const spentOnThis = isOutpostError(e) && e.code === ErrorCodes.badChallenge;
       const answered = spentOnThis ? await this.earlierOutcome(req) : undefined;
@@ -190,7 +190,7 @@ export class Authority {
   private async renewOnce(req: RenewalRequest): Promise<EnrollOutcome> {
     const earlier = await this.earlierOutcome(req, req.signerCertDer);
     if (earlier) return earlier;
-    const previous = certificateToRenew(this.options.inventory, this.options.clock, req.signerCertDer);
+    const previous = await certificateToRenew(this.options.inventory, this.options.clock, req.signerCertDer);
     // An enriched profile's subject comes from the directory, not from the CSR: the renewal finds
     // the account again (by the SID the certificate carries), refuses it if disabled, and keeps
     // the renewed certificate's subject and SANs.

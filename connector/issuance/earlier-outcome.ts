@@ -26,12 +26,12 @@ export async function earlierOutcome(
   req: EnrollRequest,
   renewing?: Buffer,
 ): Promise<EnrollOutcome | undefined> {
-  const record = deps.inventory.byTransactionId(req.transactionId);
+  const record = await deps.inventory.byTransactionId(req.transactionId);
   if (record && isCurrent(record, deps.clock()) && !(renewing && record.thumbprint === sha256Hex(renewing))) {
     if (!sameKey(record.der, req.csr)) return transactionClash();
     if (sameRequest(record, req.csr)) return { status: 'issued', record };
   }
-  const parked = deps.parked.find(req.transactionId);
+  const parked = await deps.parked.find(req.transactionId);
   if (!parked || parked.row.status === 'issued') return undefined;
   if (!parked.csr.spkiDer.equals(req.csr.spkiDer)) return transactionClash();
   if (parked.requestHash !== requestHash(req.csr.der)) {

@@ -51,9 +51,12 @@ export class ParkedRequests {
   constructor(private readonly options: ParkedRequestsOptions) {}
 
   /** Parks a checked request: `pending` for an admin, `approved` when the CA holds it. */
-  park(a: CheckedAdmission & { transactionId: string }, status: 'pending' | 'approved'): EnrollOutcome {
+  async park(
+    a: CheckedAdmission & { transactionId: string },
+    status: 'pending' | 'approved',
+  ): Promise<EnrollOutcome> {
     const { pending, clock } = this.options;
-    pending.add(
+    await pending.add(
       {
         transactionId: a.transactionId,
         csrDer: a.csr.der,
@@ -65,12 +68,12 @@ export class ParkedRequests {
       a.spending,
     );
     // `approved` tells poll() to ask the CA rather than wait for `outpost certs approve`.
-    if (status === 'approved') pending.setStatus(a.transactionId, 'approved');
+    if (status === 'approved') await pending.setStatus(a.transactionId, 'approved');
     return { status: 'pending', transactionId: a.transactionId };
   }
 
-  find(transactionId: string): Parked | undefined {
-    const row = this.options.pending.get(transactionId);
+  async find(transactionId: string): Promise<Parked | undefined> {
+    const row = await this.options.pending.get(transactionId);
     return row && new Parked(row);
   }
 
@@ -79,9 +82,9 @@ export class ParkedRequests {
    * (status `approved`: an upstream SCEP CA answered PENDING) is asked about again.
    */
   async poll(transactionId: string): Promise<EnrollOutcome> {
-    const record = this.options.inventory.byTransactionId(transactionId);
+    const record = await this.options.inventory.byTransactionId(transactionId);
     if (record) return { status: 'issued', record };
-    const parked = this.find(transactionId);
+    const parked = await this.find(transactionId);
     if (!parked) throw new OutpostError(ErrorCodes.notFound, 'unknown transaction');
     return this.answer(parked);
   }
@@ -100,7 +103,7 @@ export class ParkedRequests {
    * device asks). Errors are handed to `onError` and do not stop the others.
    */
   async pollAwaitingCa(onError?: (transactionId: string, error: unknown) => void): Promise<void> {
-    for (const row of this.options.pending.list('approved')) {
+    for (const row of await this.options.pending.list('approved')) {
       try {
         await this.askCa(new Parked(row));
       } catch (e) {
@@ -111,30 +114,30 @@ export class ParkedRequests {
 
   /** Issues a parked request now (`outpost certs approve`). */
   async approve(transactionId: string): Promise<InventoryRecord> {
-    const parked = this.waiting(transactionId);
+    const parked = await this.waiting(transactionId);
     // The pending store keeps only the CSR, so challenge claims are gone here; the config refuses
     // manual approval for profiles that look users up from the challenge.
     const record = await this.options.chain.issue(
       this.options.chain.checkCsr(this.admission(parked, 'approval')),
     );
     if (!record) {
-      this.options.pending.setStatus(transactionId, 'approved');
+      await this.options.pending.setStatus(transactionId, 'approved');
       throw new OutpostError(
         ErrorCodes.unavailable,
         'approved, but the CA has not issued the certificate yet: the device gets it on a later poll',
       );
     }
-    this.options.pending.setStatus(transactionId, 'issued', record.serialHex);
+    await this.options.pending.setStatus(transactionId, 'issued', record.serialHex);
     return record;
   }
 
-  reject(transactionId: string): void {
-    this.waiting(transactionId);
-    this.options.pending.setStatus(transactionId, 'rejected');
+  async reject(transactionId: string): Promise<void> {
+    await this.waiting(transactionId);
+    await this.options.pending.setStatus(transactionId, 'rejected');
   }
 
-  private waiting(transactionId: string): Parked {
-    const parked = this.find(transactionId);
+  private async waiting(transactionId: string): Promise<Parked> {
+    const parked = await this.find(transactionId);
     if (!parked) throw new OutpostError(ErrorCodes.notFound, 'unknown pending request');
     if (parked.row.status !== 'pending') {
       throw new OutpostError(ErrorCodes.conflict, `the request is already ${parked.row.status}`);
@@ -172,13 +175,14 @@ export class ParkedRequests {
       result = await backend.poll(issueRequest(checked), createdAt);
     } catch (e) {
       if (isOutpostError(e) && e.code === ErrorCodes.unavailable) return stillPending;
-      if (isOutpostError(e) && e.code === ErrorCodes.badRequest) pending.setStatus(transactionId, 'rejected');
+      if (isOutpostError(e) && e.code === ErrorCodes.badRequest)
+        await pending.setStatus(transactionId, 'rejected');
       throw e;
     }
     if (isPendingIssue(result)) return stillPending;
     // Another process (a CLI poll, a cluster worker) may have recorded the same answer meanwhile.
-    const record = inventory.byTransactionId(transactionId) ?? chain.record(checked, result);
-    pending.setStatus(transactionId, 'issued', record.serialHex);
+    const record = (await inventory.byTransactionId(transactionId)) ?? (await chain.record(checked, result));
+    await pending.setStatus(transactionId, 'issued', record.serialHex);
     return { status: 'issued', record };
   }
 }

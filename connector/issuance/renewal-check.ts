@@ -7,12 +7,12 @@ import { sha256Hex } from './admission.js';
  * What authorizes a RenewalReq (RFC 8894 §3.3.1.2) in place of a challenge: the certificate that
  * signed it is one this connector issued (same serial and same bytes), still valid and unexpired.
  */
-export function certificateToRenew(
+export async function certificateToRenew(
   inventory: Pick<Inventory, 'bySerial'>,
   clock: () => Date,
   signerCertDer: Buffer,
-): InventoryRecord {
-  const record = issuedByUs(inventory, signerCertDer);
+): Promise<InventoryRecord> {
+  const record = await issuedByUs(inventory, signerCertDer);
   const now = clock();
   if (record?.status !== 'valid') {
     throw new OutpostError(
@@ -27,16 +27,16 @@ export function certificateToRenew(
 }
 
 /** The inventory record of exactly this certificate (same serial and same bytes), if we issued it. */
-function issuedByUs(
+async function issuedByUs(
   inventory: Pick<Inventory, 'bySerial'>,
   signerCertDer: Buffer,
-): InventoryRecord | undefined {
+): Promise<InventoryRecord | undefined> {
   let serialHex: string;
   try {
     serialHex = parseCertificate(signerCertDer).serialHex;
   } catch {
     return undefined;
   }
-  const record = inventory.bySerial(serialHex);
+  const record = await inventory.bySerial(serialHex);
   return record && record.thumbprint === sha256Hex(signerCertDer) ? record : undefined;
 }

@@ -32,7 +32,7 @@ export function certRevokeJob(deps: RevokeJobDeps): ConnectorJobHandler<CertRevo
       return { serialHex: record.serialHex, revokedAt: (record.revokedAt ?? new Date()).toISOString() };
     } catch (e) {
       if (!rerun || !isOutpostError(e) || e.code !== ErrorCodes.conflict) throw e;
-      const record = deps.inventory.bySerial(payload.serialHex.replace(/:/g, '').toLowerCase());
+      const record = await deps.inventory.bySerial(payload.serialHex.replace(/:/g, '').toLowerCase());
       if (record?.status !== 'revoked' || !record.revokedAt) throw e;
       return { serialHex: record.serialHex, revokedAt: record.revokedAt.toISOString() };
     }

@@ -88,7 +88,7 @@ describe('connector job handlers', () => {
     expect(leaf.serialNumber.toLowerCase().replace(/^0+/, '')).toBe(result.serialHex.replace(/^0+/, ''));
     expect(leaf.fingerprint256.replace(/:/g, '').toLowerCase()).toBe(result.thumbprint);
     expect(new Date(result.notAfter).getTime()).toBe(new Date(leaf.validTo).getTime());
-    expect(t.inventory.byRequester('job:issue-1')?.serialHex).toBe(result.serialHex);
+    expect((await t.inventory.byRequester('job:issue-1'))?.serialHex).toBe(result.serialHex);
     expect(journal.get('issue-1')?.subarray(0, 4).toString()).toBe('OPK1');
 
     const again = pkcsIssueResult.parse(
@@ -149,7 +149,7 @@ describe('connector job handlers', () => {
       }),
     );
     expect(result.serialHex).toBe(issued.serialHex);
-    expect(t.inventory.bySerial(issued.serialHex)?.revocationReason).toBe('superseded');
+    expect((await t.inventory.bySerial(issued.serialHex))?.revocationReason).toBe('superseded');
     expect(await failure(run('cert.revoke', { serialHex: issued.serialHex }))).toMatchObject({
       code: ErrorCodes.conflict,
       retryable: false,

@@ -112,7 +112,7 @@ describe('issuePkcs with the built-in CA', () => {
       expect(verify.output).toContain('leaf.pem: OK');
       expect(leaf.subject).toContain('CN=Alice Example');
       expect(leaf.subjectAltName).toContain('email:alice@corp.test');
-      expect(t.inventory.byRequester(`job:${req.jobId}`)?.serialHex).toBe(issued.record.serialHex);
+      expect((await t.inventory.byRequester(`job:${req.jobId}`))?.serialHex).toBe(issued.record.serialHex);
       expect(issued.record.profile).toBe('user');
     },
     // RSA-4096 key generation alone takes seconds on a busy machine
@@ -225,7 +225,7 @@ describe('issuePkcs is exactly-once across crashes', () => {
     expect(calls.attempts).toBe(0);
     const issued = await issuePkcs(deps({ checkpoints: flaky, authority }), req);
     expect(calls.issued).toBe(1);
-    expect(t.inventory.byRequester(`job:${req.jobId}`)?.serialHex).toBe(issued.record.serialHex);
+    expect((await t.inventory.byRequester(`job:${req.jobId}`))?.serialHex).toBe(issued.record.serialHex);
   });
 
   it('crash after the checkpoint, before issuance: the re-run issues with the saved key', async () => {
@@ -251,12 +251,12 @@ describe('issuePkcs is exactly-once across crashes', () => {
     await expect(issuePkcs(deps({ checkpoints, authority: first.authority }), req)).rejects.toBeInstanceOf(
       Crash,
     );
-    const recorded = t.inventory.byRequester(`job:${req.jobId}`)!;
-    const count = t.inventory.count();
+    const recorded = (await t.inventory.byRequester(`job:${req.jobId}`))!;
+    const count = await t.inventory.count();
     const second = countingAuthority();
     const issued = await issuePkcs(deps({ checkpoints, authority: second.authority }), req);
     expect(second.calls.attempts).toBe(0);
-    expect(t.inventory.count()).toBe(count);
+    expect(await t.inventory.count()).toBe(count);
     expect(issued.record.serialHex).toBe(recorded.serialHex);
     // a completed job run again (duplicate delivery the journal missed) also reuses
     const again = await issuePkcs(deps({ checkpoints, authority: second.authority }), req);

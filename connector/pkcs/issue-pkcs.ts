@@ -59,7 +59,8 @@ export async function issuePkcs(deps: PkcsIssueDeps, request: PkcsIssueRequest):
   const requester = `job:${request.jobId}`;
   const privateKey = await checkpointedKey(deps, request, requester);
   const record =
-    deps.inventory.byRequester(requester) ?? (await issueCertificate(deps, request, privateKey, requester));
+    (await deps.inventory.byRequester(requester)) ??
+    (await issueCertificate(deps, request, privateKey, requester));
   const certificate = certificateOf(record, privateKey);
   const wrapped = wrapForDevice(
     { privateKey, certificate, chain: deps.caChain() },
@@ -77,7 +78,7 @@ async function checkpointedKey(
 ): Promise<KeyObject> {
   const saved = deps.checkpoints.get(request.jobId);
   if (saved) return deps.sealer.unseal(saved, request.jobId);
-  if (deps.inventory.byRequester(requester)) {
+  if (await deps.inventory.byRequester(requester)) {
     // Issued, but its key is gone (checkpoint store lost): issuing another would break exactly-once.
     throw new OutpostError(
       ErrorCodes.conflict,

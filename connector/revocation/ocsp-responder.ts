@@ -13,7 +13,7 @@ import {
 } from '../../certs/ocsp/index.js';
 import type { HashName } from '../../certs/signer.js';
 import { ErrorCodes, type OutpostError, toOutpostError } from '../../core/errors.js';
-import type { InventoryRecord } from '../ports.js';
+import type { Inventory } from '../ports.js';
 import type { OcspSigningSource } from './ocsp-signing.js';
 
 export type CertStatusKind = CertStatus['kind'];
@@ -33,7 +33,7 @@ export interface OcspResponderOptions {
   /** The CA whose certificates we answer for: CertIDs naming another issuer are unknown. */
   issuer: IssuerIdentity;
   /** Read on every request (no cache): a revocation by any process shows in the next answer. */
-  inventory: { bySerial(serialHex: string): InventoryRecord | undefined };
+  inventory: Pick<Inventory, 'bySerial'>;
   signing: OcspSigningSource;
   /** thisUpdate → nextUpdate: how long a client may cache the answer. */
   validityMs: number;
@@ -71,7 +71,7 @@ export class OcspResponder {
     try {
       const now = wholeSecond(this.clock());
       const identity = await this.options.signing.current(now);
-      const responses = request.certIds.map((id) => this.single(id, now));
+      const responses = await Promise.all(request.certIds.map((id) => this.single(id, now)));
       const der = buildOcspResponse(
         {
           responderKeyHash: responderKeyHash(identity.spkiDer),
@@ -90,10 +90,10 @@ export class OcspResponder {
     }
   }
 
-  private single(id: CertId, now: Date): SingleResponseTemplate {
+  private async single(id: CertId, now: Date): Promise<SingleResponseTemplate> {
     return {
       certIdDer: id.der,
-      status: this.statusOf(id, now),
+      status: await this.statusOf(id, now),
       thisUpdate: now,
       nextUpdate: new Date(now.getTime() + this.options.validityMs),
     };
@@ -105,11 +105,11 @@ export class OcspResponder {
    * the §2.2 extended "revoked" answer for never-issued serials: the inventory is authoritative
    * only for what it holds.
    */
-  private statusOf(id: CertId, now: Date): CertStatus {
+  private async statusOf(id: CertId, now: Date): Promise<CertStatus> {
     const ours = id.hash ? this.hashes.get(id.hash) : undefined;
     const sameIssuer = ours?.nameHash.equals(id.issuerNameHash) && ours.keyHash.equals(id.issuerKeyHash);
     if (!sameIssuer) return { kind: 'unknown' };
-    const record = this.options.inventory.bySerial(id.serialHex);
+    const record = await this.options.inventory.bySerial(id.serialHex);
     if (!record) return { kind: 'unknown' };
     if (record.status !== 'revoked') return { kind: 'good' };
     return {

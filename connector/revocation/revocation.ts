@@ -26,7 +26,7 @@ export class Revocation {
   async revoke(serialHex: string, reason: RevocationReason): Promise<InventoryRecord> {
     const serial = serialHex.toLowerCase();
     const { inventory, backend, clock } = this.options;
-    inventory.markRevoked(serial, reason, clock());
+    await inventory.markRevoked(serial, reason, clock());
     try {
       await backend.revoke(serial, reason);
     } catch (e) {
@@ -37,9 +37,9 @@ export class Revocation {
           { cause: e },
         );
       }
-      inventory.unmarkRevoked(serial);
+      await inventory.unmarkRevoked(serial);
       throw e;
     }
-    return inventory.bySerial(serial)!;
+    return (await inventory.bySerial(serial))!;
   }
 }

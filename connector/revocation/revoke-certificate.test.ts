@@ -70,7 +70,7 @@ describe('revokeCertificate', () => {
     expect(
       await codeOf(() => revokeCertificate(deps, { serialHex: record.serialHex, issuer: 'CN=Someone Else' })),
     ).toBe(ErrorCodes.notFound);
-    expect(t.inventory.bySerial(record.serialHex)?.status).toBe('valid');
+    expect((await t.inventory.bySerial(record.serialHex))?.status).toBe('valid');
     expect(await codeOf(() => revokeCertificate(deps, { serialHex: 'xyz' }))).toBe(ErrorCodes.badRequest);
   });
 
@@ -94,6 +94,6 @@ describe('revokeCertificate', () => {
         ),
       ),
     ).toBe(ErrorCodes.unavailable);
-    expect(t.inventory.bySerial(record.serialHex)?.status).toBe('valid');
+    expect((await t.inventory.bySerial(record.serialHex))?.status).toBe('valid');
   });
 });

@@ -26,7 +26,7 @@ export interface RevokeRequest {
  */
 export async function revokeCertificate(deps: RevokeDeps, request: RevokeRequest): Promise<InventoryRecord> {
   const serial = normalizeSerial(request.serialHex);
-  if (request.issuer !== undefined) checkIssuer(deps, serial, request.issuer);
+  if (request.issuer !== undefined) await checkIssuer(deps, serial, request.issuer);
   return deps.revocation.revoke(serial, request.reason ?? 'unspecified');
 }
 
@@ -40,8 +40,8 @@ function normalizeSerial(text: string): string {
 }
 
 /** A serial is only unique per issuer (RFC 5280 §4.1.2.2): another issuer's serial is not ours. */
-function checkIssuer(deps: RevokeDeps, serial: string, issuer: string): void {
-  const record = deps.inventory.bySerial(serial);
+async function checkIssuer(deps: RevokeDeps, serial: string, issuer: string): Promise<void> {
+  const record = await deps.inventory.bySerial(serial);
   let matches = false;
   if (record) {
     try {

@@ -54,24 +54,29 @@ export class SqliteChallengeStore implements ChallengeStore {
     );
   }
 
-  addOneTime(hash: string, expiresAt: Date, profile?: string): void {
+  async addOneTime(hash: string, expiresAt: Date, profile?: string): Promise<void> {
     this.insertOneTime.run(hash.toLowerCase(), expiresAt.getTime(), profile ?? null);
   }
 
-  holdOneTime(hash: string, holder: string, now: Date, until: Date): { profile?: string } | undefined {
+  async holdOneTime(
+    hash: string,
+    holder: string,
+    now: Date,
+    until: Date,
+  ): Promise<{ profile?: string } | undefined> {
     return this.holdOneTimeTx.immediate(hash.toLowerCase(), holder, now, until);
   }
 
   /** A seen id stays until purged, even if expired: a replayed token is refused either way. */
-  holdTokenId(jti: string, holder: string, now: Date, until: Date): boolean {
+  async holdTokenId(jti: string, holder: string, now: Date, until: Date): Promise<boolean> {
     return this.holdTokenIdTx.immediate(jti, holder, now, until);
   }
 
-  release(use: ChallengeUse): void {
+  async release(use: ChallengeUse): Promise<void> {
     this.deleteHold.run(use.key, use.holder);
   }
 
-  purgeExpired(now: Date): number {
+  async purgeExpired(now: Date): Promise<number> {
     const t = now.getTime();
     return (
       this.purgeOneTime.run(t).changes + this.purgeTokenIds.run(t).changes + this.purgeHolds.run(t).changes

@@ -72,7 +72,7 @@ export class SqliteInventory implements Inventory {
     this.countByStatus = db.prepare('SELECT COUNT(*) AS n FROM certificates WHERE status = ?');
   }
 
-  record(rec: InventoryRecord, spending?: ChallengeUse): void {
+  async record(rec: InventoryRecord, spending?: ChallengeUse): Promise<void> {
     if (!spending) return this.insertRecord(rec);
     this.recordSpending.immediate(rec, spending);
   }
@@ -91,22 +91,22 @@ export class SqliteInventory implements Inventory {
     }
   }
 
-  bySerial(serialHex: string): InventoryRecord | undefined {
+  async bySerial(serialHex: string): Promise<InventoryRecord | undefined> {
     const row = this.selectBySerial.get(serialHex.toLowerCase());
     return row && fromRow(row);
   }
 
-  byTransactionId(transactionId: string): InventoryRecord | undefined {
+  async byTransactionId(transactionId: string): Promise<InventoryRecord | undefined> {
     const row = this.selectByTransaction.get(transactionId);
     return row && fromRow(row);
   }
 
-  byRequester(requester: string): InventoryRecord | undefined {
+  async byRequester(requester: string): Promise<InventoryRecord | undefined> {
     const row = this.selectByRequester.get(requester);
     return row && fromRow(row);
   }
 
-  list(filter: InventoryFilter): InventoryRecord[] {
+  async list(filter: InventoryFilter): Promise<InventoryRecord[]> {
     const limit = Math.min(Math.max(filter.limit ?? DEFAULT_LIST_LIMIT, 0), MAX_LIST_LIMIT);
     const params: Array<string | number> = [];
     if (filter.status) params.push(filter.status);
@@ -117,11 +117,11 @@ export class SqliteInventory implements Inventory {
     );
   }
 
-  count(filter?: Pick<InventoryFilter, 'status'>): number {
+  async count(filter?: Pick<InventoryFilter, 'status'>): Promise<number> {
     return (filter?.status ? this.countByStatus.get(filter.status) : this.countAll.get())!.n;
   }
 
-  markRevoked(serialHex: string, reason: RevocationReason, at: Date): void {
+  async markRevoked(serialHex: string, reason: RevocationReason, at: Date): Promise<void> {
     const serial = serialHex.toLowerCase();
     if (this.revoke.run(at.getTime(), reason, serial).changes === 1) return;
     if (!this.selectBySerial.get(serial)) {
@@ -130,11 +130,11 @@ export class SqliteInventory implements Inventory {
     throw new OutpostError(ErrorCodes.conflict, 'certificate already revoked', { detail: serial });
   }
 
-  unmarkRevoked(serialHex: string): void {
+  async unmarkRevoked(serialHex: string): Promise<void> {
     this.unrevoke.run(serialHex.toLowerCase());
   }
 
-  revokedEntries(): Array<{ serialHex: string; revokedAt: Date; reason: RevocationReason }> {
+  async revokedEntries(): Promise<Array<{ serialHex: string; revokedAt: Date; reason: RevocationReason }>> {
     return this.selectRevoked.all().map((r) => ({
       serialHex: r.serial_hex,
       revokedAt: new Date(r.revoked_at ?? 0),

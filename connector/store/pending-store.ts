@@ -55,7 +55,7 @@ export class SqlitePendingStore implements PendingStore {
     );
   }
 
-  add(req: Omit<PendingRequest, 'status' | 'serialHex'>, spending?: ChallengeUse): void {
+  async add(req: Omit<PendingRequest, 'status' | 'serialHex'>, spending?: ChallengeUse): Promise<void> {
     if (!spending) return this.insertRequest(req);
     this.addSpending.immediate(req, spending);
   }
@@ -72,16 +72,16 @@ export class SqlitePendingStore implements PendingStore {
     if (changes === 0) throw new OutpostError(ErrorCodes.conflict, 'transaction already pending');
   }
 
-  get(transactionId: string): PendingRequest | undefined {
+  async get(transactionId: string): Promise<PendingRequest | undefined> {
     const row = this.select.get(transactionId);
     return row && fromRow(row);
   }
 
-  list(status?: PendingStatus): PendingRequest[] {
+  async list(status?: PendingStatus): Promise<PendingRequest[]> {
     return (status ? this.listByStatus.all(status) : this.listAll.all()).map(fromRow);
   }
 
-  setStatus(transactionId: string, status: PendingStatus, serialHex?: string): void {
+  async setStatus(transactionId: string, status: PendingStatus, serialHex?: string): Promise<void> {
     if (this.update.run(status, serialHex?.toLowerCase() ?? null, transactionId).changes === 0) {
       throw new OutpostError(ErrorCodes.notFound, 'unknown transaction', { detail: transactionId });
     }

@@ -30,9 +30,9 @@ function record(serialHex: string, over: Partial<InventoryRecord> = {}): Invento
   };
 }
 
-function codeOf(fn: () => unknown): string | undefined {
+async function codeOf(fn: () => Promise<unknown>): Promise<string | undefined> {
   try {
-    fn();
+    await fn();
   } catch (e) {
     return (e as { code?: string }).code;
   }
@@ -40,7 +40,7 @@ function codeOf(fn: () => unknown): string | undefined {
 }
 
 describe('openDatabase', () => {
-  it('migrates once and reopens a file in WAL mode', () => {
+  it('migrates once and reopens a file in WAL mode', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'outpost-db-'));
     try {
       const file = join(dir, 'outpost.db');
@@ -48,11 +48,11 @@ describe('openDatabase', () => {
       expect(schemaVersion(first)).toBe(MIGRATIONS.length);
       expect(first.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(first.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
-      new SqliteInventory(first).record(record('01'));
+      await new SqliteInventory(first).record(record('01'));
       first.close();
       const second = openDatabase(file);
       expect(schemaVersion(second)).toBe(MIGRATIONS.length);
-      expect(new SqliteInventory(second).count()).toBe(1);
+      expect(await new SqliteInventory(second).count()).toBe(1);
       second.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -68,38 +68,38 @@ describe('stores', () => {
   afterEach(() => db.close());
 
   describe('SqliteInventory', () => {
-    it('records and finds by serial (case-insensitive) and transaction id', () => {
+    it('records and finds by serial (case-insensitive) and transaction id', async () => {
       const inv = new SqliteInventory(db);
       const rec = record('0A1B', { transactionId: 'tx-1', requestHash: 'cd'.repeat(32) });
-      inv.record(rec);
-      expect(inv.bySerial('0a1b')).toEqual({ ...rec, serialHex: '0a1b' });
-      expect(inv.byTransactionId('tx-1')?.serialHex).toBe('0a1b');
-      expect(inv.bySerial('ff')).toBeUndefined();
-      expect(codeOf(() => inv.record(rec))).toBe(ErrorCodes.conflict);
+      await inv.record(rec);
+      expect(await inv.bySerial('0a1b')).toEqual({ ...rec, serialHex: '0a1b' });
+      expect((await inv.byTransactionId('tx-1'))?.serialHex).toBe('0a1b');
+      expect(await inv.bySerial('ff')).toBeUndefined();
+      expect(await codeOf(() => inv.record(rec))).toBe(ErrorCodes.conflict);
     });
 
-    it('revokes, refuses twice, undoes, lists revoked entries ordered by serial', () => {
+    it('revokes, refuses twice, undoes, lists revoked entries ordered by serial', async () => {
       const inv = new SqliteInventory(db);
-      for (const s of ['03', '01', '02']) inv.record(record(s));
-      inv.markRevoked('03', 'keyCompromise', NOW);
-      inv.markRevoked('01', 'superseded', later(1000));
-      expect(codeOf(() => inv.markRevoked('03', 'keyCompromise', NOW))).toBe(ErrorCodes.conflict);
-      expect(codeOf(() => inv.markRevoked('99', 'keyCompromise', NOW))).toBe(ErrorCodes.notFound);
-      expect(inv.revokedEntries()).toEqual([
+      for (const s of ['03', '01', '02']) await inv.record(record(s));
+      await inv.markRevoked('03', 'keyCompromise', NOW);
+      await inv.markRevoked('01', 'superseded', later(1000));
+      expect(await codeOf(() => inv.markRevoked('03', 'keyCompromise', NOW))).toBe(ErrorCodes.conflict);
+      expect(await codeOf(() => inv.markRevoked('99', 'keyCompromise', NOW))).toBe(ErrorCodes.notFound);
+      expect(await inv.revokedEntries()).toEqual([
         { serialHex: '01', revokedAt: later(1000), reason: 'superseded' },
         { serialHex: '03', revokedAt: NOW, reason: 'keyCompromise' },
       ]);
-      expect(inv.bySerial('03')).toMatchObject({
+      expect(await inv.bySerial('03')).toMatchObject({
         status: 'revoked',
         revokedAt: NOW,
         revocationReason: 'keyCompromise',
       });
-      inv.unmarkRevoked('01');
-      inv.unmarkRevoked('02'); // not revoked: no-op
-      expect(inv.bySerial('01')).not.toHaveProperty('revokedAt');
-      expect(inv.count({ status: 'revoked' })).toBe(1);
-      expect(inv.count({ status: 'valid' })).toBe(2);
-      expect(inv.count()).toBe(3);
+      await inv.unmarkRevoked('01');
+      await inv.unmarkRevoked('02'); // not revoked: no-op
+      expect(await inv.bySerial('01')).not.toHaveProperty('revokedAt');
+      expect(await inv.count({ status: 'revoked' })).toBe(1);
+      expect(await inv.count({ status: 'valid' })).toBe(2);
+      expect(await inv.count()).toBe(3);
     });
 
     it.each([
@@ -108,26 +108,26 @@ describe('stores', () => {
       [{ subjectContains: 'DEVICE-03' }, ['03']],
       [{ status: 'valid' as const, subjectContains: 'device' }, ['05', '03', '01']],
       [{ limit: 2, offset: 1 }, ['04', '03']],
-    ])('list(%j)', (filter, serials) => {
+    ])('list(%j)', async (filter, serials) => {
       const inv = new SqliteInventory(db);
-      for (const s of ['01', '02', '03', '04', '05']) inv.record(record(s));
-      inv.markRevoked('02', 'unspecified', NOW);
-      inv.markRevoked('04', 'unspecified', NOW);
-      expect(inv.list(filter).map((r) => r.serialHex)).toEqual(serials);
+      for (const s of ['01', '02', '03', '04', '05']) await inv.record(record(s));
+      await inv.markRevoked('02', 'unspecified', NOW);
+      await inv.markRevoked('04', 'unspecified', NOW);
+      expect((await inv.list(filter)).map((r) => r.serialHex)).toEqual(serials);
     });
 
-    it('stays fast with a prefilled inventory', () => {
+    it('stays fast with a prefilled inventory', async () => {
       const n = 100_000;
       const t0 = performance.now();
       const serials = prefillInventory(db, n, { now: NOW, revokedEvery: 1000 });
       const prefillMs = performance.now() - t0;
       expect(prefillMs).toBeLessThan(15_000);
       const inv = new SqliteInventory(db);
-      expect(inv.count()).toBe(n);
+      expect(await inv.count()).toBe(n);
       const t1 = performance.now();
-      for (let i = 0; i < 1000; i++) inv.bySerial(serials[(i * 7919) % n]!);
-      expect(inv.revokedEntries()).toHaveLength(n / 1000);
-      inv.markRevoked(serials[1]!, 'keyCompromise', NOW);
+      for (let i = 0; i < 1000; i++) await inv.bySerial(serials[(i * 7919) % n]!);
+      expect(await inv.revokedEntries()).toHaveLength(n / 1000);
+      await inv.markRevoked(serials[1]!, 'keyCompromise', NOW);
       expect(performance.now() - t1).toBeLessThan(1000);
       const plan = db
         .prepare(
@@ -142,51 +142,51 @@ describe('stores', () => {
     const hour = 3_600_000;
     const use = (key: string, holder: string) => ({ key, holder, expiresAt: later(hour) });
 
-    it('holds a one-time challenge for one transaction at a time, and not after expiry', () => {
+    it('holds a one-time challenge for one transaction at a time, and not after expiry', async () => {
       const store = new SqliteChallengeStore(db);
-      store.addOneTime('AA', later(60_000), 'device');
-      store.addOneTime('bb', later(60_000));
-      store.addOneTime('cc', later(1000));
-      expect(store.holdOneTime('aa', 'tx-1', NOW, later(5000))).toEqual({ profile: 'device' });
-      expect(store.holdOneTime('aa', 'tx-2', NOW, later(5000))).toBeUndefined(); // held by tx-1
-      expect(store.holdOneTime('aa', 'tx-1', later(1000), later(6000))).toEqual({ profile: 'device' }); // retry
-      expect(store.holdOneTime('aa', 'tx-2', later(6000), later(9000))).toEqual({ profile: 'device' }); // expired hold
-      expect(store.holdOneTime('bb', 'tx-3', NOW, later(5000))).toEqual({});
-      expect(store.holdOneTime('cc', 'tx-4', later(1000), later(5000))).toBeUndefined();
-      expect(store.holdOneTime('dd', 'tx-5', NOW, later(5000))).toBeUndefined();
+      await store.addOneTime('AA', later(60_000), 'device');
+      await store.addOneTime('bb', later(60_000));
+      await store.addOneTime('cc', later(1000));
+      expect(await store.holdOneTime('aa', 'tx-1', NOW, later(5000))).toEqual({ profile: 'device' });
+      expect(await store.holdOneTime('aa', 'tx-2', NOW, later(5000))).toBeUndefined(); // held by tx-1
+      expect(await store.holdOneTime('aa', 'tx-1', later(1000), later(6000))).toEqual({ profile: 'device' }); // retry
+      expect(await store.holdOneTime('aa', 'tx-2', later(6000), later(9000))).toEqual({ profile: 'device' }); // expired hold
+      expect(await store.holdOneTime('bb', 'tx-3', NOW, later(5000))).toEqual({});
+      expect(await store.holdOneTime('cc', 'tx-4', later(1000), later(5000))).toBeUndefined();
+      expect(await store.holdOneTime('dd', 'tx-5', NOW, later(5000))).toBeUndefined();
     });
 
-    it('gives a released hold to the next transaction; a release by another holder does nothing', () => {
+    it('gives a released hold to the next transaction; a release by another holder does nothing', async () => {
       const store = new SqliteChallengeStore(db);
-      store.addOneTime('aa', later(60_000));
-      expect(store.holdOneTime('aa', 'tx-1', NOW, later(5000))).toEqual({});
-      store.release(use('otc:aa', 'tx-2'));
-      expect(store.holdOneTime('aa', 'tx-2', NOW, later(5000))).toBeUndefined();
-      store.release(use('otc:aa', 'tx-1'));
-      expect(store.holdOneTime('aa', 'tx-2', NOW, later(5000))).toEqual({});
+      await store.addOneTime('aa', later(60_000));
+      expect(await store.holdOneTime('aa', 'tx-1', NOW, later(5000))).toEqual({});
+      await store.release(use('otc:aa', 'tx-2'));
+      expect(await store.holdOneTime('aa', 'tx-2', NOW, later(5000))).toBeUndefined();
+      await store.release(use('otc:aa', 'tx-1'));
+      expect(await store.holdOneTime('aa', 'tx-2', NOW, later(5000))).toEqual({});
     });
 
-    it('holds a JWS id until it is spent; a spent id is never held again, even once expired', () => {
+    it('holds a JWS id until it is spent; a spent id is never held again, even once expired', async () => {
       const store = new SqliteChallengeStore(db);
       const inventory = new SqliteInventory(db);
-      expect(store.holdTokenId('jti-1', 'tx-1', NOW, later(5000))).toBe(true);
-      expect(store.holdTokenId('jti-1', 'tx-2', NOW, later(5000))).toBe(false);
-      inventory.record(record('01', { transactionId: 'tx-1' }), {
+      expect(await store.holdTokenId('jti-1', 'tx-1', NOW, later(5000))).toBe(true);
+      expect(await store.holdTokenId('jti-1', 'tx-2', NOW, later(5000))).toBe(false);
+      await inventory.record(record('01', { transactionId: 'tx-1' }), {
         key: 'jti:jti-1',
         holder: 'tx-1',
         expiresAt: later(1000),
       });
-      expect(store.holdTokenId('jti-1', 'tx-1', NOW, later(5000))).toBe(false);
-      expect(store.holdTokenId('jti-1', 'tx-2', later(10_000), later(15_000))).toBe(false);
-      expect(store.purgeExpired(later(1000))).toBe(1);
+      expect(await store.holdTokenId('jti-1', 'tx-1', NOW, later(5000))).toBe(false);
+      expect(await store.holdTokenId('jti-1', 'tx-2', later(10_000), later(15_000))).toBe(false);
+      expect(await store.purgeExpired(later(1000))).toBe(1);
     });
 
-    it('purges expired challenges and holds', () => {
+    it('purges expired challenges and holds', async () => {
       const store = new SqliteChallengeStore(db);
-      store.addOneTime('aa', later(1000));
-      store.holdTokenId('jti-9', 'tx-9', NOW, later(2000));
-      expect(store.purgeExpired(later(2000))).toBe(2);
-      expect(store.holdTokenId('jti-9', 'tx-10', later(2000), later(3000))).toBe(true);
+      await store.addOneTime('aa', later(1000));
+      await store.holdTokenId('jti-9', 'tx-9', NOW, later(2000));
+      expect(await store.purgeExpired(later(2000))).toBe(2);
+      expect(await store.holdTokenId('jti-9', 'tx-10', later(2000), later(3000))).toBe(true);
     });
   });
 
@@ -200,92 +200,92 @@ describe('stores', () => {
       createdAt: NOW,
     };
 
-    it('records the certificate and deletes the challenge in one transaction', () => {
+    it('records the certificate and deletes the challenge in one transaction', async () => {
       const store = new SqliteChallengeStore(db);
       const inventory = new SqliteInventory(db);
-      store.addOneTime('aa', later(60_000));
-      store.holdOneTime('aa', 'tx-1', NOW, later(5000));
-      inventory.record(record('01', { transactionId: 'tx-1' }), spend('tx-1'));
-      expect(inventory.byTransactionId('tx-1')?.serialHex).toBe('01');
-      expect(store.holdOneTime('aa', 'tx-1', NOW, later(5000))).toBeUndefined();
+      await store.addOneTime('aa', later(60_000));
+      await store.holdOneTime('aa', 'tx-1', NOW, later(5000));
+      await inventory.record(record('01', { transactionId: 'tx-1' }), spend('tx-1'));
+      expect((await inventory.byTransactionId('tx-1'))?.serialHex).toBe('01');
+      expect(await store.holdOneTime('aa', 'tx-1', NOW, later(5000))).toBeUndefined();
     });
 
     it.each([
       [
         'spent already',
-        (store: SqliteChallengeStore, inventory: SqliteInventory) => {
-          store.holdOneTime('aa', 'tx-1', NOW, later(5000));
-          inventory.record(record('01'), spend('tx-1'));
+        async (store: SqliteChallengeStore, inventory: SqliteInventory) => {
+          await store.holdOneTime('aa', 'tx-1', NOW, later(5000));
+          await inventory.record(record('01'), spend('tx-1'));
         },
       ],
       [
         'held by another transaction now',
-        (store: SqliteChallengeStore) => {
-          store.holdOneTime('aa', 'tx-1', NOW, later(5000));
-          store.holdOneTime('aa', 'tx-2', later(6000), later(9000));
+        async (store: SqliteChallengeStore) => {
+          await store.holdOneTime('aa', 'tx-1', NOW, later(5000));
+          await store.holdOneTime('aa', 'tx-2', later(6000), later(9000));
         },
       ],
-    ])('records nothing when the challenge was %s', (_name, before) => {
+    ])('records nothing when the challenge was %s', async (_name, before) => {
       const store = new SqliteChallengeStore(db);
       const inventory = new SqliteInventory(db);
       const pending = new SqlitePendingStore(db);
-      store.addOneTime('aa', later(60_000));
-      before(store, inventory);
-      expect(codeOf(() => inventory.record(record('02', { transactionId: 'tx-1' }), spend('tx-1')))).toBe(
+      await store.addOneTime('aa', later(60_000));
+      await before(store, inventory);
+      expect(
+        await codeOf(() => inventory.record(record('02', { transactionId: 'tx-1' }), spend('tx-1'))),
+      ).toBe(ErrorCodes.badChallenge);
+      expect(await inventory.bySerial('02')).toBeUndefined();
+      expect(await codeOf(() => pending.add({ ...pendingRow, transactionId: 'tx-1' }, spend('tx-1')))).toBe(
         ErrorCodes.badChallenge,
       );
-      expect(inventory.bySerial('02')).toBeUndefined();
-      expect(codeOf(() => pending.add({ ...pendingRow, transactionId: 'tx-1' }, spend('tx-1')))).toBe(
-        ErrorCodes.badChallenge,
-      );
-      expect(pending.get('tx-1')).toBeUndefined();
+      expect(await pending.get('tx-1')).toBeUndefined();
     });
 
-    it('parks the PENDING row and deletes the challenge in one transaction; a failed insert keeps the challenge', () => {
+    it('parks the PENDING row and deletes the challenge in one transaction; a failed insert keeps the challenge', async () => {
       const store = new SqliteChallengeStore(db);
       const pending = new SqlitePendingStore(db);
-      store.addOneTime('aa', later(60_000));
-      pending.add({ ...pendingRow, transactionId: 'taken' });
-      store.holdOneTime('aa', 'taken', NOW, later(5000));
-      expect(codeOf(() => pending.add({ ...pendingRow, transactionId: 'taken' }, spend('taken')))).toBe(
+      await store.addOneTime('aa', later(60_000));
+      await pending.add({ ...pendingRow, transactionId: 'taken' });
+      await store.holdOneTime('aa', 'taken', NOW, later(5000));
+      expect(await codeOf(() => pending.add({ ...pendingRow, transactionId: 'taken' }, spend('taken')))).toBe(
         ErrorCodes.conflict,
       );
-      expect(store.holdOneTime('aa', 'tx-2', later(6000), later(9000))).toEqual({}); // rolled back: still there
-      pending.add({ ...pendingRow, transactionId: 'tx-2' }, spend('tx-2'));
-      expect(pending.get('tx-2')?.status).toBe('pending');
-      expect(store.holdOneTime('aa', 'tx-3', later(10_000), later(19_000))).toBeUndefined();
+      expect(await store.holdOneTime('aa', 'tx-2', later(6000), later(9000))).toEqual({}); // rolled back: still there
+      await pending.add({ ...pendingRow, transactionId: 'tx-2' }, spend('tx-2'));
+      expect((await pending.get('tx-2'))?.status).toBe('pending');
+      expect(await store.holdOneTime('aa', 'tx-3', later(10_000), later(19_000))).toBeUndefined();
     });
   });
 
   describe('SqlitePendingStore', () => {
-    it('adds, lists by status and moves through states', () => {
+    it('adds, lists by status and moves through states', async () => {
       const store = new SqlitePendingStore(db);
       const base = { csrDer: Buffer.from([1, 2]), profile: 'device', requester: 'scep', subject: 'CN=x' };
-      store.add({ ...base, transactionId: 't2', createdAt: later(1) });
-      store.add({ ...base, transactionId: 't1', createdAt: NOW });
-      expect(codeOf(() => store.add({ ...base, transactionId: 't1', createdAt: NOW }))).toBe(
+      await store.add({ ...base, transactionId: 't2', createdAt: later(1) });
+      await store.add({ ...base, transactionId: 't1', createdAt: NOW });
+      expect(await codeOf(() => store.add({ ...base, transactionId: 't1', createdAt: NOW }))).toBe(
         ErrorCodes.conflict,
       );
-      expect(store.list().map((p) => p.transactionId)).toEqual(['t1', 't2']);
-      store.setStatus('t1', 'approved');
-      store.setStatus('t1', 'issued', 'ABCD');
-      expect(store.get('t1')).toEqual({
+      expect((await store.list()).map((p) => p.transactionId)).toEqual(['t1', 't2']);
+      await store.setStatus('t1', 'approved');
+      await store.setStatus('t1', 'issued', 'ABCD');
+      expect(await store.get('t1')).toEqual({
         ...base,
         transactionId: 't1',
         createdAt: NOW,
         status: 'issued',
         serialHex: 'abcd',
       });
-      expect(store.list('pending').map((p) => p.transactionId)).toEqual(['t2']);
-      expect(codeOf(() => store.setStatus('nope', 'rejected'))).toBe(ErrorCodes.notFound);
+      expect((await store.list('pending')).map((p) => p.transactionId)).toEqual(['t2']);
+      expect(await codeOf(() => store.setStatus('nope', 'rejected'))).toBe(ErrorCodes.notFound);
       // A decided transaction id may carry a new request (the same key re-enrolling); a waiting one may not.
-      store.add({ ...base, subject: 'CN=y', transactionId: 't1', createdAt: later(5) });
-      expect(store.get('t1')).toMatchObject({ subject: 'CN=y', status: 'pending' });
-      expect(store.get('t1')).not.toHaveProperty('serialHex');
-      expect(codeOf(() => store.add({ ...base, transactionId: 't1', createdAt: NOW }))).toBe(
+      await store.add({ ...base, subject: 'CN=y', transactionId: 't1', createdAt: later(5) });
+      expect(await store.get('t1')).toMatchObject({ subject: 'CN=y', status: 'pending' });
+      expect(await store.get('t1')).not.toHaveProperty('serialHex');
+      expect(await codeOf(() => store.add({ ...base, transactionId: 't1', createdAt: NOW }))).toBe(
         ErrorCodes.conflict,
       );
-      expect(store.get('nope')).toBeUndefined();
+      expect(await store.get('nope')).toBeUndefined();
     });
   });
 });

@@ -21,7 +21,7 @@ export function scheduleMaintenance(
       await core.ca.reloadCrl();
       if (owner) {
         await core.ca.refreshCrlIfDue();
-        core.challengeStore.purgeExpired(new Date());
+        await core.challengeStore.purgeExpired(new Date());
         // Requests an upstream CA answered PENDING: the backend's poll schedule bounds the traffic
         await core.authority.pollAwaitingCa((transactionId, err) =>
           log.warn({ err, transactionId }, 'asking the CA about a pending request failed'),

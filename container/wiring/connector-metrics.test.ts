@@ -12,7 +12,7 @@ const unused = {} as ScepRa & ScepOperations;
 
 async function scepApp(ratePerClientPerMinute: number) {
   const registry = new Registry();
-  const metrics = createConnectorMetrics(registry, { count: () => 0 });
+  const metrics = createConnectorMetrics(registry, { count: async () => 0 });
   const limits = { maxBodyBytes: 1024, ratePerClientPerMinute, maxConcurrent: 8 };
   const app = createConnectorHttp({ maxBodyBytes: limits.maxBodyBytes, requestTimeoutMs: 5000 });
   registerScepRoutes(app, {

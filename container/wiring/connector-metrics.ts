@@ -61,9 +61,9 @@ export function createConnectorMetrics(
     // Every SCEP worker reads the same database: across a cluster take one reading, not the sum.
     aggregator: 'max',
     registers: [registry],
-    collect() {
-      this.set({ status: 'valid' }, inventory.count({ status: 'valid' }));
-      this.set({ status: 'revoked' }, inventory.count({ status: 'revoked' }));
+    async collect() {
+      this.set({ status: 'valid' }, await inventory.count({ status: 'valid' }));
+      this.set({ status: 'revoked' }, await inventory.count({ status: 'revoked' }));
     },
   });
   return {

@@ -114,7 +114,7 @@ async function issueServerCertificate(
     profile: { name: 'gateway-tls', validityDays, keyUsage: ['digitalSignature'], eku: ['serverAuth'] },
     requester: 'gateway',
   });
-  core.inventory.record({
+  await core.inventory.record({
     serialHex: issued.serialHex,
     subject: csr.subject.text,
     sans: [...names.dns.map((n) => `dns:${n}`), ...names.ip.map((ip) => `ip:${ip}`)],

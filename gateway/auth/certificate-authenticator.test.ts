@@ -163,7 +163,7 @@ describe('CertificateAuthenticator', () => {
 
   it('asks the inventory for the revocation status by serial', async () => {
     const records = new Map([[alice.serialHex, { status: 'valid' as const }]]);
-    const inventory = { bySerial: (s: string) => records.get(s) };
+    const inventory = { bySerial: async (s: string) => records.get(s) };
     const revocation = inventoryRevocationCheck(inventory, new X509Certificate(root.der));
     const auth = authenticator({ revocation });
     expect((await auth.authenticate([alice.der])).username).toBe('alice');

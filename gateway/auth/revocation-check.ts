@@ -14,7 +14,7 @@ export interface RevocationCheck {
 
 /** The part of the connector's Inventory this needs, declared here so nothing is imported from it. */
 export interface SerialStatusSource {
-  bySerial(serialHex: string): { status: 'valid' | 'revoked' } | undefined;
+  bySerial(serialHex: string): Promise<{ status: 'valid' | 'revoked' } | undefined>;
 }
 
 /**
@@ -27,9 +27,9 @@ export function inventoryRevocationCheck(
   ca: X509Certificate,
 ): RevocationCheck {
   return {
-    status(serialHex, issuer) {
+    async status(serialHex, issuer) {
       if (issuer.fingerprint256 !== ca.fingerprint256) return 'unknown';
-      const record = inventory.bySerial(serialHex);
+      const record = await inventory.bySerial(serialHex);
       if (!record) return 'unknown';
       return record.status === 'revoked' ? 'revoked' : 'good';
     },

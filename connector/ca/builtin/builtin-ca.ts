@@ -307,7 +307,7 @@ export class BuiltinCa implements CaBackend {
 
   /** The caller has already marked the inventory; this republishes the CRL. */
   async revoke(serial: string, _reason: RevocationReason): Promise<void> {
-    if (!this.opts.inventory.bySerial(serial)) {
+    if (!(await this.opts.inventory.bySerial(serial))) {
       throw new OutpostError(ErrorCodes.notFound, 'unknown certificate serial', { detail: serial });
     }
     await this.crl.regenerate(this.opts.clock());

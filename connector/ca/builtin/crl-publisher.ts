@@ -101,7 +101,7 @@ export class CrlPublisher {
         thisUpdate,
         nextUpdate,
         crlNumber: number,
-        entries: this.inventory.revokedEntries(),
+        entries: await this.inventory.revokedEntries(),
       },
       this.ca.signer,
       this.hash,

@@ -43,7 +43,7 @@ describe('ChallengeVerifier', () => {
 
   it('accepts a one-time challenge exactly once and carries its profile', async () => {
     const { verifier: v } = await verifier();
-    const challenge = v.mintOneTime(60, 'wifi');
+    const challenge = await v.mintOneTime(60, 'wifi');
     expect(challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
     await expect(v.verify(challenge)).resolves.toMatchObject({ kind: 'one-time', profile: 'wifi' });
     await expect(v.verify(challenge)).rejects.toMatchObject({ code: ErrorCodes.badChallenge });
@@ -53,14 +53,14 @@ describe('ChallengeVerifier', () => {
     const store = new MemoryChallengeStore();
     let t = now;
     const v = new ChallengeVerifier({ staticChallenge: null, store, clock: () => t, oneTime: true });
-    const challenge = v.mintOneTime(60);
+    const challenge = await v.mintOneTime(60);
     t = new Date(now.getTime() + 61_000);
     await expect(v.verify(challenge)).rejects.toMatchObject({ code: ErrorCodes.badChallenge });
   });
 
   it.each([0, -1, 1.5, 31 * 24 * 3600])('refuses ttl %s', async (ttl) => {
     const { verifier: v } = await verifier();
-    expect(() => v.mintOneTime(ttl)).toThrow(/ttl/);
+    await expect(v.mintOneTime(ttl)).rejects.toThrow(/ttl/);
   });
 
   it('accepts a JWS challenge once and returns its expectations', async () => {
@@ -87,12 +87,12 @@ describe('ChallengeVerifier', () => {
 
   it('holds a challenge for one transaction until released (issue 11 #3): one-time and JWS', async () => {
     const { verifier: v } = await verifier();
-    for (const challenge of [v.mintOneTime(60), await token({ jti: 'held' })]) {
+    for (const challenge of [await v.mintOneTime(60), await token({ jti: 'held' })]) {
       const grant = await v.verify(challenge, 'tx-1');
       expect(grant.use).toMatchObject({ holder: 'tx-1' });
       await expect(v.verify(challenge, 'tx-2')).rejects.toMatchObject({ code: ErrorCodes.badChallenge });
       await expect(v.verify(challenge, 'tx-1')).resolves.toMatchObject({ use: { holder: 'tx-1' } }); // a retry
-      v.release(grant.use!);
+      await v.release(grant.use!);
       await expect(v.verify(challenge, 'tx-2')).resolves.toMatchObject({ use: { holder: 'tx-2' } });
     }
   });

@@ -53,7 +53,7 @@ export class ChallengeVerifier {
     const hash = challengeHash(challenge);
     const now = clock();
     const until = new Date(now.getTime() + CHALLENGE_HOLD_MS);
-    const held = store.holdOneTime(hash, holder, now, until);
+    const held = await store.holdOneTime(hash, holder, now, until);
     if (held) {
       return {
         kind: 'one-time',
@@ -67,18 +67,18 @@ export class ChallengeVerifier {
   }
 
   /** Gives a held challenge back (the request it was held for was refused). */
-  release(use: ChallengeUse): void {
-    this.options.store.release(use);
+  release(use: ChallengeUse): Promise<void> {
+    return this.options.store.release(use);
   }
 
   /** Mints a one-time challenge: 32 random bytes, base64url; only its hash is stored. */
-  mintOneTime(ttlSeconds: number, profile?: string): string {
+  async mintOneTime(ttlSeconds: number, profile?: string): Promise<string> {
     if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > 30 * 24 * 3600) {
       throw new OutpostError(ErrorCodes.badRequest, 'ttl must be between 1 second and 30 days');
     }
     const challenge = randomBytes(32).toString('base64url');
     const expiresAt = new Date(this.options.clock().getTime() + ttlSeconds * 1000);
-    this.options.store.addOneTime(challengeHash(challenge), expiresAt, profile);
+    await this.options.store.addOneTime(challengeHash(challenge), expiresAt, profile);
     return challenge;
   }
 }

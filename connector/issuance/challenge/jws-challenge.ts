@@ -63,7 +63,7 @@ export class JwsChallengeVerifier {
     const expiresAt = new Date((payload.exp as number) * 1000);
     const now = this.options.clock();
     const until = new Date(now.getTime() + CHALLENGE_HOLD_MS);
-    if (!this.options.store.holdTokenId(payload.jti, holder, now, until)) {
+    if (!(await this.options.store.holdTokenId(payload.jti, holder, now, until))) {
       throw refused(`token ${payload.jti} was already used (or is held by another request)`);
     }
     return {

@@ -133,7 +133,7 @@ describe('Authority with directory enrichment (BuiltinCa)', () => {
   });
 
   it('refuses missing and disabled accounts before the CA is asked', async () => {
-    const before = inventory.count();
+    const before = await inventory.count();
     await expect(enroll('CN=nobody,serialNumber=DEV-2')).rejects.toMatchObject({
       code: ErrorCodes.unauthorized,
     });
@@ -143,7 +143,7 @@ describe('Authority with directory enrichment (BuiltinCa)', () => {
     } finally {
       directory.disabled.clear();
     }
-    expect(inventory.count()).toBe(before);
+    expect(await inventory.count()).toBe(before);
   });
 
   it('renews an enriched certificate although the subject differs, finding the account by SID', async () => {

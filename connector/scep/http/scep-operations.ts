@@ -143,7 +143,7 @@ export class ScepOperations {
         return this.fromOutcome(await authority.poll(message.transactionId));
       case MessageType.GetCert: {
         if (payload.kind !== 'issuerAndSerial') throw new DecodeError('GetCert without issuerAndSerial');
-        const record = authority.certificate(payload.serialHex);
+        const record = await authority.certificate(payload.serialHex);
         return { status: 'success', input: { status: PkiStatus.SUCCESS, issuedCertsDer: [record.der] } };
       }
       case MessageType.GetCRL: {

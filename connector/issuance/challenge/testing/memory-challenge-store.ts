@@ -10,26 +10,31 @@ export class MemoryChallengeStore implements ChallengeStore {
   private readonly tokenIds = new Map<string, Date>();
   private readonly holds = new Map<string, { holder: string; until: Date }>();
 
-  addOneTime(hash: string, expiresAt: Date, profile?: string): void {
+  async addOneTime(hash: string, expiresAt: Date, profile?: string): Promise<void> {
     this.oneTime.set(hash, { expiresAt, ...(profile ? { profile } : {}) });
   }
 
-  holdOneTime(hash: string, holder: string, now: Date, until: Date): { profile?: string } | undefined {
+  async holdOneTime(
+    hash: string,
+    holder: string,
+    now: Date,
+    until: Date,
+  ): Promise<{ profile?: string } | undefined> {
     const entry = this.oneTime.get(hash);
     if (!entry || entry.expiresAt.getTime() <= now.getTime()) return undefined;
     if (!this.hold(oneTimeUseKey(hash), holder, now, until)) return undefined;
     return entry.profile ? { profile: entry.profile } : {};
   }
 
-  holdTokenId(jti: string, holder: string, now: Date, until: Date): boolean {
+  async holdTokenId(jti: string, holder: string, now: Date, until: Date): Promise<boolean> {
     return !this.tokenIds.has(jti) && this.hold(tokenIdUseKey(jti), holder, now, until);
   }
 
-  release(use: ChallengeUse): void {
+  async release(use: ChallengeUse): Promise<void> {
     if (this.holds.get(use.key)?.holder === use.holder) this.holds.delete(use.key);
   }
 
-  purgeExpired(now: Date): number {
+  async purgeExpired(now: Date): Promise<number> {
     let purged = 0;
     for (const [hash, entry] of this.oneTime) {
       if (entry.expiresAt.getTime() <= now.getTime()) purged += Number(this.oneTime.delete(hash));
