@@ -4,23 +4,9 @@ import type { RevocationReason } from '../../link/schema/revocation-reason.js';
 import type { ChallengeUse, Inventory, InventoryFilter, InventoryRecord } from '../ports.js';
 import { ChallengeSpender } from './challenge-spend.js';
 import type { Db } from './database.js';
+import { type CertificateRow, certificateFromRow, certificateRow } from './rows.js';
 
-interface Row {
-  serial_hex: string;
-  subject: string;
-  sans: string;
-  profile: string;
-  requester: string;
-  transaction_id: string | null;
-  not_before: number;
-  not_after: number;
-  status: 'valid' | 'revoked';
-  revoked_at: number | null;
-  revocation_reason: string | null;
-  thumbprint: string;
-  der: Buffer;
-  request_hash: string | null;
-}
+type Row = CertificateRow<number>;
 
 const DEFAULT_LIST_LIMIT = 100;
 const MAX_LIST_LIMIT = 10_000;
@@ -160,42 +146,5 @@ export class SqliteInventory implements Inventory {
   }
 }
 
-function toRow(rec: InventoryRecord): Row {
-  return {
-    serial_hex: rec.serialHex.toLowerCase(),
-    subject: rec.subject,
-    sans: JSON.stringify(rec.sans),
-    profile: rec.profile,
-    requester: rec.requester,
-    transaction_id: rec.transactionId ?? null,
-    not_before: rec.notBefore.getTime(),
-    not_after: rec.notAfter.getTime(),
-    status: rec.status,
-    revoked_at: rec.revokedAt?.getTime() ?? null,
-    revocation_reason: rec.revocationReason ?? null,
-    thumbprint: rec.thumbprint,
-    der: rec.der,
-    request_hash: rec.requestHash ?? null,
-  };
-}
-
-function fromRow(row: Row): InventoryRecord {
-  return {
-    serialHex: row.serial_hex,
-    subject: row.subject,
-    sans: JSON.parse(row.sans) as string[],
-    profile: row.profile,
-    requester: row.requester,
-    ...(row.transaction_id !== null ? { transactionId: row.transaction_id } : {}),
-    notBefore: new Date(row.not_before),
-    notAfter: new Date(row.not_after),
-    status: row.status,
-    ...(row.revoked_at !== null ? { revokedAt: new Date(row.revoked_at) } : {}),
-    ...(row.revocation_reason !== null
-      ? { revocationReason: row.revocation_reason as RevocationReason }
-      : {}),
-    thumbprint: row.thumbprint,
-    der: row.der,
-    ...(row.request_hash !== null ? { requestHash: row.request_hash } : {}),
-  };
-}
+const toRow = (rec: InventoryRecord): Row => certificateRow(rec, (d) => d.getTime());
+const fromRow = (row: Row): InventoryRecord => certificateFromRow(row, (ms) => new Date(ms));

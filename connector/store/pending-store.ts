@@ -3,17 +3,9 @@ import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { ChallengeUse, PendingRequest, PendingStatus, PendingStore } from '../ports.js';
 import { ChallengeSpender } from './challenge-spend.js';
 import type { Db } from './database.js';
+import { type PendingRow, pendingFromRow } from './rows.js';
 
-interface Row {
-  transaction_id: string;
-  csr_der: Buffer;
-  profile: string;
-  requester: string;
-  subject: string;
-  created_at: number;
-  status: PendingStatus;
-  serial_hex: string | null;
-}
+type Row = PendingRow<number>;
 
 /** Requests waiting for manual approval, keyed by SCEP transaction id. */
 export class SqlitePendingStore implements PendingStore {
@@ -88,15 +80,4 @@ export class SqlitePendingStore implements PendingStore {
   }
 }
 
-function fromRow(row: Row): PendingRequest {
-  return {
-    transactionId: row.transaction_id,
-    csrDer: row.csr_der,
-    profile: row.profile,
-    requester: row.requester,
-    subject: row.subject,
-    createdAt: new Date(row.created_at),
-    status: row.status,
-    ...(row.serial_hex !== null ? { serialHex: row.serial_hex } : {}),
-  };
-}
+const fromRow = (row: Row): PendingRequest => pendingFromRow(row, (ms) => new Date(ms));

@@ -1,0 +1,148 @@
+import { ErrorCodes, OutpostError } from '../../../core/errors.js';
+import type { RevocationReason } from '../../../link/schema/revocation-reason.js';
+import type { ChallengeUse, Inventory, InventoryFilter, InventoryRecord } from '../../ports.js';
+import { type CertificateRow, certificateFromRow, certificateRow } from '../rows.js';
+import { spendChallenge } from './pg-challenge-spend.js';
+import { isUniqueViolation } from './pg-errors.js';
+import type { PostgresState } from './pg-state.js';
+
+type Row = CertificateRow<Date>;
+
+const COLUMNS = `serial_hex, subject, sans, profile, requester, transaction_id, not_before, not_after,
+  status, revoked_at, revocation_reason, thumbprint, der, request_hash`;
+const DEFAULT_LIST_LIMIT = 100;
+const MAX_LIST_LIMIT = 10_000;
+
+/**
+ * The issued-certificate inventory of a site, shared by its nodes: serial uniqueness is the
+ * primary key's, so two nodes can never record one serial twice. Reads are single statements
+ * (READ COMMITTED, retried once on a dropped connection); writes are single statements whose row
+ * lock decides, except a record that spends a challenge (one READ COMMITTED transaction, see
+ * pg-challenge-spend.ts). Serials are compared in lower-case hex.
+ */
+export class PgInventory implements Inventory {
+  constructor(private readonly state: PostgresState) {}
+
+  async record(rec: InventoryRecord, spending?: ChallengeUse): Promise<void> {
+    const values = toValues(rec);
+    const insert = `INSERT INTO certificates (${COLUMNS})
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`;
+    try {
+      if (!spending) await this.state.query(insert, values);
+      else {
+        await this.state.transaction('read committed', async (client) => {
+          await spendChallenge(client, spending);
+          await client.query(insert, values);
+        });
+      }
+    } catch (e) {
+      if (isUniqueViolation(e, 'certificates_pkey')) {
+        throw new OutpostError(ErrorCodes.conflict, 'serial already recorded', {
+          cause: e,
+          detail: rec.serialHex,
+        });
+      }
+      throw e;
+    }
+  }
+
+  async bySerial(serialHex: string): Promise<InventoryRecord | undefined> {
+    return this.one('WHERE serial_hex = $1', [serialHex.toLowerCase()]);
+  }
+
+  async byTransactionId(transactionId: string): Promise<InventoryRecord | undefined> {
+    return this.one('WHERE transaction_id = $1 ORDER BY id DESC LIMIT 1', [transactionId]);
+  }
+
+  async byRequester(requester: string): Promise<InventoryRecord | undefined> {
+    return this.one('WHERE requester = $1 ORDER BY id DESC LIMIT 1', [requester]);
+  }
+
+  /** Newest first (identity order = insertion order across the site). */
+  async list(filter: InventoryFilter): Promise<InventoryRecord[]> {
+    const limit = Math.min(Math.max(filter.limit ?? DEFAULT_LIST_LIMIT, 0), MAX_LIST_LIMIT);
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (filter.status) where.push(`status = $${values.push(filter.status)}`);
+    if (filter.subjectContains) {
+      where.push(`strpos(lower(subject), $${values.push(filter.subjectContains.toLowerCase())}) > 0`);
+    }
+    const limitAt = values.push(limit);
+    const offsetAt = values.push(Math.max(filter.offset ?? 0, 0));
+    const { rows } = await this.state.query<Row>(
+      `SELECT ${COLUMNS} FROM certificates ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY id DESC LIMIT $${limitAt} OFFSET $${offsetAt}`,
+      values,
+      { idempotent: true },
+    );
+    return rows.map(fromRow);
+  }
+
+  async count(filter?: Pick<InventoryFilter, 'status'>): Promise<number> {
+    const { rows } = filter?.status
+      ? await this.state.query<{ n: string }>(
+          'SELECT count(*) AS n FROM certificates WHERE status = $1',
+          [filter.status],
+          {
+            idempotent: true,
+          },
+        )
+      : await this.state.query<{ n: string }>('SELECT count(*) AS n FROM certificates', [], {
+          idempotent: true,
+        });
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** One UPDATE: of two nodes revoking one serial, the second finds it revoked (conflict). */
+  async markRevoked(serialHex: string, reason: RevocationReason, at: Date): Promise<void> {
+    const serial = serialHex.toLowerCase();
+    const updated = await this.state.query(
+      `UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2
+       WHERE serial_hex = $3 AND status = 'valid'`,
+      [at, reason, serial],
+    );
+    if (updated.rowCount === 1) return;
+    if (!(await this.bySerial(serial))) {
+      throw new OutpostError(ErrorCodes.notFound, 'unknown certificate serial', { detail: serial });
+    }
+    throw new OutpostError(ErrorCodes.conflict, 'certificate already revoked', { detail: serial });
+  }
+
+  async unmarkRevoked(serialHex: string): Promise<void> {
+    await this.state.query(
+      `UPDATE certificates SET status = 'valid', revoked_at = NULL, revocation_reason = NULL
+       WHERE serial_hex = $1 AND status = 'revoked'`,
+      [serialHex.toLowerCase()],
+      { idempotent: true },
+    );
+  }
+
+  async revokedEntries(): Promise<Array<{ serialHex: string; revokedAt: Date; reason: RevocationReason }>> {
+    const { rows } = await this.state.query<Pick<Row, 'serial_hex' | 'revoked_at' | 'revocation_reason'>>(
+      `SELECT serial_hex, revoked_at, revocation_reason FROM certificates
+       WHERE status = 'revoked' ORDER BY serial_hex`,
+      [],
+      { idempotent: true },
+    );
+    return rows.map((r) => ({
+      serialHex: r.serial_hex,
+      revokedAt: r.revoked_at ?? new Date(0),
+      reason: (r.revocation_reason ?? 'unspecified') as RevocationReason,
+    }));
+  }
+
+  private async one(where: string, values: unknown[]): Promise<InventoryRecord | undefined> {
+    const { rows } = await this.state.query<Row>(`SELECT ${COLUMNS} FROM certificates ${where}`, values, {
+      idempotent: true,
+    });
+    return rows[0] && fromRow(rows[0]);
+  }
+}
+
+/** The INSERT's values in COLUMNS order. */
+function toValues(rec: InventoryRecord): unknown[] {
+  const row = certificateRow(rec, (d) => d);
+  return COLUMNS.split(',').map((c) => row[c.trim() as keyof Row]);
+}
+
+const fromRow = (row: Row): InventoryRecord => certificateFromRow(row, (d) => d);
