@@ -121,3 +121,13 @@ export interface PendingStore {
   list(status?: PendingStatus): Promise<PendingRequest[]>;
   setStatus(transactionId: string, status: PendingStatus, serialHex?: string): Promise<void>;
 }
+
+/**
+ * The CRLs a site's nodes publish for one CA (a site's PostgreSQL: connector/store/postgres/pg-crls.ts):
+ * one node regenerates, every node serves the newest. Absent: this node's crl.der alone.
+ */
+export interface SharedCrls {
+  newest(): Promise<Buffer | undefined>;
+  /** Publishes the CRL numbered `number`; false when that number exists already (another node's). */
+  publish(crl: { number: bigint; thisUpdate: Date; nextUpdate: Date; der: Buffer }): Promise<boolean>;
+}

@@ -3,12 +3,11 @@ import type { Logger } from 'pino';
 import { certificateThumbprint, parseCertificate } from '../../certs/certificate.js';
 import { toPem } from '../../certs/pem.js';
 import { BuiltinCa } from '../../connector/ca/builtin/builtin-ca.js';
-import { openDatabase } from '../../connector/store/database.js';
-import { SqliteInventory } from '../../connector/store/inventory.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { OutpostConfig } from '../config/schema.js';
 import type { ConnectorAdmin } from '../connector-admin.js';
-import { builtinCaOptions, caDirectory, databasePath, openConnectorCore } from './connector-core.js';
+import { builtinCaOptions, caDirectory, openConnectorCore } from './connector-core.js';
+import { openConnectorState } from './connector-state.js';
 import { openKeyStore } from './key-store-factory.js';
 
 const maxImportFileBytes = 1 << 20;
@@ -47,18 +46,19 @@ function pems(ca: BuiltinCa): { caPem: string; raPem: string } {
  */
 async function withCaOptions<T>(
   config: OutpostConfig,
+  logger: Logger,
   work: (options: ReturnType<typeof builtinCaOptions>) => Promise<T>,
 ): Promise<T> {
-  const db = openDatabase(databasePath(config));
+  const state = await openConnectorState(config, logger);
   try {
     const keyStore = await openKeyStore(config, caDirectory(config));
     try {
-      return await work(builtinCaOptions(config, new SqliteInventory(db), keyStore));
+      return await work(builtinCaOptions(config, state, keyStore));
     } finally {
       keyStore.close();
     }
   } finally {
-    db.close();
+    await state.close();
   }
 }
 
@@ -71,12 +71,12 @@ export async function openConnectorAdmin(config: OutpostConfig, logger: Logger):
   };
   return {
     initCa: ({ keyAlgorithm, force }) =>
-      withCaOptions(config, async (caOptions) => {
+      withCaOptions(config, logger, async (caOptions) => {
         const options = { ...caOptions, ...(keyAlgorithm ? { keyAlgorithm } : {}) };
         return pems(await BuiltinCa.init(options, { force: force ?? false }));
       }),
     importCa: ({ certFile, keyFile, pkcs12File, passwordFile, password: given, force }) =>
-      withCaOptions(config, async (caOptions) => {
+      withCaOptions(config, logger, async (caOptions) => {
         if (pkcs12File) {
           const [der, password] = await Promise.all([
             readBounded(pkcs12File, 'PKCS#12'),
@@ -100,7 +100,7 @@ export async function openConnectorAdmin(config: OutpostConfig, logger: Logger):
         return pems(ca);
       }),
     exportCa: ({ file, passwordFile, password: given, force }) =>
-      withCaOptions(config, async (caOptions) => {
+      withCaOptions(config, logger, async (caOptions) => {
         if (!(await caOptions.keyStore.hasAny(['ca']))) {
           throw new OutpostError(ErrorCodes.notFound, 'there is no CA to export (outpost ca init makes one)');
         }

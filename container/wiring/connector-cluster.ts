@@ -83,11 +83,12 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<Co
   await Promise.all(Array.from({ length: workers }, () => started(fork())));
   options.registry.attachWorkers(() => [...live]);
   readiness.register('connector', async () => ({
-    ok: core.db.open && listening.size >= workers,
+    ok: listening.size >= workers,
     ...(listening.size >= workers
       ? {}
       : { detail: `${listening.size} of ${workers} SCEP workers listening` }),
   }));
+  readiness.register('state', () => core.state.health());
   registerCaHealth(readiness, () => core);
   registerKeyStoreHealth(readiness, () => core);
   const { scep } = config.connector;

@@ -9,29 +9,27 @@ import { Authority } from '../../connector/issuance/authority.js';
 import { ChallengeVerifier } from '../../connector/issuance/challenge/challenge-verifier.js';
 import { JwsChallengeVerifier } from '../../connector/issuance/challenge/jws-challenge.js';
 import { openProfileEnrichment } from '../../connector/issuance/enrichment/open-enrichment.js';
+import type { ChallengeStore, Inventory, PendingStore } from '../../connector/ports.js';
 import { OcspResponder } from '../../connector/revocation/ocsp-responder.js';
 import { Revocation } from '../../connector/revocation/revocation.js';
 import { crlPath } from '../../connector/scep/http/crl-route.js';
 import { ocspPath } from '../../connector/scep/http/ocsp-route.js';
-import { SqliteChallengeStore } from '../../connector/store/challenge-store.js';
-import { type Db, openDatabase } from '../../connector/store/database.js';
-import { SqliteInventory } from '../../connector/store/inventory.js';
-import { SqlitePendingStore } from '../../connector/store/pending-store.js';
-import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import { LdapDirectory } from '../../directory/ldap-directory.js';
 import { directoryConfigFromEntry } from '../../directory/ldap-directory-config.js';
 import type { OutpostConfig } from '../config/schema.js';
 import { openCaBackend } from './ca-backend-factory.js';
 import { loadChallengeJwks } from './challenge-jwks.js';
+import { type ConnectorState, openConnectorState } from './connector-state.js';
 import { openKeyStore } from './key-store-factory.js';
 import { profilePolicies } from './profiles.js';
 
 /** Everything the connector role is made of, short of its network listener. */
 export interface ConnectorCore {
-  db: Db;
-  inventory: SqliteInventory;
-  challengeStore: SqliteChallengeStore;
-  pending: SqlitePendingStore;
+  /** The state behind the ports: SQLite in the data directory, or the site's PostgreSQL. */
+  state: ConnectorState;
+  inventory: Inventory;
+  challengeStore: ChallengeStore;
+  pending: PendingStore;
   /** The built-in CA: issuer of the SCEP RA certificate (CertReps are always signed here) and of the gateway's certificate. */
   ca: BuiltinCa;
   /** The CA that issues and revokes device certificates (connector.ca.type); `ca` itself for builtin. */
@@ -45,16 +43,16 @@ export interface ConnectorCore {
   close(): void;
 }
 
-export function databasePath(config: OutpostConfig): string {
-  return join(config.dataDir, 'outpost.db');
-}
-
 export function caDirectory(config: OutpostConfig): string {
   return join(config.dataDir, 'ca');
 }
 
 /** Options of the built-in CA from config; shared by `run` and the `ca …` verbs. */
-export function builtinCaOptions(config: OutpostConfig, inventory: SqliteInventory, keyStore: KeyStore) {
+export function builtinCaOptions(
+  config: OutpostConfig,
+  state: Pick<ConnectorState, 'inventory' | 'sharedCrls'>,
+  keyStore: KeyStore,
+) {
   const { ca, scep } = config.connector;
   return {
     dir: caDirectory(config),
@@ -64,7 +62,8 @@ export function builtinCaOptions(config: OutpostConfig, inventory: SqliteInvento
     crlValidityHours: ca.crlValidityHours,
     crlUrl: `${scep.publicUrl}${crlPath}`,
     ...(ca.ocsp.enabled ? { ocspUrl: `${scep.publicUrl}${ocspPath}` } : {}),
-    inventory,
+    inventory: state.inventory,
+    ...(state.sharedCrls ? { sharedCrls: state.sharedCrls } : {}),
   };
 }
 
@@ -78,22 +77,13 @@ export async function openConnectorCore(
   logger: Logger,
   events?: AuthorityEvents,
 ): Promise<ConnectorCore> {
-  if (config.state.backend === 'postgres') {
-    // The PostgreSQL layer (connector/store/postgres) is there; the stores move onto it next.
-    throw new OutpostError(
-      ErrorCodes.unsupported,
-      'state.backend postgres is not wired to the connector yet: use sqlite (the default)',
-    );
-  }
-  const db = openDatabase(databasePath(config));
+  const state = await openConnectorState(config, logger);
   const directories: LdapDirectory[] = [];
   let keyStore: KeyStore | undefined;
   try {
-    const inventory = new SqliteInventory(db);
-    const challengeStore = new SqliteChallengeStore(db);
-    const pending = new SqlitePendingStore(db);
+    const { inventory, challengeStore, pending } = state;
     keyStore = await openKeyStore(config, caDirectory(config));
-    const ca = await BuiltinCa.open(builtinCaOptions(config, inventory, keyStore));
+    const ca = await BuiltinCa.open(builtinCaOptions(config, state, keyStore));
     const ocsp = config.connector.ca.ocsp.enabled
       ? await openOcspResponder(config, ca, inventory, logger)
       : undefined;
@@ -126,7 +116,7 @@ export async function openConnectorCore(
     });
     logger.debug({ component: 'connector', dataDir: config.dataDir }, 'connector core open');
     return {
-      db,
+      state,
       inventory,
       challengeStore,
       pending,
@@ -137,13 +127,13 @@ export async function openConnectorCore(
       revocation: new Revocation({ backend, inventory, clock }),
       ...(ocsp ? { ocsp } : {}),
       close: () => {
-        db.close();
+        void state.close();
         ca.close();
         for (const d of directories) void d.close();
       },
     };
   } catch (e) {
-    db.close();
+    await state.close();
     keyStore?.close();
     for (const d of directories) void d.close();
     throw e;
@@ -157,7 +147,7 @@ export async function openConnectorCore(
 async function openOcspResponder(
   config: OutpostConfig,
   ca: BuiltinCa,
-  inventory: SqliteInventory,
+  inventory: Inventory,
   logger: Logger,
 ): Promise<OcspResponder> {
   const signing = await OcspSignerKeeper.open({

@@ -50,7 +50,8 @@ export async function startConnectorRole(
   metrics = createConnectorMetrics(registry, { count: (filter) => core.inventory.count(filter) });
   let app = await startConnectorListener(core, config, log, metrics);
   shutdown.register('SCEP listener', () => app.close());
-  readiness.register('connector', async () => ({ ok: core.db.open && app.server.listening }));
+  readiness.register('connector', async () => ({ ok: app.server.listening }));
+  readiness.register('state', () => core.state.health());
   registerCaHealth(readiness, () => core);
   registerKeyStoreHealth(readiness, () => core);
   let maintenance = scheduleMaintenance(core, log, undefined, { owner: true });

@@ -173,7 +173,7 @@ function healthSources(config: OutpostConfig, appliance: LinkedAppliance): Healt
     sources.push(
       connectorHealthSource(
         () => connector.core().backend,
-        () => connector.core().db.open,
+        async () => (await connector.core().state.health()).ok,
       ),
     );
   }

@@ -34,7 +34,7 @@ describe('connectorHealthSource', () => {
     const backend = health ? { health } : {};
     const source = connectorHealthSource(
       () => backend,
-      () => dbOpen,
+      async () => dbOpen,
     );
     expect(await source.collect()).toEqual({ caReachable: reachable });
   });

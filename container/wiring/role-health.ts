@@ -69,13 +69,13 @@ export async function servedTlsExpiry(config: OutpostConfig): Promise<Date | nul
 /** The connector's part: can the CA that issues (built-in, cfssl, upstream SCEP) be reached now? */
 export function connectorHealthSource(
   backend: () => Pick<CaBackend, 'health'>,
-  dbOpen: () => boolean,
+  stateOk: () => Promise<boolean>,
 ): HealthSource {
   return {
     name: 'connector',
     async collect() {
       const health = backend().health;
-      if (!health) return { caReachable: dbOpen() };
+      if (!health) return { caReachable: await stateOk() };
       const state = await health.call(backend()).catch(() => ({ ok: false }));
       return { caReachable: state.ok };
     },

@@ -13,7 +13,7 @@ import { writePkcs12Entries } from '../../../certs/pkcs12/write-pkcs12.js';
 import type { HashName, Signer } from '../../../certs/signer.js';
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
 import type { RevocationReason } from '../../../link/schema/revocation-reason.js';
-import type { Inventory } from '../../ports.js';
+import type { Inventory, SharedCrls } from '../../ports.js';
 import type { CaBackend, IssuedCertificate, IssueRequest } from '../ca-backend.js';
 import { FileKeyStore } from '../keys/file-key-store.js';
 import type { KeyStore } from '../keys/key-store.js';
@@ -45,6 +45,8 @@ export interface BuiltinCaOptions {
   ocspUrl?: string;
   crlValidityHours?: number;
   inventory: Inventory;
+  /** A site's shared CRLs (crl-publisher.ts); this node's crl.der alone when absent. */
+  sharedCrls?: SharedCrls;
   clock?: () => Date;
   hash?: HashName;
 }
@@ -71,8 +73,8 @@ const DEFAULTS = {
 const BACKDATE_MS = 5 * 60 * 1000;
 const DAY_MS = 24 * 3600 * 1000;
 
-type Resolved = Required<Omit<BuiltinCaOptions, 'crlUrl' | 'ocspUrl'>> &
-  Pick<BuiltinCaOptions, 'crlUrl' | 'ocspUrl'>;
+type Resolved = Required<Omit<BuiltinCaOptions, 'crlUrl' | 'ocspUrl' | 'sharedCrls'>> &
+  Pick<BuiltinCaOptions, 'crlUrl' | 'ocspUrl' | 'sharedCrls'>;
 
 /** What `ca export` writes: the CA and its RA, each with its key, in one PKCS#12 file. */
 export const EXPORT_FRIENDLY_NAMES = { ca: 'Outpost CA', ra: 'Outpost SCEP RA' } as const;
@@ -90,7 +92,14 @@ export class BuiltinCa implements CaBackend {
     private readonly ca: KeyedCertificate,
     private readonly ra: KeyedCertificate,
   ) {
-    this.crl = new CrlPublisher(opts.dir, ca, opts.inventory, opts.crlValidityHours * 3600 * 1000, opts.hash);
+    this.crl = new CrlPublisher(
+      opts.dir,
+      ca,
+      opts.inventory,
+      opts.crlValidityHours * 3600 * 1000,
+      opts.hash,
+      opts.sharedCrls,
+    );
   }
 
   /** Loads the CA from `dir`, creating it (and the RA and a first CRL) on first start. */

@@ -1,6 +1,6 @@
 import { buildCrl, parseCrlInfo } from '../../../certs/crl.js';
 import type { HashName } from '../../../certs/signer.js';
-import type { Inventory } from '../../ports.js';
+import type { Inventory, SharedCrls } from '../../ports.js';
 import { CaFiles, pathIn, readIfExists, writeFileAtomic } from './files.js';
 import type { KeyedCertificate } from './material.js';
 
@@ -9,6 +9,19 @@ interface CrlState {
   number: bigint;
   thisUpdate: Date;
   nextUpdate: Date;
+}
+
+/** Nodes regenerating at once: each loser adopts the winner's CRL and numbers after it. */
+const MAX_PUBLISH_TRIES = 5;
+
+function stateOf(der: Buffer): CrlState {
+  const info = parseCrlInfo(der);
+  return {
+    der,
+    number: info.crlNumber ?? 0n,
+    thisUpdate: info.thisUpdate,
+    nextUpdate: info.nextUpdate ?? info.thisUpdate,
+  };
 }
 
 /**
@@ -25,20 +38,15 @@ export class CrlPublisher {
     private readonly inventory: Inventory,
     private readonly validityMs: number,
     private readonly hash: HashName,
+    private readonly shared?: SharedCrls,
   ) {}
 
   /** Resumes from `crl.der` when it exists and is ours; regenerates otherwise. */
   async load(now: Date): Promise<void> {
-    const der = await readIfExists(pathIn(this.dir, CaFiles.crl));
+    const der = (await this.shared?.newest()) ?? (await readIfExists(pathIn(this.dir, CaFiles.crl)));
     if (der) {
       try {
-        const info = parseCrlInfo(der);
-        this.state = {
-          der,
-          number: info.crlNumber ?? 0n,
-          thisUpdate: info.thisUpdate,
-          nextUpdate: info.nextUpdate ?? info.thisUpdate,
-        };
+        this.state = stateOf(der);
       } catch {
         this.state = undefined; // unreadable: replaced below
       }
@@ -47,22 +55,19 @@ export class CrlPublisher {
   }
 
   /**
-   * Adopts `crl.der` when another process (an `outpost certs revoke` run) wrote a newer one:
-   * CRL numbers only grow, so a higher number on disk means ours is stale.
+   * Adopts `crl.der` when another process (an `outpost certs revoke` run) wrote a newer one, or
+   * the newest a node of the site published: CRL numbers only grow, so a higher one means ours is
+   * stale (the maintenance timer asks every 5 s).
    */
   reloadIfNewer(): Promise<boolean> {
     const run = this.queue.then(async () => {
-      const der = await readIfExists(pathIn(this.dir, CaFiles.crl));
+      const der = this.shared
+        ? await this.shared.newest()
+        : await readIfExists(pathIn(this.dir, CaFiles.crl));
       if (!der || (this.state && der.equals(this.state.der))) return false;
-      const info = parseCrlInfo(der);
-      const number = info.crlNumber ?? 0n;
-      if (this.state && number <= this.state.number) return false;
-      this.state = {
-        der,
-        number,
-        thisUpdate: info.thisUpdate,
-        nextUpdate: info.nextUpdate ?? info.thisUpdate,
-      };
+      const newer = stateOf(der);
+      if (this.state && newer.number <= this.state.number) return false;
+      this.state = newer;
       return true;
     });
     this.queue = run.catch(() => undefined);
@@ -91,7 +96,30 @@ export class CrlPublisher {
     return true;
   }
 
+  /**
+   * With shared CRLs, the number follows the newest any node published, and publishing is the
+   * race: the PRIMARY KEY on the number lets one node's CRL in; a loser adopts it and numbers
+   * after it (its CRL then also holds what the winner's did: both read the shared inventory).
+   */
   private async regenerateNow(now: Date): Promise<Buffer> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.shared) await this.adoptShared();
+      const built = await this.build(now);
+      if (this.shared && !(await this.shared.publish(built)) && attempt < MAX_PUBLISH_TRIES) continue;
+      await writeFileAtomic(pathIn(this.dir, CaFiles.crl), built.der, 0o600);
+      this.state = built;
+      return built.der;
+    }
+  }
+
+  private async adoptShared(): Promise<void> {
+    const der = await this.shared?.newest();
+    if (!der) return;
+    const newest = stateOf(der);
+    if (!this.state || newest.number > this.state.number) this.state = newest;
+  }
+
+  private async build(now: Date): Promise<CrlState> {
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + this.validityMs);
     const number = (this.state?.number ?? 0n) + 1n;
@@ -106,8 +134,6 @@ export class CrlPublisher {
       this.ca.signer,
       this.hash,
     );
-    await writeFileAtomic(pathIn(this.dir, CaFiles.crl), der, 0o600);
-    this.state = { der, number, thisUpdate, nextUpdate };
-    return der;
+    return { der, number, thisUpdate, nextUpdate };
   }
 }
