@@ -36,7 +36,19 @@ describe('docker-compose.site.yml and deploy/haproxy/haproxy.cfg', () => {
     expect(cfg).toMatch(/option redispatch/);
   });
 
-  it('the compose file is valid; its gateways trust the balancer’s address and have blocks of their own', async () => {
+  it('sends SCEP to both connectors: HTTP mode, round-robin, health on /readyz', () => {
+    const backend = cfg.slice(cfg.indexOf('backend connectors'));
+    expect(backend).toMatch(/^\s+mode http$/m);
+    expect(backend).toMatch(/^\s+balance roundrobin$/m);
+    expect(backend).toMatch(/http-check send meth GET uri \/readyz/);
+    expect(backend).toMatch(/default-server check port 9090/);
+    expect([...backend.matchAll(/^\s+server (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]])).toEqual([
+      ['connector-a', 'connector-a:8080'],
+      ['connector-b', 'connector-b:8080'],
+    ]);
+  });
+
+  it('the compose file is valid; two connectors and two gateways on PostgreSQL behind the balancer', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'outpost-site-compose-'));
     try {
       cpSync(join(ROOT, 'docker-compose.site.yml'), join(dir, 'docker-compose.site.yml'));
@@ -46,7 +58,12 @@ describe('docker-compose.site.yml and deploy/haproxy/haproxy.cfg', () => {
       const compose = parse(stdout) as {
         services: Record<
           string,
-          { environment?: Record<string, string>; networks?: Record<string, { ipv4_address?: string }> }
+          {
+            environment?: Record<string, string>;
+            networks?: Record<string, { ipv4_address?: string }>;
+            depends_on?: Record<string, unknown>;
+            volumes?: string[];
+          }
         >;
       };
       const balancer = compose.services.haproxy!.networks!.site!.ipv4_address!;
@@ -57,6 +74,21 @@ describe('docker-compose.site.yml and deploy/haproxy/haproxy.cfg', () => {
       }
       expect(new Set(gateways.map((env) => env.OUTPOST__gateway__pool__ipv4)).size).toBe(2);
       expect(new Set(gateways.map((env) => env.OUTPOST__gateway__nodeName)).size).toBe(2);
+
+      // The connectors: one state database, one CA (the same volume), an admin socket each,
+      // and the balancer in front of both.
+      const connectors = ['connector-a', 'connector-b'].map((name) => compose.services[name]!);
+      for (const c of connectors) {
+        expect(c.environment!.OUTPOST__roles).toBe('[connector]');
+        expect(c.environment!.OUTPOST__state__backend).toBe('postgres');
+        expect(c.environment!.OUTPOST__state__postgres__url).toBe(gateways[0]!.OUTPOST__state__postgres__url);
+        expect(c.volumes!.some((v) => v.endsWith(':/var/lib/outpost:rw'))).toBe(true);
+      }
+      expect(connectors[0]!.volumes![0]).toBe(connectors[1]!.volumes![0]);
+      expect(new Set(connectors.map((c) => c.environment!.OUTPOST__admin__api__socket)).size).toBe(2);
+      expect(Object.keys(compose.services.haproxy!.depends_on!)).toEqual(
+        expect.arrayContaining(['connector-a', 'connector-b']),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
