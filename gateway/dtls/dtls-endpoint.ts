@@ -21,10 +21,12 @@ import {
 import { CookieJar } from './cookie-jar.js';
 import { DtlsChannel, type DtlsChannelDrop } from './dtls-channel.js';
 import { DtlsHandshakeError, type DtlsSessionParams, ServerHandshake } from './server-handshake.js';
+import type { DtlsSocketDrop } from './udp-socket.js';
 
 /** Why a datagram was dropped, a fixed set (metric label values an unauthenticated peer picks among). */
 export type DtlsDrop =
   | DtlsChannelDrop
+  | DtlsSocketDrop
   | 'not-client-hello'
   | 'fragmented-hello'
   | 'bad-cookie'
@@ -107,11 +109,14 @@ export class DtlsEndpoint {
     return d;
   }
 
-  receive(datagram: Buffer, address: string, port: number, now: number): void {
+  /** One datagram from address:port; `native` is its native address, or -1 when unknown. */
+  receive(datagram: Buffer, address: string, port: number, now: number, native = -1): void {
     const k = key(address, port);
     const hello = isClientHello(datagram);
     const channel = this.channels.get(k);
-    if (channel && !hello) return channel.receive(datagram, this.o.evp.address(datagram), now);
+    if (channel && !hello) {
+      return channel.receive(datagram, native >= 0 ? native : this.o.evp.address(datagram), now);
+    }
     const pending = this.pending.get(k);
     if (pending && (!hello || pending.handshake.clientRandom.equals(datagram.subarray(27, 59)))) {
       return this.continueHandshake(pending, k, datagram, now);

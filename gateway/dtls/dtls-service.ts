@@ -65,11 +65,19 @@ export class DtlsService {
   static async start(o: DtlsServiceOptions): Promise<DtlsService> {
     const service = new DtlsService(o);
     const pool = new ChunkPool(o.evp, o.maxPacket + 128, 1024);
-    service.socket = await UdpSocket.bind(o.host, o.port, pool, (datagram, address, port) =>
-      service.receive(datagram, address, port),
+    service.socket = await UdpSocket.bind(
+      o.host,
+      o.port,
+      pool,
+      (datagram, address, port, native) => service.receive(datagram, address, port, native),
+      // A record of a full-size packet, and the client's padded MTU probes up to a 1500-byte link.
+      Math.max(2048, o.maxPacket + 128),
     );
     service.socket.onSendFailures = (n) => {
       service.stats.sendFailed += n;
+    };
+    service.socket.onDrop = (reason) => {
+      service.stats.drops[reason]++;
     };
     return service;
   }
@@ -129,8 +137,8 @@ export class DtlsService {
     await this.socket.close();
   }
 
-  private receive(datagram: Buffer, address: string, port: number): void {
-    this.endpoint.receive(datagram, address, port, Date.now());
+  private receive(datagram: Buffer, address: string, port: number, native: number): void {
+    this.endpoint.receive(datagram, address, port, Date.now(), native);
     // Handshakes retransmit on timers; the timer runs only while one is in progress.
     if (this.endpoint.handshakes > 0 && !this.timer) {
       this.timer = setInterval(() => {

@@ -17,6 +17,8 @@ export const dtlsDropReasons: readonly DtlsDrop[] = [
   'busy',
   'handshake-failed',
   'handshake-timeout',
+  'truncated',
+  'internal',
 ];
 export const dtlsEvents: readonly DtlsEvent[] = ['hello-verify', 'handshake-started', 'established'];
 

@@ -1,6 +1,15 @@
-import { createRequire } from 'node:module';
 import { isIPv4 } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import {
+  AF_INET,
+  AF_INET6,
+  IOVEC,
+  type Koffi,
+  libcForMmsg,
+  MMSGHDR,
+  MSG_DONTWAIT,
+  writePointer,
+} from './mmsghdr.js';
 
 /** A destination in the form sendmmsg takes it: a sockaddr in memory of its own. */
 export interface Destination {
@@ -9,19 +18,6 @@ export interface Destination {
   readonly name: Buffer;
   readonly nameAddress: number;
 }
-
-interface Koffi {
-  load(path: string): { func(name: string, result: string, params: string[]): (...a: unknown[]) => number };
-  address(value: unknown): bigint;
-  errno(): number;
-}
-
-/** Linux LP64 layouts (<sys/socket.h>, <bits/uio.h>): struct mmsghdr is 64 bytes, struct iovec 16. */
-const MMSGHDR = 64;
-const IOVEC = 16;
-const MSG_DONTWAIT = 0x40;
-const AF_INET = 2;
-const AF_INET6 = 10;
 
 /**
  * Sends many UDP datagrams with one sendmmsg(2) on a socket's descriptor (through koffi):
@@ -52,11 +48,10 @@ export class MmsgSender {
 
   /** A sender for descriptor `fd`, or undefined where koffi or sendmmsg is missing (then node:dgram). */
   static open(fd: number, ipv6: boolean, capacity = 64): MmsgSender | undefined {
-    if (process.platform !== 'linux' || !(process.arch === 'x64' || process.arch === 'arm64'))
-      return undefined;
+    const libc = libcForMmsg();
+    if (!libc) return undefined;
+    const { koffi, lib } = libc;
     try {
-      const koffi = createRequire(import.meta.url)('koffi') as Koffi;
-      const lib = koffi.load('libc.so.6');
       const sendmmsg = lib.func('sendmmsg', 'int', ['int', 'uintptr_t', 'unsigned int', 'int']) as (
         fd: number,
         msgs: number,
@@ -122,11 +117,4 @@ export class MmsgSender {
     this.count = 0;
     return sent;
   }
-}
-
-const TWO_32 = 2 ** 32;
-
-function writePointer(target: Buffer, at: number, value: number): void {
-  target.writeUInt32LE(value % TWO_32, at);
-  target.writeUInt32LE(Math.floor(value / TWO_32), at + 4);
 }

@@ -1,7 +1,20 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Chunk, ChunkPool } from '../tls/chunk-pool.js';
+import { MmsgReceiver } from './mmsg-receiver.js';
 import { type Destination, MmsgSender } from './mmsg-sender.js';
+
+/** Why the socket itself dropped a datagram; a fixed set (part of DtlsDrop). */
+export type DtlsSocketDrop = 'truncated' | 'internal';
+
+/**
+ * One received datagram: valid only during the call, and the receiver may change it in place
+ * (decryption). `native` is the buffer's native address, or -1 when unknown.
+ */
+export type DatagramReceiver = (datagram: Buffer, address: string, port: number, native: number) => void;
+
+/** recvmmsg calls per readiness at most (64 datagrams each); the rest waits for the next turn of the loop. */
+const BATCHES_PER_TURN = 8;
 
 /** Where the DTLS transport sends its sealed datagrams. */
 export interface DatagramSender {
@@ -18,7 +31,16 @@ export interface DatagramSender {
 }
 
 /**
- * One UDP socket of the DTLS data channel (node:dgram for receiving and control messages).
+ * One UDP socket of the DTLS data channel (node:dgram for readiness and control messages).
+ *
+ * Receiving: node:dgram delivers a datagram when the socket becomes readable; right after it,
+ * in the same task, everything else waiting is read with recvmmsg (mmsg-receiver.ts, up to
+ * BATCHES_PER_TURN × 64 datagrams; libuv polls level-triggered, so what is left makes the socket
+ * readable again on the next turn). A burst is thus handled in one task: its packets merge
+ * into GSO writes to the TUN (gateway/tun/tun-gro.ts finishes merges at the end of a task) and
+ * cost one syscall per 64 instead of node's per-datagram read, allocation and callback. A
+ * datagram whose handling throws is dropped and counted (`onDrop`, 'internal'): the read loop
+ * goes on.
  * Sealed data datagrams leave from pooled chunks, queued during one turn of the event loop and
  * sent with sendmmsg (mmsg-sender.ts) at its end, many per syscall. Without koffi they go through
  * node:dgram one by one: libuv completes UDP sends in the order they were made (a send that
@@ -28,6 +50,9 @@ export interface DatagramSender {
 export class UdpSocket implements DatagramSender {
   private readonly socket: Socket;
   private mmsg: MmsgSender | undefined;
+  private receiver: MmsgReceiver | undefined;
+  /** Datagrams the socket dropped (too large for a receive slot, or a fault handling them). */
+  onDrop: ((reason: DtlsSocketDrop) => void) | undefined;
   private batch: Chunk[] = [];
   private flushScheduled = false;
   /** Called with the number of datagrams the kernel refused (its send buffer full): lost like on a full link. */
@@ -46,6 +71,7 @@ export class UdpSocket implements DatagramSender {
   private constructor(
     socket: Socket,
     readonly pool: ChunkPool,
+    private readonly receive: DatagramReceiver,
   ) {
     this.socket = socket;
   }
@@ -53,12 +79,14 @@ export class UdpSocket implements DatagramSender {
   /**
    * Binds host:port (port 0: any) and delivers every datagram to `receive`. The socket buffers
    * are raised (4 MiB each way): a burst of full-size datagrams overran Linux's 208 KiB default.
+   * `maxDatagram`: the largest datagram read in batches (larger ones are dropped, 'truncated').
    */
   static async bind(
     host: string,
     port: number,
     pool: ChunkPool,
-    receive: (datagram: Buffer, address: string, port: number) => void,
+    receive: DatagramReceiver,
+    maxDatagram = 2048,
   ): Promise<UdpSocket> {
     const socket = createSocket({
       type: isIPv6(host) ? 'udp6' : 'udp4',
@@ -72,13 +100,55 @@ export class UdpSocket implements DatagramSender {
         resolve();
       });
     });
-    socket.on('message', (datagram, from) => receive(datagram, from.address, from.port));
+    const udp = new UdpSocket(socket, pool, receive);
+    socket.on('message', (datagram, from) => {
+      udp.deliver(datagram, from.address, from.port, -1);
+      udp.drain();
+    });
     // A send to a closed port raises ICMP errors on later calls; they concern one client only.
     socket.on('error', () => undefined);
-    const udp = new UdpSocket(socket, pool);
     const fd = descriptorOf(socket);
-    if (fd !== undefined) udp.mmsg = MmsgSender.open(fd, isIPv6(host));
+    if (fd !== undefined) {
+      udp.mmsg = MmsgSender.open(fd, isIPv6(host));
+      udp.receiver = MmsgReceiver.open(fd, 64, Math.ceil(maxDatagram / 64) * 64);
+    }
     return udp;
+  }
+
+  /** Whether datagrams are also read with recvmmsg (else node:dgram reads them one by one). */
+  get batchedReceive(): boolean {
+    return this.receiver !== undefined;
+  }
+
+  private deliver(datagram: Buffer, address: string, port: number, native: number): void {
+    try {
+      this.receive(datagram, address, port, native);
+    } catch {
+      this.onDrop?.('internal');
+    }
+  }
+
+  /** Reads and delivers what else is waiting on the socket, in batches, never blocking. */
+  private drain(): void {
+    const r = this.receiver;
+    if (!r) return;
+    for (let turn = 0; turn < BATCHES_PER_TURN && this.receiver === r; turn++) {
+      const n = r.receive();
+      for (let i = 0; i < n; i++) {
+        const d = r.datagram(i);
+        if (!d.intact) {
+          this.onDrop?.('truncated');
+          continue;
+        }
+        this.deliver(
+          r.buffer.subarray(d.offset, d.offset + d.length),
+          d.address,
+          d.port,
+          r.address + d.offset,
+        );
+      }
+      if (n < r.capacity) return;
+    }
   }
 
   /** Whether data datagrams go out with sendmmsg (else one node:dgram send each). */
@@ -142,6 +212,7 @@ export class UdpSocket implements DatagramSender {
   close(): Promise<void> {
     this.flush();
     this.mmsg = undefined;
+    this.receiver = undefined;
     return new Promise((resolve) => {
       try {
         this.socket.close(() => resolve());
