@@ -227,7 +227,7 @@ export class UdpSocket implements DatagramSender {
  * The descriptor under a dgram socket (libuv's handle keeps it; Node does not publish it), for
  * sendmmsg. Undefined where it cannot be found: then node:dgram sends.
  */
-function descriptorOf(socket: Socket): number | undefined {
+export function descriptorOf(socket: Socket): number | undefined {
   const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
   const fd = state && (socket as unknown as Record<symbol, { handle?: { fd?: unknown } }>)[state]?.handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
