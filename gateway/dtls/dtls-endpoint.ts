@@ -85,6 +85,10 @@ export class DtlsEndpoint {
   private readonly random: (n: number) => Buffer;
   private readonly maxHandshakes: number;
   private readonly view: DtlsRecordView = emptyRecordView();
+  /** The last source and its map key: a batch of datagrams mostly comes from one client. */
+  private lastAddress = '';
+  private lastPort = -1;
+  private lastKey = '';
 
   constructor(private readonly o: DtlsEndpointOptions) {
     this.cookies = o.cookies ?? new CookieJar();
@@ -111,7 +115,12 @@ export class DtlsEndpoint {
 
   /** One datagram from address:port; `native` is its native address, or -1 when unknown. */
   receive(datagram: Buffer, address: string, port: number, now: number, native = -1): void {
-    const k = key(address, port);
+    if (address !== this.lastAddress || port !== this.lastPort) {
+      this.lastAddress = address;
+      this.lastPort = port;
+      this.lastKey = key(address, port);
+    }
+    const k = this.lastKey;
     const hello = isClientHello(datagram);
     const channel = this.channels.get(k);
     if (channel && !hello) {
