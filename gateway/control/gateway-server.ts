@@ -376,12 +376,15 @@ export class GatewayServer {
     let session: Session;
     try {
       request = parseConnectRequest(req.headers);
-      session = this.o.sessions.byCookieValue(request.cookie);
-    } catch (e) {
-      const unauthorized = isOutpostError(e) && e.code === ErrorCodes.unauthorized;
-      if (unauthorized && this.o.site && request?.cookie) {
+      const found = this.o.sessions.find(request.cookie);
+      // A cookie this node does not know may be another node's (no error built on that path:
+      // a failover storm takes it for every client).
+      if (!found && this.o.site && request.cookie) {
         return this.resumeFromSite(this.o.site, connection, request, head, refuse);
       }
+      session = found ?? this.o.sessions.byCookieValue(request.cookie);
+    } catch (e) {
+      const unauthorized = isOutpostError(e) && e.code === ErrorCodes.unauthorized;
       this.o.bans.penalize(remoteAddress, 'auth');
       return refuse(unauthorized ? '401 Unauthorized' : '400 Bad Request', (e as Error).message);
     }

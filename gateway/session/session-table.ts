@@ -147,12 +147,16 @@ export class SessionTable {
 
   /** The session a CONNECT's cookie names, if it is still acceptable; else unauthorized (HTTP 401). */
   byCookieValue(cookie: string | undefined): Session {
+    const session = this.find(cookie);
+    if (!session) throw new OutpostError(ErrorCodes.unauthorized, 'unknown, expired or revoked cookie');
+    return session;
+  }
+
+  /** byCookieValue without the error: undefined for an unknown, expired or closed session. */
+  find(cookie: string | undefined): Session | undefined {
     const session = cookie ? this.byCookie.get(hashCookie(cookie)) : undefined;
     if (session) this.expireOne(session.cookieHash, session, this.clock());
-    if (!session || session.state === 'closed') {
-      throw new OutpostError(ErrorCodes.unauthorized, 'unknown, expired or revoked cookie');
-    }
-    return session;
+    return session && session.state !== 'closed' ? session : undefined;
   }
 
   get(id: string): Session | undefined {
