@@ -122,6 +122,14 @@ export class TlsConnection {
         this.fromOpenssl(chunk);
         done();
       },
+      // OpenSSL hands a handshake flight over as several records at once (Node corks this stream
+      // around them): one socket write for all, not a syscall per record.
+      writev: (chunks: Array<{ chunk: Buffer }>, done) => {
+        raw.cork();
+        for (const { chunk } of chunks) this.fromOpenssl(chunk);
+        raw.uncork();
+        done();
+      },
       final: (done) => {
         if (this.mode !== 'taken-over') raw.end();
         done();
