@@ -163,6 +163,7 @@ export async function startGatewayRole(
     sessionEnded: (session) => metrics.sessionEnded(session),
     proxyProtocol: proxyProtocolOf(gw),
     proxyRefused: (reason) => metrics.proxyRefusals.inc({ reason }),
+    shed: () => metrics.shed.inc(),
     logger: log,
   });
   const workers = workerTunnels
@@ -372,6 +373,11 @@ function gatewayMetrics(registry: ClusterRegistry, sessions: () => SessionTable)
       name: 'outpost_gateway_tls_failures_total',
       help: 'Taken-over tunnels closed at the TLS record level (bad-record-mac, record-error, peer-alert)',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    shed: new Counter({
+      name: 'outpost_gateway_connections_shed_total',
+      help: 'Connections closed at accept because 256 TLS handshakes were in progress in a process running late (a reconnect storm)',
       registers: [registry],
     }),
     proxyRefusals: new Counter({

@@ -42,6 +42,7 @@ import type { WorkerTunnels } from '../workers/primary-worker-tunnels.js';
 import type { AuthDialogue } from './auth-dialogue.js';
 import { type DtlsPlan, dtlsAnswer, planDtls } from './dtls-plan.js';
 import { connectParams, type GatewayPolicy, tunnelTimers } from './gateway-policy.js';
+import { LoadShedder } from './load-shedder.js';
 import { LogLimiter } from './log-limiter.js';
 import type { AddressAllocator, BanList, SessionSite } from './ports.js';
 
@@ -85,6 +86,8 @@ export interface GatewayServerOptions {
   proxyProtocol?: { trusted: TrustedProxies } | undefined;
   /** A site's shared sessions (state.backend: postgres); absent on a node of its own. */
   site?: SessionSite;
+  /** Counts a connection closed at accept because too many handshakes were in progress. */
+  shed?: () => void;
   /** Counts a connection refused at its PROXY header (the reason is from a fixed set). */
   proxyRefused?: (reason: ProxyRefusal) => void;
   logger: Logger;
@@ -106,6 +109,12 @@ interface TunnelStart {
 const maxBodyBytes = 64 * 1024;
 const maxQueuedBytes = 4 * 1024 * 1024;
 const handshakeTimeoutMs = 10_000;
+/**
+ * Load shedding (load-shedder.ts): 256 handshakes in progress are about half a second of TLS work
+ * on one core (a server handshake with a client certificate costs Node 1-2 ms), far inside the
+ * handshake time limit; a timer 100 ms late means the process is busy with them.
+ */
+const shedding = { maxOpening: 256, maxLagMs: 100, intervalMs: 50 } as const;
 /** A balancer writes the PROXY header at connect; a direct client its ClientHello at once. */
 const proxyHeaderTimeoutMs = 5000;
 /** Sealed-record chunks: a full 16 KiB record fits several times; free ones kept for reuse. */
@@ -132,11 +141,14 @@ export class GatewayServer {
   private readonly handshaking = new Set<Socket>();
   private context: SecureContext;
   private recordLayer: RecordLayerSetup | undefined;
+  /** Connections accepted whose TLS handshake has not finished (PROXY header included). */
+  private readonly shedder: LoadShedder;
   /** One log line per refused source and reason a minute: a scanner must not flood the log. */
   private readonly proxyRefusalLog = new LogLimiter();
 
   constructor(private readonly o: GatewayServerOptions) {
     this.context = this.secureContext(o.tls.cert, o.tls.key);
+    this.shedder = new LoadShedder({ ...shedding, onShed: o.shed });
     this.recordLayer = this.recordLayerSetup();
     this.http = createHttpServer({
       headersTimeout: 10_000,
@@ -217,8 +229,11 @@ export class GatewayServer {
   listen(host: string, port: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => {
+      // A node that takes over from a failed one gets all of its clients at once: a backlog of
+      // 4096 (the kernel caps it at net.core.somaxconn) instead of Node's 511 keeps their SYNs.
+      this.server.listen({ port, host, backlog: 4096 }, () => {
         this.server.off('error', reject);
+        this.shedder.start();
         resolve();
       });
     });
@@ -247,6 +262,7 @@ export class GatewayServer {
     this.workers?.shutdown();
     for (const session of this.o.sessions.list()) this.o.sessions.close(session, 'server shutdown');
     for (const socket of this.handshaking) socket.destroy();
+    this.shedder.stop();
     this.http.closeAllConnections();
     this.http.close(() => undefined); // stops the time-limit checker
     await closing;
@@ -290,6 +306,8 @@ export class GatewayServer {
   }
 
   private onTcp(raw: Socket): void {
+    // A failover storm (every client of a failed node at once) is shed at accept while overloaded.
+    if (!this.shedder.accept(raw)) return;
     this.track(raw);
     const proxy = this.o.proxyProtocol;
     if (!proxy) return this.startTls(raw, undefined);
@@ -329,6 +347,7 @@ export class GatewayServer {
     const timer = setTimeout(() => raw.destroy(), handshakeTimeoutMs);
     tls.once('secure', () => {
       clearTimeout(timer);
+      this.shedder.opened(raw);
       this.http.emit('connection', tls);
     });
     tls.on('error', (err) => {
