@@ -1,7 +1,7 @@
 import type { Ban } from '../auth/ban-points.js';
 import type { Identity } from '../session/identity.js';
 import type { SessionState } from '../session/session.js';
-import { overlapError, resumable } from './memory-session-store.js';
+import { overlapError } from './memory-session-store.js';
 import { firstOverlap } from './pool-blocks.js';
 import type { SessionMatch, SessionStore, SiteEvent, StoredSession } from './session-store.js';
 import type { SqlState } from './sql-state.js';
@@ -35,6 +35,10 @@ interface EventRow extends Record<string, unknown> {
 
 const SESSION_COLUMNS =
   'id, cookie_hash, identity, remote_address, node, state, ipv4, ipv6, created_at, cookie_expires_at';
+/** The same columns of `gateway_sessions s` (an UPDATE … FROM whose RETURNING must name them). */
+const SESSION_COLUMNS_OF_S = SESSION_COLUMNS.split(', ')
+  .map((c) => `s.${c}`)
+  .join(', ');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -101,29 +105,28 @@ export class PostgresSessionStore implements SessionStore {
     );
   }
 
+  /**
+   * One statement (one round trip, the hot path of a failover storm): the row is locked, checked
+   * as `resumable` checks it, moved to `node`, and a `moved` event written when its owner changed.
+   */
   async take(cookieHash: string, node: string, remoteAddress: string, maxAgeMs: number, now: number) {
-    return this.sql.transaction('read committed', async (client) => {
-      const { rows } = await client.query<SessionRow>(
-        `SELECT ${SESSION_COLUMNS} FROM gateway_sessions WHERE cookie_hash = $1 FOR UPDATE`,
-        [cookieHash],
-      );
-      const row = rows[0];
-      if (!row) return undefined;
-      const found = sessionOf(row);
-      if (!resumable(found, maxAgeMs, now)) return undefined;
-      await client.query('UPDATE gateway_sessions SET node = $2, remote_address = $3 WHERE id = $1', [
-        found.id,
-        node,
-        remoteAddress,
-      ]);
-      if (found.node !== node) {
-        await client.query(
-          `INSERT INTO gateway_events (kind, session_id, node, previous_node) VALUES ('moved', $1, $2, $3)`,
-          [found.id, node, found.node],
-        );
-      }
-      return { ...found, node, remoteAddress, previousNode: found.node };
-    });
+    const { rows } = await this.sql.query<SessionRow & { previous_node: string }>(
+      `WITH found AS (
+         SELECT id, node AS previous_node FROM gateway_sessions
+         WHERE cookie_hash = $1 AND state <> 'closed' AND created_at >= $4
+           AND (state = 'connected' OR cookie_expires_at IS NULL OR cookie_expires_at > $5)
+         FOR UPDATE),
+       taken AS (
+         UPDATE gateway_sessions s SET node = $2, remote_address = $3 FROM found WHERE s.id = found.id
+         RETURNING ${SESSION_COLUMNS_OF_S}, found.previous_node),
+       moved AS (
+         INSERT INTO gateway_events (kind, session_id, node, previous_node)
+         SELECT 'moved', id, $2, previous_node FROM taken WHERE previous_node <> $2)
+       SELECT * FROM taken`,
+      [cookieHash, node, remoteAddress, new Date(now - maxAgeMs), new Date(now)],
+    );
+    const row = rows[0];
+    return row ? { ...sessionOf(row), previousNode: row.previous_node } : undefined;
   }
 
   async update(
