@@ -27,6 +27,14 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     ca: { type: 'string' },
     'token-file': { type: 'string' },
+    /** Certificate login instead of a token: the client certificate (PEM chain) and its key. */
+    cert: { type: 'string' },
+    key: { type: 'string' },
+    /**
+     * Reconnect a held tunnel that drops, as openconnect does: a new TLS connection and CONNECT
+     * with the same cookie, no new login (`bench:sessions -- --site`: failover to another node).
+     */
+    resume: { type: 'boolean', default: false },
     /**
      * Source addresses `--source-base` … base + n - 1, round robin: 64k ports per address at most.
      * Several client processes each take a base of their own (127.0.1.1, 127.0.2.1, …), so they
@@ -51,9 +59,16 @@ const host = values.host!;
 const sourceBase = ipv4ToInt(values['source-base']!);
 if (sourceBase + sources - 1 > 0xffff_ffff)
   fail('--source-base + --source-addresses runs past 255.255.255.255');
-if (!values.ca || !values['token-file']) fail('--ca and --token-file are required');
+if (!values.ca || (!values['token-file'] && !(values.cert && values.key)))
+  fail('--ca and --token-file (or --cert and --key) are required');
 const ca = readFileSync(values.ca);
-const token = readFileSync(values['token-file'], 'utf8').trim();
+const token = values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined;
+const clientCertificate: { cert?: Buffer; key?: Buffer } = values.cert
+  ? { cert: readFileSync(values.cert), key: readFileSync(values.key!) }
+  : {};
+const resume = values.resume === true;
+/** A dropped tunnel whose reconnect failed (its node gone, the balancer not yet aware) tries again after this. */
+const resumeRetryMs = 100;
 /** Failed attempts tolerated before the opening phase stops (each failure is retried once at most, in effect). */
 const maxFailures = Math.max(100, Math.ceil(target / 10));
 
@@ -69,7 +84,7 @@ const postRequest = Buffer.from(
     'Accept: */*\r\n' +
     'X-Transcend-Version: 1\r\n' +
     'X-Aggregate-Auth: 1\r\n' +
-    `Authorization: Bearer ${token}\r\n` +
+    (token ? `Authorization: Bearer ${token}\r\n` : '') +
     'Content-Type: application/x-www-form-urlencoded\r\n' +
     `Content-Length: ${Buffer.byteLength(initBody)}\r\n` +
     '\r\n' +
@@ -100,10 +115,26 @@ interface Conn extends TLSSocket {
   phase: Phase;
   /** Bytes of an unfinished HTTP response or CSTP frame; null when nothing is pending. */
   partial: Buffer | null;
+  /** The session's cookie, once the login gave it. */
+  cookie?: string;
+  /** A reconnect of a dropped tunnel (CONNECT with `cookie`, no login). */
+  resuming?: boolean;
 }
 
-const counts = { started: 0, established: 0, failed: 0, lost: 0, dpdAnswered: 0, terminated: 0 };
+const counts = {
+  started: 0,
+  established: 0,
+  failed: 0,
+  lost: 0,
+  dpdAnswered: 0,
+  terminated: 0,
+  /** Dropped tunnels reconnected with their cookie (--resume), reconnect attempts that failed, cookies refused. */
+  resumed: 0,
+  resumeAttemptsFailed: 0,
+  resumeRefused: 0,
+};
 const failures = new Map<string, number>();
+const resumeFailures = new Map<string, number>();
 const held = new Set<Conn>();
 let inFlight = 0;
 let opening = true;
@@ -148,15 +179,24 @@ function countFailure(reason: string): void {
 function openOne(): void {
   const index = counts.started++;
   inFlight++;
+  tunnelSocket(index);
+}
+
+function tunnelSocket(index: number, cookie?: string): Conn {
   const socket = connect({
     host,
     port,
     ca,
+    ...clientCertificate,
     minVersion: 'TLSv1.3',
     maxVersion: 'TLSv1.3',
     // net.Socket#connect takes it; tls.connect passes it on, its typings just do not list it.
     localAddress: intToIpv4(sourceBase + (index % sources)),
-  } as ConnectionOptions) as unknown as Conn;
+  } as unknown as ConnectionOptions) as unknown as Conn;
+  if (cookie) {
+    socket.cookie = cookie;
+    socket.resuming = true;
+  }
   socket.phase = Phase.tls;
   socket.partial = null;
   socket.setTimeout(handshakeTimeoutMs);
@@ -165,11 +205,23 @@ function openOne(): void {
   socket.on('timeout', onTimeout);
   socket.on('error', onError);
   socket.on('close', onClose);
+  return socket;
 }
 
 function onSecureConnect(this: Conn): void {
+  if (this.resuming) {
+    this.phase = Phase.connect;
+    this.write(connectHead(this.cookie!));
+    return;
+  }
   this.phase = Phase.auth;
   this.write(postRequest);
+}
+
+/** Reconnects a dropped tunnel with its cookie; a failed attempt tries again (not a refused cookie). */
+let resumes = 0;
+function resumeTunnel(cookie: string): void {
+  tunnelSocket(resumes++, cookie);
 }
 
 function onTimeout(this: Conn): void {
@@ -185,6 +237,7 @@ function onClose(this: Conn): void {
     held.delete(this);
     counts.lost++;
     this.phase = Phase.done;
+    if (resume && this.cookie) resumeTunnel(this.cookie);
   } else if (this.phase !== Phase.done) setupFailed(this, 'closed during setup');
 }
 
@@ -194,6 +247,18 @@ function setupFailed(socket: Conn, reason: string): void {
   socket.phase = Phase.done;
   socket.partial = null;
   socket.destroy();
+  if (socket.resuming) {
+    const key = reason.slice(0, 60);
+    if (resumeFailures.size < 20 || resumeFailures.has(key))
+      resumeFailures.set(key, (resumeFailures.get(key) ?? 0) + 1);
+    if (reason.startsWith('CONNECT: HTTP/1.1 401')) counts.resumeRefused++;
+    else {
+      counts.resumeAttemptsFailed++;
+      const cookie = socket.cookie!;
+      setTimeout(() => resumeTunnel(cookie), resumeRetryMs);
+    }
+    return;
+  }
   countFailure(reason);
   inFlight--;
   pump();
@@ -227,6 +292,7 @@ function onData(this: Conn, chunk: Buffer): void {
       return setupFailed(this, `auth: ${why}`);
     }
     this.phase = Phase.connect;
+    this.cookie = cookie;
     this.write(connectHead(cookie));
     if (rest.length > length) this.partial = rest.subarray(length);
     return;
@@ -236,9 +302,15 @@ function onData(this: Conn, chunk: Buffer): void {
     return setupFailed(this, `CONNECT: ${head.split('\r\n')[0]}`);
   this.phase = Phase.held;
   this.setTimeout(0);
+  held.add(this);
+  if (this.resuming) {
+    this.resuming = false;
+    counts.resumed++;
+    if (rest.length > 0) frames(this, rest);
+    return;
+  }
   inFlight--;
   counts.established++;
-  held.add(this);
   if (rest.length > 0) frames(this, rest);
   pump();
 }
@@ -337,7 +409,8 @@ process.stdin.on('data', (d: string) => {
   for (let nl = input.indexOf('\n'); nl >= 0; nl = input.indexOf('\n')) {
     const line = input.slice(0, nl).trim();
     input = input.slice(nl + 1);
-    if (line === 'report') emit('report', { establishedMs });
+    if (line === 'report')
+      emit('report', { establishedMs, resumeFailures: Object.fromEntries(resumeFailures) });
   }
   if (input.length > 4096) input = '';
 });

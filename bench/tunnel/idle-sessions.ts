@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
   copyFileSync,
@@ -12,12 +12,21 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { exportJWK, SignJWT } from 'jose';
 import { stringify } from 'yaml';
 import { requireForBench } from '../needs.js';
+import {
+  BenchNamespace,
+  ClientEvents,
+  fdLimit,
+  fdReserve,
+  idleClientJs,
+  outpostCli,
+  runBench,
+  share,
+} from './bench-processes.js';
 
 /**
  * `npm run bench:sessions`: how many concurrent idle VPN sessions the gateway holds, and what
@@ -57,9 +66,6 @@ const { values } = parseArgs({
 });
 
 const exec = promisify(execFile);
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = join(root, 'dist/container/cli/main.js');
-const clientJs = join(root, 'dist-tools/bench/tunnel/cstp-idle-client.js');
 const targetKib = 20;
 /** Set by main(): 1048576 where allowed, else the hard limit this process may raise to. */
 let nofile = 1_048_576;
@@ -130,68 +136,24 @@ function remainingMs(): number {
 }
 
 /** Everything one run creates, so that cleanup can undo it whatever happened. */
-class Run {
-  readonly ns = `opidle-${randomBytes(3).toString('hex')}`;
+class Run extends BenchNamespace {
   readonly work = mkdtempSync(join(tmpdir(), 'outpost-idle-'));
   readonly serverLog = join(this.work, 'outpost.log');
-  readonly children: ChildProcess[] = [];
-  nsCreated = false;
 
   constructor(
     readonly n: number,
     readonly workers: number,
-  ) {}
-
-  inNs(cmd: string, args: string[], timeoutMs = 30_000) {
-    return exec('ip', ['netns', 'exec', this.ns, cmd, ...args], {
-      timeout: Math.min(timeoutMs, remainingMs()),
-      maxBuffer: 64 << 20,
-    });
+  ) {
+    super(`opidle-${randomBytes(3).toString('hex')}`, { remainingMs, nofile: () => nofile });
   }
 
-  spawnInNs(cmd: string, args: string[]): ChildProcess {
-    const limit = `--nofile=${nofile}:${nofile}`;
-    const child = spawn('ip', ['netns', 'exec', this.ns, 'prlimit', limit, cmd, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    this.children.push(child);
-    return child;
-  }
-
-  async setUp(): Promise<void> {
-    await exec('ip', ['netns', 'add', this.ns]);
-    this.nsCreated = true;
-    await exec('ip', ['-n', this.ns, 'link', 'set', 'lo', 'up']);
-    await this.inNs('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-    // 64k client sockets: widen the ephemeral range (each client also spreads over 8 addresses).
-    await this.inNs('sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65000']);
-    await this.inNs('sysctl', ['-qw', 'net.core.somaxconn=4096']);
+  setUp(): Promise<void> {
+    return this.create();
   }
 
   async cleanUp(): Promise<void> {
-    for (const child of this.children) if (child.exitCode === null) child.kill('SIGTERM');
-    const gone = Date.now() + 10_000;
-    while (this.children.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < gone)
-      await sleep(200);
-    for (const child of this.children) if (child.exitCode === null) child.kill('SIGKILL');
-    if (this.nsCreated) {
-      const pids = await exec('ip', ['netns', 'pids', this.ns]).then(
-        (r) => r.stdout.split(/\s+/).filter(Boolean),
-        () => [] as string[],
-      );
-      for (const pid of pids) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      await sleep(300);
-      for (const name of tunNames(this.workers))
-        await exec('ip', ['-n', this.ns, 'link', 'del', name]).catch(() => undefined);
-      await exec('ip', ['netns', 'del', this.ns]).catch((e) => log(`cannot delete ${this.ns}: ${e}`));
-      this.nsCreated = false;
-    }
+    await this.stopChildren(10_000);
+    await this.destroy(tunNames(this.workers), log);
     this.keepServerLog();
     rmSync(this.work, { recursive: true, force: true });
   }
@@ -278,7 +240,7 @@ async function gatewayPid(run: Run, configFile: string): Promise<number> {
   for (const pid of await nsPids(run)) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (cmd.includes(cli) && cmd.includes('run') && cmd.includes(configFile)) return pid;
+      if (cmd.includes(outpostCli) && cmd.includes('run') && cmd.includes(configFile)) return pid;
     } catch {
       // exited meanwhile
     }
@@ -378,69 +340,12 @@ async function metrics(run: Run): Promise<Map<string, number>> {
   return out;
 }
 
-/** Lines of JSON from a client's stdout, handed to whoever waits for the next event. */
-class ClientEvents {
-  private buffered = '';
-  private readonly waiters: Array<{ event: string; resolve: (v: Record<string, unknown>) => void }> = [];
-  exited = false;
-
-  constructor(readonly child: ChildProcess) {
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => {
-      this.buffered += d;
-      for (let nl = this.buffered.indexOf('\n'); nl >= 0; nl = this.buffered.indexOf('\n')) {
-        const line = this.buffered.slice(0, nl);
-        this.buffered = this.buffered.slice(nl + 1);
-        let parsed: Record<string, unknown>;
-        try {
-          parsed = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        const i = this.waiters.findIndex((w) => w.event === parsed.event);
-        if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(parsed);
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
-    child.once('exit', () => {
-      this.exited = true;
-    });
-  }
-
-  next(event: string, timeoutMs: number): Promise<Record<string, unknown>> {
-    return new Promise((resolveEvent, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`client: no ${event} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      const onExit = () => {
-        clearTimeout(timer);
-        reject(new Error(`client exited before ${event}`));
-      };
-      this.child.once('exit', onExit);
-      this.waiters.push({
-        event,
-        resolve: (v) => {
-          clearTimeout(timer);
-          this.child.off('exit', onExit);
-          resolveEvent(v);
-        },
-      });
-    });
-  }
-}
-
 /** What one client process is asked to do. */
 interface ClientPlan {
   sessions: number;
   concurrency: number;
   /** First of its 8 source addresses: 127.0.<k+1>.1, so no two clients share a source port space. */
   sourceBase: string;
-}
-
-/** Part i of `total` split into k near-equal parts (the first total % k parts one larger). */
-function share(total: number, k: number, i: number): number {
-  return Math.floor(total / k) + (i < total % k ? 1 : 0);
 }
 
 /**
@@ -459,7 +364,7 @@ function planClients(n: number): ClientPlan[] {
 
 function spawnClient(run: Run, plan: ClientPlan, tokenFile: string): ClientEvents {
   const child = run.spawnInNs(process.execPath, [
-    clientJs,
+    idleClientJs,
     '--host',
     '127.0.0.1',
     '--port',
@@ -508,7 +413,7 @@ interface Gateway {
 }
 
 function startGateway(run: Run, configFile: string): Gateway {
-  const server = run.spawnInNs(process.execPath, [cli, 'run', '--config', configFile]);
+  const server = run.spawnInNs(process.execPath, [outpostCli, 'run', '--config', configFile]);
   const logStream = createWriteStream(run.serverLog);
   let tail = '';
   const keep = (d: Buffer) => {
@@ -692,26 +597,6 @@ function printProcesses(rows: Row[]): void {
 }
 
 /**
- * The file-descriptor limit every process gets: 1048576, or, without CAP_SYS_RESOURCE (some
- * containers), the hard limit already in force, which then caps the sessions one process can hold.
- */
-async function fdLimit(): Promise<number> {
-  const wanted = 1_048_576;
-  const raised = await exec('prlimit', [`--nofile=${wanted}:${wanted}`, 'true']).then(
-    () => true,
-    () => false,
-  );
-  if (raised) return wanted;
-  const { stdout } = await exec('bash', ['-c', 'ulimit -Hn']);
-  const hard = stdout.trim() === 'unlimited' ? wanted : Number(stdout.trim());
-  if (!Number.isInteger(hard) || hard < 1024) throw new Error(`unusable open-files hard limit: ${stdout}`);
-  return hard;
-}
-
-/** Descriptors a process needs besides its sessions (listeners, TUN, database, stdio, epoll, …). */
-const fdReserve = 200;
-
-/**
  * `--workers auto`: one process when its open-files limit holds N sessions; else one worker per
  * 16,000 sessions (or per limit's worth, if lower), rounded up to a power of two, at most 8.
  */
@@ -753,15 +638,4 @@ async function main(): Promise<void> {
   console.log(`sessions: held=${last.held} rss_per_session_kib=${kib.toFixed(2)} target_kib=${targetKib}`);
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`);
-    void (current?.cleanUp() ?? Promise.resolve()).finally(() => process.exit(130));
-  });
-}
-
-main().catch(async (e) => {
-  console.error(e);
-  await current?.cleanUp().catch(() => undefined);
-  process.exit(1);
-});
+runBench(main, () => current, log);

@@ -47,6 +47,8 @@ export interface HaproxyOptions {
   checkIntervalMs?: number;
   /** HAProxy needs about two descriptors per connection and refuses to start above its open-files limit. */
   maxconn?: number;
+  /** Runs it under `prlimit --nofile=N:N` (HAProxy raises its soft limit only up to the hard one). */
+  nofile?: number;
 }
 
 /**
@@ -59,7 +61,8 @@ export async function startHaproxy(options: HaproxyOptions): Promise<RunningHapr
   const configFile = join(dir, 'haproxy.cfg');
   const statsSocket = join(dir, 'admin.sock');
   writeFileSync(configFile, haproxyConfig(options, statsSocket));
-  const command = ['haproxy', '-db', '-f', configFile];
+  const limit = options.nofile ? ['prlimit', `--nofile=${options.nofile}:${options.nofile}`] : [];
+  const command = [...limit, 'haproxy', '-db', '-f', configFile];
   const argv = options.namespace ? ['ip', 'netns', 'exec', options.namespace, ...command] : command;
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';

@@ -1,0 +1,394 @@
+import { type ChildProcess, execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { caExtensions, TestPki } from '../../certs/testing/test-pki.js';
+import { type RunningHaproxy, startHaproxy } from '../../test/testing/haproxy.js';
+import { postgresPrograms, type RunningPostgres, startPostgres } from '../../test/testing/postgres.js';
+import { requireForBench } from '../needs.js';
+import {
+  BenchNamespace,
+  ClientEvents,
+  fdLimit,
+  fdReserve,
+  idleClientJs,
+  outpostCli,
+  processCpuMs,
+  runBench,
+  share,
+} from './bench-processes.js';
+
+/**
+ * `npm run bench:sessions -- --site`: a failover storm. Two gateway nodes (A, B) share their
+ * sessions in PostgreSQL 15 behind HAProxy 2.6 (TCP, send-proxy-v2, health checks, redispatch),
+ * all in one network namespace. A is drained while N idle sessions log in (certificate auth), so
+ * they all land on B; A takes clients again; then B is SIGKILLed. Every client process
+ * (bench/tunnel/cstp-idle-client.ts --resume) reconnects each dropped tunnel with its cookie, as
+ * openconnect does, through HAProxy, to A. Measured: the time until every session is back (on A),
+ * A's CPU per resumed session (its own and its children's, less its idle rate), then A's CPU per
+ * fresh certificate login (TLS handshake with a client certificate, auth, CONNECT) over M more
+ * sessions; PostgreSQL's CPU is printed beside. The last line is exactly:
+ *
+ *   failover: sessions=… resumed=… seconds=… cpu_ms_per_resume=… cpu_ms_per_login=…
+ */
+const { values } = parseArgs({
+  options: {
+    site: { type: 'boolean', default: false },
+    /** Idle sessions on B before it is killed; capped by the open-files limit of one process. */
+    sessions: { type: 'string', default: '20000' },
+    concurrency: { type: 'string', default: '64' },
+    /** Fresh certificate logins on A after the failover, for the per-login CPU. */
+    logins: { type: 'string', default: '1000' },
+    'timeout-s': { type: 'string', default: '1200' },
+  },
+});
+
+const exec = promisify(execFile);
+const balancerPort = 8443;
+const node = {
+  a: { port: 8444, admin: 9091, tun: 'ositea', pool: '10.101.0.0/17' },
+  b: { port: 8445, admin: 9092, tun: 'ositeb', pool: '10.101.128.0/17' },
+} as const;
+type NodeName = keyof typeof node;
+
+const asked = positive('sessions', values.sessions!);
+const concurrency = positive('concurrency', values.concurrency!);
+const freshLogins = positive('logins', values.logins!);
+const deadline = Date.now() + positive('timeout-s', values['timeout-s']!) * 1000;
+let nofile = 1_048_576;
+
+function positive(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: ${text} is not a positive integer`);
+  return n;
+}
+
+const log = (m: string) => process.stderr.write(`site-failover: ${m}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const remainingMs = () => {
+  const left = deadline - Date.now();
+  if (left <= 0) throw new Error('run timeout (--timeout-s) reached');
+  return left;
+};
+
+/** Everything the run makes, undone by cleanUp whatever happened. */
+class Site extends BenchNamespace {
+  readonly work = mkdtempSync(join(tmpdir(), 'outpost-site-bench-'));
+  pki = new TestPki({ dir: join(this.work, 'pki') });
+  postgres?: RunningPostgres;
+  haproxy?: RunningHaproxy;
+
+  constructor() {
+    super(`opsite-${randomBytes(3).toString('hex')}`, { remainingMs, nofile: () => nofile });
+  }
+
+  async setUp(): Promise<void> {
+    await this.create();
+    this.pki.selfSigned('ca', { subject: '/CN=Site Bench CA', extensions: caExtensions });
+    this.pki.issue('server', {
+      issuer: 'ca',
+      subject: '/CN=127.0.0.1',
+      extensions: ['subjectAltName=IP:127.0.0.1', 'extendedKeyUsage=serverAuth'],
+    });
+    this.pki.issue('device', {
+      issuer: 'ca',
+      subject: '/OU=Devices/CN=bench-device',
+      extensions: ['extendedKeyUsage=clientAuth'],
+    });
+    this.postgres = await startPostgres();
+    await this.postgres.createDatabase('site');
+  }
+
+  /** `graceMs` 0: SIGKILL at once; more: SIGTERM first (a CPU profile is written on exit). */
+  async cleanUp(graceMs = 0): Promise<void> {
+    await this.stopChildren(graceMs);
+    await this.haproxy?.stop().catch(() => undefined);
+    await this.destroy([node.a.tun, node.b.tun], log);
+    await this.postgres?.stop().catch(() => undefined);
+    rmSync(this.work, { recursive: true, force: true });
+  }
+}
+
+let current: Site | undefined;
+
+function writeConfig(site: Site, name: NodeName): string {
+  const n = node[name];
+  const dir = join(site.work, name);
+  const file = join(site.work, `${name}.yaml`);
+  const pg = site.postgres!;
+  writeFileSync(
+    file,
+    stringify({
+      dataDir: dir,
+      roles: ['gateway'],
+      admin: { listen: `127.0.0.1:${n.admin}` },
+      log: { level: 'warn' },
+      gateway: {
+        listen: `127.0.0.1:${n.port}`,
+        nodeName: `gw-${name}`,
+        tls: { cert: site.pki.path('server.pem'), key: site.pki.path('server.key') },
+        pool: { ipv4: n.pool },
+        tun: { name: n.tun, mtu: 1472 },
+        auth: { methods: ['certificate'], certificate: { ca: site.pki.path('ca.pem'), usernameFrom: 'cn' } },
+        proxyProtocol: true,
+        trustedProxies: ['127.0.0.1'],
+        timers: { dpd: 3600, keepalive: 3600, idle: 7200, session: 86400, cookie: 3600 },
+        limits: { maxClients: 70_000, maxSessionsPerUser: 70_000 },
+      },
+      state: {
+        backend: 'postgres',
+        postgres: {
+          url: `postgres://${pg.user}@${encodeURIComponent(pg.socketDir)}:${pg.port}/site`,
+          passwordFile: pg.passwordFile,
+          poolSize: 10,
+        },
+      },
+    }),
+  );
+  return file;
+}
+
+interface Gateway {
+  name: NodeName;
+  pid: number;
+  process: ChildProcess;
+  configFile: string;
+}
+
+async function startGateway(site: Site, name: NodeName): Promise<Gateway> {
+  const configFile = writeConfig(site, name);
+  // OUTPOST_BENCH_CPU_PROFILE=DIR: node's --cpu-prof of gateway A, written when A stops at the end.
+  const profile = process.env.OUTPOST_BENCH_CPU_PROFILE;
+  const profiling = profile && name === 'a' ? ['--cpu-prof', '--cpu-prof-dir', profile] : [];
+  const child = site.spawnInNs(process.execPath, [...profiling, outpostCli, 'run', '--config', configFile]);
+  const out = createWriteStream(join(tmpdir(), `outpost-site-bench-${name}.log`));
+  let tail = '';
+  const keep = (d: Buffer) => {
+    out.write(d);
+    tail = (tail + d.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const readyBy = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway ${name} exited (${child.exitCode}):\n${tail}`);
+    const ready = await site
+      .inNs('curl', ['-sf', '--max-time', '2', `http://127.0.0.1:${node[name].admin}/readyz`], 5000)
+      .then(
+        () => true,
+        () => false,
+      );
+    if (ready) break;
+    if (Date.now() > readyBy) throw new Error(`gateway ${name} not ready within 60 s:\n${tail}`);
+    await sleep(200);
+  }
+  // `ip netns exec` and `prlimit` exec into node: the child's pid is the gateway's.
+  return { name, pid: child.pid!, process: child, configFile };
+}
+
+async function cliOn(site: Site, gateway: Gateway, args: string[]): Promise<string> {
+  return (await site.inNs(process.execPath, [outpostCli, ...args, '--config', gateway.configFile])).stdout;
+}
+
+async function gauge(site: Site, name: NodeName): Promise<number> {
+  const { stdout } = await site.inNs('curl', ['-sf', `http://127.0.0.1:${node[name].admin}/metrics`]);
+  return Number(/^outpost_gateway_sessions (\d+)/m.exec(stdout)?.[1] ?? Number.NaN);
+}
+
+function spawnClients(site: Site, sessions: number, firstSource: number, resume: boolean): ClientEvents[] {
+  const k = Math.ceil(sessions / Math.min(15_000, nofile - fdReserve));
+  return Array.from({ length: k }, (_, i) => {
+    const child = site.spawnInNs(process.execPath, [
+      idleClientJs,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(balancerPort),
+      '--sessions',
+      String(share(sessions, k, i)),
+      '--concurrency',
+      String(Math.max(1, share(concurrency, k, i))),
+      '--source-base',
+      `127.0.${firstSource + i}.1`,
+      '--ca',
+      site.pki.path('ca.pem'),
+      '--cert',
+      site.pki.path('device.pem'),
+      '--key',
+      site.pki.path('device.key'),
+      '--deadline-s',
+      String(Math.max(10, Math.floor((remainingMs() - 60_000) / 1000))),
+      ...(resume ? ['--resume'] : []),
+    ]);
+    return new ClientEvents(child);
+  });
+}
+
+async function established(clients: ClientEvents[]): Promise<{ established: number; ms: number }> {
+  const events = await Promise.all(clients.map((c) => c.next('established', remainingMs())));
+  return {
+    established: events.reduce((sum, e) => sum + Number(e.established), 0),
+    ms: Math.max(...events.map((e) => Number(e.establishedMs))),
+  };
+}
+
+async function report(clients: ClientEvents[]) {
+  for (const c of clients) c.child.stdin!.write('report\n');
+  const events = await Promise.all(clients.map((c) => c.next('report', Math.min(30_000, remainingMs()))));
+  const sum = (key: string) => events.reduce((total, e) => total + Number(e[key]), 0);
+  const why = new Map<string, number>();
+  for (const e of events)
+    for (const [reason, count] of Object.entries((e.resumeFailures ?? {}) as Record<string, number>))
+      why.set(reason, (why.get(reason) ?? 0) + count);
+  return {
+    why: [...why].sort((x, y) => y[1] - x[1]).slice(0, 4),
+    held: sum('held'),
+    resumed: sum('resumed'),
+    retries: sum('resumeAttemptsFailed'),
+    refused: sum('resumeRefused'),
+  };
+}
+
+/** CPU of the postmaster and every backend (its children), in ms. */
+async function postgresCpuMs(site: Site): Promise<number> {
+  const postmaster = site.postgres!.pid();
+  const { stdout } = await exec('ps', ['-o', 'pid=', '--ppid', String(postmaster)]);
+  const pids = [postmaster, ...stdout.split(/\s+/).filter(Boolean).map(Number)];
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += processCpuMs(pid);
+    } catch {
+      // a backend that ended meanwhile: its time is in the postmaster's cutime
+    }
+  }
+  return total;
+}
+
+/** A's CPU in ms per ms of wall time while nothing happens (heartbeats, event polls, timers). */
+async function idleRate(pid: number): Promise<number> {
+  const [cpu0, t0] = [processCpuMs(pid), Date.now()];
+  await sleep(3000);
+  return (processCpuMs(pid) - cpu0) / (Date.now() - t0);
+}
+
+/** Connections HAProxy is given beyond the sessions (health checks, stats, reconnect overlap). */
+const haproxySpare = 500;
+
+/** Sessions HAProxy can carry: about two descriptors per connection, and some for itself. */
+function haproxyRoom(): number {
+  return Math.floor((nofile - 2000) / 2) - haproxySpare;
+}
+
+async function main(): Promise<void> {
+  requireForBench(
+    'bench:sessions -- --site',
+    ['ip', 'prlimit', 'curl', 'haproxy', 'ps', ...postgresPrograms()],
+    {
+      root: true,
+    },
+  );
+  nofile = await fdLimit();
+  // Gateway A holds every session in one process, and HAProxy two sockets per session (its
+  // soft limit can rise only to the hard one): the open-files limit caps the storm.
+  const n = Math.min(asked, nofile - fdReserve, haproxyRoom() - freshLogins, 60_000);
+  if (n < asked) log(`open-files limit ${nofile}: ${asked} sessions capped to ${n}`);
+  const site = new Site();
+  current = site;
+  try {
+    await site.setUp();
+    const [a, b] = [await startGateway(site, 'a'), await startGateway(site, 'b')];
+    await cliOn(site, a, ['sessions', 'drain', 'on']);
+    site.haproxy = await startHaproxy({
+      namespace: site.ns,
+      checkIntervalMs: 300,
+      maxconn: n + freshLogins + haproxySpare,
+      nofile,
+      frontends: [
+        {
+          name: 'vpn',
+          mode: 'tcp',
+          bind: `127.0.0.1:${balancerPort}`,
+          sendProxyV2: true,
+          redispatch: true,
+          balance: 'leastconn',
+          servers: (['a', 'b'] as const).map((name) => ({
+            name: `gw_${name}`,
+            address: `127.0.0.1:${node[name].port}`,
+            check: { port: node[name].admin, path: '/healthz/gateway' },
+          })),
+        },
+      ],
+    });
+    await site.haproxy.waitForServers(['gw_b'], true);
+    await site.haproxy.waitForServers(['gw_a'], false);
+
+    log(`${n} sessions log in through HAProxy, all to B (A drained)`);
+    const clients = spawnClients(site, n, 1, true);
+    const opened = await established(clients);
+    const onB = await gauge(site, 'b');
+    log(`${opened.established} established in ${(opened.ms / 1000).toFixed(1)} s; B holds ${onB}`);
+    await cliOn(site, a, ['sessions', 'drain', 'off']);
+    await site.haproxy.waitForServers(['gw_a'], true);
+    const rate = await idleRate(a.pid);
+
+    const before = await report(clients);
+    const [cpuA0, pg0, t0] = [processCpuMs(a.pid), await postgresCpuMs(site), Date.now()];
+    b.process.kill('SIGKILL');
+    log(`B (pid ${b.pid}) killed with ${before.held} tunnels`);
+    let now = before;
+    while (now.resumed < before.held && now.refused === 0) {
+      await sleep(100);
+      now = await report(clients);
+      if (Date.now() - t0 > Math.min(600_000, remainingMs())) break;
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const cpuA = processCpuMs(a.pid) - cpuA0 - rate * (Date.now() - t0);
+    const pgResume = (await postgresCpuMs(site)) - pg0;
+    const onA = await gauge(site, 'a');
+    log(
+      `resumed ${now.resumed} of ${before.held} in ${seconds.toFixed(2)} s (${now.retries} reconnect attempts failed, ${now.refused} cookies refused); A holds ${onA}`,
+    );
+
+    log(`${freshLogins} fresh certificate logins on A`);
+    const [cpuL0, pgL0, tL0] = [processCpuMs(a.pid), await postgresCpuMs(site), Date.now()];
+    const fresh = spawnClients(site, freshLogins, 200, false);
+    const loggedIn = await established(fresh);
+    const cpuLogin = processCpuMs(a.pid) - cpuL0 - rate * (Date.now() - tL0);
+    const pgLogin = (await postgresCpuMs(site)) - pgL0;
+
+    const perResume = now.resumed > 0 ? cpuA / now.resumed : Number.NaN;
+    const perLogin = loggedIn.established > 0 ? cpuLogin / loggedIn.established : Number.NaN;
+    console.log(
+      'site failover (2 gateways behind HAProxy 2.6, PostgreSQL 15 state, certificate auth, TLS 1.3, one namespace; CPU = the gateway process and its children, less its idle rate)',
+    );
+    console.log(`  sessions on B before the kill:      ${before.held}`);
+    console.log(`  resumed on A:                        ${now.resumed} in ${seconds.toFixed(2)} s`);
+    console.log(`  reconnect attempts that failed:      ${now.retries}; cookies refused: ${now.refused}`);
+    if (now.why.length > 0) console.log(`    why: ${now.why.map(([r, c]) => `${c}× ${r}`).join('; ')}`);
+    console.log(`  A's idle CPU:                        ${(rate * 1000).toFixed(1)} ms/s`);
+    console.log(`  A's CPU per resume:                  ${perResume.toFixed(2)} ms`);
+    console.log(
+      `  PostgreSQL CPU per resume:           ${(pgResume / Math.max(1, now.resumed)).toFixed(2)} ms`,
+    );
+    console.log(
+      `  fresh logins on A:                   ${loggedIn.established} in ${(loggedIn.ms / 1000).toFixed(1)} s`,
+    );
+    console.log(`  A's CPU per certificate login:       ${perLogin.toFixed(2)} ms`);
+    console.log(
+      `  PostgreSQL CPU per login:            ${(pgLogin / Math.max(1, loggedIn.established)).toFixed(2)} ms`,
+    );
+    console.log(`  load average:                        ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+    console.log(
+      `failover: sessions=${before.held} resumed=${now.resumed} seconds=${seconds.toFixed(2)} cpu_ms_per_resume=${perResume.toFixed(2)} cpu_ms_per_login=${perLogin.toFixed(2)}`,
+    );
+  } finally {
+    await site.cleanUp(process.env.OUTPOST_BENCH_CPU_PROFILE ? 15_000 : 0);
+    current = undefined;
+  }
+}
+
+runBench(main, () => current, log);
