@@ -120,6 +120,7 @@ export class LinuxTunDevice implements PacketDevice {
   /** Segments of one GSO read, handed over as a batch of their own. */
   private readonly segments: ReusablePacketBatch;
   private readonly segmentView: DataView;
+  private readonly segmentWords: Uint32Array;
   private readonly segmentRoom: number;
   private readonly vnet: VnetHeader = {
     flags: 0,
@@ -166,6 +167,12 @@ export class LinuxTunDevice implements PacketDevice {
     const segmentBuffer = Buffer.allocUnsafeSlow(MAX_SEGMENTS * this.segmentRoom);
     this.segments = new ReusablePacketBatch(segmentBuffer, MAX_SEGMENTS, this.c.address(segmentBuffer));
     this.segmentView = new DataView(segmentBuffer.buffer, segmentBuffer.byteOffset, segmentBuffer.byteLength);
+    // allocUnsafeSlow: memory of its own from offset 0, so the words are aligned with the bytes.
+    this.segmentWords = new Uint32Array(
+      segmentBuffer.buffer,
+      segmentBuffer.byteOffset,
+      segmentBuffer.byteLength >> 2,
+    );
     this.worker = new Worker(TUN_READER_WORKER_SOURCE, {
       eval: true,
       name: `tun-reader ${name}`,
@@ -340,6 +347,8 @@ export class LinuxTunDevice implements PacketDevice {
     const sink = {
       out: this.segmentView,
       outAddress: segments.address!,
+      outBytes: segments.data,
+      outWords: this.segmentWords,
       offsets: segments.offsets,
       lengths: segments.lengths,
     };

@@ -6,6 +6,8 @@ import {
   readVnetHeader,
   segmentCount,
   segmentTcp,
+  sumAligned,
+  sumBytes,
   type VnetHeader,
 } from './tcp-segment.js';
 
@@ -13,6 +15,7 @@ import {
 const arena = Buffer.alloc(1 << 20);
 const copy = (to: number, from: number, length: number) => arena.copy(arena, to, from, from + length);
 const view = new DataView(arena.buffer, arena.byteOffset, arena.byteLength);
+const words = new Uint32Array(arena.buffer, arena.byteOffset, arena.byteLength >> 2);
 const OUT = 1 << 19;
 
 /** Valid IPv4/TCP segments of one flow, IDs counting up as the kernel's GSO numbers them. */
@@ -73,12 +76,14 @@ function gsoPacket(segments: Buffer[]): { vnet: Buffer; packet: Buffer } {
   };
 }
 
-function cut(gso: { vnet: Buffer; packet: Buffer }, room: number, perCall: number): Buffer[] {
+/** Cuts `gso`; `words` = the sink also gives bytes and words (headers copied once, word sums). */
+function cut(gso: { vnet: Buffer; packet: Buffer }, room: number, perCall: number, byWords = true): Buffer[] {
   const header = readVnetHeader(new DataView(gso.vnet.buffer, gso.vnet.byteOffset, 10), 0, {} as VnetHeader);
   gso.packet.copy(arena, 0);
   const sink = {
     out: view,
     outAddress: 0,
+    ...(byWords ? { outBytes: arena, outWords: words } : {}),
     offsets: new Int32Array(perCall),
     lengths: new Int32Array(perCall),
   };
@@ -99,6 +104,7 @@ describe('segmentTcp (GSO reads from the TUN)', () => {
   it('gives back the original segments of a merged burst, checksums and IDs included', () => {
     const segments = flow(0xffffff00, [1400, 1400, 1400, 333], timestamps);
     expect(cut(gsoPacket(segments), 1472, 64)).toEqual(segments);
+    expect(cut(gsoPacket(segments), 1472, 64, false)).toEqual(segments);
   });
 
   it('cuts a burst of many small segments over several calls', () => {
@@ -126,9 +132,47 @@ describe('segmentTcp (GSO reads from the TUN)', () => {
           if (40 + sizes.reduce((a, b) => a + b, 0) > 65535) return;
           const segments = flow(seq, sizes);
           expect(cut(gsoPacket(segments), 1472, 8)).toEqual(segments);
+          expect(cut(gsoPacket(segments), 1472, 8, false)).toEqual(segments);
         },
       ),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe('sumAligned (word sums for segment checksums)', () => {
+  it.each([
+    ['empty', 0, 0, 0],
+    ['one byte', 4, 1, 0xab00],
+    ['two bytes at 2 mod 4', 6, 2, 0x0102],
+    ['three bytes', 8, 3, 0x1234 + 0x5600],
+  ])('%s', (_name, at, length, expected) => {
+    const bytes = Buffer.alloc(16);
+    bytes.set([0xab], 4);
+    bytes.set([0x01, 0x02], 6);
+    bytes.set([0x12, 0x34, 0x56], 8);
+    const w = new Uint32Array(bytes.buffer, bytes.byteOffset, 4);
+    expect(sumAligned(w, bytes, at, length, 0) % 0xffff).toBe(expected % 0xffff);
+  });
+
+  it('agrees with the byte-wise sum modulo 0xffff for any even start and length (fast-check)', () => {
+    const bytes = Buffer.alloc(4096);
+    const w = new Uint32Array(bytes.buffer, bytes.byteOffset, 1024);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, 4096);
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 2000 }),
+        fc.integer({ min: 0, max: 1000 }),
+        fc.integer({ min: 0, max: 1 << 20 }),
+        (data, half, initial) => {
+          const at = half * 2;
+          bytes.set(data, at);
+          expect(sumAligned(w, bytes, at, data.length, initial) % 0xffff).toBe(
+            sumBytes(dv, at, data.length, initial) % 0xffff,
+          );
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

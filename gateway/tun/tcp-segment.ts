@@ -59,6 +59,53 @@ export function sumBytes(view: DataView, at: number, length: number, sum: number
   return s;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/**
+ * `sumBytes` over a 2-byte aligned range of a buffer seen through `words` (a Uint32Array over the
+ * same memory as `bytes`, both from offset 0): whole 32-bit words in native order, two sums so
+ * that the loads run in parallel. Twice as fast as DataView reads on the hot path (every
+ * segment's TCP checksum). Native-order words sum to the big-endian sum times 2^8 modulo 0xffff
+ * on little-endian machines (RFC 1071 §2(B)): reduced and rotated back before it is added.
+ */
+export function sumAligned(
+  words: Uint32Array,
+  bytes: Uint8Array,
+  at: number,
+  length: number,
+  sum: number,
+): number {
+  const end = at + length;
+  let i = at;
+  let s = sum;
+  if ((i & 3) !== 0 && i + 2 <= end) {
+    s += (bytes[i]! << 8) | bytes[i + 1]!;
+    i += 2;
+  }
+  if ((i & 3) === 0) {
+    let w = i >> 2;
+    const last = end >> 2;
+    let a = 0;
+    let b = 0;
+    for (; w + 1 < last; w += 2) {
+      a += words[w]!;
+      b += words[w + 1]!;
+    }
+    if (w < last) a += words[w++]!;
+    // Reduced the way fold() does: a non-zero sum stays non-zero (0xffff, not 0).
+    const total = a + b;
+    const native = total === 0 ? 0 : ((total - 1) % 0xffff) + 1;
+    s += LITTLE_ENDIAN ? ((native & 0xff) << 8) | (native >>> 8) : native;
+    i = w << 2;
+  }
+  if (i + 2 <= end) {
+    s += (bytes[i]! << 8) | bytes[i + 1]!;
+    i += 2;
+  }
+  if (i < end) s += bytes[i]! << 8;
+  return s;
+}
+
 export function fold(sum: number): number {
   let s = sum;
   while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
@@ -85,6 +132,12 @@ export function completeChecksum(view: DataView, at: number, length: number, hea
 export interface SegmentSink {
   readonly out: DataView;
   readonly outAddress: number;
+  /**
+   * `out`'s memory as bytes and 32-bit words (from its offset 0, which must be 4-byte aligned):
+   * headers are then copied once per call from the source and checksums summed by words.
+   */
+  readonly outBytes?: Uint8Array;
+  readonly outWords?: Uint32Array;
   offsets: Int32Array;
   lengths: Int32Array;
 }
@@ -123,7 +176,9 @@ export function segmentTcp(
   const payload = length - headers;
   const count = Math.min(maxSegments, segmentCount(length - headers, mss) - first);
   if (count <= 0 || src.getUint8(at) >> 4 !== (v4 ? 4 : 6)) return -1;
-  const { out } = sink;
+  const { out, outBytes, outWords } = sink;
+  // Word sums need 4-byte aligned segments: slots aligned, TCP header at a multiple of 4.
+  const fast = outBytes !== undefined && outWords !== undefined && ((outAt | segmentRoom | tcp) & 3) === 0;
   const seq0 = src.getUint32(at + tcp + 4);
   const id0 = v4 ? src.getUint16(at + 4) : 0;
   const flags = src.getUint8(at + tcp + 13);
@@ -133,7 +188,9 @@ export function segmentTcp(
     const o = outAt + k * segmentRoom;
     const size = Math.min(mss, payload - i * mss);
     const total = headers + size;
-    copy(sink.outAddress + o, srcAddress + at, headers);
+    // Headers: from the source (a SharedArrayBuffer: memcpy) once, then from the first slot.
+    if (fast && k > 0) outBytes.copyWithin(o, outAt, outAt + headers);
+    else copy(sink.outAddress + o, srcAddress + at, headers);
     if (size > 0) copy(sink.outAddress + o + headers, srcAddress + at + headers + i * mss, size);
     const last = i === segments - 1;
     let f = flags;
@@ -145,16 +202,24 @@ export function segmentTcp(
       out.setUint16(o + 2, total);
       out.setUint16(o + 4, (id0 + i) & 0xffff);
       out.setUint16(o + 10, 0);
-      out.setUint16(o + 10, ~fold(sumBytes(out, o, ipHeader, 0)) & 0xffff);
+      const ipSum = fast ? sumAligned(outWords, outBytes, o, ipHeader, 0) : sumBytes(out, o, ipHeader, 0);
+      out.setUint16(o + 10, ~fold(ipSum) & 0xffff);
     } else {
       out.setUint16(o + 4, total - 40);
     }
     // TCP checksum: pseudo-header (RFC 9293 §3.1 / RFC 8200 §8.1) + header + payload.
     const tcpLength = total - tcp;
     out.setUint16(o + tcp + 16, 0);
-    let sum = v4 ? sumBytes(out, o + 12, 8, 0) : sumBytes(out, o + 8, 32, 0);
-    sum += 6 + tcpLength;
-    sum = sumBytes(out, o + tcp, tcpLength, sum);
+    const pseudoAt = v4 ? o + 12 : o + 8;
+    const pseudoLength = v4 ? 8 : 32;
+    let sum = 6 + tcpLength;
+    if (fast) {
+      sum = sumAligned(outWords, outBytes, pseudoAt, pseudoLength, sum);
+      sum = sumAligned(outWords, outBytes, o + tcp, tcpLength, sum);
+    } else {
+      sum = sumBytes(out, pseudoAt, pseudoLength, sum);
+      sum = sumBytes(out, o + tcp, tcpLength, sum);
+    }
     out.setUint16(o + tcp + 16, ~fold(sum) & 0xffff);
     sink.offsets[k] = o;
     sink.lengths[k] = total;
