@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAppliance, startAppliance } from './testing/appliance.js';
+import { certmongerEnroll } from './testing/certmonger.js';
 import { requirePeers } from './testing/peers.js';
 import { openssl, run } from './testing/run.js';
 
@@ -43,48 +44,11 @@ describe('certmonger against outpost', () => {
 
   it('the certmonger daemon enrolls with a one-time challenge', async () => {
     const challenge = (await app.cli(['scep', 'challenge', '--ttl', '600'])).stdout.trim();
-    const sandbox = mkdtempSync(join(tmpdir(), 'outpost-certmonger-'));
-    for (const sub of ['home', 'requests', 'cas', 'tmp', 'local', 'out']) mkdirSync(join(sandbox, sub));
     const caFile = join(app.dataDir, 'ca', 'ca.pem');
-    const out = join(sandbox, 'out');
-    writeFileSync(
-      join(sandbox, 'run.sh'),
-      [
-        `getcert add-scep-ca -s -c outpost -u '${app.scepUrl}' -N '${caFile}' || exit 10`,
-        'sleep 1',
-        `getcert request -s -c outpost -k '${out}/key.pem' -f '${out}/cert.pem' -N 'CN=cm-device' -L '${challenge}' -w -v`,
-        `getcert list -s > '${out}/list.txt'`,
-      ].join('\n'),
-    );
-    const env = {
-      ...process.env,
-      HOME: join(sandbox, 'home'),
-      CERTMONGER_REQUESTS_DIR: join(sandbox, 'requests'),
-      CERTMONGER_CAS_DIR: join(sandbox, 'cas'),
-      CERTMONGER_TMPDIR: join(sandbox, 'tmp'),
-      CERTMONGER_LOCAL_CA_DIR: join(sandbox, 'local'),
-    };
-    const result = await run(
-      'timeout',
-      [
-        '90',
-        'dbus-run-session',
-        '--',
-        'certmonger',
-        '-s',
-        '-n',
-        '-d',
-        '2',
-        '-c',
-        `bash ${join(sandbox, 'run.sh')}`,
-      ],
-      { env, timeoutMs: 100_000 },
-    );
-    const list = readFileSync(join(out, 'list.txt'), 'utf8');
+    const result = await certmongerEnroll({ scepUrl: app.scepUrl, caFile, challenge, cn: 'cm-device' });
+    const list = result.list;
     expect(list, `${result.stdout}\n${result.stderr}\n${app.logs()}`).toContain('status: MONITORING');
-    expect(await openssl(['verify', '-CAfile', caFile, join(out, 'cert.pem')])).toContain(': OK');
-    expect(await openssl(['x509', '-in', join(out, 'cert.pem'), '-noout', '-subject'])).toContain(
-      'cm-device',
-    );
+    expect(await openssl(['verify', '-CAfile', caFile, result.certFile])).toContain(': OK');
+    expect(await openssl(['x509', '-in', result.certFile, '-noout', '-subject'])).toContain('cm-device');
   });
 });

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './appliance.js';
 
 /** One server behind a frontend. */
 export interface HaproxyServer {
@@ -188,4 +189,43 @@ async function stop(child: ChildProcess, dir: string): Promise<void> {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * HAProxy in front of a site's connectors as deploy/haproxy/haproxy.cfg has it: HTTP mode, each
+ * request balanced round-robin, `option redispatch`, health checks on each node's `/readyz`
+ * (probes port). Resolves once every node is up; `url` is the site's SCEP URL.
+ */
+export async function startScepBalancer(
+  nodes: ReadonlyArray<{ name: string; baseUrl: string; adminUrl: string }>,
+  options: { checkIntervalMs?: number } = {},
+): Promise<{ proxy: RunningHaproxy; url: string }> {
+  const port = await freePort();
+  const proxy = await startHaproxy({
+    ...options,
+    frontends: [
+      {
+        name: 'scep',
+        mode: 'http',
+        bind: `127.0.0.1:${port}`,
+        balance: 'roundrobin',
+        redispatch: true,
+        servers: nodes.map((node) => ({
+          name: node.name,
+          address: new URL(node.baseUrl).host,
+          check: { port: Number(new URL(node.adminUrl).port), path: '/readyz' },
+        })),
+      },
+    ],
+  });
+  try {
+    await proxy.waitForServers(
+      nodes.map((n) => n.name),
+      true,
+    );
+  } catch (e) {
+    await proxy.stop();
+    throw e;
+  }
+  return { proxy, url: `http://127.0.0.1:${port}/scep` };
 }
