@@ -16,6 +16,7 @@ import { type LoadResult, runLoad } from './load.js';
 import { prefill } from './prefill.js';
 import { rsaMsPerEnrollment } from './rsa-cost.js';
 import { ServerCpu } from './server-cpu.js';
+import { runSite } from './site.js';
 import { type Validation, validate } from './validate.js';
 
 /**
@@ -41,6 +42,8 @@ const { values } = parseArgs({
     backends: { type: 'boolean', default: true },
     'only-backends': { type: 'boolean', default: false },
     keys: { type: 'string', default: '16' },
+    // issue 15: the same load through HAProxy to one node on SQLite, one and two on PostgreSQL
+    site: { type: 'boolean', default: false },
   },
 });
 const requestCount = Number(values.requests);
@@ -138,7 +141,10 @@ function printRow({ server, load, check, cpuPerEnrollment, note }: Row): void {
   for (const reason of [...load.httpErrorReasons, ...check.reasons]) console.log(`    failure: ${reason}`);
 }
 
-async function startOutpost(dataDir?: string): Promise<RunningAppliance> {
+async function startOutpost(
+  dataDir?: string,
+  extra: Record<string, unknown> = {},
+): Promise<RunningAppliance> {
   return startAppliance(
     {
       log: { level: 'warn' },
@@ -150,6 +156,7 @@ async function startOutpost(dataDir?: string): Promise<RunningAppliance> {
           limits: { ratePerClientPerMinute: 0, maxConcurrent: 1024 },
         },
       },
+      ...extra,
     },
     dataDir ? { dataDir } : {},
   );
@@ -161,6 +168,15 @@ async function main(): Promise<void> {
   console.log(`preparing ${values.keys} device keys…`);
   const keys = await makeDeviceKeys(Number(values.keys));
   if (values['only-backends']) return measureBackends(keys);
+  if (values.site)
+    return runSite({
+      keys,
+      requests: requestCount,
+      concurrency: 16,
+      prefill: prefillCount,
+      challenge,
+      startNode: (extra, dataDir) => startOutpost(dataDir, extra),
+    });
   const rsa = rsaMsPerEnrollment();
   console.log(
     `openssl speed rsa2048: ${rsa.signPerSecond.toFixed(1)} sign/s per core, ${rsa.ms.toFixed(3)} ms for an enrollment's 3 private-key operations`,
