@@ -151,6 +151,11 @@ export class VpnTopology extends NamespaceProcesses {
     await this.exec(this.gw, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
   }
 
+  /** A namespace made beside the topology (e.g. a delay line's), deleted by destroy() too. */
+  trackNamespace(ns: string): void {
+    this.extra.push(ns);
+  }
+
   async destroy(): Promise<void> {
     for (const child of this.children) child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
