@@ -105,12 +105,15 @@ export class DtlsChannel {
     if (!this.closed) this.sendRecord(DtlsContentType.applicationData, payload);
   }
 
-  /** One datagram from the client's address (decrypted in place). */
-  receive(datagram: Buffer, address: number, now: number): void {
+  /**
+   * One datagram from the client's address, `datagram[start, end)` (the whole buffer by
+   * default; `address` is the buffer's native address), decrypted in place.
+   */
+  receive(datagram: Buffer, address: number, now: number, start = 0, end = datagram.length): void {
     const view = this.view;
-    for (let at = 0; at < datagram.length && !this.closed; at = view.end) {
+    for (let at = start; at < end && !this.closed; at = view.end) {
       try {
-        readRecord(datagram, at, view);
+        readRecord(datagram, at, view, end);
       } catch {
         return this.link.drop('malformed');
       }

@@ -113,19 +113,32 @@ export class DtlsEndpoint {
     return d;
   }
 
-  /** One datagram from address:port; `native` is its native address, or -1 when unknown. */
-  receive(datagram: Buffer, address: string, port: number, now: number, native = -1): void {
+  /**
+   * One datagram from address:port: `buffer[start, end)` (the whole buffer by default);
+   * `native` is the buffer's native address, or -1 when unknown.
+   */
+  receive(
+    buffer: Buffer,
+    address: string,
+    port: number,
+    now: number,
+    native = -1,
+    start = 0,
+    end = buffer.length,
+  ): void {
     if (address !== this.lastAddress || port !== this.lastPort) {
       this.lastAddress = address;
       this.lastPort = port;
       this.lastKey = key(address, port);
     }
     const k = this.lastKey;
-    const hello = isClientHello(datagram);
+    const hello = isClientHello(buffer, start, end);
     const channel = this.channels.get(k);
     if (channel && !hello) {
-      return channel.receive(datagram, native >= 0 ? native : this.o.evp.address(datagram), now);
+      return channel.receive(buffer, native >= 0 ? native : this.o.evp.address(buffer), now, start, end);
     }
+    // Handshakes and strangers: rare, a view of their own.
+    const datagram = start === 0 && end === buffer.length ? buffer : buffer.subarray(start, end);
     const pending = this.pending.get(k);
     if (pending && (!hello || pending.handshake.clientRandom.equals(datagram.subarray(27, 59)))) {
       return this.continueHandshake(pending, k, datagram, now);
@@ -309,12 +322,12 @@ export class DtlsEndpoint {
  * is long enough to carry its random (bytes 27..59: record header 13, handshake header 12,
  * client_version 2).
  */
-function isClientHello(d: Buffer): boolean {
+function isClientHello(d: Buffer, start: number, end: number): boolean {
   return (
-    d.length >= 59 &&
-    d[0] === DtlsContentType.handshake &&
-    d[3] === 0 &&
-    d[4] === 0 &&
-    d[DTLS_RECORD_HEADER_LENGTH] === HandshakeType.clientHello
+    end - start >= 59 &&
+    d[start] === DtlsContentType.handshake &&
+    d[start + 3] === 0 &&
+    d[start + 4] === 0 &&
+    d[start + DTLS_RECORD_HEADER_LENGTH] === HandshakeType.clientHello
   );
 }

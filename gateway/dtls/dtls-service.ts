@@ -69,7 +69,8 @@ export class DtlsService {
       o.host,
       o.port,
       pool,
-      (datagram, address, port, native) => service.receive(datagram, address, port, native),
+      (buffer, start, end, address, port, native) =>
+        service.receive(buffer, start, end, address, port, native),
       // A record of a full-size packet, and the client's padded MTU probes up to a 1500-byte link.
       Math.max(2048, o.maxPacket + 128),
     );
@@ -137,8 +138,15 @@ export class DtlsService {
     await this.socket.close();
   }
 
-  private receive(datagram: Buffer, address: string, port: number, native: number): void {
-    this.endpoint.receive(datagram, address, port, Date.now(), native);
+  private receive(
+    buffer: Buffer,
+    start: number,
+    end: number,
+    address: string,
+    port: number,
+    native: number,
+  ): void {
+    this.endpoint.receive(buffer, address, port, Date.now(), native, start, end);
     // Handshakes retransmit on timers; the timer runs only while one is in progress.
     if (this.endpoint.handshakes > 0 && !this.timer) {
       this.timer = setInterval(() => {

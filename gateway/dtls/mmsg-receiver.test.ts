@@ -15,7 +15,7 @@ interface Got {
   address: string;
   port: number;
   native: number;
-  /** The native address of the bytes as the EVP binding sees them (must equal `native` when known). */
+  /** The native address of the buffer as the EVP binding sees it (must equal `native` when known). */
   actual: number;
 }
 
@@ -27,9 +27,10 @@ async function listener(host: string, maxDatagram?: number, fail?: (d: Buffer) =
     host,
     0,
     new ChunkPool(evp, 2048, 8),
-    (datagram, address, port, native) => {
+    (buffer, start, end, address, port, native) => {
+      const datagram = buffer.subarray(start, end);
       if (fail?.(datagram)) throw new Error('handler fault');
-      got.push({ bytes: Buffer.from(datagram), address, port, native, actual: evp.address(datagram) });
+      got.push({ bytes: Buffer.from(datagram), address, port, native, actual: evp.address(buffer) });
     },
     maxDatagram,
   );

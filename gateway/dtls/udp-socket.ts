@@ -8,10 +8,17 @@ import { type Destination, MmsgSender } from './mmsg-sender.js';
 export type DtlsSocketDrop = 'truncated' | 'internal';
 
 /**
- * One received datagram: valid only during the call, and the receiver may change it in place
- * (decryption). `native` is the buffer's native address, or -1 when unknown.
+ * One received datagram, `buffer[start, end)`: valid only during the call, and the receiver
+ * may change it in place (decryption). `native` is the buffer's native address, or -1 when unknown.
  */
-export type DatagramReceiver = (datagram: Buffer, address: string, port: number, native: number) => void;
+export type DatagramReceiver = (
+  buffer: Buffer,
+  start: number,
+  end: number,
+  address: string,
+  port: number,
+  native: number,
+) => void;
 
 /** recvmmsg calls per readiness at most (64 datagrams each); the rest waits for the next turn of the loop. */
 const BATCHES_PER_TURN = 8;
@@ -102,7 +109,7 @@ export class UdpSocket implements DatagramSender {
     });
     const udp = new UdpSocket(socket, pool, receive);
     socket.on('message', (datagram, from) => {
-      udp.deliver(datagram, from.address, from.port, -1);
+      udp.deliver(datagram, 0, datagram.length, from.address, from.port, -1);
       udp.drain();
     });
     // A send to a closed port raises ICMP errors on later calls; they concern one client only.
@@ -120,9 +127,16 @@ export class UdpSocket implements DatagramSender {
     return this.receiver !== undefined;
   }
 
-  private deliver(datagram: Buffer, address: string, port: number, native: number): void {
+  private deliver(
+    buffer: Buffer,
+    start: number,
+    end: number,
+    address: string,
+    port: number,
+    native: number,
+  ): void {
     try {
-      this.receive(datagram, address, port, native);
+      this.receive(buffer, start, end, address, port, native);
     } catch {
       this.onDrop?.('internal');
     }
@@ -140,12 +154,7 @@ export class UdpSocket implements DatagramSender {
           this.onDrop?.('truncated');
           continue;
         }
-        this.deliver(
-          r.buffer.subarray(d.offset, d.offset + d.length),
-          d.address,
-          d.port,
-          r.address + d.offset,
-        );
+        this.deliver(r.buffer, d.offset, d.offset + d.length, d.address, d.port, r.address);
       }
       if (n < r.capacity) return;
     }

@@ -76,9 +76,14 @@ export function sequenceOf(record: DtlsRecordView): number {
  * per record). Throws DtlsDecodeError when the header is cut, the version is not DTLS, or the
  * fragment would run past the datagram or is larger than any DTLS 1.2 record.
  */
-export function readRecord(datagram: Uint8Array, at: number, out: DtlsRecordView): void {
-  if (datagram.length - at < DTLS_RECORD_HEADER_LENGTH) {
-    throw new DtlsDecodeError(`record header cut at ${datagram.length - at} bytes`);
+export function readRecord(
+  datagram: Uint8Array,
+  at: number,
+  out: DtlsRecordView,
+  limit = datagram.length,
+): void {
+  if (limit - at < DTLS_RECORD_HEADER_LENGTH) {
+    throw new DtlsDecodeError(`record header cut at ${limit - at} bytes`);
   }
   const version = (datagram[at + 1]! << 8) | datagram[at + 2]!;
   if (version !== DTLS_1_2 && version !== DTLS_1_0) {
@@ -87,7 +92,7 @@ export function readRecord(datagram: Uint8Array, at: number, out: DtlsRecordView
   const length = (datagram[at + 11]! << 8) | datagram[at + 12]!;
   if (length > DTLS_MAX_CIPHERTEXT) throw new DtlsDecodeError(`record fragment of ${length} bytes`);
   const end = at + DTLS_RECORD_HEADER_LENGTH + length;
-  if (end > datagram.length) {
+  if (end > limit) {
     throw new DtlsDecodeError(`record of ${length} bytes runs past the datagram`);
   }
   out.type = datagram[at]!;

@@ -25,6 +25,8 @@ export function countingEvp(): { evp: Evp; ciphers: () => number } {
 export const APP_ID = fixedBytes('app id', 32);
 export const PSK = fixedBytes('psk', 32);
 export const CLIENT = { address: '192.0.2.10', port: 40000 };
+/** Bytes around each datagram the harness delivers (see `deliver`). */
+const junk = fixedBytes('junk around a datagram', 23);
 
 export interface Harness {
   endpoint: DtlsEndpoint;
@@ -79,7 +81,13 @@ export function harness(
     evp,
     deliver(datagram, from = CLIENT, now = 1_000_000) {
       const before = sent.length;
-      endpoint.receive(Buffer.from(datagram), from.address, from.port, now);
+      // Inside a larger buffer, as the batched receive hands datagrams over (a slot of many):
+      // nothing may be read or written outside [start, end).
+      const framed = Buffer.concat([junk, datagram, junk]);
+      endpoint.receive(framed, from.address, from.port, now, -1, junk.length, junk.length + datagram.length);
+      if (!framed.subarray(0, junk.length).equals(junk) || !framed.subarray(-junk.length).equals(junk)) {
+        throw new Error('the endpoint wrote outside the datagram');
+      }
       return sent.slice(before);
     },
   };
