@@ -28,7 +28,7 @@ export class PgInventory implements Inventory {
     const insert = `INSERT INTO certificates (${COLUMNS})
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`;
     try {
-      if (!spending) await this.state.query(insert, values);
+      if (!spending) await this.state.query(insert, values, { prepared: true });
       else {
         await this.state.transaction('read committed', async (client) => {
           await spendChallenge(client, spending);
@@ -134,6 +134,7 @@ export class PgInventory implements Inventory {
   private async one(where: string, values: unknown[]): Promise<InventoryRecord | undefined> {
     const { rows } = await this.state.query<Row>(`SELECT ${COLUMNS} FROM certificates ${where}`, values, {
       idempotent: true,
+      prepared: true, // byTransactionId runs on every enrollment
     });
     return rows[0] && fromRow(rows[0]);
   }

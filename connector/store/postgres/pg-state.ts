@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { isConnectionLoss, isTransactionRetry, stateUnavailable } from './pg-errors.js';
@@ -50,6 +51,23 @@ function retryDelay(attempt: number): Promise<void> {
 }
 /** One more try of an idempotent statement on a fresh connection after the old one dropped. */
 const RECONNECT_DELAY_MS = 100;
+
+const statementNames = new Map<string, string>();
+
+/**
+ * A named prepared statement per distinct text (`prepared: true`, the SCEP path's statements, all
+ * fixed strings): each pooled connection parses and plans it once instead of on every call, which
+ * is most of the server's work for a one-row SELECT or INSERT (PostgreSQL 15 §55.2.3, extended
+ * query protocol). pg prepares a name on a connection the first time it is used there.
+ */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `outpost_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
 
 /**
  * The PostgreSQL side of the state port: a connection pool, migrated to this binary's schema at
@@ -107,15 +125,18 @@ export class PostgresState {
   async query<R extends pg.QueryResultRow>(
     text: string,
     values: unknown[] = [],
-    options: { idempotent?: boolean } = {},
+    options: { idempotent?: boolean; prepared?: boolean } = {},
   ): Promise<pg.QueryResult<R>> {
+    const config: pg.QueryConfig = options.prepared
+      ? { name: statementName(text), text, values }
+      : { text, values };
     try {
-      return await this.pool.query<R>(text, values);
+      return await this.pool.query<R>(config);
     } catch (e) {
       if (!isConnectionLoss(e)) throw e;
       if (!options.idempotent || this.closed) throw stateUnavailable(e);
       await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS));
-      return this.pool.query<R>(text, values).catch((again: unknown) => {
+      return this.pool.query<R>(config).catch((again: unknown) => {
         throw isConnectionLoss(again) ? stateUnavailable(again) : again;
       });
     }
