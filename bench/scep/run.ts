@@ -175,6 +175,7 @@ async function main(): Promise<void> {
       concurrency: 16,
       prefill: prefillCount,
       challenge,
+      warmup: Number(values.warmup),
       startNode: (extra, dataDir) => startOutpost(dataDir, extra),
     });
   const rsa = rsaMsPerEnrollment();

@@ -34,6 +34,8 @@ export interface SiteOptions {
   /** Certificates put in each inventory before a second round of the three (0: no second round). */
   prefill: number;
   challenge: string;
+  /** Untimed enrollments each configuration gets first (bench:scep's --warmup). */
+  warmup: number;
   /** A connector exactly as bench:scep starts it (run.ts), with `extra` config merged over. */
   startNode: (extra: Record<string, unknown>, dataDir: string) => Promise<RunningAppliance>;
 }
@@ -133,12 +135,18 @@ async function measureSite(
       options.challenge,
       `${name}-${prefilled}-${Date.now()}`,
     );
-    // Warm-up (not timed): V8's and the pool's first requests are not what a site serves all day.
-    await runLoad(
-      url,
-      prepareRequests(options.keys, 200, raCerts[0]!, options.challenge, `${name}-warm-${Date.now()}`),
-      options.concurrency,
-    );
+    // Warm-up (not timed), as bench:scep does: V8's and the pool's first requests are not what a
+    // site serves all day.
+    if (options.warmup > 0) {
+      const warm = prepareRequests(
+        options.keys,
+        options.warmup,
+        raCerts[0]!,
+        options.challenge,
+        `${name}-warm-${Date.now()}`,
+      );
+      await runLoad(url, warm, options.concurrency);
+    }
     const nodeCpu = nodes.map((n) => new ServerCpu(n.pid));
     const dbCpu = name === 'sqlite_1' ? undefined : new ServerCpu(db.pid());
     for (const c of [...nodeCpu, ...(dbCpu ? [dbCpu] : [])]) c.start();
