@@ -98,7 +98,8 @@ function bind(): Evp {
     p,
   ]);
   const address = (bytes: Uint8Array) => Number(koffi.address(bytes));
-  const memcpy = fn<(to: number, from: number, length: number) => number>('memcpy', p, [p, p, 'size_t']);
+  // void, not the pointer memcpy returns: no result conversion on the hot path (see libc.ts).
+  const memcpy = fn<(to: number, from: number, length: number) => void>('memcpy', 'void', [p, p, 'size_t']);
   return {
     newContext(aead, key, encrypt) {
       const ctx = Number(ctxNew());

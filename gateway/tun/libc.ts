@@ -57,7 +57,8 @@ export function libc(): Libc {
   const lib = koffi.load('libc.so.6');
   const ioctl = lib.func('int ioctl(int fd, unsigned long request, uint8_t *argp)');
   const ioctlValue = lib.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']);
-  const memcpy = lib.func('memcpy', 'uintptr_t', ['uintptr_t', 'uintptr_t', 'size_t']);
+  // Declared void: the returned pointer would cost a number conversion per call (~13 ns of ~60).
+  const memcpy = lib.func('memcpy', 'void', ['uintptr_t', 'uintptr_t', 'size_t']);
   bound = {
     ioctl: (fd, request, ifreq) => ioctl(fd, request, ifreq),
     ioctlValue: (fd, request, value) => ioctlValue(fd, request, value),
