@@ -63,7 +63,7 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /**
  * `sumBytes` over a 2-byte aligned range of a buffer seen through `words` (a Uint32Array over the
- * same memory as `bytes`, both from offset 0): whole 32-bit words in native order, two sums so
+ * same memory as `bytes`, both from offset 0): whole 32-bit words in native order, four sums so
  * that the loads run in parallel. Twice as fast as DataView reads on the hot path (every
  * segment's TCP checksum). Native-order words sum to the big-endian sum times 2^8 modulo 0xffff
  * on little-endian machines (RFC 1071 §2(B)): reduced and rotated back before it is added.
@@ -87,13 +87,17 @@ export function sumAligned(
     const last = end >> 2;
     let a = 0;
     let b = 0;
-    for (; w + 1 < last; w += 2) {
+    let c = 0;
+    let d = 0;
+    for (; w + 3 < last; w += 4) {
       a += words[w]!;
       b += words[w + 1]!;
+      c += words[w + 2]!;
+      d += words[w + 3]!;
     }
-    if (w < last) a += words[w++]!;
+    for (; w < last; w++) a += words[w]!;
     // Reduced the way fold() does: a non-zero sum stays non-zero (0xffff, not 0).
-    const total = a + b;
+    const total = a + b + c + d;
     const native = total === 0 ? 0 : ((total - 1) % 0xffff) + 1;
     s += LITTLE_ENDIAN ? ((native & 0xff) << 8) | (native >>> 8) : native;
     i = w << 2;
