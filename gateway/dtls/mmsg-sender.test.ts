@@ -76,6 +76,23 @@ describe.runIf(linux)('sendmmsg with UDP GSO', () => {
     }
   });
 
+  it('datagrams larger than a 1500-byte link takes are never merged (the kernel would refuse the whole message)', async () => {
+    const t = await setup();
+    try {
+      const expected = [
+        ...Array.from({ length: 8 }, () => t.queue(2000, t.to[0]!)),
+        ...Array.from({ length: 8 }, () => t.queue(1472, t.to[0]!)),
+      ];
+      expect(t.sender.flush()).toBe(16);
+      await t.arrived(16);
+      expect(t.got[0]).toEqual(expected);
+      expect([t.sender.gsoMessages, t.sender.gsoDatagrams]).toEqual([1, 8]);
+      expect(t.sender.gso).toBe(true);
+    } finally {
+      t.close();
+    }
+  });
+
   it('where the kernel refuses GSO (SO_NO_CHECK), the batch goes datagram by datagram and GSO stays off', async () => {
     const t = await setup();
     try {

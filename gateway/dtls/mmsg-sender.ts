@@ -27,6 +27,13 @@ const CMSG_LEN = 18;
 /** The kernel's limits on one GSO send (UDP_MAX_SEGMENTS; an IPv4 datagram's largest payload). */
 const MAX_SEGMENTS = 64;
 const MAX_GSO_BYTES = 65507;
+/**
+ * Largest segment merged: a datagram that fills a 1500-byte link (IPv4, IPv6 headers). A larger
+ * segment than the path MTU makes the kernel refuse the whole message (EINVAL), which would turn
+ * GSO off for every client of the socket because of one whose MTU claims were too large.
+ */
+const MAX_SEGMENT_V4 = 1472;
+const MAX_SEGMENT_V6 = 1452;
 /** errno of a GSO send the route or device cannot take (no checksum offload: EIO; EINVAL, EOPNOTSUPP). */
 const GSO_REFUSED = new Set([5, 22, 95]);
 
@@ -62,6 +69,7 @@ export class MmsgSender {
   private runSize = 0;
   private runBytes = 0;
   private runClosed = true;
+  private readonly maxSegment: number;
   /** Messages sent with more than one datagram, and the datagrams in them (for tests and metrics). */
   gsoMessages = 0;
   gsoDatagrams = 0;
@@ -75,6 +83,7 @@ export class MmsgSender {
     /** Whether runs to one destination go as GSO messages. */
     public gso: boolean,
   ) {
+    this.maxSegment = ipv6 ? MAX_SEGMENT_V6 : MAX_SEGMENT_V4;
     this.headers = Buffer.alloc(MMSGHDR * capacity);
     this.iovecs = Buffer.alloc(IOVEC * capacity);
     this.controls = Buffer.alloc(CMSG_SPACE * capacity);
@@ -173,7 +182,7 @@ export class MmsgSender {
     this.runTo = to.nameAddress;
     this.runSize = length;
     this.runBytes = length;
-    this.runClosed = false;
+    this.runClosed = length > this.maxSegment;
     return true;
   }
 
