@@ -55,6 +55,13 @@ describe('LoadShedder', () => {
       closed: [false, false, false, true, true],
     },
     {
+      name: 'a loop busy since its last sample (an accept burst) sheds before the timer runs again',
+      lateMs: 0,
+      busyMs: 151,
+      clients: 5,
+      closed: [false, false, false, true, true],
+    },
+    {
       name: 'idle connections beyond the limit are all taken while the loop is on time',
       lateMs: 0,
       clients: 5,
@@ -74,6 +81,7 @@ describe('LoadShedder', () => {
       });
       clock = 50 + c.lateMs; // the first sample, due at 0 + 50 ms on the fixed clock
       shedder.tick();
+      clock += c.busyMs ?? 0; // no sample since: interval (50) + maxLag (100) is 150 ms
       const l = await listener(shedder);
       server = l.server;
       expect(await openClients(l.port, c.clients, clients)).toEqual(c.closed);

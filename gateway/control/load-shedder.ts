@@ -30,6 +30,8 @@ export class LoadShedder {
   private readonly now: () => number;
   private lagging = false;
   private expected = 0;
+  /** When the last sample ran: a loop busy since longer than a late sample is overloaded now. */
+  private lastSample = 0;
   private timer: NodeJS.Timeout | undefined;
   /** One listener for every socket (`this` is the socket): no closure kept per connection. */
   private readonly forget: (this: Socket) => void;
@@ -45,7 +47,8 @@ export class LoadShedder {
   /** Starts sampling the event loop's lateness (the timer does not keep the process alive). */
   start(): void {
     if (this.timer) return;
-    this.expected = this.now() + this.o.intervalMs;
+    this.lastSample = this.now();
+    this.expected = this.lastSample + this.o.intervalMs;
     this.timer = setInterval(() => this.tick(), this.o.intervalMs);
     this.timer.unref();
   }
@@ -61,6 +64,7 @@ export class LoadShedder {
     const now = this.now();
     this.lagging = now - this.expected > this.o.maxLagMs;
     this.expected = now + this.o.intervalMs;
+    this.lastSample = now;
   }
 
   /**
@@ -68,7 +72,7 @@ export class LoadShedder {
    * opening until `opened` or its close.
    */
   accept(socket: Socket): boolean {
-    if (this.lagging && this.opening.size >= this.o.maxOpening) {
+    if (this.opening.size >= this.o.maxOpening && this.overloadedNow()) {
       socket.destroy();
       this.o.onShed?.();
       return false;
@@ -81,6 +85,14 @@ export class LoadShedder {
   /** Its TLS handshake finished: no longer opening. */
   opened(socket: Socket): void {
     if (this.opening.delete(socket)) socket.off('close', this.forget);
+  }
+
+  /**
+   * Late by the last sample, or busy since (libuv accepts every pending connection of a burst in
+   * one go, before the timer can run: thousands at once when a node's clients all come over).
+   */
+  private overloadedNow(): boolean {
+    return this.lagging || this.now() - this.lastSample > this.o.intervalMs + this.o.maxLagMs;
   }
 
   /** The last sample came late (the process is busy). */
