@@ -193,9 +193,18 @@ async function cliOn(site: Site, gateway: Gateway, args: string[]): Promise<stri
   return (await site.inNs(process.execPath, [outpostCli, ...args, '--config', gateway.configFile])).stdout;
 }
 
-async function gauge(site: Site, name: NodeName): Promise<number> {
-  const { stdout } = await site.inNs('curl', ['-sf', `http://127.0.0.1:${node[name].admin}/metrics`]);
-  return Number(/^outpost_gateway_sessions (\d+)/m.exec(stdout)?.[1] ?? Number.NaN);
+/**
+ * `outpost_gateway_sessions` of a node once it reaches `expected` (the gauge is refreshed once a
+ * second), or whatever it says after 5 s.
+ */
+async function sessionsOn(site: Site, name: NodeName, expected: number): Promise<number> {
+  const until = Date.now() + 5000;
+  for (;;) {
+    const { stdout } = await site.inNs('curl', ['-sf', `http://127.0.0.1:${node[name].admin}/metrics`]);
+    const held = Number(/^outpost_gateway_sessions (\d+)/m.exec(stdout)?.[1] ?? Number.NaN);
+    if (held >= expected || Date.now() > until) return held;
+    await sleep(250);
+  }
 }
 
 function spawnClients(site: Site, sessions: number, firstSource: number, resume: boolean): ClientEvents[] {
@@ -329,7 +338,7 @@ async function main(): Promise<void> {
     log(`${n} sessions log in through HAProxy, all to B (A drained)`);
     const clients = spawnClients(site, n, 1, true);
     const opened = await established(clients);
-    const onB = await gauge(site, 'b');
+    const onB = await sessionsOn(site, 'b', opened.established);
     log(`${opened.established} established in ${(opened.ms / 1000).toFixed(1)} s; B holds ${onB}`);
     await cliOn(site, a, ['sessions', 'drain', 'off']);
     await site.haproxy.waitForServers(['gw_a'], true);
@@ -348,7 +357,7 @@ async function main(): Promise<void> {
     const seconds = (Date.now() - t0) / 1000;
     const cpuA = processCpuMs(a.pid) - cpuA0 - rate * (Date.now() - t0);
     const pgResume = (await postgresCpuMs(site)) - pg0;
-    const onA = await gauge(site, 'a');
+    const onA = await sessionsOn(site, 'a', now.resumed);
     log(
       `resumed ${now.resumed} of ${before.held} in ${seconds.toFixed(2)} s (${now.retries} reconnect attempts failed, ${now.refused} cookies refused); A holds ${onA}`,
     );
@@ -367,6 +376,7 @@ async function main(): Promise<void> {
     );
     console.log(`  sessions on B before the kill:      ${before.held}`);
     console.log(`  resumed on A:                        ${now.resumed} in ${seconds.toFixed(2)} s`);
+    console.log(`  sessions A holds then (its gauge):  ${onA}`);
     console.log(`  reconnect attempts that failed:      ${now.retries}; cookies refused: ${now.refused}`);
     if (now.why.length > 0) console.log(`    why: ${now.why.map(([r, c]) => `${c}× ${r}`).join('; ')}`);
     console.log(`  A's idle CPU:                        ${(rate * 1000).toFixed(1)} ms/s`);
