@@ -39,12 +39,13 @@ export class PgPendingStore implements PendingStore {
   }
 
   async get(transactionId: string): Promise<PendingRequest | undefined> {
+    // Asked on every enrollment (is this transaction id parked?): prepared, so its columns are
+    // named (a prepared `*` would fail once a later schema step adds one).
     const { rows } = await this.state.query<Row>(
-      'SELECT * FROM pending_requests WHERE transaction_id = $1',
+      `SELECT transaction_id, csr_der, profile, requester, subject, created_at, status, serial_hex
+       FROM pending_requests WHERE transaction_id = $1`,
       [transactionId],
-      {
-        idempotent: true,
-      },
+      { idempotent: true, prepared: true },
     );
     return rows[0] && fromRow(rows[0]);
   }

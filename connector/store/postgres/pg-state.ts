@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { isConnectionLoss, isTransactionRetry, stateUnavailable } from './pg-errors.js';
@@ -52,6 +53,33 @@ function retryDelay(attempt: number): Promise<void> {
 /** One more try of an idempotent statement on a fresh connection after the old one dropped. */
 const RECONNECT_DELAY_MS = 100;
 
+/**
+ * node-postgres writes each message of a statement (Bind, Describe, Execute, Sync, and Parse when
+ * not prepared yet) with its own socket write: four or five syscalls and TCP segments, and as many
+ * wake-ups of the server's backend, per statement. Corked until the end of the tick they leave as
+ * one write (the cork / nextTick-uncork pattern of Node's stream.Writable documentation); with
+ * TLS, the records of one statement leave together.
+ */
+class CorkedSocket extends Socket {
+  private corked = false;
+
+  override write(
+    chunk: Uint8Array | string,
+    encoding?: BufferEncoding | ((error?: Error | null) => void),
+    callback?: (error?: Error | null) => void,
+  ): boolean {
+    if (!this.corked) {
+      this.corked = true;
+      this.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.uncork();
+      });
+    }
+    return super.write(chunk, encoding as BufferEncoding, callback);
+  }
+}
+
 const statementNames = new Map<string, string>();
 
 /**
@@ -98,6 +126,7 @@ export class PostgresState {
       idle_in_transaction_session_timeout: options.statementTimeoutMs * 2,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
+      stream: () => new CorkedSocket(),
       application_name: options.binary.replace(/[^\x20-\x7e]/g, '').slice(0, 63),
     });
     // Without a listener an idle client's socket error would be an uncaught 'error' event.
