@@ -125,7 +125,8 @@ function writeConfig(site: Site, name: NodeName): string {
       dataDir: dir,
       roles: ['gateway'],
       admin: { listen: `127.0.0.1:${n.admin}` },
-      log: { level: 'warn' },
+      // OUTPOST_BENCH_LOG_LEVEL=debug: why connections fail, in $TMPDIR/outpost-site-bench-<node>.log.
+      log: { level: process.env.OUTPOST_BENCH_LOG_LEVEL ?? 'warn' },
       gateway: {
         listen: `127.0.0.1:${n.port}`,
         nodeName: `gw-${name}`,
