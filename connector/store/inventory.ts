@@ -1,8 +1,9 @@
-import type { Statement, Transaction } from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { RevocationReason } from '../../link/schema/revocation-reason.js';
 import type { ChallengeUse, Inventory, InventoryFilter, InventoryRecord } from '../ports.js';
 import { ChallengeSpender } from './challenge-spend.js';
+import { CommitBatch } from './commit-batch.js';
 import type { Db } from './database.js';
 import { type CertificateRow, certificateFromRow, certificateRow } from './rows.js';
 
@@ -25,13 +26,16 @@ export class SqliteInventory implements Inventory {
   /** One statement per filter shape, prepared on first use and kept. */
   private readonly listStatements = new Map<string, Statement>();
 
-  /** The certificate and the challenge it spends, in one IMMEDIATE transaction (issue 11 #3). */
-  private readonly recordSpending: Transaction<(rec: InventoryRecord, spending: ChallengeUse) => void>;
+  /**
+   * The certificate and the challenge it spends, in one transaction (issue 11 #3); the records
+   * of one event-loop turn share one commit (commit-batch.ts).
+   */
+  private readonly records: CommitBatch<{ rec: InventoryRecord; spending?: ChallengeUse }>;
 
   constructor(private readonly db: Db) {
     const spender = new ChallengeSpender(db);
-    this.recordSpending = db.transaction((rec: InventoryRecord, spending: ChallengeUse) => {
-      spender.spend(spending);
+    this.records = new CommitBatch(db, ({ rec, spending }) => {
+      if (spending) spender.spend(spending);
       this.insertRecord(rec);
     });
     this.insert = db.prepare(`INSERT INTO certificates
@@ -58,9 +62,8 @@ export class SqliteInventory implements Inventory {
     this.countByStatus = db.prepare('SELECT COUNT(*) AS n FROM certificates WHERE status = ?');
   }
 
-  async record(rec: InventoryRecord, spending?: ChallengeUse): Promise<void> {
-    if (!spending) return this.insertRecord(rec);
-    this.recordSpending.immediate(rec, spending);
+  record(rec: InventoryRecord, spending?: ChallengeUse): Promise<void> {
+    return this.records.write(spending ? { rec, spending } : { rec });
   }
 
   private insertRecord(rec: InventoryRecord): void {
