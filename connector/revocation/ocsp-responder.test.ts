@@ -68,7 +68,7 @@ describe('OcspResponder over the built-in CA and the SQLite inventory', () => {
       profile: { name: 'device', validityDays: 30, keyUsage: ['digitalSignature'], eku: ['clientAuth'] },
       requester: 'test',
     });
-    inventory.record({
+    await inventory.record({
       serialHex: issued.serialHex,
       subject,
       sans: [],

@@ -154,7 +154,7 @@ describe('BuiltinCa', () => {
   it('publishes a revoked serial in a CRL that verifies against the CA, persisted atomically', async () => {
     const ca = await BuiltinCa.open(options);
     const issued = await ca.issue({ csr: csr(), profile, requester: 't' });
-    inventory.record({
+    await inventory.record({
       serialHex: issued.serialHex,
       subject: 'CN=device-1,O=Example',
       sans: [],

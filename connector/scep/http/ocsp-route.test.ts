@@ -46,7 +46,7 @@ describe('OCSP over HTTP (RFC 6960 A.1)', () => {
       profile: { name: 'device', validityDays: 30, keyUsage: ['digitalSignature'], eku: [] },
       requester: 'test',
     });
-    inventory.record({
+    await inventory.record({
       serialHex: issued.serialHex,
       subject: 'CN=http-leaf',
       sans: [],
