@@ -125,6 +125,7 @@ export class MemorySessionStore implements SessionStore {
         this.sessions.delete(row.id);
       }
     }
+    for (const [address, ban] of this.banTable) if (ban.until <= now) this.banTable.delete(address);
     // Event times are the store's own clock (a database's now()), not the caller's.
     const at = Date.now();
     this.log = this.log.filter((e) => at - e.at < eventsKeptMs);

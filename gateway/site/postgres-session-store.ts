@@ -259,6 +259,8 @@ export class PostgresSessionStore implements SessionStore {
       [new Date(now)],
       { idempotent: true },
     );
+    // Bans are caused by unauthenticated addresses: a row lasts only while its ban is in force.
+    await this.sql.query('DELETE FROM gateway_bans WHERE until <= $1', [new Date(now)], { idempotent: true });
     // Event times are the server's own (their default), so the server's clock ages them.
     await this.sql.query(
       "DELETE FROM gateway_events WHERE at <= now() - $1 * interval '1 millisecond'",

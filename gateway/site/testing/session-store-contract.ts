@@ -164,6 +164,15 @@ export function describeSessionStoreContract(name: string, fresh: () => Promise<
       expect(await store.events(events[1]!.seq, 1)).toEqual([events[2]]);
     });
 
+    it('sweep: bans past their end are removed (a row an unauthenticated address caused lasts only its ban)', async () => {
+      const store = await fresh();
+      await store.ban({ address: '198.51.100.7', score: 80, until: T0 + 1000 });
+      await store.ban({ address: '198.51.100.8', score: 80, until: T0 + 300_000 });
+      await store.sweep(T0 + 1000, 300_000, HOUR);
+      // Asked as of before either ban ended: only the row still in force is left.
+      expect((await store.bans(T0)).map((b) => b.address)).toEqual(['198.51.100.8']);
+    });
+
     it('sweep: a silent node’s sessions and expired cookies close (an event each); ended rows go', async () => {
       const store = await fresh();
       await store.join('gw-a', ['10.210.100.0/25'], HOUR, T0);
