@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../link/backoff.js';
 import { type ChaosProxy, startChaosProxy } from './testing/chaos-proxy.js';
 import { type RunningCloud, startCloud } from './testing/cloud.js';
 import {
@@ -28,18 +29,6 @@ const PKCS_JOBS = Number(process.env.OUTPOST_FAULT_PKCS_JOBS ?? 100);
 const TOTAL_JOBS = Number(process.env.OUTPOST_FAULT_TOTAL_JOBS ?? 1000);
 const SEED = Number(process.env.OUTPOST_FAULT_SEED ?? 20261126);
 
-/** mulberry32: a small seeded generator, so the fault schedule is reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const device = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const devicePublicKey = device.publicKey.export({ type: 'spki', format: 'pem' }) as string;
 const FAST = { backoff: { baseMs: 100, capMs: 1500 }, pingIntervalSeconds: 2 };
@@ -51,7 +40,7 @@ describe('cloud link under faults: 1,000 jobs, each done exactly once', () => {
   let proxy: ChaosProxy;
   let appliance: LinkedAppliance | undefined;
   let applianceId: string;
-  const random = seeded(SEED);
+  const random = seededRandom(SEED);
 
   afterAll(async () => {
     await appliance?.stop();

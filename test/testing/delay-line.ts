@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { openTunFd } from '../../gateway/tun/open-tun-fd.js';
+import { seededRandom } from '../../link/backoff.js';
 import { VpnTopology } from './netns.js';
 
 const exec = promisify(execFile);
@@ -81,7 +82,7 @@ export async function insertDelayLine(topology: VpnTopology, options: DelayLineO
     throw e;
   }
 
-  const random = mulberry32(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   const queue: { due: number; packet: Buffer }[] = [];
   const poll = () => {
     const now = performance.now();
@@ -130,15 +131,3 @@ export async function insertDelayLine(topology: VpnTopology, options: DelayLineO
  * deletes at disconnect (`ip route del $VPNGATEWAY`), which would take a /32 of ours with it.
  */
 const gatewayHalves = ['10.200.1.0/25', '10.200.1.128/25'];
-
-/** A small seeded PRNG (mulberry32): the loss pattern repeats from run to run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
