@@ -54,6 +54,14 @@ export interface ChallengeUse {
   expiresAt: Date;
 }
 
+/** What one SCEP transaction id already led to (Inventory.transactionHistory), each part absent if none. */
+export interface TransactionHistory {
+  /** The newest certificate recorded under it. */
+  issued?: InventoryRecord;
+  /** The request parked under it (PendingStore's row). */
+  parked?: PendingRequest;
+}
+
 /** Issued-certificate inventory. */
 export interface Inventory {
   /**
@@ -63,6 +71,12 @@ export interface Inventory {
   record(rec: InventoryRecord, spending?: ChallengeUse): Promise<void>;
   bySerial(serialHex: string): Promise<InventoryRecord | undefined>;
   byTransactionId(transactionId: string): Promise<InventoryRecord | undefined>;
+  /**
+   * byTransactionId and PendingStore.get in one call (both tables live in one store): what every
+   * enrollment asks first (issuance/earlier-outcome.ts). On a shared engine it is one statement,
+   * so one round trip instead of two, and both answers come from one snapshot.
+   */
+  transactionHistory(transactionId: string): Promise<TransactionHistory>;
   /** The newest certificate recorded for this requester (e.g. "job:<jobId>"), if any. */
   byRequester(requester: string): Promise<InventoryRecord | undefined>;
   list(filter: InventoryFilter): Promise<InventoryRecord[]>;

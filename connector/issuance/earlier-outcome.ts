@@ -2,11 +2,11 @@ import type { ParsedCsr } from '../../certs/csr.js';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { Inventory, InventoryRecord } from '../ports.js';
 import { type EnrollOutcome, type EnrollRequest, requestHash, sha256Hex } from './admission.js';
-import type { ParkedRequests } from './parked-requests.js';
+import { Parked, type ParkedRequests } from './parked-requests.js';
 
 export interface EarlierOutcomeDeps {
-  inventory: Pick<Inventory, 'byTransactionId'>;
-  parked: Pick<ParkedRequests, 'find' | 'answer'>;
+  inventory: Pick<Inventory, 'transactionHistory'>;
+  parked: Pick<ParkedRequests, 'answer'>;
   clock: () => Date;
 }
 
@@ -26,12 +26,14 @@ export async function earlierOutcome(
   req: EnrollRequest,
   renewing?: Buffer,
 ): Promise<EnrollOutcome | undefined> {
-  const record = await deps.inventory.byTransactionId(req.transactionId);
+  // One read for both (a round trip on a site's PostgreSQL, every enrollment pays it).
+  const history = await deps.inventory.transactionHistory(req.transactionId);
+  const record = history.issued;
   if (record && isCurrent(record, deps.clock()) && !(renewing && record.thumbprint === sha256Hex(renewing))) {
     if (!sameKey(record.der, req.csr)) return transactionClash();
     if (sameRequest(record, req.csr)) return { status: 'issued', record };
   }
-  const parked = await deps.parked.find(req.transactionId);
+  const parked = history.parked && new Parked(history.parked);
   if (!parked || parked.row.status === 'issued') return undefined;
   if (!parked.csr.spkiDer.equals(req.csr.spkiDer)) return transactionClash();
   if (parked.requestHash !== requestHash(req.csr.der)) {

@@ -1,11 +1,23 @@
 import type { Statement } from 'better-sqlite3';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { RevocationReason } from '../../link/schema/revocation-reason.js';
-import type { ChallengeUse, Inventory, InventoryFilter, InventoryRecord } from '../ports.js';
+import type {
+  ChallengeUse,
+  Inventory,
+  InventoryFilter,
+  InventoryRecord,
+  TransactionHistory,
+} from '../ports.js';
 import { ChallengeSpender } from './challenge-spend.js';
 import { CommitBatch } from './commit-batch.js';
 import type { Db } from './database.js';
-import { type CertificateRow, certificateFromRow, certificateRow } from './rows.js';
+import {
+  type CertificateRow,
+  certificateFromRow,
+  certificateRow,
+  type PendingRow,
+  pendingFromRow,
+} from './rows.js';
 
 type Row = CertificateRow<number>;
 
@@ -18,6 +30,7 @@ export class SqliteInventory implements Inventory {
   private readonly selectBySerial: Statement<[string], Row>;
   private readonly selectByTransaction: Statement<[string], Row>;
   private readonly selectByRequester: Statement<[string], Row>;
+  private readonly selectParked: Statement<[string], PendingRow<number>>;
   private readonly revoke: Statement;
   private readonly unrevoke: Statement;
   private readonly selectRevoked: Statement<[], Pick<Row, 'serial_hex' | 'revoked_at' | 'revocation_reason'>>;
@@ -47,6 +60,7 @@ export class SqliteInventory implements Inventory {
     this.selectByTransaction = db.prepare(
       'SELECT * FROM certificates WHERE transaction_id = ? ORDER BY rowid DESC LIMIT 1',
     );
+    this.selectParked = db.prepare('SELECT * FROM pending_requests WHERE transaction_id = ?');
     this.selectByRequester = db.prepare(
       'SELECT * FROM certificates WHERE requester = ? ORDER BY rowid DESC LIMIT 1',
     );
@@ -88,6 +102,16 @@ export class SqliteInventory implements Inventory {
   async byTransactionId(transactionId: string): Promise<InventoryRecord | undefined> {
     const row = this.selectByTransaction.get(transactionId);
     return row && fromRow(row);
+  }
+
+  /** Two statements: in-process SQLite has no round trip to save (see the port). */
+  async transactionHistory(transactionId: string): Promise<TransactionHistory> {
+    const issued = this.selectByTransaction.get(transactionId);
+    const parked = this.selectParked.get(transactionId);
+    return {
+      ...(issued ? { issued: fromRow(issued) } : {}),
+      ...(parked ? { parked: pendingFromRow(parked, (ms) => new Date(ms)) } : {}),
+    };
   }
 
   async byRequester(requester: string): Promise<InventoryRecord | undefined> {

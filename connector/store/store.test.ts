@@ -157,6 +157,39 @@ describe.each(ADAPTERS)('%s stores', (_name, openStores) => {
       expect(await codeOf(() => inv.record(rec))).toBe(ErrorCodes.conflict);
     });
 
+    it('answers a transaction id with its newest certificate and its parked request in one call', async () => {
+      const inv = s.inventory;
+      expect(await inv.transactionHistory('tx-h')).toEqual({});
+      const parked = {
+        transactionId: 'tx-h',
+        csrDer: Buffer.from([1, 2]),
+        profile: 'device',
+        requester: 'scep',
+        subject: 'CN=x',
+        createdAt: NOW,
+      };
+      await s.pending.add(parked);
+      expect(await inv.transactionHistory('tx-h')).toEqual({ parked: { ...parked, status: 'pending' } });
+      const first = record('01', { transactionId: 'tx-h', requestHash: 'cd'.repeat(32) });
+      const second = record('02', {
+        transactionId: 'tx-h',
+        revokedAt: later(1),
+        revocationReason: 'superseded',
+        status: 'revoked',
+      });
+      await inv.record(first);
+      await inv.record(second);
+      await inv.record(record('03', { transactionId: 'tx-other' }));
+      await s.pending.setStatus('tx-h', 'issued', '02');
+      expect(await inv.transactionHistory('tx-h')).toEqual({
+        issued: second,
+        parked: { ...parked, status: 'issued', serialHex: '02' },
+      });
+      expect(await inv.transactionHistory('tx-other')).toEqual({
+        issued: record('03', { transactionId: 'tx-other' }),
+      });
+    });
+
     it('revokes, refuses twice, undoes, lists revoked entries ordered by serial', async () => {
       const inv = s.inventory;
       for (const s of ['03', '01', '02']) await inv.record(record(s));

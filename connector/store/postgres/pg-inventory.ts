@@ -1,15 +1,35 @@
 import { ErrorCodes, OutpostError } from '../../../core/errors.js';
 import type { RevocationReason } from '../../../link/schema/revocation-reason.js';
-import type { ChallengeUse, Inventory, InventoryFilter, InventoryRecord } from '../../ports.js';
+import type {
+  ChallengeUse,
+  Inventory,
+  InventoryFilter,
+  InventoryRecord,
+  TransactionHistory,
+} from '../../ports.js';
 import { type CertificateRow, certificateFromRow, certificateRow } from '../rows.js';
 import { spendChallenge } from './pg-challenge-spend.js';
 import { isUniqueViolation } from './pg-errors.js';
+import { PARKED_COLUMNS, type ParkedColumns, parkedFromRow } from './pg-pending-store.js';
 import type { PostgresState } from './pg-state.js';
 
 type Row = CertificateRow<Date>;
 
 const COLUMNS = `serial_hex, subject, sans, profile, requester, transaction_id, not_before, not_after,
   status, revoked_at, revocation_reason, thumbprint, der, request_hash`;
+/**
+ * transactionHistory's one statement: the newest certificate under the id (LATERAL … LIMIT 1 on
+ * certificates_transaction_id) and its parked request (the pending_requests primary key), each
+ * LEFT JOINed to a one-row relation, so the answer is always one row, NULLs where nothing is.
+ * One statement is one snapshot at READ COMMITTED (PostgreSQL 15 §13.2.1): no write committed
+ * between the two lookups can be half seen, which the two statements before could.
+ */
+const HISTORY = `SELECT c.*, ${PARKED_COLUMNS.map((col) => `p.${col} AS p_${col}`).join(', ')}
+  FROM (VALUES (1)) AS one (x)
+  LEFT JOIN LATERAL (SELECT ${COLUMNS} FROM certificates WHERE transaction_id = $1
+    ORDER BY id DESC LIMIT 1) AS c ON true
+  LEFT JOIN pending_requests AS p ON p.transaction_id = $1`;
+
 const DEFAULT_LIST_LIMIT = 100;
 const MAX_LIST_LIMIT = 10_000;
 
@@ -52,6 +72,20 @@ export class PgInventory implements Inventory {
 
   async byTransactionId(transactionId: string): Promise<InventoryRecord | undefined> {
     return this.one('WHERE transaction_id = $1 ORDER BY id DESC LIMIT 1', [transactionId]);
+  }
+
+  async transactionHistory(transactionId: string): Promise<TransactionHistory> {
+    const { rows } = await this.state.query<Row & ParkedColumns<'p_'>>(HISTORY, [transactionId], {
+      idempotent: true,
+      prepared: true, // asked on every enrollment
+    });
+    const row = rows[0];
+    if (!row) return {};
+    const parked = parkedFromRow(row, 'p_');
+    return {
+      ...(row.serial_hex !== null ? { issued: fromRow(row) } : {}),
+      ...(parked ? { parked } : {}),
+    };
   }
 
   async byRequester(requester: string): Promise<InventoryRecord | undefined> {

@@ -6,6 +6,34 @@ import type { PostgresState } from './pg-state.js';
 
 type Row = PendingRow<Date>;
 
+/** The columns of a parked request, named (a prepared `*` would fail once a later schema step adds one). */
+export const PARKED_COLUMNS = [
+  'transaction_id',
+  'csr_der',
+  'profile',
+  'requester',
+  'subject',
+  'created_at',
+  'status',
+  'serial_hex',
+] as const satisfies ReadonlyArray<keyof Row>;
+
+/** A parked request's columns as `prefix` + name, as a join returns them (NULL when no row joined). */
+export type ParkedColumns<P extends string> = {
+  [K in keyof Row as `${P}${K & string}`]: Row[K] | null;
+};
+
+/** The parked request in a joined row's `prefix`ed columns (pg-inventory.ts transactionHistory). */
+export function parkedFromRow<P extends string>(
+  row: ParkedColumns<P>,
+  prefix: P,
+): PendingRequest | undefined {
+  const col = (name: keyof Row) => (row as Record<string, unknown>)[`${prefix}${name}`];
+  if (col('transaction_id') === null || col('transaction_id') === undefined) return undefined;
+  const parked = Object.fromEntries(PARKED_COLUMNS.map((name) => [name, col(name)])) as unknown as Row;
+  return fromRow(parked);
+}
+
 /**
  * A transaction id whose earlier request was decided (issued, rejected) may carry a new request
  * (the same key re-enrolling, issue 11 #4); one still waiting may not. One statement decides it:
@@ -39,13 +67,10 @@ export class PgPendingStore implements PendingStore {
   }
 
   async get(transactionId: string): Promise<PendingRequest | undefined> {
-    // Asked on every enrollment (is this transaction id parked?): prepared, so its columns are
-    // named (a prepared `*` would fail once a later schema step adds one).
     const { rows } = await this.state.query<Row>(
-      `SELECT transaction_id, csr_der, profile, requester, subject, created_at, status, serial_hex
-       FROM pending_requests WHERE transaction_id = $1`,
+      `SELECT ${PARKED_COLUMNS.join(', ')} FROM pending_requests WHERE transaction_id = $1`,
       [transactionId],
-      { idempotent: true, prepared: true },
+      { idempotent: true },
     );
     return rows[0] && fromRow(rows[0]);
   }
