@@ -32,6 +32,12 @@ export interface Evp {
   cipher(ctx: number, out: number, input: number, length: number): number;
   update(ctx: number, out: number, outLength: number, input: number, length: number): number;
   final(ctx: number, out: number, outLength: number): number;
+  /**
+   * EVP_CIPHER_CTX_set_params / get_params with an OSSL_PARAM array built once (ossl-param.ts):
+   * the per-record nonce, TLS AAD and tag without the array ctrl builds on every call.
+   */
+  setParams(ctx: number, params: number): number;
+  getParams(ctx: number, params: number): number;
   /** Address of the first byte of a buffer (its byteOffset included). */
   address(bytes: Uint8Array): number;
   /**
@@ -97,6 +103,8 @@ function bind(): Evp {
     p,
     p,
   ]);
+  const setParams = fn<(ctx: number, params: number) => number>('EVP_CIPHER_CTX_set_params', 'int', [p, p]);
+  const getParams = fn<(ctx: number, params: number) => number>('EVP_CIPHER_CTX_get_params', 'int', [p, p]);
   const address = (bytes: Uint8Array) => Number(koffi.address(bytes));
   // void, not the pointer memcpy returns: no result conversion on the hot path (see libc.ts).
   const memcpy = fn<(to: number, from: number, length: number) => void>('memcpy', 'void', [p, p, 'size_t']);
@@ -116,6 +124,8 @@ function bind(): Evp {
     cipher,
     update,
     final,
+    setParams,
+    getParams,
     address,
     copy: (to, from, length) => void memcpy(to, from, length),
   };
