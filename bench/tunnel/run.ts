@@ -20,14 +20,20 @@ import { parseArgs } from 'node:util';
  * had to reconnect (a lost tunnel) fails the run.
  *
  * Last line, kept parseable:
- * `tunnel: outpost_up=… ocserv_up=… ratio_up=… outpost_down=… ocserv_down=… ratio_down=… ocserv=1.5.0 cpu_ratio=…`
+ * `tunnel: outpost_up=… ocserv_up=… ratio_up=… outpost_down=… ocserv_down=… ratio_down=… ocserv=1.5.0 cpu_ratio=… tls=1.2`
  * where ocserv_* is the newest ocserv measured and cpu_ratio is Outpost's server CPU-seconds per
  * gigabit over that ocserv's, over all four tests. Needs root (network namespaces) and the
  * programs of scripts/peers.txt (`npm run peers:install`); the harness's `check` says which are
  * missing before anything starts.
  *
- * `--tls12 1` caps Outpost at TLS 1.2 like the harness's ocserv configuration (same protocol on
- * both sides); by default Outpost runs its default policy and openconnect picks TLS 1.3.
+ * Like for like by default: `--tls 1.2` (the default) holds every server to TLS 1.2, the protocol
+ * of ocserv's shipped configuration (its tls-priorities leave TLS 1.3 out); `--tls 1.3` lets every
+ * server negotiate TLS 1.3. In both, ocserv's priorities put AES-128-GCM first, the AEAD Outpost
+ * picks, so both sides run the same cipher (ocserv's shipped order starts with AES-256-GCM).
+ * `--tls native` runs each server as shipped (Outpost TLS 1.3 AES-128-GCM against ocserv TLS 1.2
+ * AES-256-GCM): not a like-for-like comparison. Each server's negotiated protocol and suite, as
+ * openconnect reported it, is printed beside its figures; a run whose servers negotiated different
+ * protocols says so. `--tls12 1` is the old spelling of `--tls 1.2`.
  *
  * `--dtls` runs the harness with DTLS=1 for every server: UDP on, and the client must establish
  * DTLS before anything is measured, so the figures are the DTLS data path's. The last line then
@@ -43,7 +49,11 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '3' },
     /** 1 = also measure routing without a VPN each round (doubles the run time). */
     baseline: { type: 'string', default: '0' },
-    tls12: { type: 'string', default: '0' },
+    /** 1.2 | 1.3: every server held to that TLS version (same AEAD too); native: each as shipped. */
+    tls: { type: 'string', default: '1.2' },
+    /** Old spelling: `--tls12 1` = `--tls 1.2`. */
+    tls12: { type: 'string' },
+    help: { type: 'boolean', default: false },
     /** The newest ocserv's binary; skipped when absent. */
     'ocserv-new': { type: 'string', default: '/opt/ocserv-new/sbin/ocserv' },
     /** 0 = leave Debian's ocserv out (only the newest ocserv and Outpost). */
@@ -53,6 +63,40 @@ const { values } = parseArgs({
   },
 });
 
+if (values.help) {
+  console.log(`npm run bench:tunnel -- [options]: Outpost against ocserv (1.5.0 when built, and Debian's 1.1.6)
+  --repeat N          rounds, ABBA order (default 3)
+  --duration S        seconds per iperf3 test (default 10)
+  --tls 1.2|1.3|native  TLS version every server is held to, same AEAD on all (default 1.2);
+                      native = each server as shipped (Outpost 1.3, ocserv 1.2: unequal)
+  --ocserv-debian 0   leave Debian's ocserv 1.1.6 out
+  --ocserv-new PATH   the newest ocserv's binary (default /opt/ocserv-new/sbin/ocserv; absent = skipped,
+                      so a path that does not exist measures Outpost alone)
+  --baseline 1        also measure routing without a VPN each round
+  --dtls              the DTLS (UDP) data path instead of TLS only
+  --harness PATH      the harness script (default bench/tunnel/harness/ocserv-bench.sh)`);
+  process.exit(0);
+}
+const tlsMode = values.tls12 === '1' ? '1.2' : values.tls!;
+if (!['1.2', '1.3', 'native'].includes(tlsMode)) {
+  console.error(`bench:tunnel: --tls ${tlsMode}: expected 1.2, 1.3 or native`);
+  process.exit(2);
+}
+
+/**
+ * ocserv's tls-priorities (GnuTLS) per mode: the harness's default (Debian's shipped string, TLS
+ * 1.3 off), with TLS 1.3 allowed for 1.3, and in both like-for-like modes the AEADs in Outpost's
+ * order (AES-128-GCM first; GnuTLS's NORMAL starts with AES-256-GCM). Outpost offers only AEAD
+ * suites, so the CBC ones go here too.
+ */
+function ocservPriorities(): Record<string, string> {
+  if (tlsMode === 'native') return {};
+  const versions = tlsMode === '1.2' ? ':-VERS-TLS1.3' : '';
+  return {
+    TLS_PRIORITIES: `NORMAL:%SERVER_PRECEDENCE:%COMPAT:-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1${versions}:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305`,
+  };
+}
+
 const tests = ['tcp-up', 'tcp-down', 'tcp-up-P4', 'tcp-down-P4'] as const;
 type Test = (typeof tests)[number];
 
@@ -61,6 +105,8 @@ interface Result {
   line: string;
   mbps: Record<Test, number>;
   cpu: Record<Test, number>;
+  /** The negotiated protocol and suite as openconnect printed it, e.g. (TLS1.2)-(ECDHE-…)-(AES-128-GCM). */
+  tls: string;
 }
 
 interface Server {
@@ -119,6 +165,7 @@ function tunnelsOpened(): number {
 
 /** Mbit/s and server CPU per test from the run's TSV (columns: see the harness's run_bench). */
 function figures(runId: string, serverName: string): Omit<Result, 'line'> {
+  let tls = '';
   const rows = readFileSync(join(work, 'results', `${runId}.tsv`), 'utf8')
     .trim()
     .split('\n')
@@ -126,13 +173,20 @@ function figures(runId: string, serverName: string): Omit<Result, 'line'> {
   const mbps = {} as Record<Test, number>;
   const cpu = {} as Record<Test, number>;
   for (const row of rows) {
-    const [, server, phase, test, , rate, srvCpu] = row.split('\t');
+    const [, server, phase, test, , rate, srvCpu, , , , , , cipher] = row.split('\t');
     if (server !== serverName || phase === 'baseline' || !tests.includes(test as Test)) continue;
+    tls ||= cipher ?? '';
     mbps[test as Test] = Number(rate);
     cpu[test as Test] = Number(srvCpu) / 100;
   }
   for (const t of tests) if (!(t in mbps)) throw new Error(`${serverName}: no ${t} figure in ${runId}.tsv`);
-  return { mbps, cpu };
+  return { mbps, cpu, tls };
+}
+
+/** "TLS1.2 AES-128-GCM" from openconnect's "(TLS1.2)-(ECDHE-SECP256R1)-(ECDSA-SHA256)-(AES-128-GCM)". */
+function shortTls(suite: string): string {
+  const parts = suite.match(/\(([^)]*)\)/g)?.map((p) => p.slice(1, -1)) ?? [];
+  return parts.length >= 2 ? `${parts[0]} ${parts.at(-1)}` : suite || 'unknown';
 }
 
 function median(list: number[]): number {
@@ -142,7 +196,7 @@ function median(list: number[]): number {
 }
 
 /** CPU-seconds per gigabit over the given tests (equal durations: sum of CPU over sum of Gbit/s). */
-function cpuPerGbit(r: Omit<Result, 'line'>, which: readonly Test[] = tests): number {
+function cpuPerGbit(r: Pick<Result, 'mbps' | 'cpu'>, which: readonly Test[] = tests): number {
   const cpu = which.reduce((n, t) => n + r.cpu[t], 0);
   const gbits = which.reduce((n, t) => n + r.mbps[t] / 1000, 0);
   return cpu / gbits;
@@ -182,11 +236,12 @@ function servers(): Server[] {
       env: {
         SERVER_CMD: script,
         SERVER_NAME: 'outpost',
-        ...(values.tls12 === '1' ? { OUTPOST_TLS_MAX: 'TLSv1.2' } : {}),
+        ...(tlsMode === '1.2' ? { OUTPOST_TLS_MAX: 'TLSv1.2' } : {}),
       },
     },
   ];
-  if (values['ocserv-debian'] === '1') list.push({ name: 'ocserv', label: 'ocserv 1.1.6', env: {} });
+  if (values['ocserv-debian'] === '1')
+    list.push({ name: 'ocserv', label: 'ocserv 1.1.6', env: { ...ocservPriorities() } });
   const newest = values['ocserv-new']!;
   if (existsSync(newest)) {
     list.push({
@@ -197,6 +252,7 @@ function servers(): Server[] {
         SERVER_NAME: 'ocserv15',
         PRECREATE_TUN: '0',
         OCSERV_NEW_BIN: newest,
+        ...ocservPriorities(),
       },
     });
   } else
@@ -245,6 +301,16 @@ async function main(): Promise<void> {
   console.log(
     `medians over ${rounds} rounds in ABBA order; Mbit/s, then server CPU-seconds per gigabit (lower is better)`,
   );
+  const protocols = new Map(
+    list.map((s) => [s.name, [...new Set(results.get(s.name)!.map((r) => shortTls(r.tls)))].join(', ')]),
+  );
+  console.log(
+    `TLS (--tls ${tlsMode}): ${list.map((s) => `${s.label} ${protocols.get(s.name)}`).join('; ')}${
+      new Set([...protocols.values()].map((p) => p.split(' ')[0])).size > 1
+        ? '  (servers negotiated different protocols: not like for like)'
+        : ''
+    }`,
+  );
   for (const server of list) {
     const s = summaries.get(server.name)!;
     console.log(
@@ -266,7 +332,7 @@ async function main(): Promise<void> {
   if (!newest) return;
   const n = summaries.get(newest.name)!;
   console.log(
-    `${values.dtls ? 'tunnel-dtls' : 'tunnel'}: outpost_up=${outpost.mbps['tcp-up']} ocserv_up=${n.mbps['tcp-up']} ratio_up=${fixed(outpost.mbps['tcp-up'] / n.mbps['tcp-up'])} outpost_down=${outpost.mbps['tcp-down']} ocserv_down=${n.mbps['tcp-down']} ratio_down=${fixed(outpost.mbps['tcp-down'] / n.mbps['tcp-down'])} ocserv=${newest.name === 'ocserv15' ? '1.5.0' : '1.1.6'} cpu_ratio=${fixed(outpost.cpuPerGbit.all / n.cpuPerGbit.all)}`,
+    `${values.dtls ? 'tunnel-dtls' : 'tunnel'}: outpost_up=${outpost.mbps['tcp-up']} ocserv_up=${n.mbps['tcp-up']} ratio_up=${fixed(outpost.mbps['tcp-up'] / n.mbps['tcp-up'])} outpost_down=${outpost.mbps['tcp-down']} ocserv_down=${n.mbps['tcp-down']} ratio_down=${fixed(outpost.mbps['tcp-down'] / n.mbps['tcp-down'])} ocserv=${newest.name === 'ocserv15' ? '1.5.0' : '1.1.6'} cpu_ratio=${fixed(outpost.cpuPerGbit.all / n.cpuPerGbit.all)} tls=${tlsMode}`,
   );
 }
 
