@@ -38,6 +38,11 @@ import { parseArgs } from 'node:util';
  * `--dtls` runs the harness with DTLS=1 for every server: UDP on, and the client must establish
  * DTLS before anything is measured, so the figures are the DTLS data path's. The last line then
  * starts `tunnel-dtls:` instead of `tunnel:`.
+ *
+ * `--client-rcvbuf BYTES` gives openconnect's UDP sockets that receive buffer, for every server
+ * alike (the harness's CLIENT_RCVBUF). By default they get net.core.rmem_default (208 KiB here),
+ * and over DTLS the download is lost in that buffer: openconnect decrypts in one thread and a
+ * burst overruns it. Each summary row shows the client's UDP receive-buffer drops per test.
  */
 /** The checkout: this file runs as dist-tools/bench/tunnel/run.js. */
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -60,6 +65,8 @@ const { values } = parseArgs({
     'ocserv-debian': { type: 'string', default: '1' },
     /** The DTLS (UDP) data path instead of TLS only, for every server. */
     dtls: { type: 'boolean', default: false },
+    /** Bytes of receive buffer for openconnect's UDP sockets, every server alike (default: the host's). */
+    'client-rcvbuf': { type: 'string', default: '' },
   },
 });
 
@@ -107,6 +114,8 @@ interface Result {
   cpu: Record<Test, number>;
   /** The negotiated protocol and suite as openconnect printed it, e.g. (TLS1.2)-(ECDHE-…)-(AES-128-GCM). */
   tls: string;
+  /** Datagrams the client's UDP sockets dropped for a full receive buffer. */
+  drops: Record<Test, number>;
 }
 
 interface Server {
@@ -129,6 +138,7 @@ function runHarness(server: Server): Promise<Result> {
         BASELINE: values.baseline!,
         TRANSCRIPT: '0',
         DTLS: values.dtls ? '1' : '0',
+        CLIENT_RCVBUF: values['client-rcvbuf']!,
         WORK: work,
         ...server.env,
       },
@@ -172,15 +182,18 @@ function figures(runId: string, serverName: string): Omit<Result, 'line'> {
     .slice(1);
   const mbps = {} as Record<Test, number>;
   const cpu = {} as Record<Test, number>;
+  const drops = {} as Record<Test, number>;
   for (const row of rows) {
-    const [, server, phase, test, , rate, srvCpu, , , , , , cipher] = row.split('\t');
+    const cells = row.split('\t');
+    const [, server, phase, test, , rate, srvCpu, , , , , , cipher] = cells;
     if (server !== serverName || phase === 'baseline' || !tests.includes(test as Test)) continue;
     tls ||= cipher ?? '';
     mbps[test as Test] = Number(rate);
     cpu[test as Test] = Number(srvCpu) / 100;
+    drops[test as Test] = Number(cells[13] ?? 0);
   }
   for (const t of tests) if (!(t in mbps)) throw new Error(`${serverName}: no ${t} figure in ${runId}.tsv`);
-  return { mbps, cpu, tls };
+  return { mbps, cpu, tls, drops };
 }
 
 /** "TLS1.2 AES-128-GCM" from openconnect's "(TLS1.2)-(ECDHE-SECP256R1)-(ECDSA-SHA256)-(AES-128-GCM)". */
@@ -204,18 +217,21 @@ function cpuPerGbit(r: Pick<Result, 'mbps' | 'cpu'>, which: readonly Test[] = te
 
 interface Summary {
   mbps: Record<Test, number>;
+  drops: Record<Test, number>;
   cpuPerGbit: Record<Test | 'all', number>;
 }
 
 function summarize(results: Result[]): Summary {
   const mbps = {} as Record<Test, number>;
+  const drops = {} as Record<Test, number>;
   const perGbit = {} as Record<Test | 'all', number>;
   for (const t of tests) {
     mbps[t] = Math.round(median(results.map((r) => r.mbps[t])));
+    drops[t] = Math.round(median(results.map((r) => r.drops[t])));
     perGbit[t] = median(results.map((r) => cpuPerGbit(r, [t])));
   }
   perGbit.all = median(results.map((r) => cpuPerGbit(r)));
-  return { mbps, cpuPerGbit: perGbit };
+  return { mbps, drops, cpuPerGbit: perGbit };
 }
 
 /** Run-queue pressure from everything else on the machine, for reading the figures. */
@@ -319,6 +335,14 @@ async function main(): Promise<void> {
         .join('  ')}  all ${fixed(s.cpuPerGbit.all)}`,
     );
   }
+  if (values.dtls) {
+    const rcvbuf = values['client-rcvbuf'] ? `${values['client-rcvbuf']} bytes` : 'the host default';
+    console.log(`client UDP receive-buffer drops per test (medians; client buffer: ${rcvbuf})`);
+    for (const server of list) {
+      const s = summaries.get(server.name)!;
+      console.log(`${server.label.padEnd(13)} ${tests.map((t) => `${t} ${s.drops[t]}`).join('  ')}`);
+    }
+  }
   const outpost = summaries.get('outpost')!;
   for (const server of list.filter((s) => s.name !== 'outpost')) {
     const o = summaries.get(server.name)!;
@@ -332,7 +356,7 @@ async function main(): Promise<void> {
   if (!newest) return;
   const n = summaries.get(newest.name)!;
   console.log(
-    `${values.dtls ? 'tunnel-dtls' : 'tunnel'}: outpost_up=${outpost.mbps['tcp-up']} ocserv_up=${n.mbps['tcp-up']} ratio_up=${fixed(outpost.mbps['tcp-up'] / n.mbps['tcp-up'])} outpost_down=${outpost.mbps['tcp-down']} ocserv_down=${n.mbps['tcp-down']} ratio_down=${fixed(outpost.mbps['tcp-down'] / n.mbps['tcp-down'])} ocserv=${newest.name === 'ocserv15' ? '1.5.0' : '1.1.6'} cpu_ratio=${fixed(outpost.cpuPerGbit.all / n.cpuPerGbit.all)} tls=${tlsMode}`,
+    `${values.dtls ? 'tunnel-dtls' : 'tunnel'}: outpost_up=${outpost.mbps['tcp-up']} ocserv_up=${n.mbps['tcp-up']} ratio_up=${fixed(outpost.mbps['tcp-up'] / n.mbps['tcp-up'])} outpost_down=${outpost.mbps['tcp-down']} ocserv_down=${n.mbps['tcp-down']} ratio_down=${fixed(outpost.mbps['tcp-down'] / n.mbps['tcp-down'])} ocserv=${newest.name === 'ocserv15' ? '1.5.0' : '1.1.6'} cpu_ratio=${fixed(outpost.cpuPerGbit.all / n.cpuPerGbit.all)} tls=${tlsMode}${values['client-rcvbuf'] ? ` client_rcvbuf=${values['client-rcvbuf']}` : ''}`,
   );
 }
 

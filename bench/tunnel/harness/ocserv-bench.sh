@@ -50,6 +50,11 @@
 #   SERVER_CPUS / CLIENT_CPUS []  optional taskset CPU lists for server / client side
 #   NS_PREFIX [ocb-]  namespace name prefix      WORK [/tmp/outpost-bench]
 #   OC_EXTRA_ARGS []  extra openconnect arguments (word-split), e.g. "--queue-len=32"
+#   ONLY []         regex: run only the tests whose name matches (e.g. "down"; for iterating)
+#   CLIENT_RCVBUF []  bytes: receive buffer of openconnect's UDP sockets (SO_RCVBUFFORCE
+#                   through an LD_PRELOAD shim built with cc into $WORK; net.core.rmem_default
+#                   is not per-namespace on Linux 6.x). Empty = the host default. Same for
+#                   every server: it shows what the server could do with a client that drains more.
 #   KEEP [0]        1 = with `all`, leave everything up at the end
 #   TRANSCRIPT [1]  with `all`, capture a -v --dump-http-traffic transcript
 #
@@ -134,6 +139,8 @@ KEEP=${KEEP:-0}
 TRANSCRIPT=${TRANSCRIPT:-1}
 TRANSCRIPT_OUT=${TRANSCRIPT_OUT:-}
 OC_EXTRA_ARGS=${OC_EXTRA_ARGS:-}
+CLIENT_RCVBUF=${CLIENT_RCVBUF:-}
+ONLY=${ONLY:-}
 MAX_RUNTIME=${MAX_RUNTIME:-$(( REPEAT * 8 * (DURATION + OMIT + 15) + SERVER_START_TIMEOUT + 3 * CONNECT_TIMEOUT + 120 ))}
 
 NS_DEV=${NS_PREFIX}dev NS_GW=${NS_PREFIX}gw NS_CORP=${NS_PREFIX}corp
@@ -363,6 +370,8 @@ setup() {
   mkdir -p "$WORK" "$RUN" "$RES"
   rm -f "$RUN"/*.log "$RUN"/*.json "$RUN"/vpnc-env.* "$RUN/ABORT" 2>/dev/null
   make_pki
+  rm -f "$WORK/rcvbuf-shim.so"
+  [[ -z $CLIENT_RCVBUF ]] || rcvbuf_shim > /dev/null
   write_configs
   setup_net
   start_iperf_server
@@ -405,6 +414,43 @@ start_server() {
 }
 
 # -------------------------------------------------------------------- client
+# CLIENT_RCVBUF: openconnect never sets SO_RCVBUF on its DTLS socket, so it gets
+# net.core.rmem_default (208 KiB), which is host-wide (read-only inside a namespace). This shim
+# sets it on every UDP socket the client opens; the kernel doubles the value it is given.
+rcvbuf_shim() { # -> path of the shared object (built once per WORK)
+  local so=$WORK/rcvbuf-shim.so
+  [[ -s $so ]] && { echo "$so"; return 0; }
+  command -v cc >/dev/null || die "CLIENT_RCVBUF needs a C compiler (cc) for its LD_PRELOAD shim"
+  cat > "$WORK/rcvbuf-shim.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+int socket(int domain, int type, int protocol) {
+  static int (*real)(int, int, int);
+  if (!real) real = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+  int fd = real(domain, type, protocol);
+  const char *v = getenv("BENCH_CLIENT_RCVBUF");
+  if (fd >= 0 && v && (type & 0xf) == SOCK_DGRAM && (domain == AF_INET || domain == AF_INET6)) {
+    int half = atoi(v) / 2;
+    if (half > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &half, sizeof half);
+  }
+  return fd;
+}
+C
+  cc -shared -fPIC -O2 -o "$so" "$WORK/rcvbuf-shim.c" -ldl || die "building the rcvbuf shim failed"
+  echo "$so"
+}
+
+client_env() { # -> array OC_ENV: `env ...` prefix for openconnect (empty without CLIENT_RCVBUF)
+  OC_ENV=()
+  [[ -n $CLIENT_RCVBUF ]] && OC_ENV=(env LD_PRELOAD="$(rcvbuf_shim)" BENCH_CLIENT_RCVBUF="$CLIENT_RCVBUF")
+  return 0
+}
+
+# Udp RcvbufErrors / SndbufErrors of netns $1 (/proc/net/snmp follows the reader's namespace).
+udp_counter() { nsx "$1" awk -v f="$2" '/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 } else print $(c[f]) }' /proc/net/snmp 2>/dev/null || echo 0; }
+
 oc_args() { # common openconnect arguments -> array OC_ARGS
   OC_ARGS=(--protocol=anyconnect --non-inter --cafile "$PKI/ca.pem"
            --interface "$CLIENT_TUN" --script "$ETC/vpnc-wrapper.sh")
@@ -445,12 +491,13 @@ connect_client() {
   local logf=$RUN/openconnect.log pid i pre=()
   [[ -n $CLIENT_CPUS ]] && pre=(taskset -c "$CLIENT_CPUS")   # exec chain keeps $! == openconnect pid
   oc_args
-  log "openconnect ${OC_ARGS[*]} https://$GW_PUB_IP/"
+  client_env
+  log "${OC_ENV[*]} openconnect ${OC_ARGS[*]} https://$GW_PUB_IP/"
   if [[ $AUTH == cert ]]; then
-    "${pre[@]}" ip netns exec "$NS_DEV" openconnect "${OC_ARGS[@]}" "https://$GW_PUB_IP:$VPN_PORT/" \
+    "${pre[@]}" ip netns exec "$NS_DEV" "${OC_ENV[@]}" openconnect "${OC_ARGS[@]}" "https://$GW_PUB_IP:$VPN_PORT/" \
       < /dev/null > "$logf" 2>&1 &
   else
-    "${pre[@]}" ip netns exec "$NS_DEV" openconnect "${OC_ARGS[@]}" "https://$GW_PUB_IP:$VPN_PORT/" \
+    "${pre[@]}" ip netns exec "$NS_DEV" "${OC_ENV[@]}" openconnect "${OC_ARGS[@]}" "https://$GW_PUB_IP:$VPN_PORT/" \
       <<< "$VPN_PASS" > "$logf" 2>&1 &
   fi
   pid=$!; echo "$pid" > "$RUN/openconnect.pid"
@@ -530,18 +577,21 @@ nft_bytes() { nsx "$NS_GW" nft -j list counter inet ocbench "$1" 2>/dev/null | j
 run_test() {
   local phase=$1 name=$2 target=$3; shift 3
   local json=$RUN/iperf-$phase-$name.json t0 t1 s0 s1 c0 c1 sy0 sy1 tl0 tl1 dl0 dl1
+  [[ -n $ONLY && ! $name =~ $ONLY ]] && return 0
   [[ -e $RUN/ABORT ]] && die "aborted ($(cat "$RUN/ABORT"))"
   ns_exists "$NS_DEV" || die "namespace $NS_DEV vanished"
   if [[ $phase != baseline ]] && ! kill -0 "${CLIENT_PID:-0}" 2>/dev/null; then
     tail -20 "$RUN/openconnect.log" >&2; die "openconnect (pid ${CLIENT_PID:-?}) is gone"
   fi
   s0=$(ns_ticks "$NS_GW"); c0=$(pid_ticks "${CLIENT_PID:-0}"); sy0=$(sys_ticks)
+  local rd0 rd1; rd0=$(udp_counter "$NS_DEV" RcvbufErrors)
   tl0=$(( $(nft_bytes tls_in) + $(nft_bytes tls_out) )); dl0=$(( $(nft_bytes dtls_in) + $(nft_bytes dtls_out) ))
   t0=$(now)
   pinned "$CLIENT_CPUS" timeout $(( DURATION + OMIT + 30 )) ip netns exec "$NS_DEV" \
     iperf3 -c "$target" -p "$IPERF_PORT" -t "$DURATION" -O "$OMIT" --connect-timeout 5000 -J "$@" > "$json" 2>&1
   t1=$(now)
   s1=$(ns_ticks "$NS_GW"); c1=$(pid_ticks "${CLIENT_PID:-0}"); sy1=$(sys_ticks)
+  rd1=$(udp_counter "$NS_DEV" RcvbufErrors)
   tl1=$(( $(nft_bytes tls_in) + $(nft_bytes tls_out) )); dl1=$(( $(nft_bytes dtls_in) + $(nft_bytes dtls_out) ))
   local mbps retr err
   mbps=$(jq -r '.end.sum_received.bits_per_second // empty' "$json" 2>/dev/null)
@@ -555,10 +605,10 @@ run_test() {
   row=$(awk -v bps="$mbps" -v t0="$t0" -v t1="$t1" -v s="$((s1 - s0))" -v c="$((c1 - c0))" -v hz="$HZ" \
         -v sb="$((b1 - b0))" -v st="$((a1 - a0))" -v ncpu="$(nproc)" -v tl="$((tl1 - tl0))" -v dl="$((dl1 - dl0))" \
         'BEGIN { el = t1 - t0; printf "%.1f\t%.0f\t%.0f\t%.0f\t%.1f\t%.1f", bps/1e6, 100*s/hz/el, 100*c/hz/el, (st>0 ? 100*ncpu*sb/st : 0), tl/1e6, dl/1e6 }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$RUN_ID" "$SERVER_NAME" "$phase" "$name" "$ROUND" "$row" "$retr" "${TLS_CIPHER:-}" >> "$TSV"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$RUN_ID" "$SERVER_NAME" "$phase" "$name" "$ROUND" "$row" "$retr" "${TLS_CIPHER:-}" "$((rd1 - rd0))" >> "$TSV"
   IFS=$'\t' read -r mb sc cc yc tlm dlm <<< "$row"
-  log "$(printf '%-8s %-12s %9s Mbit/s  srv-cpu %4s%%  cli-cpu %4s%%  sys-cpu %4s%%/%s00%%  tls %8sMB dtls %8sMB retr %s' \
-        "$phase" "$name" "$mb" "$sc" "$cc" "$yc" "$(nproc)" "$tlm" "$dlm" "$retr")"
+  log "$(printf '%-8s %-12s %9s Mbit/s  srv-cpu %4s%%  cli-cpu %4s%%  sys-cpu %4s%%/%s00%%  tls %8sMB dtls %8sMB retr %s cli-rcvbuf-drops %s' \
+        "$phase" "$name" "$mb" "$sc" "$cc" "$yc" "$(nproc)" "$tlm" "$dlm" "$retr" "$((rd1 - rd0))")"
 }
 
 run_suite() { # <phase> <target>
@@ -606,11 +656,11 @@ run_bench() {
   RUN_ID=${RUN_ID:-$(date +%Y%m%d-%H%M%S)-$SERVER_NAME-$VPN_MODE-$AUTH}
   TSV=$RES/$RUN_ID.tsv
   FAILS=0
-  printf 'run_id\tserver\tphase\ttest\tround\tmbps\tsrv_cpu_pct\tcli_cpu_pct\tsys_cpu_pct\ttls443_MB\tdtls443_MB\tretrans\ttls_cipher\n' > "$TSV"
+  printf 'run_id\tserver\tphase\ttest\tround\tmbps\tsrv_cpu_pct\tcli_cpu_pct\tsys_cpu_pct\ttls443_MB\tdtls443_MB\tretrans\ttls_cipher\tcli_rcvbuf_drops\n' > "$TSV"
   [[ -n ${CLIENT_PID:-} ]] || connect_client
   {
     echo "# run $RUN_ID host=$(uname -r) cpus=$(nproc) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
-    echo "# server=$SERVER_NAME mode=$VPN_MODE auth=$AUTH mtu=$TUN_MTU client_ip=$CLIENT_IP tls=$TLS_CIPHER dtls=${DTLS_CIPHER:-none}"
+    echo "# server=$SERVER_NAME mode=$VPN_MODE auth=$AUTH mtu=$TUN_MTU client_ip=$CLIENT_IP tls=$TLS_CIPHER dtls=${DTLS_CIPHER:-none} client_rcvbuf=${CLIENT_RCVBUF:-default}"
     echo "# ocserv $(ocserv --version 2>&1 | head -1 | awk '{print $2}') openconnect $(openconnect --version 2>&1 | head -1 | awk '{print $3}') $(iperf3 --version | head -1)"
   } > "$RES/$RUN_ID.meta"
   for ((ROUND = 1; ROUND <= REPEAT; ROUND++)); do
