@@ -36,6 +36,13 @@ const { values } = parseArgs({
      */
     resume: { type: 'boolean', default: false },
     /**
+     * Reconnects in progress at once in this process (--resume); the others wait their turn here.
+     * Thousands of openconnect clients each finish their half of a handshake at once on their own
+     * CPU; this one process doing all of them at once would finish each only after seconds, and
+     * the gateway rightly closes a handshake whose client is that slow (its 10 s limit).
+     */
+    'resume-concurrency': { type: 'string', default: '256' },
+    /**
      * Source addresses `--source-base` … base + n - 1, round robin: 64k ports per address at most.
      * Several client processes each take a base of their own (127.0.1.1, 127.0.2.1, …), so they
      * never compete for the same ports; loopback answers for all of 127/8.
@@ -67,8 +74,13 @@ const clientCertificate: { cert?: Buffer; key?: Buffer } = values.cert
   ? { cert: readFileSync(values.cert), key: readFileSync(values.key!) }
   : {};
 const resume = values.resume === true;
-/** A dropped tunnel whose reconnect failed (its node gone, the balancer not yet aware) tries again after this. */
-const resumeRetryMs = 100;
+const resumeConcurrency = positiveInt('resume-concurrency', values['resume-concurrency']!);
+/**
+ * A dropped tunnel whose reconnect failed tries again as openconnect 9 does (ssl_reconnect): at once
+ * the first time, then after 10 s, 20 s, 30 s … at most 100 s apart (RECONNECT_INTERVAL_MIN/MAX;
+ * its --reconnect-timeout of 300 s is not imitated: this client keeps trying).
+ */
+const resumeRetryMs = (failedAttempts: number) => Math.min(100, 10 * failedAttempts) * 1000;
 /** Failed attempts tolerated before the opening phase stops (each failure is retried once at most, in effect). */
 const maxFailures = Math.max(100, Math.ceil(target / 10));
 
@@ -119,6 +131,10 @@ interface Conn extends TLSSocket {
   cookie?: string;
   /** A reconnect of a dropped tunnel (CONNECT with `cookie`, no login). */
   resuming?: boolean;
+  /** Reconnect attempts of this tunnel that failed before this one (openconnect's back-off). */
+  failedAttempts?: number;
+  /** When the TCP connection was started (Date.now()): a failure's reason says how long it lasted. */
+  startedAt: number;
 }
 
 const counts = {
@@ -199,6 +215,7 @@ function tunnelSocket(index: number, cookie?: string): Conn {
   }
   socket.phase = Phase.tls;
   socket.partial = null;
+  socket.startedAt = Date.now();
   socket.setTimeout(handshakeTimeoutMs);
   socket.once('secureConnect', onSecureConnect);
   socket.on('data', onData);
@@ -220,8 +237,31 @@ function onSecureConnect(this: Conn): void {
 
 /** Reconnects a dropped tunnel with its cookie; a failed attempt tries again (not a refused cookie). */
 let resumes = 0;
-function resumeTunnel(cookie: string): void {
-  tunnelSocket(resumes++, cookie);
+/** Reconnects waiting for one of the `--resume-concurrency` places, in order (`resumeNext` is the first). */
+let resumeWaiting: Array<{ cookie: string; failedAttempts: number }> = [];
+let resumeNext = 0;
+let resumesInFlight = 0;
+function resumeTunnel(cookie: string, failedAttempts = 0): void {
+  resumeWaiting.push({ cookie, failedAttempts });
+  pumpResumes();
+}
+
+function pumpResumes(): void {
+  while (resumesInFlight < resumeConcurrency && resumeNext < resumeWaiting.length) {
+    const { cookie, failedAttempts } = resumeWaiting[resumeNext++]!;
+    resumesInFlight++;
+    tunnelSocket(resumes++, cookie).failedAttempts = failedAttempts;
+  }
+  if (resumeNext === resumeWaiting.length) {
+    resumeWaiting = [];
+    resumeNext = 0;
+  }
+}
+
+/** A reconnect ended (tunnel back, or the attempt failed): its place goes to the next. */
+function resumeSettled(): void {
+  resumesInFlight--;
+  pumpResumes();
 }
 
 function onTimeout(this: Conn): void {
@@ -238,7 +278,17 @@ function onClose(this: Conn): void {
     counts.lost++;
     this.phase = Phase.done;
     if (resume && this.cookie) resumeTunnel(this.cookie);
-  } else if (this.phase !== Phase.done) setupFailed(this, 'closed during setup');
+  } else if (this.phase !== Phase.done)
+    setupFailed(this, `closed during setup (${Phase[this.phase]}, ${lasted(this.startedAt)})`);
+}
+
+/** How long a failed attempt lasted, in coarse buckets (a server's 10 s handshake limit shows). */
+function lasted(startedAt: number): string {
+  const s = (Date.now() - startedAt) / 1000;
+  if (s < 1) return '<1 s';
+  if (s < 9.5) return '1-9.5 s';
+  if (s < 11) return '9.5-11 s';
+  return '>11 s';
 }
 
 /** Ends a connection that has not reached the held state, and starts another if there is room. */
@@ -248,6 +298,7 @@ function setupFailed(socket: Conn, reason: string): void {
   socket.partial = null;
   socket.destroy();
   if (socket.resuming) {
+    resumeSettled();
     const key = reason.slice(0, 60);
     if (resumeFailures.size < 20 || resumeFailures.has(key))
       resumeFailures.set(key, (resumeFailures.get(key) ?? 0) + 1);
@@ -255,7 +306,8 @@ function setupFailed(socket: Conn, reason: string): void {
     else {
       counts.resumeAttemptsFailed++;
       const cookie = socket.cookie!;
-      setTimeout(() => resumeTunnel(cookie), resumeRetryMs);
+      const failed = (socket.failedAttempts ?? 0) + 1;
+      setTimeout(() => resumeTunnel(cookie, failed), resumeRetryMs(failed));
     }
     return;
   }
@@ -306,6 +358,7 @@ function onData(this: Conn, chunk: Buffer): void {
   if (this.resuming) {
     this.resuming = false;
     counts.resumed++;
+    resumeSettled();
     if (rest.length > 0) frames(this, rest);
     return;
   }

@@ -30,7 +30,7 @@ import {
  * openconnect does, through HAProxy, to A. Measured: the time until every session is back (on A),
  * A's CPU per resumed session (its own and its children's, less its idle rate), then A's CPU per
  * fresh certificate login (TLS handshake with a client certificate, auth, CONNECT) over M more
- * sessions; PostgreSQL's CPU is printed beside. The last line is exactly:
+ * sessions, less A's idle rate while it holds the resumed tunnels; PostgreSQL's CPU is printed beside. The last line is exactly:
  *
  *   failover: sessions=… resumed=… seconds=… cpu_ms_per_resume=… cpu_ms_per_login=…
  */
@@ -194,6 +194,13 @@ async function cliOn(site: Site, gateway: Gateway, args: string[]): Promise<stri
   return (await site.inNs(process.execPath, [outpostCli, ...args, '--config', gateway.configFile])).stdout;
 }
 
+/** A node's counters that explain failed reconnect attempts (connections shed, handshakes timed out). */
+async function refusalsOn(site: Site, name: NodeName): Promise<string> {
+  const { stdout } = await site.inNs('curl', ['-sf', `http://127.0.0.1:${node[name].admin}/metrics`]);
+  const value = (metric: string) => new RegExp(`^${metric} (\\d+)`, 'm').exec(stdout)?.[1] ?? '?';
+  return `shed ${value('outpost_gateway_connections_shed_total')}, handshakes timed out ${value('outpost_gateway_handshake_timeouts_total')}`;
+}
+
 /**
  * `outpost_gateway_sessions` of a node once it reaches `expected` (the gauge is refreshed once a
  * second), or whatever it says after 5 s.
@@ -346,7 +353,13 @@ async function main(): Promise<void> {
     const rate = await idleRate(a.pid);
 
     const before = await report(clients);
-    const [cpuA0, pg0, t0] = [processCpuMs(a.pid), await postgresCpuMs(site), Date.now()];
+    const clientsCpuMs = () => clients.reduce((sum, c) => sum + processCpuMs(c.child.pid!), 0);
+    const [cpuA0, pg0, t0, clients0] = [
+      processCpuMs(a.pid),
+      await postgresCpuMs(site),
+      Date.now(),
+      clientsCpuMs(),
+    ];
     b.process.kill('SIGKILL');
     log(`B (pid ${b.pid}) killed with ${before.held} tunnels`);
     let now = before;
@@ -358,16 +371,23 @@ async function main(): Promise<void> {
     const seconds = (Date.now() - t0) / 1000;
     const cpuA = processCpuMs(a.pid) - cpuA0 - rate * (Date.now() - t0);
     const pgResume = (await postgresCpuMs(site)) - pg0;
+    const clientsResume = clientsCpuMs() - clients0;
     const onA = await sessionsOn(site, 'a', now.resumed);
     log(
       `resumed ${now.resumed} of ${before.held} in ${seconds.toFixed(2)} s (${now.retries} reconnect attempts failed, ${now.refused} cookies refused); A holds ${onA}`,
     );
 
+    const refusals = await refusalsOn(site, 'a');
+    log(`A's own refusals: ${refusals}`);
+
+    // A now carries every tunnel (their timers, the site's heartbeat over them): its idle rate is
+    // measured again, so the logins are not charged for the tunnels' upkeep.
+    const rateHolding = await idleRate(a.pid);
     log(`${freshLogins} fresh certificate logins on A`);
     const [cpuL0, pgL0, tL0] = [processCpuMs(a.pid), await postgresCpuMs(site), Date.now()];
     const fresh = spawnClients(site, freshLogins, 200, false);
     const loggedIn = await established(fresh);
-    const cpuLogin = processCpuMs(a.pid) - cpuL0 - rate * (Date.now() - tL0);
+    const cpuLogin = processCpuMs(a.pid) - cpuL0 - rateHolding * (Date.now() - tL0);
     const pgLogin = (await postgresCpuMs(site)) - pgL0;
 
     const perResume = now.resumed > 0 ? cpuA / now.resumed : Number.NaN;
@@ -380,10 +400,16 @@ async function main(): Promise<void> {
     console.log(`  sessions A holds then (its gauge):  ${onA}`);
     console.log(`  reconnect attempts that failed:      ${now.retries}; cookies refused: ${now.refused}`);
     if (now.why.length > 0) console.log(`    why: ${now.why.map(([r, c]) => `${c}× ${r}`).join('; ')}`);
-    console.log(`  A's idle CPU:                        ${(rate * 1000).toFixed(1)} ms/s`);
+    console.log(`  A's refusals during the failover:    ${refusals}`);
+    console.log(
+      `  A's idle CPU:                        ${(rate * 1000).toFixed(1)} ms/s before (less for the resumes), ${(rateHolding * 1000).toFixed(1)} ms/s holding the tunnels (less for the logins)`,
+    );
     console.log(`  A's CPU per resume:                  ${perResume.toFixed(2)} ms`);
     console.log(
       `  PostgreSQL CPU per resume:           ${(pgResume / Math.max(1, now.resumed)).toFixed(2)} ms`,
+    );
+    console.log(
+      `  bench clients' CPU per resume:       ${(clientsResume / Math.max(1, now.resumed)).toFixed(2)} ms (the other side of each handshake, on this machine too)`,
     );
     console.log(
       `  fresh logins on A:                   ${loggedIn.established} in ${(loggedIn.ms / 1000).toFixed(1)} s`,

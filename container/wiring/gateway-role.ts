@@ -164,6 +164,7 @@ export async function startGatewayRole(
     proxyProtocol: proxyProtocolOf(gw),
     proxyRefused: (reason) => metrics.proxyRefusals.inc({ reason }),
     shed: () => metrics.shed.inc(),
+    handshakeTimedOut: () => metrics.handshakeTimeouts.inc(),
     logger: log,
   });
   const workers = workerTunnels
@@ -377,7 +378,12 @@ function gatewayMetrics(registry: ClusterRegistry, sessions: () => SessionTable)
     }),
     shed: new Counter({
       name: 'outpost_gateway_connections_shed_total',
-      help: 'Connections closed at accept because 256 TLS handshakes were in progress in a process running late (a reconnect storm)',
+      help: 'Connections closed before their TLS handshake in a reconnect storm: 16,384 already waiting for one of the 256 handshake places of a busy process, or waited 30 s',
+      registers: [registry],
+    }),
+    handshakeTimeouts: new Counter({
+      name: 'outpost_gateway_handshake_timeouts_total',
+      help: 'Connections closed because their TLS handshake did not finish within 10 s (slow or stalled clients, or an overloaded process)',
       registers: [registry],
     }),
     proxyRefusals: new Counter({

@@ -42,7 +42,7 @@ import type { WorkerTunnels } from '../workers/primary-worker-tunnels.js';
 import type { AuthDialogue } from './auth-dialogue.js';
 import { type DtlsPlan, dtlsAnswer, planDtls } from './dtls-plan.js';
 import { connectParams, type GatewayPolicy, tunnelTimers } from './gateway-policy.js';
-import { LoadShedder } from './load-shedder.js';
+import { HandshakeAdmission } from './handshake-admission.js';
 import { LogLimiter } from './log-limiter.js';
 import type { AddressAllocator, BanList, SessionSite } from './ports.js';
 
@@ -86,8 +86,10 @@ export interface GatewayServerOptions {
   proxyProtocol?: { trusted: TrustedProxies } | undefined;
   /** A site's shared sessions (state.backend: postgres); absent on a node of its own. */
   site?: SessionSite;
-  /** Counts a connection closed at accept because too many handshakes were in progress. */
+  /** Counts a connection closed unstarted in a reconnect storm (too many waiting, or too long). */
   shed?: () => void;
+  /** Counts a connection closed because its TLS handshake did not finish within the time limit. */
+  handshakeTimedOut?: () => void;
   /** Counts a connection refused at its PROXY header (the reason is from a fixed set). */
   proxyRefused?: (reason: ProxyRefusal) => void;
   logger: Logger;
@@ -107,14 +109,24 @@ interface TunnelStart {
 }
 
 const maxBodyBytes = 64 * 1024;
+/** Certificates of a client chain looked at (the authenticator allows 3 intermediates). */
+const maxPeerChain = 8;
 const maxQueuedBytes = 4 * 1024 * 1024;
 const handshakeTimeoutMs = 10_000;
 /**
- * Load shedding (load-shedder.ts): 256 handshakes in progress are about half a second of TLS work
- * on one core (a server handshake with a client certificate costs Node 1-2 ms), far inside the
- * handshake time limit; a timer 100 ms late means the process is busy with them.
+ * Handshake admission (handshake-admission.ts): 256 handshakes in progress are about half a second
+ * of TLS work on one core (a server handshake with a client certificate costs Node 1-2 ms), far
+ * inside the handshake time limit; the loop counts as busy at 90% utilization or a timer 100 ms
+ * late. Connections beyond wait at most 30 s, 16,384 of them (a storm of a failed node's clients).
  */
-const shedding = { maxOpening: 256, maxLagMs: 100, intervalMs: 50 } as const;
+const admissionLimits = {
+  maxOpening: 256,
+  maxLagMs: 100,
+  busyUtilization: 0.9,
+  intervalMs: 50,
+  maxWaiting: 16_384,
+  maxWaitMs: 30_000,
+} as const;
 /** A balancer writes the PROXY header at connect; a direct client its ClientHello at once. */
 const proxyHeaderTimeoutMs = 5000;
 /** Sealed-record chunks: a full 16 KiB record fits several times; free ones kept for reuse. */
@@ -141,14 +153,17 @@ export class GatewayServer {
   private readonly handshaking = new Set<Socket>();
   private context: SecureContext;
   private recordLayer: RecordLayerSetup | undefined;
-  /** Connections accepted whose TLS handshake has not finished (PROXY header included). */
-  private readonly shedder: LoadShedder;
+  /** Connections accepted whose TLS handshake has not finished (PROXY header included), or waiting. */
+  private readonly admission: HandshakeAdmission;
   /** One log line per refused source and reason a minute: a scanner must not flood the log. */
   private readonly proxyRefusalLog = new LogLimiter();
+  /** Handshake time-outs: counted each, logged once a minute (a storm or a slowloris makes many). */
+  private readonly handshakeTimeoutLog = new LogLimiter();
+  private handshakeTimeoutsSinceLog = 0;
 
   constructor(private readonly o: GatewayServerOptions) {
     this.context = this.secureContext(o.tls.cert, o.tls.key);
-    this.shedder = new LoadShedder({ ...shedding, onShed: o.shed });
+    this.admission = new HandshakeAdmission({ ...admissionLimits, onShed: o.shed });
     this.recordLayer = this.recordLayerSetup();
     this.http = createHttpServer({
       headersTimeout: 10_000,
@@ -233,7 +248,7 @@ export class GatewayServer {
       // 4096 (the kernel caps it at net.core.somaxconn) instead of Node's 511 keeps their SYNs.
       this.server.listen({ port, host, backlog: 4096 }, () => {
         this.server.off('error', reject);
-        this.shedder.start();
+        this.admission.start();
         resolve();
       });
     });
@@ -262,7 +277,7 @@ export class GatewayServer {
     this.workers?.shutdown();
     for (const session of this.o.sessions.list()) this.o.sessions.close(session, 'server shutdown');
     for (const socket of this.handshaking) socket.destroy();
-    this.shedder.stop();
+    this.admission.stop();
     this.http.closeAllConnections();
     this.http.close(() => undefined); // stops the time-limit checker
     await closing;
@@ -306,9 +321,13 @@ export class GatewayServer {
   }
 
   private onTcp(raw: Socket): void {
-    // A failover storm (every client of a failed node at once) is shed at accept while overloaded.
-    if (!this.shedder.accept(raw)) return;
     this.track(raw);
+    // A failover storm (every client of a failed node at once) waits its turn while the loop is busy.
+    this.admission.accept(raw, this.begin);
+  }
+
+  /** A connection's turn: its PROXY header (behind a balancer), then its TLS handshake. */
+  private readonly begin = (raw: Socket): void => {
     const proxy = this.o.proxyProtocol;
     if (!proxy) return this.startTls(raw, undefined);
     admitConnection(raw, { trusted: proxy.trusted, timeoutMs: proxyHeaderTimeoutMs }).then((admission) => {
@@ -319,7 +338,7 @@ export class GatewayServer {
         : { address: admission.remoteAddress, port: admission.remotePort };
       this.startTls(raw, client);
     });
-  }
+  };
 
   /** Counted by reason; logged once a minute per source and reason (gateway/control/log-limiter). */
   private refuseProxied(raw: Socket, reason: ProxyRefusal, detail: string): void {
@@ -344,16 +363,33 @@ export class GatewayServer {
       ...(client ? { client } : {}),
     });
     const { tls } = connection;
-    const timer = setTimeout(() => raw.destroy(), handshakeTimeoutMs);
+    const timer = setTimeout(() => this.handshakeTimedOut(raw, connection), handshakeTimeoutMs);
     tls.once('secure', () => {
       clearTimeout(timer);
-      this.shedder.opened(raw);
+      this.admission.opened(raw);
       this.http.emit('connection', tls);
     });
     tls.on('error', (err) => {
       this.o.logger.debug({ remote: connection.remoteAddress, reason: err.message }, 'TLS connection failed');
       raw.destroy();
     });
+  }
+
+  /** Closes a connection whose handshake ran out of time: counted, and one log line a minute. */
+  private handshakeTimedOut(raw: Socket, connection: TlsConnection): void {
+    raw.destroy();
+    this.o.handshakeTimedOut?.();
+    this.handshakeTimeoutsSinceLog++;
+    if (!this.handshakeTimeoutLog.allow('handshake-timeout')) return;
+    this.o.logger.warn(
+      {
+        remote: connection.remoteAddress,
+        timedOut: this.handshakeTimeoutsSinceLog,
+        limitMs: handshakeTimeoutMs,
+      },
+      'TLS handshake not finished in time: connection closed (one line a minute; timedOut counts since the last)',
+    );
+    this.handshakeTimeoutsSinceLog = 0;
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -652,12 +688,16 @@ export class GatewayServer {
 
 function peerChain(socket: TLSSocket): Buffer[] {
   const chain: Buffer[] = [];
-  let cert = socket.getPeerCertificate?.(true);
-  const seen = new Set<string>();
-  while (cert?.raw && !seen.has(cert.fingerprint256)) {
-    seen.add(cert.fingerprint256);
-    chain.push(cert.raw);
-    cert = cert.issuerCertificate;
+  // One X509Certificate per presented certificate, its issuers from the chain the client sent.
+  // getPeerCertificate(true) built a legacy object (fingerprints, names, key) per certificate on
+  // every login, and left out a presented intermediate.
+  let cert = socket.getPeerX509Certificate?.();
+  while (cert && chain.length < maxPeerChain) {
+    const der = cert.raw;
+    chain.push(der);
+    const issuer = cert.issuerCertificate;
+    if (!issuer || issuer.raw.equals(der)) break;
+    cert = issuer;
   }
   return chain;
 }
