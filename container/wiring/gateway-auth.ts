@@ -64,7 +64,8 @@ export async function gatewayAuth(
           }
         : { acceptUnknownStatus: true }),
     });
-    authenticators.certificate = async (chain) => identity(await certificates.authenticate(chain));
+    authenticators.certificate = async (chainDer, _remote, chain) =>
+      identity(await certificates.authenticate(chainDer, chain));
   }
   if (auth.methods.includes('password')) {
     const settings = config.directories[auth.password.directory!]!;

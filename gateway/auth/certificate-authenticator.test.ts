@@ -121,6 +121,20 @@ describe('CertificateAuthenticator', () => {
     await refusal(authenticator().authenticate([viaIntermediate.der]), /no trusted issuer/);
   });
 
+  it('takes the chain as the TLS socket already parsed it, with the same verdicts', async () => {
+    const parsed = (ders: Buffer[]) => ders.map((d) => new X509Certificate(d));
+    const chain = [viaIntermediate.der, intermediate.der];
+    const result = await authenticator({ usernameFrom: 'uid' }).authenticate(chain, parsed(chain));
+    expect(result.username).toBe('bob');
+    await refusal(
+      authenticator().authenticate([viaIntermediate.der], parsed([viaIntermediate.der])),
+      /no trusted issuer/,
+    );
+    const stranger = await issue('CN=mallory', otherRoot);
+    const strangers = [stranger.der, otherRoot.der];
+    await refusal(authenticator().authenticate(strangers, parsed(strangers)), /no trusted issuer/);
+  });
+
   it('refuses a chain from another root, a self-signed leaf, garbage and an empty chain', async () => {
     const stranger = await issue('CN=mallory', otherRoot);
     await refusal(authenticator().authenticate([stranger.der, otherRoot.der]), /no trusted issuer/);

@@ -52,13 +52,14 @@ export class CertificateAuthenticator {
     }
   }
 
-  async authenticate(chainDer: Uint8Array[]): Promise<AuthResult> {
+  /** `parsed`: the same chain as X509Certificate objects already made (the TLS socket's), if any. */
+  async authenticate(chainDer: Uint8Array[], parsed?: readonly X509Certificate[]): Promise<AuthResult> {
     const maxIntermediates = this.options.maxIntermediates ?? 3;
     if (chainDer.length === 0) throw authFailure('certificate', 'no client certificate');
     if (chainDer.length > maxIntermediates + 2) throw authFailure('certificate', 'client chain too long');
     let chain: Link[];
     try {
-      chain = chainDer.map(link);
+      chain = chainDer.map((der, i) => link(der, parsed?.length === chainDer.length ? parsed[i] : undefined));
     } catch (e) {
       throw authFailure('certificate', 'malformed client certificate', e);
     }
@@ -132,9 +133,9 @@ export class CertificateAuthenticator {
   }
 }
 
-function link(der: Uint8Array): Link {
+function link(der: Uint8Array, x509?: X509Certificate): Link {
   const buffer = Buffer.from(der);
-  return { x509: new X509Certificate(buffer), parsed: parseCertificate(buffer) };
+  return { x509: x509 ?? new X509Certificate(buffer), parsed: parseCertificate(buffer) };
 }
 
 /** Names and key identifiers chain (checkIssued) and the signature verifies with the issuer's key. */

@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ErrorCodes, isOutpostError, OutpostError } from '../../core/errors.js';
 import { sourceAddressKey } from '../auth/source-address-key.js';
@@ -20,6 +21,8 @@ export interface DialogueRequest {
   remoteAddress: string;
   /** The TLS client certificate chain, leaf first, when the client sent one. */
   clientChainDer: Buffer[];
+  /** The same chain as Node parsed it for the TLS socket (not parsed again), when at hand. */
+  clientChain?: X509Certificate[];
 }
 
 export interface DialogueResponse {
@@ -149,7 +152,7 @@ export class AuthDialogue {
   ): Promise<Identity | undefined> {
     const { methods, authenticators } = this.options;
     if (methods.includes('certificate') && authenticators.certificate && request.clientChainDer.length > 0) {
-      return authenticators.certificate(request.clientChainDer, request.remoteAddress);
+      return authenticators.certificate(request.clientChainDer, request.remoteAddress, request.clientChain);
     }
     const token = bearerToken(request.headers);
     if (methods.includes('token') && authenticators.token && token) {

@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import {
   createServer as createHttpServer,
   type Server as HttpServer,
@@ -412,7 +413,7 @@ export class GatewayServer {
       body,
       headers: req.headers,
       remoteAddress,
-      clientChainDer: peerChain(socket),
+      ...peerChain(socket),
     });
     res.writeHead(reply.status, reply.headers).end(reply.body);
   }
@@ -686,20 +687,22 @@ export class GatewayServer {
   }
 }
 
-function peerChain(socket: TLSSocket): Buffer[] {
-  const chain: Buffer[] = [];
+function peerChain(socket: TLSSocket): { clientChainDer: Buffer[]; clientChain: X509Certificate[] } {
+  const der: Buffer[] = [];
+  const chain: X509Certificate[] = [];
   // One X509Certificate per presented certificate, its issuers from the chain the client sent.
   // getPeerCertificate(true) built a legacy object (fingerprints, names, key) per certificate on
   // every login, and left out a presented intermediate.
   let cert = socket.getPeerX509Certificate?.();
   while (cert && chain.length < maxPeerChain) {
-    const der = cert.raw;
-    chain.push(der);
+    const raw = cert.raw;
+    der.push(raw);
+    chain.push(cert);
     const issuer = cert.issuerCertificate;
-    if (!issuer || issuer.raw.equals(der)) break;
+    if (!issuer || issuer.raw.equals(raw)) break;
     cert = issuer;
   }
-  return chain;
+  return { clientChainDer: der, clientChain: chain };
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {

@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import type { Identity } from '../session/identity.js';
 import type { Session } from '../session/session.js';
 
@@ -6,8 +7,11 @@ import type { Session } from '../session/session.js';
  * OutpostError unauthorized with a client-safe message when it refuses.
  */
 export interface GatewayAuthenticators {
-  /** Validates the TLS client certificate chain (leaf first, DER). */
-  certificate?(chainDer: Buffer[], remoteAddress: string): Promise<Identity>;
+  /**
+   * Validates the TLS client certificate chain (leaf first, DER); `chain`, when given, is the same
+   * chain as Node already parsed it (parsing it again costs ~0.15 ms a certificate per login).
+   */
+  certificate?(chainDer: Buffer[], remoteAddress: string, chain?: X509Certificate[]): Promise<Identity>;
   password?(username: string, password: string, remoteAddress: string): Promise<Identity>;
   /** Verifies a bearer token (openconnect --token-mode=oidc sends `Authorization: Bearer …`). */
   token?(token: string, remoteAddress: string): Promise<Identity>;
