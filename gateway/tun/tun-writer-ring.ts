@@ -8,6 +8,11 @@ const READ_POS = 1;
 const STOP = 2;
 const WRITE_ERRORS = 3;
 const SLEEPING = 4;
+/**
+ * Bytes published without a wake-up before the writer is woken at once rather than at the end of
+ * the event loop's turn: a long turn (many sockets readable) must not fill the ring unwritten.
+ */
+const WAKE_NOW_BYTES = 512 * 1024;
 
 /** A contiguous region of the ring handed out by `reserve`, to be filled and then committed. */
 export interface Reservation {
@@ -40,6 +45,8 @@ export class TunWriterRing {
    */
   private reserved: number | undefined;
   private wakeScheduled = false;
+  /** Bytes committed since the writer was last woken. */
+  private unwoken = 0;
 
   constructor(
     fd: number,
@@ -110,17 +117,26 @@ export class TunWriterRing {
     this.words[(start & this.mask) >> 2] = length;
     this.writePos = (start + ENTRY_HEADER + align8(length)) | 0;
     Atomics.store(this.control, WRITE_POS, this.writePos);
-    // Waking the writer is a futex syscall plus a context switch (10% of the main thread when
-    // done per entry): once per task is enough, the entries of one socket read go together.
-    if (!this.wakeScheduled) {
+    // Waking the writer is a futex syscall plus a context switch on each side (10% of the main
+    // thread when done per entry). Once per turn of the event loop (setImmediate), not per task:
+    // the socket reads of one turn (64 KiB each) then go to the writer together. Paired bench runs
+    // (4-test bench:tunnel, 3 ABAB pairs): 0.337 -> 0.317 CPU-s per Gbit against once per task.
+    this.unwoken += length;
+    if (this.unwoken >= WAKE_NOW_BYTES) this.wake();
+    else if (!this.wakeScheduled) {
       this.wakeScheduled = true;
-      queueMicrotask(this.wake);
+      setImmediate(this.wakeLater);
     }
   }
 
-  private readonly wake = (): void => {
-    this.wakeScheduled = false;
+  private wake(): void {
+    this.unwoken = 0;
     if (Atomics.load(this.control, SLEEPING) === 1) Atomics.notify(this.control, WRITE_POS);
+  }
+
+  private readonly wakeLater = (): void => {
+    this.wakeScheduled = false;
+    if (this.unwoken > 0) this.wake();
   };
 
   /** Abandons the open reservation (nothing is published). */
