@@ -81,6 +81,7 @@ if (values.help) {
                       so a path that does not exist measures Outpost alone)
   --baseline 1        also measure routing without a VPN each round
   --dtls              the DTLS (UDP) data path instead of TLS only
+  --client-rcvbuf N   openconnect's UDP receive buffer in bytes, for every server alike
   --harness PATH      the harness script (default bench/tunnel/harness/ocserv-bench.sh)`);
   process.exit(0);
 }
