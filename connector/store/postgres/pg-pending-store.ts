@@ -18,20 +18,18 @@ export const PARKED_COLUMNS = [
   'serial_hex',
 ] as const satisfies ReadonlyArray<keyof Row>;
 
-/** A parked request's columns as `prefix` + name, as a join returns them (NULL when no row joined). */
-export type ParkedColumns<P extends string> = {
-  [K in keyof Row as `${P}${K & string}`]: Row[K] | null;
-};
+/** A parked request as `to_jsonb` gives it (pg-inventory.ts transactionHistory). */
+export function parkedFromJson(json: Record<string, unknown>): PendingRequest {
+  const row = { ...json, csr_der: byteaFromJson(json.csr_der) } as unknown as PendingRow<string>;
+  return pendingFromRow(row, (iso) => new Date(iso));
+}
 
-/** The parked request in a joined row's `prefix`ed columns (pg-inventory.ts transactionHistory). */
-export function parkedFromRow<P extends string>(
-  row: ParkedColumns<P>,
-  prefix: P,
-): PendingRequest | undefined {
-  const col = (name: keyof Row) => (row as Record<string, unknown>)[`${prefix}${name}`];
-  if (col('transaction_id') === null || col('transaction_id') === undefined) return undefined;
-  const parked = Object.fromEntries(PARKED_COLUMNS.map((name) => [name, col(name)])) as unknown as Row;
-  return fromRow(parked);
+/** `to_jsonb` writes bytea as its text form, `\x` and hex (PostgreSQL 15 §8.4.1). */
+export function byteaFromJson(value: unknown): Buffer {
+  if (typeof value !== 'string' || !value.startsWith('\\x')) {
+    throw new OutpostError(ErrorCodes.internal, 'state database returned a malformed bytea');
+  }
+  return Buffer.from(value.slice(2), 'hex');
 }
 
 /**
