@@ -45,6 +45,9 @@ const { values } = parseArgs({
     keys: { type: 'string', default: '16' },
     // issue 15: the same load through HAProxy to one node on SQLite, one and two on PostgreSQL
     site: { type: 'boolean', default: false },
+    // --site while iterating: only these configurations (comma-separated), and the nodes' pool size
+    'site-configs': { type: 'string', default: 'sqlite_1,postgres_1,postgres_2' },
+    'site-pool': { type: 'string', default: '10' },
   },
 });
 const requestCount = Number(values.requests);
@@ -177,6 +180,8 @@ async function main(): Promise<void> {
       prefill: prefillCount,
       challenge,
       warmup: Number(values.warmup),
+      configs: values['site-configs'].split(','),
+      poolSize: Number(values['site-pool']),
       startNode: (extra, dataDir) => startOutpost(dataDir, extra),
     });
   const rsa = rsaMsPerEnrollment();

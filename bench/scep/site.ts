@@ -36,6 +36,10 @@ export interface SiteOptions {
   challenge: string;
   /** Untimed enrollments each configuration gets first (bench:scep's --warmup). */
   warmup: number;
+  /** The configurations to run (--site-configs; all three for the summary line). */
+  configs: string[];
+  /** state.postgres.poolSize of each node (--site-pool). */
+  poolSize: number;
   /** A connector exactly as bench:scep starts it (run.ts), with `extra` config merged over. */
   startNode: (extra: Record<string, unknown>, dataDir: string) => Promise<RunningAppliance>;
 }
@@ -67,8 +71,8 @@ export async function runSite(options: SiteOptions): Promise<void> {
       string,
       string,
     ];
-    const pg1 = pgState(await db.createDatabase('bench_site_1'), passwordFile);
-    const pg2 = pgState(await db.createDatabase('bench_site_2'), passwordFile);
+    const pg1 = pgState(await db.createDatabase('bench_site_1'), passwordFile, options.poolSize);
+    const pg2 = pgState(await db.createDatabase('bench_site_2'), passwordFile, options.poolSize);
     const sites: Array<{ name: SiteName; start: () => Promise<RunningAppliance[]> }> = [
       { name: 'sqlite_1', start: async () => [await options.startNode({}, sqliteDir)] },
       { name: 'postgres_1', start: async () => [await options.startNode(pg1, pg1Dir)] },
@@ -90,7 +94,7 @@ export async function runSite(options: SiteOptions): Promise<void> {
         console.log(`prefilled each inventory with ${prefilled} certificates in ${seconds.toFixed(1)} s`);
       }
       const rows: SiteRow[] = [];
-      for (const site of sites)
+      for (const site of sites.filter((s) => options.configs.includes(s.name)))
         rows.push(await measureSite(site.name, site.start, db, options, serials, prefilled));
       rounds.push({ prefilled, rows });
     }
@@ -104,13 +108,15 @@ export async function runSite(options: SiteOptions): Promise<void> {
 }
 
 function summary(prefix: string, rows: SiteRow[]): string {
-  const rate = (name: SiteName) => rows.find((r) => r.name === name)!.load.perSecond.toFixed(1);
-  const p99 = rows.find((r) => r.name === 'postgres_2')!.load.p99Ms.toFixed(1);
+  const rate = (name: SiteName) => rows.find((r) => r.name === name)?.load.perSecond.toFixed(1) ?? '-';
+  const p99 = rows.find((r) => r.name === 'postgres_2')?.load.p99Ms.toFixed(1) ?? '-';
   return `${prefix}sqlite_1=${rate('sqlite_1')} postgres_1=${rate('postgres_1')} postgres_2=${rate('postgres_2')} p99_ms=${p99}`;
 }
 
-function pgState(url: string, passwordFile: string) {
-  return { state: { backend: 'postgres', postgres: { url, passwordFile, tls: { mode: 'disable' } } } };
+function pgState(url: string, passwordFile: string, poolSize: number) {
+  return {
+    state: { backend: 'postgres', postgres: { url, passwordFile, poolSize, tls: { mode: 'disable' } } },
+  };
 }
 
 async function measureSite(
