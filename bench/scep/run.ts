@@ -48,8 +48,24 @@ const { values } = parseArgs({
     // --site while iterating: only these configurations (comma-separated), and the nodes' pool size
     'site-configs': { type: 'string', default: 'sqlite_1,postgres_1,postgres_2' },
     'site-pool': { type: 'string', default: '10' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (values.help) {
+  console.log(`npm run bench:scep -- [options]: Outpost's SCEP server against micromdm scepserver
+  --requests N            timed enrollments per row (default 2000)
+  --warmup N              untimed enrollments per SCEP process of each started node first (default 4000;
+                          workers: auto = one process per CPU, so 2 CPUs = 2N per node)
+  --prefill N             certificates put in the inventory for a last round (default 1000000; 0 skips)
+  --keys N                device keys the requests reuse (default 16)
+  --scepserver-requests N scepserver's enrollments at concurrency 1 (default 500)
+  --backend-requests N    enrollments per issuance backend (default 300)
+  --no-backends           skip the backends' table; --only-backends runs only it
+  --site                  issue 15: through HAProxy to one node on SQLite, one and two on PostgreSQL
+  --site-configs LIST     with --site: only these of sqlite_1,postgres_1,postgres_2
+  --site-pool N           with --site: each node's state.postgres.poolSize (default 10)`);
+  process.exit(0);
+}
 const requestCount = Number(values.requests);
 const scepserverCount = Number(values['scepserver-requests']);
 const prefillCount = Number(values.prefill);

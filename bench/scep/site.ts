@@ -1,5 +1,5 @@
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -15,7 +15,8 @@ import { ServerCpu } from './server-cpu.js';
 import { type Validation, validate } from './validate.js';
 
 /** The three configurations of issue 15's site benchmark, all behind the same HAProxy. */
-type SiteName = 'sqlite_1' | 'postgres_1' | 'postgres_2';
+const SITE_NAMES = ['sqlite_1', 'postgres_1', 'postgres_2'] as const;
+type SiteName = (typeof SITE_NAMES)[number];
 
 interface SiteRow {
   name: SiteName;
@@ -34,7 +35,7 @@ export interface SiteOptions {
   /** Certificates put in each inventory before a second round of the three (0: no second round). */
   prefill: number;
   challenge: string;
-  /** Untimed enrollments each configuration gets first (bench:scep's --warmup). */
+  /** Untimed enrollments per SCEP process each configuration gets first (bench:scep's --warmup). */
   warmup: number;
   /** The configurations to run (--site-configs; all three for the summary line). */
   configs: string[];
@@ -56,6 +57,9 @@ export interface SiteOptions {
  */
 export async function runSite(options: SiteOptions): Promise<void> {
   requireForBench('bench:scep --site', ['haproxy', 'openssl']);
+  const unknown = options.configs.filter((c) => !SITE_NAMES.includes(c as SiteName));
+  if (unknown.length > 0)
+    throw new Error(`--site-configs: unknown ${unknown.join(',')}; known ${SITE_NAMES.join(',')}`);
   const db = await startPostgres();
   const work = mkdtempSync(join(tmpdir(), 'outpost-bench-site-'));
   const passwordFile = join(work, 'pg-password');
@@ -142,11 +146,14 @@ async function measureSite(
       `${name}-${prefilled}-${Date.now()}`,
     );
     // Warm-up (not timed), as bench:scep does: V8's and the pool's first requests are not what a
-    // site serves all day.
-    if (options.warmup > 0) {
+    // site serves all day. --warmup is per SCEP process, as in bench:scep (0311e34): each node runs
+    // workers: auto (one per CPU, as the schema resolves it) and HAProxy spreads the requests over
+    // the nodes, so two nodes get twice the enrollments and every process the same share.
+    const warmupCount = options.warmup * Math.min(availableParallelism(), 64) * nodes.length;
+    if (warmupCount > 0) {
       const warm = prepareRequests(
         options.keys,
-        options.warmup,
+        warmupCount,
         raCerts[0]!,
         options.challenge,
         `${name}-warm-${Date.now()}`,
