@@ -164,6 +164,9 @@ async function startGateway(site: Site, name: NodeName): Promise<Gateway> {
   // OUTPOST_BENCH_CPU_PROFILE=DIR: node's --cpu-prof of gateway A, written when A stops at the end.
   const profile = process.env.OUTPOST_BENCH_CPU_PROFILE;
   const profiling = profile && name === 'a' ? ['--cpu-prof', '--cpu-prof-dir', profile] : [];
+  // OUTPOST_BENCH_NODE_FLAGS: more node flags for gateway A (`--perf-basic-prof` for `perf record`).
+  const flags = name === 'a' ? (process.env.OUTPOST_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean) : [];
+  profiling.push(...flags);
   const child = site.spawnInNs(process.execPath, [...profiling, outpostCli, 'run', '--config', configFile]);
   const out = createWriteStream(join(tmpdir(), `outpost-site-bench-${name}.log`));
   let tail = '';
@@ -187,6 +190,7 @@ async function startGateway(site: Site, name: NodeName): Promise<Gateway> {
     await sleep(200);
   }
   // `ip netns exec` and `prlimit` exec into node: the child's pid is the gateway's.
+  log(`gateway ${name}: pid ${child.pid}`);
   return { name, pid: child.pid!, process: child, configFile };
 }
 

@@ -7,7 +7,7 @@ import {
 } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { ErrorCodes, isOutpostError } from '../../core/errors.js';
 import { sourceAddressKey } from '../auth/source-address-key.js';
@@ -25,7 +25,7 @@ import type { Session } from '../session/session.js';
 import type { SessionTable } from '../session/session-table.js';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import { loadEvp } from '../tls/evp.js';
-import { gatewayTlsContextOptions } from '../tls/gateway-tls-context.js';
+import { gatewayTlsContext } from '../tls/gateway-tls-context.js';
 import {
   connectionOf,
   type RecordLayerSetup,
@@ -286,14 +286,12 @@ export class GatewayServer {
 
   private secureContext(cert: Buffer, key: Buffer): SecureContext {
     const { clientCa, maxVersion } = this.o.tls;
-    return createSecureContext(
-      gatewayTlsContextOptions({
-        cert,
-        key,
-        ...(clientCa ? { clientCa } : {}),
-        ...(maxVersion ? { maxVersion } : {}),
-      }),
-    );
+    return gatewayTlsContext({
+      cert,
+      key,
+      ...(clientCa ? { clientCa } : {}),
+      ...(maxVersion ? { maxVersion } : {}),
+    });
   }
 
   /** The takeover's crypto (Node's OpenSSL through koffi); undefined keeps tunnels on OpenSSL. */

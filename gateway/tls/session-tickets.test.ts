@@ -1,0 +1,67 @@
+import { once } from 'node:events';
+import { type AddressInfo, createServer, type Server } from 'node:net';
+import { connect, createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  gatewayTlsContext,
+  gatewayTlsContextOptions,
+  tls13TicketsPerHandshake,
+} from './gateway-tls-context.js';
+import { setTls13Tickets } from './session-tickets.js';
+import { selfSignedP256 } from './testing/tls-client.js';
+
+const { cert, key, remove } = selfSignedP256();
+afterAll(remove);
+
+/**
+ * NewSessionTicket messages a TLS 1.3 client receives from a server on `context` (with a client
+ * certificate, as certificate auth asks for one), counted by the client's 'session' events.
+ */
+async function ticketsSent(context: SecureContext): Promise<number> {
+  const server: Server = createServer((raw) => {
+    const tls = new TLSSocket(raw, { isServer: true, secureContext: context, requestCert: true });
+    tls.on('error', () => raw.destroy());
+    tls.on('data', () => tls.end());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const client = connect({
+      port: (server.address() as AddressInfo).port,
+      host: '127.0.0.1',
+      ca: cert,
+      cert,
+      key,
+      checkServerIdentity: () => undefined,
+      minVersion: 'TLSv1.3',
+    });
+    let tickets = 0;
+    client.on('session', () => tickets++);
+    await once(client, 'secureConnect');
+    // The tickets follow the client's Finished; the server answers the byte once it has read it.
+    client.write('x');
+    client.resume();
+    await once(client, 'close');
+    return tickets;
+  } finally {
+    server.close();
+  }
+}
+
+describe('TLS 1.3 tickets per handshake', () => {
+  it("OpenSSL's default context sends two", async () => {
+    const context = createSecureContext(gatewayTlsContextOptions({ cert, key, clientCa: [cert] }));
+    expect(await ticketsSent(context)).toBe(2);
+  });
+
+  it('the gateway context sends one', async () => {
+    expect(tls13TicketsPerHandshake).toBe(1);
+    expect(await ticketsSent(gatewayTlsContext({ cert, key, clientCa: [cert] }))).toBe(1);
+  });
+
+  it.each([0, 1, 3])('setTls13Tickets(%i) is what the client sees', async (n) => {
+    const context = createSecureContext(gatewayTlsContextOptions({ cert, key, clientCa: [cert] }));
+    expect(setTls13Tickets(context, n)).toBe(true);
+    expect(await ticketsSent(context)).toBe(n);
+  });
+});

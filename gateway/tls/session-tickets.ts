@@ -1,0 +1,67 @@
+/**
+ * How many TLS 1.3 NewSessionTicket messages a server context sends after each full handshake.
+ *
+ * OpenSSL sends two by default, and OpenSSL 3.0 makes the second from a copy of the session
+ * (tls_construct_new_session_ticket → ssl_session_dup), which it builds by re-encoding and
+ * re-parsing the session, client certificate included (d2i_SSL_SESSION → X509 → the provider
+ * decoders). perf of gateway A in `bench:sessions -- --site` put 6% of its CPU per resume there,
+ * as much as parsing the client certificate the first time. A VPN client keeps one tunnel
+ * connection, so one ticket covers its one possible resumption (openconnect 9 resumes none: its
+ * GnuTLS build never calls gnutls_session_set_data).
+ *
+ * Node has no option for SSL_CTX_set_num_tickets; it is called on the SecureContext's SSL_CTX
+ * through koffi (as gateway/tls/evp.ts reaches the AEADs). Node hands the SSL_CTX out only as a V8
+ * External (`context._external`), which koffi does not take as a pointer; its address is the one
+ * util.inspect prints. The value is read back, so a context where any step did not work keeps
+ * OpenSSL's default and is reported as such.
+ */
+import { createRequire } from 'node:module';
+import type { SecureContext } from 'node:tls';
+import { inspect } from 'node:util';
+
+interface TicketFunctions {
+  set(ctx: number, tickets: number): number;
+  get(ctx: number): number | bigint;
+}
+
+let bound: TicketFunctions | null | undefined;
+
+function functions(): TicketFunctions | undefined {
+  if (bound !== undefined) return bound ?? undefined;
+  try {
+    const koffi = createRequire(import.meta.url)('koffi') as {
+      load(path: null): {
+        func(name: string, result: string, params: string[]): (...a: unknown[]) => unknown;
+      };
+    };
+    const lib = koffi.load(null);
+    bound = {
+      set: lib.func('SSL_CTX_set_num_tickets', 'int', ['uintptr_t', 'size_t']) as TicketFunctions['set'],
+      get: lib.func('SSL_CTX_get_num_tickets', 'size_t', ['uintptr_t']) as TicketFunctions['get'],
+    };
+  } catch {
+    bound = null;
+  }
+  return bound ?? undefined;
+}
+
+/** The SSL_CTX address behind a SecureContext, or undefined when Node does not show it. */
+function sslCtxAddress(context: SecureContext): number | undefined {
+  const external = (context as unknown as { context?: { _external?: unknown } }).context?._external;
+  if (external === undefined) return undefined;
+  const hex = /^\[External: ([0-9a-f]{1,13})\]$/.exec(inspect(external))?.[1];
+  const address = hex === undefined ? 0 : Number.parseInt(hex, 16);
+  return address > 0 ? address : undefined;
+}
+
+/**
+ * Sets the TLS 1.3 tickets sent per full handshake; true when the context now says `tickets`,
+ * false when it keeps OpenSSL's default (no koffi, or Node does not expose the SSL_CTX).
+ */
+export function setTls13Tickets(context: SecureContext, tickets: number): boolean {
+  const fns = functions();
+  const ctx = sslCtxAddress(context);
+  if (!fns || ctx === undefined) return false;
+  if (fns.set(ctx, tickets) !== 1) return false;
+  return Number(fns.get(ctx)) === tickets;
+}
