@@ -2,6 +2,7 @@ import { createSocket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import { loadEvp } from '../tls/evp.js';
+import { BurstPacer } from './burst-pacer.js';
 import { MmsgSender } from './mmsg-sender.js';
 import { UdpSocket } from './udp-socket.js';
 
@@ -40,6 +41,47 @@ describe('UDP socket of the DTLS channel', () => {
         expect(rx.got.map((d) => d.readUInt32BE(0))).toEqual(Array.from({ length: 200 }, (_, i) => i));
         expect(rx.got.every((d) => d.length === 1000 && d[999] === (d.readUInt32BE(0) & 0xff))).toBe(true);
         expect(pool.freeChunks).toBeGreaterThanOrEqual(64);
+      } finally {
+        rx.close();
+        await udp.close();
+      }
+    },
+  );
+
+  it.runIf(process.platform === 'linux').each([
+    // Datagrams sent in one turn, then in the next, and the pauses expected: batches hold 64,
+    // and a full batch leaves (then the pause) when the next datagram of the turn is queued.
+    [200, 0, 3],
+    [64, 0, 0],
+    [65, 0, 1],
+    [200, 130, 5],
+  ])(
+    'a turn of %i datagrams then one of %i: %i pauses, and every datagram arrives',
+    async (first, second, pauses) => {
+      const rx = await receiver('udp4', '127.0.0.1');
+      const pool = new ChunkPool(evp, 2048, 512);
+      const slept: number[] = [];
+      const pacer = new BurstPacer(100, 8, (ms) => slept.push(ms));
+      const udp = await UdpSocket.bind('127.0.0.1', 0, pool, () => undefined, 2048, pacer);
+      try {
+        const to = udp.destination('127.0.0.1', rx.port);
+        let n = 0;
+        const turn = (count: number) => {
+          for (let i = 0; i < count; i++, n++) {
+            const chunk = pool.take();
+            chunk.buffer.writeUInt32BE(n, 0);
+            udp.send(chunk, 200, to);
+          }
+        };
+        turn(first);
+        await new Promise((r) => setImmediate(r));
+        turn(second);
+        for (let i = 0; i < 100 && rx.got.length < first + second; i++)
+          await new Promise((r) => setTimeout(r, 10));
+        expect(slept).toEqual(Array(pauses).fill(0.1));
+        expect(rx.got.map((d) => d.readUInt32BE(0))).toEqual(
+          Array.from({ length: first + second }, (_, i) => i),
+        );
       } finally {
         rx.close();
         await udp.close();

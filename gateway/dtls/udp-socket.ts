@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Chunk, ChunkPool } from '../tls/chunk-pool.js';
+import { BurstPacer } from './burst-pacer.js';
 import { MmsgReceiver } from './mmsg-receiver.js';
 import { type Destination, MmsgSender } from './mmsg-sender.js';
 
@@ -22,6 +23,9 @@ export type DatagramReceiver = (
 
 /** recvmmsg calls per readiness at most (64 datagrams each); the rest waits for the next turn of the loop. */
 const BATCHES_PER_TURN = 8;
+
+/** Default pause between two full send batches of one turn (burst-pacer.ts). */
+export const DEFAULT_BURST_GAP_MICROS = 100;
 
 /** Where the DTLS transport sends its sealed datagrams. */
 export interface DatagramSender {
@@ -49,7 +53,9 @@ export interface DatagramSender {
  * datagram whose handling throws is dropped and counted (`onDrop`, 'internal'): the read loop
  * goes on.
  * Sealed data datagrams leave from pooled chunks, queued during one turn of the event loop and
- * sent with sendmmsg (mmsg-sender.ts) at its end, many per syscall. Without koffi they go through
+ * sent with sendmmsg (mmsg-sender.ts) at its end, many per syscall; a turn that fills
+ * several batches pauses briefly after each full one (burst-pacer.ts), so that a burst does not
+ * overrun a slow client's receive buffer. Without koffi they go through
  * node:dgram one by one: libuv completes UDP sends in the order they were made (a send that
  * cannot go out at once is queued, and later sends queue behind it), so one callback gives back
  * the oldest chunk in flight: no closure per packet.
@@ -79,6 +85,7 @@ export class UdpSocket implements DatagramSender {
     socket: Socket,
     readonly pool: ChunkPool,
     private readonly receive: DatagramReceiver,
+    readonly pacer: BurstPacer,
   ) {
     this.socket = socket;
   }
@@ -87,6 +94,7 @@ export class UdpSocket implements DatagramSender {
    * Binds host:port (port 0: any) and delivers every datagram to `receive`. The socket buffers
    * are raised (4 MiB each way): a burst of full-size datagrams overran Linux's 208 KiB default.
    * `maxDatagram`: the largest datagram read in batches (larger ones are dropped, 'truncated').
+   * `pacer`: spaces the full send batches of one turn (burst-pacer.ts).
    */
   static async bind(
     host: string,
@@ -94,6 +102,7 @@ export class UdpSocket implements DatagramSender {
     pool: ChunkPool,
     receive: DatagramReceiver,
     maxDatagram = 2048,
+    pacer = new BurstPacer(DEFAULT_BURST_GAP_MICROS),
   ): Promise<UdpSocket> {
     const socket = createSocket({
       type: isIPv6(host) ? 'udp6' : 'udp4',
@@ -107,7 +116,7 @@ export class UdpSocket implements DatagramSender {
         resolve();
       });
     });
-    const udp = new UdpSocket(socket, pool, receive);
+    const udp = new UdpSocket(socket, pool, receive, pacer);
     socket.on('message', (datagram, from) => {
       udp.deliver(datagram, 0, datagram.length, from.address, from.port, -1);
       udp.drain();
@@ -180,7 +189,10 @@ export class UdpSocket implements DatagramSender {
   send(chunk: Chunk, length: number, to: Destination): void {
     const mmsg = this.mmsg;
     if (mmsg) {
-      if (mmsg.queued === mmsg.capacity) this.flush();
+      if (mmsg.queued === mmsg.capacity) {
+        this.sendBatch();
+        this.pacer.afterFullBatch();
+      }
       mmsg.queue(chunk.address, length, to);
       this.batch.push(chunk);
       if (!this.flushScheduled) {
@@ -197,9 +209,15 @@ export class UdpSocket implements DatagramSender {
     }
   }
 
-  /** Sends the queued datagrams (sendmmsg copies them into the kernel) and frees their chunks. */
+  /** The end of the turn: what is queued leaves, and the pacer starts a new turn. */
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    this.sendBatch();
+    this.pacer.endOfTurn();
+  };
+
+  /** Sends the queued datagrams (sendmmsg copies them into the kernel) and frees their chunks. */
+  private sendBatch(): void {
     const mmsg = this.mmsg;
     if (!mmsg || this.batch.length === 0) return;
     const queued = mmsg.queued;
@@ -207,7 +225,7 @@ export class UdpSocket implements DatagramSender {
     if (failed > 0) this.onSendFailures?.(failed);
     for (const chunk of this.batch) this.pool.give(chunk);
     this.batch.length = 0;
-  };
+  }
 
   /** Sends bytes that are not in a pooled chunk (handshake flights, alerts). */
   sendBytes(datagram: Buffer, length: number, address: string, port: number): void {
