@@ -3,7 +3,8 @@
 # BENCH_* environment (see the contract in the harness header). Certificate auth against the
 # harness CA (client CN "bench"), the harness's pre-created TUN, its pool, route and DNS.
 # OUTPOST_TLS_MAX (TLSv1.3 | TLSv1.2) and OUTPOST_RECORD_LAYER (outpost | openssl) set
-# gateway.tlsPolicy for comparisons.
+# gateway.tlsPolicy for comparisons. OUTPOST_DTLS_BURST_PAUSE sets gateway.dtls.burstPauseMicros
+# (default 100; 0 = no pause between the send batches of a burst to one client).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DATA="$BENCH_WORK/outpost-data"
@@ -21,6 +22,7 @@ gateway:
   dns: { servers: ["$BENCH_DNS"], domain: "$BENCH_DOMAIN" }
   routes: { include: ["$BENCH_ROUTE"] }
   tun: { name: "${BENCH_TUN:-outpost0}", mtu: 1472 }
+  dtls: { burstPauseMicros: ${OUTPOST_DTLS_BURST_PAUSE:-100} }
   tlsPolicy: { maxVersion: "${OUTPOST_TLS_MAX:-TLSv1.3}", recordLayer: "${OUTPOST_RECORD_LAYER:-outpost}" }
   auth: { methods: [certificate], certificate: { ca: "$BENCH_CA", usernameFrom: cn } }
 YAML

@@ -235,12 +235,16 @@ export const gatewaySchema = z.strictObject({
    * session) and the legacy Cisco protocol; clients fall back to TLS when UDP does not get
    * through. `port` absent: the TLS listen port. With workers N > 1, worker i listens on
    * port + i (each session is told its worker's port), so datagrams reach the process holding
-   * the session's keys directly.
+   * the session's keys directly. `burstPauseMicros`: a download burst to ONE client longer than a
+   * send batch (64 datagrams) pauses this long after each full batch, so that a client draining
+   * its socket with one thread (openconnect, 208 KiB receive buffer) is not overrun; the pause
+   * holds the process's event loop (no CPU), at most 32 times per turn. 0 = off. Default 100.
    */
   dtls: section(
     z.strictObject({
       enabled: z.boolean().default(true),
       port: boundedInt(1, 65535).optional(),
+      burstPauseMicros: boundedInt(0, 1000).default(100),
     }),
   ),
   /**

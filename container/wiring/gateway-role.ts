@@ -172,7 +172,15 @@ export async function startGatewayRole(
         count: workerCount,
         init: (worker) => ({
           ...workerInitOf(config, worker, main, groupPools),
-          ...(dtlsPort !== undefined ? { dtls: { host: where.host, port: dtlsPort + worker } } : {}),
+          ...(dtlsPort !== undefined
+            ? {
+                dtls: {
+                  host: where.host,
+                  port: dtlsPort + worker,
+                  burstPauseMicros: gw.dtls.burstPauseMicros,
+                },
+              }
+            : {}),
         }),
         tunnels: workerTunnels,
         logger: log,
@@ -422,7 +430,15 @@ async function startDtls(
     log.warn('koffi cannot reach OpenSSL: no DTLS (tunnels use TLS only)');
     return undefined;
   }
-  const service = await DtlsService.start({ evp, host, port, maxPacket: gw.tun.mtu, logger: log, stats });
+  const service = await DtlsService.start({
+    evp,
+    host,
+    port,
+    maxPacket: gw.tun.mtu,
+    logger: log,
+    stats,
+    burstPauseMicros: gw.dtls.burstPauseMicros,
+  });
   shutdown.register('gateway DTLS socket', () => service.close());
   return { service };
 }

@@ -20,6 +20,12 @@ export const workerInit = z.strictObject({
     ipv6: z.array(z.string().max(49)).max(4096),
   }),
   /** Where this worker's DTLS socket listens (gateway.dtls: the base port + the worker's index). */
-  dtls: z.strictObject({ host: z.string().max(45), port: z.number().int().min(1).max(65535) }).optional(),
+  dtls: z
+    .strictObject({
+      host: z.string().max(45),
+      port: z.number().int().min(1).max(65535),
+      burstPauseMicros: z.number().int().min(0).max(1000),
+    })
+    .optional(),
 });
 export type WorkerInit = z.infer<typeof workerInit>;

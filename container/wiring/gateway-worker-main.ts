@@ -57,6 +57,7 @@ async function start(
         port: init.dtls.port,
         maxPacket: init.tun.mtu,
         logger,
+        burstPauseMicros: init.dtls.burstPauseMicros,
       })
     : undefined;
   const worker = new TunnelWorker({

@@ -2,12 +2,13 @@ import type { Logger } from 'pino';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import type { Evp } from '../tls/evp.js';
 import type { TunnelTransport } from '../tunnel/transport.js';
+import { BurstPacer } from './burst-pacer.js';
 import type { DtlsChannel } from './dtls-channel.js';
 import { DtlsEndpoint, type DtlsPeerSession } from './dtls-endpoint.js';
 import { DtlsStats } from './dtls-stats.js';
 import { DtlsTransport } from './dtls-transport.js';
 import type { DtlsSessionParams } from './server-handshake.js';
-import { UdpSocket } from './udp-socket.js';
+import { DEFAULT_BURST_PAUSE_MICROS, UdpSocket } from './udp-socket.js';
 
 export interface DtlsServiceOptions {
   evp: Evp;
@@ -20,6 +21,8 @@ export interface DtlsServiceOptions {
   stats?: DtlsStats;
   /** Sealed bytes queued in the socket beyond which packets are dropped. */
   maxQueuedBytes?: number;
+  /** Pause after each full send batch of a burst to one client (burst-pacer.ts); 0: none. Default 100. */
+  burstPauseMicros?: number;
 }
 
 /** What a tunnel registers for its session's DTLS channel. */
@@ -73,6 +76,7 @@ export class DtlsService {
         service.receive(buffer, start, end, address, port, native),
       // A record of a full-size packet, and the client's padded MTU probes up to a 1500-byte link.
       Math.max(2048, o.maxPacket + 128),
+      new BurstPacer(o.burstPauseMicros ?? DEFAULT_BURST_PAUSE_MICROS),
     );
     service.socket.onSendFailures = (n) => {
       service.stats.sendFailed += n;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Chunk } from '../tls/chunk-pool.js';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import type { TransportHandlers, TunnelTransport } from '../tunnel/transport.js';
+import { newBurstCount } from './burst-pacer.js';
 import { DtlsStats } from './dtls-stats.js';
 import { DtlsTransport } from './dtls-transport.js';
 import { handshake, harness, pskClient } from './testing/harness.js';
@@ -34,6 +35,7 @@ function setup(dataMtu = 1400) {
       port,
       name: Buffer.alloc(0),
       nameAddress: 0,
+      burst: newBurstCount(),
     }),
     get queuedBytes() {
       return queued;

@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { type BurstCount, newBurstCount } from './burst-pacer.js';
 import {
   AF_INET,
   AF_INET6,
@@ -17,6 +18,8 @@ export interface Destination {
   readonly port: number;
   readonly name: Buffer;
   readonly nameAddress: number;
+  /** Datagrams queued to it in the current turn (burst-pacer.ts). */
+  readonly burst: BurstCount;
 }
 
 /** cmsg of UDP_SEGMENT (<linux/udp.h>): SOL_UDP, CMSG_SPACE(sizeof(uint16_t)) on LP64. */
@@ -132,7 +135,7 @@ export class MmsgSender {
       const bytes = parsed.kind() === 'ipv4' ? (parsed as ipaddr.IPv4).toIPv4MappedAddress() : parsed;
       Buffer.from(bytes.toByteArray()).copy(name, 8);
     }
-    return { address, port, name, nameAddress: Number(this.koffi.address(name)) };
+    return { address, port, name, nameAddress: Number(this.koffi.address(name)), burst: newBurstCount() };
   }
 
   get queued(): number {

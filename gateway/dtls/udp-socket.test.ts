@@ -48,46 +48,85 @@ describe('UDP socket of the DTLS channel', () => {
     },
   );
 
+  // Each turn is a list of [client, datagrams] sends in order; batches hold 64, and a full batch
+  // leaves (then the pause, if any) when the next datagram of the turn is queued.
   it.runIf(process.platform === 'linux').each([
-    // Datagrams sent in one turn, then in the next, and the pauses expected: batches hold 64,
-    // and a full batch leaves (then the pause) when the next datagram of the turn is queued.
-    [200, 0, 3],
-    [64, 0, 0],
-    [65, 0, 1],
-    [200, 130, 5],
-  ])(
-    'a turn of %i datagrams then one of %i: %i pauses, and every datagram arrives',
-    async (first, second, pauses) => {
-      const rx = await receiver('udp4', '127.0.0.1');
-      const pool = new ChunkPool(evp, 2048, 512);
-      const slept: number[] = [];
-      const pacer = new BurstPacer(100, 8, (ms) => slept.push(ms));
-      const udp = await UdpSocket.bind('127.0.0.1', 0, pool, () => undefined, 2048, pacer);
-      try {
-        const to = udp.destination('127.0.0.1', rx.port);
-        let n = 0;
-        const turn = (count: number) => {
+    ['one client, 200 datagrams', [[[0, 200]]], 3],
+    ['one client, one batch', [[[0, 64]]], 0],
+    ['one client, one batch and one', [[[0, 65]]], 1],
+    ['one client, 200 then 130 in the next turn', [[[0, 200]], [[0, 130]]], 5],
+    [
+      'four clients, 60 each (four batches, no burst to one client above a batch)',
+      [
+        [
+          [0, 60],
+          [1, 60],
+          [2, 60],
+          [3, 60],
+        ],
+      ],
+      0,
+    ],
+    [
+      'four clients, one TUN read (45) each, twice: only the batch end at 256 falls past 64 to one client (B)',
+      [
+        [
+          [0, 45],
+          [1, 45],
+          [2, 45],
+          [3, 45],
+          [0, 45],
+          [1, 45],
+          [2, 45],
+          [3, 45],
+        ],
+      ],
+      1,
+    ],
+    [
+      'two clients, 60 each, in two turns',
+      [
+        [
+          [0, 60],
+          [1, 60],
+        ],
+        [
+          [1, 60],
+          [0, 60],
+        ],
+      ],
+      0,
+    ],
+  ] as const)('%s: %j → %i pauses, and every datagram arrives in order', async (_name, turns, pauses) => {
+    const rx = await Promise.all([0, 1, 2, 3].map(() => receiver('udp4', '127.0.0.1')));
+    const pool = new ChunkPool(evp, 2048, 512);
+    const slept: number[] = [];
+    const pacer = new BurstPacer(100, 64, 8, (ms) => slept.push(ms));
+    const udp = await UdpSocket.bind('127.0.0.1', 0, pool, () => undefined, 2048, pacer);
+    try {
+      const to = rx.map((r) => udp.destination('127.0.0.1', r.port));
+      const sent: number[][] = rx.map(() => []);
+      let n = 0;
+      for (const turn of turns) {
+        for (const [client, count] of turn) {
           for (let i = 0; i < count; i++, n++) {
             const chunk = pool.take();
             chunk.buffer.writeUInt32BE(n, 0);
-            udp.send(chunk, 200, to);
+            udp.send(chunk, 200, to[client]!);
+            sent[client]!.push(n);
           }
-        };
-        turn(first);
+        }
         await new Promise((r) => setImmediate(r));
-        turn(second);
-        for (let i = 0; i < 100 && rx.got.length < first + second; i++)
-          await new Promise((r) => setTimeout(r, 10));
-        expect(slept).toEqual(Array(pauses).fill(0.1));
-        expect(rx.got.map((d) => d.readUInt32BE(0))).toEqual(
-          Array.from({ length: first + second }, (_, i) => i),
-        );
-      } finally {
-        rx.close();
-        await udp.close();
       }
-    },
-  );
+      for (let i = 0; i < 100 && rx.some((r, c) => r.got.length < sent[c]!.length); i++)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(slept).toEqual(Array(pauses).fill(0.1));
+      expect(rx.map((r) => r.got.map((d) => d.readUInt32BE(0)))).toEqual(sent);
+    } finally {
+      for (const r of rx) r.close();
+      await udp.close();
+    }
+  });
 
   it('maps an IPv4 client of an IPv6 socket (::ffff:a.b.c.d)', () => {
     const sender = MmsgSender.open(-1, true)!;

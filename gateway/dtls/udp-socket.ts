@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Chunk, ChunkPool } from '../tls/chunk-pool.js';
-import { BurstPacer } from './burst-pacer.js';
+import { BurstPacer, newBurstCount } from './burst-pacer.js';
 import { MmsgReceiver } from './mmsg-receiver.js';
 import { type Destination, MmsgSender } from './mmsg-sender.js';
 
@@ -24,8 +24,8 @@ export type DatagramReceiver = (
 /** recvmmsg calls per readiness at most (64 datagrams each); the rest waits for the next turn of the loop. */
 const BATCHES_PER_TURN = 8;
 
-/** Default pause between two full send batches of one turn (burst-pacer.ts). */
-export const DEFAULT_BURST_GAP_MICROS = 100;
+/** Default pause between two full send batches of one client's burst (burst-pacer.ts; gateway.dtls.burstPauseMicros). */
+export const DEFAULT_BURST_PAUSE_MICROS = 100;
 
 /** Where the DTLS transport sends its sealed datagrams. */
 export interface DatagramSender {
@@ -53,9 +53,9 @@ export interface DatagramSender {
  * datagram whose handling throws is dropped and counted (`onDrop`, 'internal'): the read loop
  * goes on.
  * Sealed data datagrams leave from pooled chunks, queued during one turn of the event loop and
- * sent with sendmmsg (mmsg-sender.ts) at its end, many per syscall; a turn that fills
- * several batches pauses briefly after each full one (burst-pacer.ts), so that a burst does not
- * overrun a slow client's receive buffer. Without koffi they go through
+ * sent with sendmmsg (mmsg-sender.ts) at its end, many per syscall; a burst to one client longer
+ * than a batch pauses briefly after each full batch (burst-pacer.ts), so that it does not overrun
+ * a slow client's receive buffer. Without koffi they go through
  * node:dgram one by one: libuv completes UDP sends in the order they were made (a send that
  * cannot go out at once is queued, and later sends queue behind it), so one callback gives back
  * the oldest chunk in flight: no closure per packet.
@@ -94,7 +94,7 @@ export class UdpSocket implements DatagramSender {
    * Binds host:port (port 0: any) and delivers every datagram to `receive`. The socket buffers
    * are raised (4 MiB each way): a burst of full-size datagrams overran Linux's 208 KiB default.
    * `maxDatagram`: the largest datagram read in batches (larger ones are dropped, 'truncated').
-   * `pacer`: spaces the full send batches of one turn (burst-pacer.ts).
+   * `pacer`: spaces the full send batches of a burst to one client (burst-pacer.ts).
    */
   static async bind(
     host: string,
@@ -102,7 +102,7 @@ export class UdpSocket implements DatagramSender {
     pool: ChunkPool,
     receive: DatagramReceiver,
     maxDatagram = 2048,
-    pacer = new BurstPacer(DEFAULT_BURST_GAP_MICROS),
+    pacer = new BurstPacer(DEFAULT_BURST_PAUSE_MICROS),
   ): Promise<UdpSocket> {
     const socket = createSocket({
       type: isIPv6(host) ? 'udp6' : 'udp4',
@@ -175,7 +175,15 @@ export class UdpSocket implements DatagramSender {
   }
 
   destination(address: string, port: number): Destination {
-    return this.mmsg?.destination(address, port) ?? { address, port, name: Buffer.alloc(0), nameAddress: 0 };
+    return (
+      this.mmsg?.destination(address, port) ?? {
+        address,
+        port,
+        name: Buffer.alloc(0),
+        nameAddress: 0,
+        burst: newBurstCount(),
+      }
+    );
   }
 
   get port(): number {
@@ -191,9 +199,10 @@ export class UdpSocket implements DatagramSender {
     if (mmsg) {
       if (mmsg.queued === mmsg.capacity) {
         this.sendBatch();
-        this.pacer.afterFullBatch();
+        this.pacer.afterFullBatch(to.burst);
       }
       mmsg.queue(chunk.address, length, to);
+      this.pacer.queued(to.burst);
       this.batch.push(chunk);
       if (!this.flushScheduled) {
         this.flushScheduled = true;
