@@ -28,6 +28,9 @@ import { checksumTransfer } from './testing/traffic.js';
 // nothing that should live has died: same appliance and worker processes, same sessions without a
 // reconnect, intact checksummed transfers, RSS back near its start, and every UDP datagram the
 // receivers missed is accounted for by a drop counter. Once with gateway.workers 1, once with 2.
+// With workers 1 the steady clients carry their packets over DTLS (one UDP socket for all four:
+// the burst pause of gateway/dtls/burst-pacer.ts holds the event loop for every client of it),
+// with workers 2 over TLS, so each data path is soaked once.
 //
 // Each phase is one iperf3 run per client, all four at once. Within a phase the clients take
 // different directions (client i runs DIRECTIONS[(i + s) % 3] in the s-th stream count), so every
@@ -131,6 +134,21 @@ function phases(): Phase[] {
   return list;
 }
 
+/** The appliance's DTLS counters without labels (outpost_gateway_dtls_*_total). */
+async function dtlsCounters(topology: VpnTopology): Promise<Record<string, number>> {
+  const metrics = await topology.exec(topology.gw, 'curl', ['-sf', 'http://127.0.0.1:9090/metrics']);
+  return Object.fromEntries(
+    [...metrics.stdout.matchAll(/^(outpost_gateway_dtls_[a-z_]+_total) (\d+)/gm)].map((m) => [
+      m[1]!,
+      Number(m[2]),
+    ]),
+  );
+}
+
+function dtlsDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+}
+
 function rssMiB(pid: number): number {
   const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   return Math.round(Number(kb) / 1024);
@@ -193,7 +211,9 @@ for (const workers of [1, 2]) {
   describe.skipIf(!isRoot())(
     `openconnect soak with gateway.workers ${workers} (needs root: network namespaces)`,
     () => {
-      const tag = `[soak workers=${workers}]`;
+      const dtls = workers === 1;
+      const tag = `[soak workers=${workers} ${dtls ? 'dtls' : 'tls'}]`;
+      let dtlsBefore: Record<string, number> = {};
       let topology: VpnTopology;
       let app: GatewayAppliance;
       let steadyNs: string[];
@@ -249,8 +269,14 @@ for (const workers of [1, 2]) {
               caFile: app.caFile,
               auth: { kind: 'certificate', ...certs[users[i]!]! },
               ns,
+              dtls,
             }),
           );
+        }
+        if (dtls) {
+          for (let i = 0; i < 100 && !vpns.every((v) => /Established DTLS connection/.test(v.output())); i++)
+            await sleep(200);
+          dtlsBefore = await dtlsCounters(topology);
         }
         clientTun = [];
         for (const vpn of vpns) {
@@ -281,6 +307,8 @@ for (const workers of [1, 2]) {
 
       it('has four steady tunnels, each with an IPv4 and an IPv6 address', () => {
         expect(vpns).toHaveLength(STEADY);
+        for (const vpn of vpns)
+          expect(/Established DTLS connection/.test(vpn.output()), vpn.output().slice(-1500)).toBe(dtls);
         for (const vpn of vpns) {
           expect(vpn.env.INTERNAL_IP4_ADDRESS).toMatch(/^10\.200\.100\.\d+$/);
           expect(vpn.env.INTERNAL_IP6_ADDRESS).toMatch(/^fd00:200::[0-9a-f]+$/);
@@ -443,6 +471,13 @@ for (const workers of [1, 2]) {
         expect(abuseRounds.length).toBeGreaterThan(0);
         for (const tun of new Set(clientTun))
           expect(volume.get(tun), tun).toBeGreaterThanOrEqual(VOLUME_TARGET);
+        if (dtls) {
+          // The downloads went over UDP (not back to TLS), and how often the burst pause held the loop.
+          const moved = dtlsDelta(dtlsBefore, await dtlsCounters(topology));
+          console.log(`${tag} DTLS counters during the load:`, JSON.stringify(moved));
+          expect(moved.outpost_gateway_dtls_sent_bytes_total).toBeGreaterThan(256 * 2 ** 20);
+          expect(moved.outpost_gateway_dtls_received_bytes_total).toBeGreaterThan(2 ** 31);
+        }
       }, 300_000);
 
       it('kept every steady tunnel, session and process; only the abuser tunnels were closed', async () => {

@@ -473,6 +473,11 @@ function dtlsMetrics(registry: ClusterRegistry, stats: DtlsStats): void {
     'Sealed DTLS datagrams the kernel did not take (UDP send buffer full), lost like on a full link',
     () => stats.sendFailed,
   );
+  total(
+    'outpost_gateway_dtls_burst_pauses_total',
+    'Pauses of the event loop (gateway.dtls.burstPauseMicros each) between send batches of a burst to one DTLS client',
+    () => stats.burstPauses,
+  );
   const labelled = (
     name: string,
     help: string,

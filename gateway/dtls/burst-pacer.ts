@@ -47,7 +47,7 @@ export class BurstPacer {
     /** Datagrams per send batch: a burst to one client longer than this is paced. */
     private readonly batch = 64,
     private readonly maxPausesPerTurn = 32,
-    private readonly pause: (ms: number) => void = sleep,
+    private readonly pause: (ms: number) => void = pauseThread,
   ) {}
 
   /** One datagram to the destination counted by `to` is queued in this turn. */
@@ -78,6 +78,6 @@ export class BurstPacer {
 const cell = new Int32Array(new SharedArrayBuffer(4));
 
 /** Blocks the thread for `ms` (fractions allowed) without using the CPU. */
-function sleep(ms: number): void {
+export function pauseThread(ms: number): void {
   Atomics.wait(cell, 0, 0, ms);
 }

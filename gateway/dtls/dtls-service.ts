@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import type { Evp } from '../tls/evp.js';
 import type { TunnelTransport } from '../tunnel/transport.js';
-import { BurstPacer } from './burst-pacer.js';
+import { BurstPacer, pauseThread } from './burst-pacer.js';
 import type { DtlsChannel } from './dtls-channel.js';
 import { DtlsEndpoint, type DtlsPeerSession } from './dtls-endpoint.js';
 import { DtlsStats } from './dtls-stats.js';
@@ -76,7 +76,10 @@ export class DtlsService {
         service.receive(buffer, start, end, address, port, native),
       // A record of a full-size packet, and the client's padded MTU probes up to a 1500-byte link.
       Math.max(2048, o.maxPacket + 128),
-      new BurstPacer(o.burstPauseMicros ?? DEFAULT_BURST_PAUSE_MICROS),
+      new BurstPacer(o.burstPauseMicros ?? DEFAULT_BURST_PAUSE_MICROS, 64, 32, (ms) => {
+        service.stats.burstPauses++;
+        pauseThread(ms);
+      }),
     );
     service.socket.onSendFailures = (n) => {
       service.stats.sendFailed += n;

@@ -37,6 +37,8 @@ export class DtlsStats {
   toTls = 0;
   /** Sealed datagrams the kernel did not take (socket buffer full). */
   sendFailed = 0;
+  /** Pauses of the event loop between send batches of a burst to one client (burst-pacer.ts). */
+  burstPauses = 0;
   readonly drops: Record<DtlsDrop, number> = Object.fromEntries(dtlsDropReasons.map((r) => [r, 0])) as Record<
     DtlsDrop,
     number
@@ -54,6 +56,7 @@ export class DtlsStats {
     this.bytesOut += o.bytesOut;
     this.toTls += o.toTls;
     this.sendFailed += o.sendFailed;
+    this.burstPauses += o.burstPauses;
     for (const r of dtlsDropReasons) this.drops[r] += o.drops[r] ?? 0;
     for (const e of dtlsEvents) this.events[e] += o.events[e] ?? 0;
   }
@@ -67,10 +70,18 @@ export class DtlsStats {
       bytesOut: this.bytesOut,
       toTls: this.toTls,
       sendFailed: this.sendFailed,
+      burstPauses: this.burstPauses,
       drops: { ...this.drops },
       events: { ...this.events },
     };
-    this.packetsIn = this.packetsOut = this.bytesIn = this.bytesOut = this.toTls = this.sendFailed = 0;
+    this.packetsIn =
+      this.packetsOut =
+      this.bytesIn =
+      this.bytesOut =
+      this.toTls =
+      this.sendFailed =
+      this.burstPauses =
+        0;
     for (const r of dtlsDropReasons) this.drops[r] = 0;
     for (const e of dtlsEvents) this.events[e] = 0;
     return out;
@@ -79,7 +90,7 @@ export class DtlsStats {
   /** Whether anything was counted since the last `take`. */
   get moved(): boolean {
     return (
-      this.packetsIn + this.packetsOut + this.toTls + this.sendFailed > 0 ||
+      this.packetsIn + this.packetsOut + this.toTls + this.sendFailed + this.burstPauses > 0 ||
       dtlsDropReasons.some((r) => this.drops[r] > 0) ||
       dtlsEvents.some((e) => this.events[e] > 0)
     );
@@ -93,6 +104,7 @@ export interface DtlsCounts {
   bytesOut: number;
   toTls: number;
   sendFailed: number;
+  burstPauses: number;
   drops: Record<string, number>;
   events: Record<string, number>;
 }

@@ -50,6 +50,7 @@ const wireDtlsCounts = z.strictObject({
   bytesOut: count,
   toTls: count,
   sendFailed: count,
+  burstPauses: count,
   drops: z.record(z.string().max(32), count),
   events: z.record(z.string().max(32), count),
 });
