@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCodes } from '../../core/errors.js';
 import { BanPoints } from '../auth/ban-points.js';
 import type { AddressAllocator } from '../control/ports.js';
@@ -127,6 +127,42 @@ describe('SiteSessions: two nodes of a site over one shared store', () => {
     await b.site.poll();
     expect(b.table.size).toBe(0);
     expect(b.carried).toEqual(['+10.210.100.0/25', '-10.210.100.0/25']);
+  });
+
+  it('a session taken over while its row says connected is not written again when its tunnel comes up as it was', async () => {
+    const store = new MemorySessionStore();
+    const a = await node('gw-a', '10.210.100.0/25', store);
+    const b = await node('gw-b', '10.210.100.128/25', store);
+    const update = vi.spyOn(store, 'update');
+    const login = await a.login();
+    login.connect();
+    expect(update).toHaveBeenCalledTimes(1);
+    // gw-a died with the tunnel up: the row says connected, take() moves it to gw-b.
+    const resumed = (await b.site.resume(login.cookie, 'x'))!;
+    b.connect(resumed);
+    expect(update).toHaveBeenCalledTimes(1);
+    expect((await store.openSessions())[0]).toMatchObject({
+      node: 'gw-b',
+      state: 'connected',
+      ipv4: resumed.ipv4,
+    });
+
+    // Its tunnel drops and comes back on gw-b: both written, as always.
+    b.table.markDisconnected(resumed);
+    b.site.disconnected(resumed);
+    b.connect(resumed);
+    // It drops again and the client comes back through gw-a: the row says disconnected, so the
+    // tunnel coming up there is written.
+    b.table.markDisconnected(resumed);
+    b.site.disconnected(resumed);
+    a.connect((await a.site.resume(login.cookie, 'y'))!);
+    expect(update.mock.calls.map((c) => `${c[1]} ${c[2].state}`)).toEqual([
+      'gw-a connected',
+      'gw-b disconnected',
+      'gw-b connected',
+      'gw-b disconnected',
+      'gw-a connected',
+    ]);
   });
 
   it('revocation and disconnect reach the node that runs the session; its cookie is refused everywhere', async () => {

@@ -76,6 +76,12 @@ export class SiteSessions {
   private readonly timers: NodeJS.Timeout[] = [];
   private polling = false;
   private readonly warnings = new LogLimiter();
+  /**
+   * Sessions taken over while their row already said `connected` (the node that ran them died):
+   * with these addresses, their tunnel coming up here changes nothing in the row, so it is not
+   * written again (one round trip less per resume of a failover storm).
+   */
+  private readonly takenConnected = new WeakMap<Session, { ipv4?: string; ipv6?: string }>();
 
   constructor(private readonly o: SiteSessionsOptions) {
     this.clock = o.clock ?? Date.now;
@@ -141,6 +147,7 @@ export class SiteSessions {
     if (present) return present;
     const session = this.o.table.adopt({ ...stored, remoteAddress });
     this.holds.delete(stored.id);
+    if (stored.state === 'connected') this.takenConnected.set(session, addressesOf(stored));
     if (stored.ipv4 && !inBlocks(stored.ipv4, this.o.blocks)) {
       session.foreignBlock = true;
       await this.carry(session.id, addressesOf(stored));
@@ -153,6 +160,10 @@ export class SiteSessions {
   }
 
   connected(session: Session): void {
+    const taken = this.takenConnected.get(session);
+    this.takenConnected.delete(session);
+    // take() already moved the row here; state and addresses are what it says.
+    if (taken && taken.ipv4 === session.ipv4 && taken.ipv6 === session.ipv6) return;
     this.write(
       this.o.store.update(session.id, this.o.node, {
         state: 'connected',
