@@ -190,6 +190,35 @@ describe.each(ADAPTERS)('%s stores', (_name, openStores) => {
       });
     });
 
+    it('answers records and lookups made at once each on its own (one statement each on PostgreSQL)', async () => {
+      const inv = s.inventory;
+      await inv.record(record('0f', { transactionId: 'tx-old' }));
+      const outcomes = await Promise.allSettled([
+        inv.record(record('10', { transactionId: 'tx-10' })),
+        inv.record(record('0F')), // already recorded
+        inv.record(record('11')),
+        inv.record(record('11')), // twice among the records of one moment
+        inv.record(record('12', { status: 'bogus' as 'valid' })), // the schema's CHECK refuses it
+        inv.record(record('13')),
+      ]);
+      const conflict = ErrorCodes.conflict;
+      expect(
+        outcomes.map((o) =>
+          o.status === 'fulfilled'
+            ? 'ok'
+            : (o.reason as { code?: string }).code === conflict
+              ? conflict
+              : 'other',
+        ),
+      ).toEqual(['ok', conflict, 'ok', conflict, 'other', 'ok']);
+      const histories = await Promise.all(
+        ['tx-10', 'tx-none', 'tx-old', 'tx-10'].map((tx) => inv.transactionHistory(tx)),
+      );
+      expect(histories.map((h) => h.issued?.serialHex)).toEqual(['10', undefined, '0f', '10']);
+      expect(histories[1]).toEqual({});
+      expect(await inv.count()).toBe(4);
+    });
+
     it('revokes, refuses twice, undoes, lists revoked entries ordered by serial', async () => {
       const inv = s.inventory;
       for (const s of ['03', '01', '02']) await inv.record(record(s));

@@ -1,4 +1,4 @@
-import { ErrorCodes, OutpostError } from '../../../core/errors.js';
+import { ErrorCodes, isOutpostError, OutpostError } from '../../../core/errors.js';
 import type { RevocationReason } from '../../../link/schema/revocation-reason.js';
 import type {
   ChallengeUse,
@@ -12,25 +12,59 @@ import { spendChallenge } from './pg-challenge-spend.js';
 import { isUniqueViolation } from './pg-errors.js';
 import { byteaFromJson, PARKED_COLUMNS, parkedFromJson } from './pg-pending-store.js';
 import type { PostgresState } from './pg-state.js';
+import { type BatchOutcome, RoundTripBatch } from './round-trip-batch.js';
 
 type Row = CertificateRow<Date>;
 
 const COLUMNS = `serial_hex, subject, sans, profile, requester, transaction_id, not_before, not_after,
   status, revoked_at, revocation_reason, thumbprint, der, request_hash`;
 /**
- * transactionHistory's one statement: the newest certificate under the id (LIMIT 1 on
- * certificates_transaction_id) and its parked request (the pending_requests key), each as one
- * jsonb value, NULL where there is none. One statement is one snapshot at READ COMMITTED
- * (PostgreSQL 15 §13.2.1), so no write committed between the two lookups is half seen. Two
- * columns rather than the 22 of both rows: node-postgres reads the row description and builds a
- * parser per column on every execution, and almost every enrollment finds nothing (one row of
- * NULLs); the rare hit (a client's retry or poll) pays a JSON parse instead.
+ * transactionHistory's statement, for the ids of one batch (round-trip-batch.ts): per id, in
+ * order, the newest certificate under it (LIMIT 1 on certificates_transaction_id) and its parked
+ * request (the pending_requests key), each as one jsonb value, NULL where there is none. One
+ * statement is one snapshot at READ COMMITTED (PostgreSQL 15 §13.2.1), so no write committed
+ * between the two lookups is half seen. Two columns rather than the 22 of both rows:
+ * node-postgres reads the row description and builds a parser per column on every execution,
+ * and almost every enrollment finds nothing (NULLs); the rare hit (a client's retry or poll)
+ * pays a JSON parse instead.
  */
-const HISTORY = `SELECT
-  (SELECT to_jsonb(c) FROM (SELECT ${COLUMNS} FROM certificates WHERE transaction_id = $1
+const HISTORY = `SELECT t.i,
+  (SELECT to_jsonb(c) FROM (SELECT ${COLUMNS} FROM certificates WHERE transaction_id = t.tx
     ORDER BY id DESC LIMIT 1) AS c) AS issued,
   (SELECT to_jsonb(p) FROM (SELECT ${PARKED_COLUMNS.join(', ')} FROM pending_requests
-    WHERE transaction_id = $1) AS p) AS parked`;
+    WHERE transaction_id = t.tx) AS p) AS parked
+  FROM unnest($1::text[]) WITH ORDINALITY AS t (tx, i)`;
+
+/** The certificates' column types, in COLUMNS order, for the batched INSERT's unnest arrays. */
+const COLUMN_TYPES = [
+  'text',
+  'text',
+  'text',
+  'text',
+  'text',
+  'text',
+  'timestamptz',
+  'timestamptz',
+  'text',
+  'timestamptz',
+  'text',
+  'text',
+  'bytea',
+  'text',
+];
+/**
+ * record's statement for the certificates of one batch, one array per column. ON CONFLICT on the
+ * serial alone: a serial already there (or recorded by another node meanwhile: the primary key's
+ * row lock decides, PostgreSQL 15 §INSERT "ON CONFLICT") is skipped and missing from RETURNING,
+ * so that record alone fails with a conflict; any other error fails the statement, and the batch
+ * is then retried one record at a time so each gets its own answer.
+ */
+const INSERT_BATCH = `INSERT INTO certificates (${COLUMNS})
+  SELECT * FROM unnest(${COLUMN_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})
+  ON CONFLICT (serial_hex) DO NOTHING
+  RETURNING serial_hex`;
+const INSERT_ONE = `INSERT INTO certificates (${COLUMNS})
+  VALUES (${COLUMN_TYPES.map((_, i) => `$${i + 1}`).join(', ')})`;
 
 const DEFAULT_LIST_LIMIT = 100;
 const MAX_LIST_LIMIT = 10_000;
@@ -40,32 +74,60 @@ const MAX_LIST_LIMIT = 10_000;
  * primary key's, so two nodes can never record one serial twice. Reads are single statements
  * (READ COMMITTED, retried once on a dropped connection); writes are single statements whose row
  * lock decides, except a record that spends a challenge (one READ COMMITTED transaction, see
- * pg-challenge-spend.ts). Serials are compared in lower-case hex.
+ * pg-challenge-spend.ts). The two statements of every enrollment (transactionHistory, record
+ * without a challenge to spend) go batched across this process's requests in flight
+ * (round-trip-batch.ts). Serials are compared in lower-case hex.
  */
 export class PgInventory implements Inventory {
+  /** The enrollments' two statements, each batched across the requests in flight in this process. */
+  private readonly histories = new RoundTripBatch((ids: string[]) => this.historyBatch(ids));
+  private readonly inserts = new RoundTripBatch((recs: InventoryRecord[]) => this.insertBatch(recs));
+
   constructor(private readonly state: PostgresState) {}
 
   async record(rec: InventoryRecord, spending?: ChallengeUse): Promise<void> {
-    const values = toValues(rec);
-    const insert = `INSERT INTO certificates (${COLUMNS})
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`;
+    if (!spending) return this.inserts.run(rec);
     try {
-      if (!spending) await this.state.query(insert, values, { prepared: true });
-      else {
-        await this.state.transaction('read committed', async (client) => {
-          await spendChallenge(client, spending);
-          await client.query(insert, values);
-        });
-      }
+      await this.state.transaction('read committed', async (client) => {
+        await spendChallenge(client, spending);
+        await client.query(INSERT_ONE, toValues(rec));
+      });
     } catch (e) {
-      if (isUniqueViolation(e, 'certificates_pkey')) {
-        throw new OutpostError(ErrorCodes.conflict, 'serial already recorded', {
-          cause: e,
-          detail: rec.serialHex,
-        });
-      }
-      throw e;
+      throw asSerialConflict(e, rec.serialHex);
     }
+  }
+
+  /** One INSERT for the batch; a serial seen twice in it, or already recorded, fails alone. */
+  private async insertBatch(recs: InventoryRecord[]): Promise<Array<BatchOutcome<void>>> {
+    const serials = recs.map((rec) => rec.serialHex.toLowerCase());
+    const first = serials.map((serial, i) => serials.indexOf(serial) === i);
+    const rows = recs.filter((_, i) => first[i]).map(toValues);
+    const columns = COLUMN_TYPES.map((_, c) => rows.map((row) => row[c]));
+    let inserted: Set<string>;
+    try {
+      const result = await this.state.query<{ serial_hex: string }>(INSERT_BATCH, columns, {
+        prepared: true, // every enrollment
+      });
+      inserted = new Set(result.rows.map((r) => r.serial_hex));
+    } catch (e) {
+      // Not a conflict (those are skipped): a dropped connection fails them all, as it would
+      // have each; anything else is retried one by one, so only the record at fault fails.
+      if (recs.length === 1 || isOutpostError(e)) throw e;
+      const outcomes: Array<BatchOutcome<void>> = [];
+      for (const rec of recs) {
+        // in order, as they were asked: of a serial asked twice, the first wins
+        outcomes.push(
+          await this.state.query(INSERT_ONE, toValues(rec), { prepared: true }).then(
+            () => ({ value: undefined }),
+            (error: unknown) => ({ error: asSerialConflict(error, rec.serialHex) }),
+          ),
+        );
+      }
+      return outcomes;
+    }
+    return serials.map((serial, i) =>
+      first[i] && inserted.has(serial) ? { value: undefined } : { error: serialConflict(undefined, serial) },
+    );
   }
 
   async bySerial(serialHex: string): Promise<InventoryRecord | undefined> {
@@ -77,16 +139,25 @@ export class PgInventory implements Inventory {
   }
 
   async transactionHistory(transactionId: string): Promise<TransactionHistory> {
+    return this.histories.run(transactionId);
+  }
+
+  private async historyBatch(ids: string[]): Promise<Array<BatchOutcome<TransactionHistory>>> {
     type Json = Record<string, unknown> | null;
-    const { rows } = await this.state.query<{ issued: Json; parked: Json }>(HISTORY, [transactionId], {
+    const { rows } = await this.state.query<{ i: string; issued: Json; parked: Json }>(HISTORY, [ids], {
       idempotent: true,
       prepared: true, // asked on every enrollment
     });
-    const { issued, parked } = rows[0] ?? { issued: null, parked: null };
-    return {
-      ...(issued ? { issued: certificateFromJson(issued) } : {}),
-      ...(parked ? { parked: parkedFromJson(parked) } : {}),
-    };
+    const answers: Array<BatchOutcome<TransactionHistory>> = ids.map(() => ({ value: {} }));
+    for (const { i, issued, parked } of rows) {
+      answers[Number(i) - 1] = {
+        value: {
+          ...(issued ? { issued: certificateFromJson(issued) } : {}),
+          ...(parked ? { parked: parkedFromJson(parked) } : {}),
+        },
+      };
+    }
+    return answers;
   }
 
   async byRequester(requester: string): Promise<InventoryRecord | undefined> {
@@ -173,6 +244,18 @@ export class PgInventory implements Inventory {
     });
     return rows[0] && fromRow(rows[0]);
   }
+}
+
+function serialConflict(cause: unknown, serialHex: string): OutpostError {
+  return new OutpostError(ErrorCodes.conflict, 'serial already recorded', {
+    ...(cause !== undefined ? { cause } : {}),
+    detail: serialHex,
+  });
+}
+
+/** A duplicate serial as the port's conflict; any other error as it is. */
+function asSerialConflict(e: unknown, serialHex: string): unknown {
+  return isUniqueViolation(e, 'certificates_pkey') ? serialConflict(e, serialHex) : e;
 }
 
 /** The INSERT's values in COLUMNS order. */
