@@ -62,8 +62,8 @@ export function gatewayTlsContextOptions(material: GatewayTlsMaterial): SecureCo
 }
 
 /**
- * TLS 1.3 session tickets per full handshake: one (OpenSSL's default is two, and the second costs
- * a re-parse of the client certificate, session-tickets.ts). A client resumes over one of them.
+ * TLS 1.3 session tickets per full handshake: one (OpenSSL's default is two, and each costs a
+ * re-parse of the client certificate, session-tickets.ts). A client resumes over one of them.
  */
 export const tls13TicketsPerHandshake = 1;
 

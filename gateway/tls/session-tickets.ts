@@ -1,19 +1,20 @@
 /**
  * How many TLS 1.3 NewSessionTicket messages a server context sends after each full handshake.
  *
- * OpenSSL sends two by default, and OpenSSL 3.0 makes the second from a copy of the session
- * (tls_construct_new_session_ticket → ssl_session_dup), which it builds by re-encoding and
- * re-parsing the session, client certificate included (d2i_SSL_SESSION → X509 → the provider
- * decoders). perf of gateway A in `bench:sessions -- --site` put 6% of its CPU per resume there,
- * as much as parsing the client certificate the first time. A VPN client keeps one tunnel
- * connection, so one ticket covers its one possible resumption (openconnect 9 resumes none: its
- * GnuTLS build never calls gnutls_session_set_data).
+ * OpenSSL sends two by default, and OpenSSL 3.0 makes each stateless ticket by encoding the
+ * session and decoding it again into a private copy (tls_construct_new_session_ticket:
+ * i2d_SSL_SESSION, then d2i_SSL_SESSION), client certificate included (X509 → the provider
+ * decoders). perf of gateway A in `bench:sessions -- --site` put 6% of its CPU per resume there
+ * with two tickets (3.7% with one), as much as parsing the client certificate the first time. A
+ * VPN client keeps one tunnel connection, so one ticket covers its one possible resumption
+ * (openconnect 9 resumes none: its GnuTLS build never calls gnutls_session_set_data). None at all
+ * would end TLS 1.3 resumption, which other clients use.
  *
  * Node has no option for SSL_CTX_set_num_tickets; it is called on the SecureContext's SSL_CTX
  * through koffi (as gateway/tls/evp.ts reaches the AEADs). Node hands the SSL_CTX out only as a V8
  * External (`context._external`), which koffi does not take as a pointer; its address is the one
- * util.inspect prints. The value is read back, so a context where any step did not work keeps
- * OpenSSL's default and is reported as such.
+ * util.inspect prints. Where koffi or that address is missing, the context keeps OpenSSL's
+ * default, and the caller is told so.
  */
 import { createRequire } from 'node:module';
 import type { SecureContext } from 'node:tls';
