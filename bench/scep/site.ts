@@ -94,7 +94,15 @@ export async function runSite(options: SiteOptions): Promise<void> {
     const plan = options.prefill > 0 ? [0, options.prefill] : [0];
     for (const prefilled of plan) {
       if (prefilled > 0) {
-        const seconds = await prefillAll(db, sqliteDir, ['bench_site_1', 'bench_site_2'], prefilled);
+        // only the inventories of the configurations that run (a database no node has opened
+        // yet has no schema to fill)
+        const runs = (name: SiteName) => options.configs.includes(name);
+        const seconds = await prefillAll(
+          db,
+          runs('sqlite_1') ? sqliteDir : undefined,
+          [...(runs('postgres_1') ? ['bench_site_1'] : []), ...(runs('postgres_2') ? ['bench_site_2'] : [])],
+          prefilled,
+        );
         console.log(`prefilled each inventory with ${prefilled} certificates in ${seconds.toFixed(1)} s`);
       }
       const rows: SiteRow[] = [];
@@ -214,12 +222,12 @@ async function caCerts(url: string): Promise<Buffer[]> {
  */
 async function prefillAll(
   db: RunningPostgres,
-  sqliteDir: string,
+  sqliteDir: string | undefined,
   databases: string[],
   count: number,
 ): Promise<number> {
   const started = performance.now();
-  await prefillSqlite(sqliteDir, count);
+  if (sqliteDir !== undefined) await prefillSqlite(sqliteDir, count);
   for (const database of databases) {
     const client = new pg.Client({
       host: db.host,
