@@ -45,7 +45,10 @@ export async function startOpenconnect(
     wrapper,
     [
       '#!/bin/sh',
-      `env | grep -E '^(reason|VPNGATEWAY|TUNDEV|IDLE_TIMEOUT|INTERNAL_IP[46]_|CISCO_)' | sort > "${dir}/env.$reason"`,
+      // Written aside and renamed: a test polling for env.$reason must never read it half written
+      // (`> file` creates it empty before sort writes; haproxy-site's reconnect check read it so).
+      `env | grep -E '^(reason|VPNGATEWAY|TUNDEV|IDLE_TIMEOUT|INTERNAL_IP[46]_|CISCO_)' | sort > "${dir}/.env.$reason.tmp"`,
+      `mv -f "${dir}/.env.$reason.tmp" "${dir}/env.$reason"`,
       'unset INTERNAL_IP4_DNS INTERNAL_IP6_DNS CISCO_DEF_DOMAIN CISCO_SPLIT_DNS',
       'exec /usr/share/vpnc-scripts/vpnc-script "$@"',
     ].join('\n'),
