@@ -112,10 +112,16 @@ export class RecordLayer {
     return { client: this.opener.sequence, server: this.sealer.sequence };
   }
 
-  /** Opens every complete record in `chunk` (which it may overwrite); throws TlsRecordError. */
-  receive(chunk: Buffer, chunkAddress: number): void {
-    this.splitter.push(chunk, (buffer, start, end) =>
-      this.openRecord(buffer, buffer === chunk ? chunkAddress : this.evp.address(buffer), start, end),
+  /**
+   * Opens every complete record in `chunk[0, length)` (which it may overwrite; nothing of it is
+   * kept after the call, so the caller may reuse it); throws TlsRecordError.
+   */
+  receive(chunk: Buffer, chunkAddress: number, length = chunk.length): void {
+    this.splitter.push(
+      chunk,
+      (buffer, start, end) =>
+        this.openRecord(buffer, buffer === chunk ? chunkAddress : this.evp.address(buffer), start, end),
+      length,
     );
   }
 

@@ -7,7 +7,7 @@ import type { Evp } from './evp.js';
 import type { SessionKeys } from './handshake-observer.js';
 import { AlertDescription, ContentType, TlsRecordError } from './record.js';
 import { PeerAlertError, RecordLayer, type RecordLayerOptions } from './record-layer.js';
-import { startReading } from './socket-reading.js';
+import { readIntoSharedBuffer, startReading } from './socket-reading.js';
 
 /**
  * A tunnel without a record either way for this long gives up its EVP contexts (about 5 KiB per
@@ -37,7 +37,8 @@ export interface RecordTransportOptions {
  * A tunnel over the raw TCP socket with Outpost's record layer (gateway/tls), after OpenSSL did
  * the handshake and the auth dialogue. Downstream, frames are sealed one per record straight into
  * pooled chunks and written many records per write: at the end of the current turn of the event
- * loop, or as soon as `flushBytes` are waiting. Upstream, whole socket reads are opened in place.
+ * loop, or as soon as `flushBytes` are waiting. Upstream, whole socket reads are opened in place,
+ * in one read buffer shared by the thread's tunnels (socket-reading.ts).
  * The connection then holds no OpenSSL buffers: a raw socket, two EVP contexts and counters.
  */
 export class RecordTransport implements TunnelTransport {
@@ -84,7 +85,11 @@ export class RecordTransport implements TunnelTransport {
     const { socket } = o;
     socket.setNoDelay(true);
     if (o.head.length > 0) this.early.push(Buffer.from(o.head));
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    // Reads into the thread's shared buffer where Node allows it, else one 'data' chunk per read.
+    const shared = readIntoSharedBuffer(socket, o.evp.address, (buffer, length) =>
+      this.receive(buffer, shared, length),
+    );
+    if (shared < 0) socket.on('data', (chunk: Buffer) => this.receive(chunk, this.evp.address(chunk)));
     socket.on('end', () => this.close('connection closed'));
     socket.on('close', () => this.close('connection closed'));
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
@@ -92,7 +97,7 @@ export class RecordTransport implements TunnelTransport {
     // resume on 'data' listeners, nor restart its handle's reads.
     socket.resume();
     startReading(socket);
-    for (const chunk of o.pending) this.receive(chunk);
+    for (const chunk of o.pending) this.receive(chunk, this.evp.address(chunk));
   }
 
   setHandlers(handlers: TransportHandlers): void {
@@ -182,11 +187,12 @@ export class RecordTransport implements TunnelTransport {
     if (out.length > 1) socket.uncork();
   };
 
-  private receive(chunk: Buffer): void {
+  /** Client bytes `chunk[0, length)` at native `address`; nothing of them is kept after the call. */
+  private receive(chunk: Buffer, address: number, length = chunk.length): void {
     if (this.ended) return;
     this.active = true;
     try {
-      this.layer.receive(chunk, this.evp.address(chunk));
+      this.layer.receive(chunk, address, length);
     } catch (e) {
       this.onRecordError(e);
     }

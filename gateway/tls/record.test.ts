@@ -79,6 +79,37 @@ describe('TlsRecordSplitter', () => {
     );
   });
 
+  it('splits reads into one reused buffer like separate chunks: push(buffer, cb, end) (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(20, 21, 22, 23), fc.uint8Array({ maxLength: 600 })), {
+          maxLength: 12,
+        }),
+        fc.array(fc.integer({ min: 1, max: 700 }), { maxLength: 20 }),
+        (records, cuts) => {
+          const all = records.map(([t, b]) => record(t, Buffer.from(b)));
+          const joined = Buffer.concat(all);
+          // Each read lands at the start of the same buffer, overwriting the last one, with
+          // stale bytes after its end: the splitter must keep (copy) what it holds back.
+          const reused = Buffer.alloc(800, 0xee);
+          const splitter = new TlsRecordSplitter(MAX_CIPHERTEXT_TLS12);
+          const out: string[] = [];
+          const onRecord = (b: Buffer, s: number, e: number) => out.push(b.subarray(s, e).toString('hex'));
+          let at = 0;
+          for (let i = 0; at < joined.length; i++) {
+            const length = Math.min(joined.length - at, cuts.length > 0 ? cuts[i % cuts.length]! : 700);
+            reused.fill(0xee);
+            joined.copy(reused, 0, at, at + length);
+            splitter.push(reused, onRecord, length);
+            at += length;
+          }
+          expect(out).toEqual(all.map((r) => r.toString('hex')));
+          expect(splitter.pendingBytes).toBe(0);
+        },
+      ),
+    );
+  });
+
   it('throws nothing but a DecodeError on arbitrary bytes (fast-check)', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }), (chunks) => {

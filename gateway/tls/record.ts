@@ -87,10 +87,11 @@ export class TlsRecordSplitter {
     return pending;
   }
 
-  push(chunk: Buffer, onRecord: RecordHandler): void {
+  /** Splits `chunk[0, end)` (default: all of it). */
+  push(chunk: Buffer, onRecord: RecordHandler, end = chunk.length): void {
     if (this.failure) throw this.failure;
     try {
-      this.split(chunk, onRecord);
+      this.split(chunk, onRecord, end);
     } catch (e) {
       this.failure =
         e instanceof TlsRecordError
@@ -100,8 +101,7 @@ export class TlsRecordSplitter {
     }
   }
 
-  private split(chunk: Buffer, onRecord: RecordHandler): void {
-    const end = chunk.length;
+  private split(chunk: Buffer, onRecord: RecordHandler, end: number): void {
     let pos = 0;
     while (pos < end) {
       if (this.body) {
