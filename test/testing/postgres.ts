@@ -52,6 +52,8 @@ export interface RunningPostgres {
 export interface PostgresOptions {
   /** ssl=on with a fresh CA; pg_hba then accepts TCP clients only over TLS (hostssl). */
   tls?: boolean;
+  /** More server settings (`-c name=value`), e.g. a benchmark's shared_buffers. */
+  settings?: Record<string, string>;
 }
 
 /** /usr/lib/postgresql/<major>/bin of the newest installed server (Debian installs no initdb on the PATH). */
@@ -154,6 +156,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Runn
       'max_connections=200',
       '-c',
       'log_min_messages=warning',
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
       ...(tls
         ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${tls.certFile}`, '-c', `ssl_key_file=${tls.keyFile}`]
         : []),
