@@ -55,14 +55,21 @@ function sslCtxAddress(context: SecureContext): number | undefined {
   return address > 0 ? address : undefined;
 }
 
+/** TLS 1.3 tickets a new SSL_CTX sends (OpenSSL 3: SSL_CTX_new sets num_tickets to 2). */
+const OPENSSL_DEFAULT_TICKETS = 2;
+
 /**
- * Sets the TLS 1.3 tickets sent per full handshake; true when the context now says `tickets`,
- * false when it keeps OpenSSL's default (no koffi, or Node does not expose the SSL_CTX).
+ * Sets the TLS 1.3 tickets sent per full handshake, once per new context; true when the context
+ * now says `tickets`, false when it keeps OpenSSL's default (no koffi, Node does not expose the
+ * SSL_CTX, or the address does not read as a fresh SSL_CTX).
  */
 export function setTls13Tickets(context: SecureContext, tickets: number): boolean {
   const fns = functions();
   const ctx = sslCtxAddress(context);
   if (!fns || ctx === undefined) return false;
+  // A fresh context says OpenSSL's default. Anything else means the address is not an SSL_CTX
+  // (a Node whose `_external` points elsewhere): read, but never written to.
+  if (Number(fns.get(ctx)) !== OPENSSL_DEFAULT_TICKETS) return false;
   if (fns.set(ctx, tickets) !== 1) return false;
   return Number(fns.get(ctx)) === tickets;
 }
