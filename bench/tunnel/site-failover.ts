@@ -24,7 +24,10 @@ import {
 /**
  * `npm run bench:sessions -- --site`: a failover storm. Two gateway nodes (A, B) share their
  * sessions in PostgreSQL 15 behind HAProxy 2.6 (TCP, send-proxy-v2, health checks, redispatch),
- * all in one network namespace. A is drained while N idle sessions log in (certificate auth), so
+ * all in one network namespace. HAProxy holds two descriptors per connection, so where the
+ * open-files limit is low it runs as several instances (one per client process, each on a port of
+ * its own, the same configuration), as a site runs several balancers behind one name; then the
+ * gateway process, which holds every session, is what caps N. A is drained while N idle sessions log in (certificate auth), so
  * they all land on B; A takes clients again; then B is SIGKILLed. Every client process
  * (bench/tunnel/cstp-idle-client.ts --resume) reconnects each dropped tunnel with its cookie, as
  * openconnect does, through HAProxy, to A. Measured: the time until every session is back (on A),
@@ -37,7 +40,7 @@ import {
 const { values } = parseArgs({
   options: {
     site: { type: 'boolean', default: false },
-    /** Idle sessions on B before it is killed; capped by the open-files limit of one process. */
+    /** Idle sessions on B before it is killed; capped by the open-files limit of one process (A holds them all). */
     sessions: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '64' },
     /** Fresh certificate logins on A after the failover, for the per-login CPU. */
@@ -47,7 +50,8 @@ const { values } = parseArgs({
 });
 
 const exec = promisify(execFile);
-const balancerPort = 8443;
+/** HAProxy instance i listens on balancerPort + i (past the nodes' ports). */
+const balancerPort = 8450;
 const node = {
   a: { port: 8444, admin: 9091, tun: 'ositea', pool: '10.101.0.0/17' },
   b: { port: 8445, admin: 9092, tun: 'ositeb', pool: '10.101.128.0/17' },
@@ -79,7 +83,7 @@ class Site extends BenchNamespace {
   readonly work = mkdtempSync(join(tmpdir(), 'outpost-site-bench-'));
   pki = new TestPki({ dir: join(this.work, 'pki') });
   postgres?: RunningPostgres;
-  haproxy?: RunningHaproxy;
+  readonly balancers: RunningHaproxy[] = [];
 
   constructor() {
     super(`opsite-${randomBytes(3).toString('hex')}`, { remainingMs, nofile: () => nofile });
@@ -105,7 +109,7 @@ class Site extends BenchNamespace {
   /** `graceMs` 0: SIGKILL at once; more: SIGTERM first (a CPU profile is written on exit). */
   async cleanUp(graceMs = 0): Promise<void> {
     await this.stopChildren(graceMs);
-    await this.haproxy?.stop().catch(() => undefined);
+    for (const balancer of this.balancers) await balancer.stop().catch(() => undefined);
     await this.destroy([node.a.tun, node.b.tun], log);
     await this.postgres?.stop().catch(() => undefined);
     rmSync(this.work, { recursive: true, force: true });
@@ -219,15 +223,27 @@ async function sessionsOn(site: Site, name: NodeName, expected: number): Promise
   }
 }
 
-function spawnClients(site: Site, sessions: number, firstSource: number, resume: boolean): ClientEvents[] {
-  const k = Math.ceil(sessions / Math.min(15_000, nofile - fdReserve));
+/** Sessions one client process opens: it goes through one HAProxy instance, which must carry them. */
+const perClientProcess = () => Math.min(15_000, nofile - fdReserve, haproxyRoom());
+
+/** Client processes for `sessions`, the ith through HAProxy instance firstBalancer + i. */
+const clientProcesses = (sessions: number) => Math.ceil(sessions / perClientProcess());
+
+function spawnClients(
+  site: Site,
+  sessions: number,
+  firstSource: number,
+  firstBalancer: number,
+  resume: boolean,
+): ClientEvents[] {
+  const k = clientProcesses(sessions);
   return Array.from({ length: k }, (_, i) => {
     const child = site.spawnInNs(process.execPath, [
       idleClientJs,
       '--host',
       '127.0.0.1',
       '--port',
-      String(balancerPort),
+      String(balancerPort + firstBalancer + i),
       '--sessions',
       String(share(sessions, k, i)),
       '--concurrency',
@@ -299,9 +315,50 @@ async function idleRate(pid: number): Promise<number> {
 /** Connections HAProxy is given beyond the sessions (health checks, stats, reconnect overlap). */
 const haproxySpare = 500;
 
-/** Sessions HAProxy can carry: about two descriptors per connection, and some for itself. */
+/** Sessions one HAProxy instance can carry: about two descriptors per connection, and some for itself. */
 function haproxyRoom(): number {
   return Math.floor((nofile - 2000) / 2) - haproxySpare;
+}
+
+/** Reconnects a client process keeps in flight (cstp-idle-client's --resume-concurrency default). */
+const resumeInFlight = 256;
+
+/**
+ * The sessions gateway A can hold in its one process: the resumed ones, and beside them either the
+ * reconnects in flight (during the storm) or the fresh logins (after it), and its own descriptors.
+ */
+function gatewayRoom(sessions: number): number {
+  return nofile - fdReserve - Math.max(freshLogins, resumeInFlight * clientProcesses(sessions));
+}
+
+/** One HAProxy 2.6 instance on balancerPort + i, both gateways behind it; `sessions` its share. */
+function startBalancer(site: Site, i: number, sessions: number): Promise<RunningHaproxy> {
+  return startHaproxy({
+    namespace: site.ns,
+    checkIntervalMs: 300,
+    maxconn: sessions + haproxySpare,
+    nofile,
+    frontends: [
+      {
+        name: 'vpn',
+        mode: 'tcp',
+        bind: `127.0.0.1:${balancerPort + i}`,
+        sendProxyV2: true,
+        redispatch: true,
+        balance: 'leastconn',
+        servers: (['a', 'b'] as const).map((name) => ({
+          name: `gw_${name}`,
+          address: `127.0.0.1:${node[name].port}`,
+          check: { port: node[name].admin, path: '/healthz/gateway' },
+        })),
+      },
+    ],
+  });
+}
+
+/** Waits until every balancer sees the gateway up (or down). */
+async function serverOnAll(site: Site, name: NodeName, up: boolean): Promise<void> {
+  await Promise.all(site.balancers.map((b) => b.waitForServers([`gw_${name}`], up)));
 }
 
 async function main(): Promise<void> {
@@ -313,47 +370,37 @@ async function main(): Promise<void> {
     },
   );
   nofile = await fdLimit();
-  // Gateway A holds every session in one process, and HAProxy two sockets per session (its
-  // soft limit can rise only to the hard one): the open-files limit caps the storm.
-  const n = Math.min(asked, nofile - fdReserve, haproxyRoom() - freshLogins, 60_000);
+  // Gateway A holds every session in one process (its soft limit can rise only to the hard one):
+  // the open-files limit caps the storm. HAProxy's two sockets per session are spread over as
+  // many instances as it takes.
+  let n = Math.min(asked, 60_000);
+  while (n > gatewayRoom(n)) n = gatewayRoom(n);
   if (n < asked) log(`open-files limit ${nofile}: ${asked} sessions capped to ${n}`);
+  const stormProcesses = clientProcesses(n);
   const site = new Site();
   current = site;
   try {
     await site.setUp();
     const [a, b] = [await startGateway(site, 'a'), await startGateway(site, 'b')];
     await cliOn(site, a, ['sessions', 'drain', 'on']);
-    site.haproxy = await startHaproxy({
-      namespace: site.ns,
-      checkIntervalMs: 300,
-      maxconn: n + freshLogins + haproxySpare,
-      nofile,
-      frontends: [
-        {
-          name: 'vpn',
-          mode: 'tcp',
-          bind: `127.0.0.1:${balancerPort}`,
-          sendProxyV2: true,
-          redispatch: true,
-          balance: 'leastconn',
-          servers: (['a', 'b'] as const).map((name) => ({
-            name: `gw_${name}`,
-            address: `127.0.0.1:${node[name].port}`,
-            check: { port: node[name].admin, path: '/healthz/gateway' },
-          })),
-        },
-      ],
-    });
-    await site.haproxy.waitForServers(['gw_b'], true);
-    await site.haproxy.waitForServers(['gw_a'], false);
+    // One instance per client process: the storm's, then the fresh logins'.
+    const shares = [
+      ...Array.from({ length: stormProcesses }, (_, i) => share(n, stormProcesses, i)),
+      ...Array.from({ length: clientProcesses(freshLogins) }, (_, i) =>
+        share(freshLogins, clientProcesses(freshLogins), i),
+      ),
+    ];
+    for (const [i, sessions] of shares.entries()) site.balancers.push(await startBalancer(site, i, sessions));
+    await serverOnAll(site, 'b', true);
+    await serverOnAll(site, 'a', false);
 
-    log(`${n} sessions log in through HAProxy, all to B (A drained)`);
-    const clients = spawnClients(site, n, 1, true);
+    log(`${n} sessions log in through ${stormProcesses} HAProxy instance(s), all to B (A drained)`);
+    const clients = spawnClients(site, n, 1, 0, true);
     const opened = await established(clients);
     const onB = await sessionsOn(site, 'b', opened.established);
     log(`${opened.established} established in ${(opened.ms / 1000).toFixed(1)} s; B holds ${onB}`);
     await cliOn(site, a, ['sessions', 'drain', 'off']);
-    await site.haproxy.waitForServers(['gw_a'], true);
+    await serverOnAll(site, 'a', true);
     const rate = await idleRate(a.pid);
 
     const before = await report(clients);
@@ -389,7 +436,7 @@ async function main(): Promise<void> {
     const rateHolding = await idleRate(a.pid);
     log(`${freshLogins} fresh certificate logins on A`);
     const [cpuL0, pgL0, tL0] = [processCpuMs(a.pid), await postgresCpuMs(site), Date.now()];
-    const fresh = spawnClients(site, freshLogins, 200, false);
+    const fresh = spawnClients(site, freshLogins, 200, stormProcesses, false);
     const loggedIn = await established(fresh);
     const cpuLogin = processCpuMs(a.pid) - cpuL0 - rateHolding * (Date.now() - tL0);
     const pgLogin = (await postgresCpuMs(site)) - pgL0;
@@ -397,7 +444,7 @@ async function main(): Promise<void> {
     const perResume = now.resumed > 0 ? cpuA / now.resumed : Number.NaN;
     const perLogin = loggedIn.established > 0 ? cpuLogin / loggedIn.established : Number.NaN;
     console.log(
-      'site failover (2 gateways behind HAProxy 2.6, PostgreSQL 15 state, certificate auth, TLS 1.3, one namespace; CPU = the gateway process and its children, less its idle rate)',
+      `site failover (2 gateways behind HAProxy 2.6 (${site.balancers.length} instances), PostgreSQL 15 state, certificate auth, TLS 1.3, one namespace; CPU = the gateway process and its children, less its idle rate)`,
     );
     console.log(`  sessions on B before the kill:      ${before.held}`);
     console.log(`  resumed on A:                        ${now.resumed} in ${seconds.toFixed(2)} s`);
