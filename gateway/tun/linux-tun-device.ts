@@ -32,6 +32,7 @@ import { VNET_HEADER_LENGTH } from './tcp-coalesce.js';
 import {
   completeChecksum,
   readVnetHeader,
+  type SourceSum,
   segmentTcp,
   VNET_F_NEEDS_CSUM,
   VNET_GSO_NONE,
@@ -40,6 +41,7 @@ import {
 import { TunGro } from './tun-gro.js';
 import { TUN_READER_WORKER_SOURCE } from './tun-reader-worker-source.js';
 import { TunWriterRing } from './tun-writer-ring.js';
+import { checksumMemory } from './wasm-checksum.js';
 
 export interface LinuxTunOptions {
   readonly mtu: number;
@@ -139,6 +141,8 @@ export class LinuxTunDevice implements PacketDevice {
   private readonly header: number;
   private readonly gro: TunGro | undefined;
   private readonly c: Libc;
+  /** Checksums summed where the packets lie in the ring (wasm-checksum.ts), where wasm allows. */
+  private readonly ringSum: SourceSum | undefined;
 
   private constructor(
     private readonly fd: number,
@@ -157,7 +161,10 @@ export class LinuxTunDevice implements PacketDevice {
         ? 2 ** Math.ceil(Math.log2(options.ringSlots * (ENTRY_HEADER + align8(options.mtu + this.header))))
         : 8 * 1024 * 1024);
     checkCapacity(this.capacity, maxRead);
-    const sab = new SharedArrayBuffer(DATA_OFFSET + this.capacity);
+    // The ring in WebAssembly memory: segment checksums are then summed in place, in SIMD.
+    const wasm = this.header > 0 ? checksumMemory(DATA_OFFSET + this.capacity) : undefined;
+    const sab = wasm?.buffer ?? new SharedArrayBuffer(DATA_OFFSET + this.capacity);
+    this.ringSum = wasm && { sum: wasm.sum, base: DATA_OFFSET };
     this.control = new Int32Array(sab, 0, CONTROL_INTS);
     this.words = new Int32Array(sab, DATA_OFFSET, this.capacity / 4);
     const data = Buffer.from(sab, DATA_OFFSET, this.capacity);
@@ -323,7 +330,10 @@ export class LinuxTunDevice implements PacketDevice {
           pos = next;
           break;
         }
-        if ((vnet.flags & VNET_F_NEEDS_CSUM) !== 0 && !completeChecksum(this.view, packet, size, vnet)) {
+        if (
+          (vnet.flags & VNET_F_NEEDS_CSUM) !== 0 &&
+          !completeChecksum(this.view, packet, size, vnet, this.ringSum)
+        ) {
           this.counters.errorsIn++;
           pos = next;
           continue;
@@ -365,6 +375,7 @@ export class LinuxTunDevice implements PacketDevice {
         first,
         MAX_SEGMENTS,
         this.c.memcpy,
+        this.ringSum,
       );
       if (count < 0) {
         if (first === 0) this.counters.errorsIn++;

@@ -10,9 +10,15 @@ import {
   sumBytes,
   type VnetHeader,
 } from './tcp-segment.js';
+import { checksumMemory } from './wasm-checksum.js';
 
-/** memcpy over addresses, for the test: addresses are offsets into one arena (`view` starts at 0). */
-const arena = Buffer.alloc(1 << 20);
+/**
+ * memcpy over addresses, for the test: addresses are offsets into one arena (`view` starts at 0),
+ * in a checksum memory like the TUN reader ring's, so that payloads can be summed in place.
+ */
+const memory = checksumMemory(1 << 20)!;
+const sourceSum = { sum: memory.sum, base: 0 };
+const arena = Buffer.from(memory.buffer, 0, 1 << 20);
 const copy = (to: number, from: number, length: number) => arena.copy(arena, to, from, from + length);
 const view = new DataView(arena.buffer, arena.byteOffset, arena.byteLength);
 const words = new Uint32Array(arena.buffer, arena.byteOffset, arena.byteLength >> 2);
@@ -76,8 +82,17 @@ function gsoPacket(segments: Buffer[]): { vnet: Buffer; packet: Buffer } {
   };
 }
 
-/** Cuts `gso`; `words` = the sink also gives bytes and words (headers copied once, word sums). */
-function cut(gso: { vnet: Buffer; packet: Buffer }, room: number, perCall: number, byWords = true): Buffer[] {
+/**
+ * Cuts `gso`; `byWords` = the sink also gives bytes and words (headers copied once, word sums);
+ * `inSource` = payloads summed in the source (wasm-checksum.ts).
+ */
+function cut(
+  gso: { vnet: Buffer; packet: Buffer },
+  room: number,
+  perCall: number,
+  byWords = true,
+  inSource = false,
+): Buffer[] {
   const header = readVnetHeader(new DataView(gso.vnet.buffer, gso.vnet.byteOffset, 10), 0, {} as VnetHeader);
   gso.packet.copy(arena, 0);
   const sink = {
@@ -89,7 +104,20 @@ function cut(gso: { vnet: Buffer; packet: Buffer }, room: number, perCall: numbe
   };
   const out: Buffer[] = [];
   for (let first = 0; ; ) {
-    const n = segmentTcp(view, 0, 0, gso.packet.length, header, sink, OUT, room, first, perCall, copy);
+    const n = segmentTcp(
+      view,
+      0,
+      0,
+      gso.packet.length,
+      header,
+      sink,
+      OUT,
+      room,
+      first,
+      perCall,
+      copy,
+      inSource ? sourceSum : undefined,
+    );
     if (n < 0) break;
     for (let k = 0; k < n; k++)
       out.push(Buffer.from(arena.subarray(sink.offsets[k]!, sink.offsets[k]! + sink.lengths[k]!)));
@@ -105,6 +133,8 @@ describe('segmentTcp (GSO reads from the TUN)', () => {
     const segments = flow(0xffffff00, [1400, 1400, 1400, 333], timestamps);
     expect(cut(gsoPacket(segments), 1472, 64)).toEqual(segments);
     expect(cut(gsoPacket(segments), 1472, 64, false)).toEqual(segments);
+    expect(cut(gsoPacket(segments), 1472, 64, true, true)).toEqual(segments);
+    expect(cut(gsoPacket(segments), 1472, 64, false, true)).toEqual(segments);
   });
 
   it('cuts a burst of many small segments over several calls', () => {
@@ -133,6 +163,7 @@ describe('segmentTcp (GSO reads from the TUN)', () => {
           const segments = flow(seq, sizes);
           expect(cut(gsoPacket(segments), 1472, 8)).toEqual(segments);
           expect(cut(gsoPacket(segments), 1472, 8, false)).toEqual(segments);
+          expect(cut(gsoPacket(segments), 1472, 8, true, true)).toEqual(segments);
         },
       ),
       { numRuns: 100 },
@@ -199,6 +230,10 @@ describe('segmentTcp over IPv6', () => {
     const segments = [0, 1, 2].map((k) =>
       Buffer.from(arena.subarray(sink.offsets[k]!, sink.offsets[k]! + sink.lengths[k]!)),
     );
+    expect(segmentTcp(view, 0, 0, packet.length, header, sink, OUT, 1280, 0, 8, copy, sourceSum)).toBe(3);
+    for (const [k, p] of segments.entries()) {
+      expect(arena.subarray(sink.offsets[k]!, sink.offsets[k]! + sink.lengths[k]!).equals(p)).toBe(true);
+    }
     expect(segments.map((p) => [p.length, p.readUInt16BE(4), p.readUInt32BE(44), p[53]])).toEqual([
       [1060, 1020, 0xfffffc00, 0x10],
       [1060, 1020, 0xfffffc00 + 1000, 0x10],
@@ -214,18 +249,13 @@ describe('completeChecksum (VIRTIO_NET_HDR_F_NEEDS_CSUM)', () => {
     const [segment] = flow(5, [777]);
     const partial = Buffer.from(segment!);
     partial.writeUInt16BE(onesComplementSum(partial, 12, 8, 6 + partial.length - 20), 36);
+    const needsCsum = { flags: 1, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: 20, csumOffset: 16 };
     partial.copy(arena, 0);
-    expect(
-      completeChecksum(view, 0, partial.length, {
-        flags: 1,
-        gsoType: 0,
-        hdrLen: 0,
-        gsoSize: 0,
-        csumStart: 20,
-        csumOffset: 16,
-      }),
-    ).toBe(true);
+    expect(completeChecksum(view, 0, partial.length, needsCsum)).toBe(true);
     expect(arena.subarray(0, partial.length).equals(segment!)).toBe(true);
+    partial.copy(arena, 100);
+    expect(completeChecksum(view, 100, partial.length, needsCsum, sourceSum)).toBe(true);
+    expect(arena.subarray(100, 100 + partial.length).equals(segment!)).toBe(true);
     expect(
       completeChecksum(view, 0, 30, {
         flags: 1,

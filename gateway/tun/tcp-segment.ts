@@ -121,15 +121,33 @@ export function fold(sum: number): number {
  * pseudo-header sum; the result covers everything from `csumStart` to the end (the kernel's
  * skb_checksum_help). False when the offsets do not fit the packet.
  */
-export function completeChecksum(view: DataView, at: number, length: number, header: VnetHeader): boolean {
+export function completeChecksum(
+  view: DataView,
+  at: number,
+  length: number,
+  header: VnetHeader,
+  sourceSum?: SourceSum,
+): boolean {
   const start = header.csumStart;
   const field = start + header.csumOffset;
   if (start >= length || field + 2 > length) return false;
-  let sum = ~fold(sumBytes(view, at + start, length - start, 0)) & 0xffff;
+  const partial = sourceSum
+    ? sourceSum.sum(sourceSum.base + at + start, length - start)
+    : sumBytes(view, at + start, length - start, 0);
+  let sum = ~fold(partial) & 0xffff;
   // UDP (checksum at offset 6) writes 0 as 0xffff: 0 means "no checksum" there (RFC 768).
   if (sum === 0 && header.csumOffset === 6) sum = 0xffff;
   view.setUint16(at + field, sum);
   return true;
+}
+
+/**
+ * The checksum of source bytes in native code (wasm-checksum.ts): `sum(base + at, length)` for
+ * the source view's `at`, folded to 1..0xffff (0 only for all-zero bytes).
+ */
+export interface SourceSum {
+  readonly sum: (at: number, length: number) => number;
+  readonly base: number;
 }
 
 /** Where the segments go: `out` (a normal buffer) from `outAt`, one after another. */
@@ -151,7 +169,8 @@ export interface SegmentSink {
  * into segments, starting with segment number `first`, written to `sink` from `outAt`: at most
  * `maxSegments` of at most `segmentRoom` bytes each. Returns how many were written (call again
  * from `first` + that number while `first` + it < segmentCount), or -1 when the packet is not a
- * TCP GSO packet this can cut (the caller then drops it).
+ * TCP GSO packet this can cut (the caller then drops it). With `sourceSum`, each payload's share
+ * of the TCP checksum is summed in the source (wasm-checksum.ts), only the headers here.
  */
 export function segmentTcp(
   src: DataView,
@@ -165,6 +184,7 @@ export function segmentTcp(
   first: number,
   maxSegments: number,
   copy: (to: number, from: number, length: number) => void,
+  sourceSum?: SourceSum,
 ): number {
   const gso = header.gsoType & ~VNET_GSO_ECN;
   const v4 = gso === VNET_GSO_TCPV4;
@@ -216,14 +236,18 @@ export function segmentTcp(
     out.setUint16(o + tcp + 16, 0);
     const pseudoAt = v4 ? o + 12 : o + 8;
     const pseudoLength = v4 ? 8 : 32;
+    // With sourceSum only the header is summed here, the payload where it lies in the source
+    // (it starts tcpHeader bytes, a multiple of 4, after the TCP header: the same word pairs).
+    const summed = sourceSum ? tcpHeader : tcpLength;
     let sum = 6 + tcpLength;
     if (fast) {
       sum = sumAligned(outWords, outBytes, pseudoAt, pseudoLength, sum);
-      sum = sumAligned(outWords, outBytes, o + tcp, tcpLength, sum);
+      sum = sumAligned(outWords, outBytes, o + tcp, summed, sum);
     } else {
       sum = sumBytes(out, pseudoAt, pseudoLength, sum);
-      sum = sumBytes(out, o + tcp, tcpLength, sum);
+      sum = sumBytes(out, o + tcp, summed, sum);
     }
+    if (sourceSum && size > 0) sum += sourceSum.sum(sourceSum.base + at + headers + i * mss, size);
     out.setUint16(o + tcp + 16, ~fold(sum) & 0xffff);
     sink.offsets[k] = o;
     sink.lengths[k] = total;
