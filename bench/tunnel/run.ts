@@ -82,7 +82,10 @@ if (values.help) {
   --baseline 1        also measure routing without a VPN each round
   --dtls              the DTLS (UDP) data path instead of TLS only
   --client-rcvbuf N   openconnect's UDP receive buffer in bytes, for every server alike
-  --harness PATH      the harness script (default bench/tunnel/harness/ocserv-bench.sh)`);
+  --harness PATH      the harness script (default bench/tunnel/harness/ocserv-bench.sh)
+Environment passed to the harness, e.g. ONLY=down (run only the tests matching the regex; the others
+print as NaN or undefined) and DIAG=1 (a diag line per test: both iperf3s' CPU, the server's threads, datagrams
+per send syscall, the inner TCP sender's rtt/cwnd, Outpost's DTLS pacer counters).`);
   process.exit(0);
 }
 const tlsMode = values.tls12 === '1' ? '1.2' : values.tls!;
@@ -105,8 +108,11 @@ function ocservPriorities(): Record<string, string> {
   };
 }
 
-const tests = ['tcp-up', 'tcp-down', 'tcp-up-P4', 'tcp-down-P4'] as const;
-type Test = (typeof tests)[number];
+const allTests = ['tcp-up', 'tcp-down', 'tcp-up-P4', 'tcp-down-P4'] as const;
+type Test = (typeof allTests)[number];
+/** The harness's ONLY (a regex over test names, for iterating): the other tests are not run, and their figures print as NaN. */
+const only = process.env.ONLY ? new RegExp(process.env.ONLY) : undefined;
+const tests: readonly Test[] = allTests.filter((t) => !only || only.test(t));
 
 /** One harness run: per test Mbit/s and server CPU (1.0 = one core busy). */
 interface Result {
@@ -253,6 +259,8 @@ function servers(): Server[] {
       env: {
         SERVER_CMD: script,
         SERVER_NAME: 'outpost',
+        // The harness's DIAG=1 lines read the DTLS pacer's counters here (outpost-server.sh's admin.listen).
+        METRICS_URL: 'http://127.0.0.1:9099/metrics',
         ...(tlsMode === '1.2' ? { OUTPOST_TLS_MAX: 'TLSv1.2' } : {}),
       },
     },

@@ -51,6 +51,12 @@
 #   NS_PREFIX [ocb-]  namespace name prefix      WORK [/tmp/outpost-bench]
 #   OC_EXTRA_ARGS []  extra openconnect arguments (word-split), e.g. "--queue-len=32"
 #   ONLY []         regex: run only the tests whose name matches (e.g. "down"; for iterating)
+#   DIAG [0]        1 = after each test also log a "diag" line: CPU of both iperf3s (their own
+#                   JSON), of every server thread that used >= 2% (main thread marked "main"),
+#                   datagrams the client received (its Udp InDatagrams + RcvbufErrors) and the
+#                   server's send syscalls (perf stat on sendmmsg/sendmsg/sendto), so datagrams
+#                   per send syscall; with METRICS_URL (fetched inside the gw namespace) the
+#                   increase of every counter there whose name matches METRICS_MATCH.
 #   CLIENT_RCVBUF []  bytes: receive buffer of openconnect's UDP sockets (SO_RCVBUFFORCE
 #                   through an LD_PRELOAD shim built with cc into $WORK; net.core.rmem_default
 #                   is not per-namespace on Linux 6.x). Empty = the host default. Same for
@@ -141,6 +147,8 @@ TRANSCRIPT_OUT=${TRANSCRIPT_OUT:-}
 OC_EXTRA_ARGS=${OC_EXTRA_ARGS:-}
 CLIENT_RCVBUF=${CLIENT_RCVBUF:-}
 ONLY=${ONLY:-}
+DIAG=${DIAG:-0}
+METRICS_URL=${METRICS_URL:-}
 MAX_RUNTIME=${MAX_RUNTIME:-$(( REPEAT * 8 * (DURATION + OMIT + 15) + SERVER_START_TIMEOUT + 3 * CONNECT_TIMEOUT + 120 ))}
 
 NS_DEV=${NS_PREFIX}dev NS_GW=${NS_PREFIX}gw NS_CORP=${NS_PREFIX}corp
@@ -573,6 +581,56 @@ pid_ticks() { local s f; s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; retur
 sys_ticks() { awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6}' /proc/stat; } # busy total
 nft_bytes() { nsx "$NS_GW" nft -j list counter inet ocbench "$1" 2>/dev/null | jq -r '.nftables[] | select(.counter) | .counter.bytes' 2>/dev/null || echo 0; }
 
+# ------------------------------------------------------------ diagnostics (DIAG=1)
+thread_ticks() { # "pid tid comm ticks" for every thread of every process in netns $1
+  local p t s f c
+  for p in $(ip netns pids "$1" 2>/dev/null); do
+    for t in /proc/"$p"/task/*; do
+      s=$(cat "$t/stat" 2>/dev/null) || continue
+      c=${s#*(}; c=${c%%)*}; s=${s##*) }
+      read -r -a f <<< "$s"
+      echo "$p ${t##*/} ${c// /_} $(( f[11] + f[12] ))"
+    done
+  done
+}
+metric_values() { [[ -n $METRICS_URL ]] && nsx "$NS_GW" curl -s -m 2 "$METRICS_URL" 2>/dev/null |
+  grep -E "^(${METRICS_MATCH:-outpost_gateway_dtls_(burst_pauses|sent_packets|send_failures)_total})[ {]"; }
+diag_start() { # snapshots before a test; starts perf stat on the server's send syscalls
+  [[ $DIAG == 1 ]] || return 0
+  thread_ticks "$NS_GW" > "$RUN/diag-threads0"
+  metric_values > "$RUN/diag-metrics0"
+  DIAG_IN0=$(( $(udp_counter "$NS_DEV" InDatagrams) + $(udp_counter "$NS_DEV" RcvbufErrors) ))
+  local pids; pids=$(ip netns pids "$NS_GW" | paste -sd,)
+  perf stat -x, -o "$RUN/diag-perf" -e syscalls:sys_enter_sendmmsg,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto \
+    -p "$pids" > /dev/null 2>&1 &
+  DIAG_PERF=$!
+  # The inner TCP's sender (iperf3 -s in corp for -R, iperf3 -c in dev otherwise) halfway through.
+  ( sleep "$(( OMIT + DURATION / 2 ))"
+    for ns in "$NS_CORP" "$NS_DEV"; do nsx "$ns" ss -tinO "( sport = :$IPERF_PORT or dport = :$IPERF_PORT )"; done
+  ) > "$RUN/diag-ss" 2>/dev/null &
+  DIAG_SS=$!
+}
+diag_end() { # <json> <elapsed s>: logs one diag line
+  [[ $DIAG == 1 ]] || return 0
+  local json=$1 el=$2 in1 sys cpu threads metrics
+  kill -INT "$DIAG_PERF" 2>/dev/null; wait "$DIAG_PERF" 2>/dev/null; wait "$DIAG_SS" 2>/dev/null
+  local tcp; tcp=$(awk '{ r = m = c = ""; b = x = 0; for (i = 1; i <= NF; i++) { split($i, kv, ":")
+      if (kv[1] == "rtt") r = kv[2]; if (kv[1] == "minrtt") m = kv[2]; if (kv[1] == "cwnd") c = kv[2]
+      if (kv[1] == "bytes_sent") b = kv[2]; if (kv[1] == "bytes_retrans") x = kv[2] }
+    if (b > 10000000) printf "rtt %s min %s ms cwnd %s resent %.0f%%; ", r, m, c, 100 * x / b }' "$RUN/diag-ss" 2>/dev/null)
+  in1=$(( $(udp_counter "$NS_DEV" InDatagrams) + $(udp_counter "$NS_DEV" RcvbufErrors) ))
+  thread_ticks "$NS_GW" > "$RUN/diag-threads1"
+  sys=$(awk -F, '$3 ~ /sys_enter_/ { sub(/.*sys_enter_/, "", $3); printf "%s %s ", $3, $1; n += $1 } END { printf "all %d", n }' "$RUN/diag-perf" 2>/dev/null)
+  threads=$(awk -v hz="$HZ" -v el="$el" 'NR == FNR { t[$2] = $4; next }
+    { d = 100 * ($4 - t[$2]) / hz / el; if (d >= 2) printf "%s%s[%s]%s %.0f%% ", sep, $3, $1, ($1 == $2 ? "main" : "/" $2), d }' \
+    "$RUN/diag-threads0" "$RUN/diag-threads1")
+  cpu=$(jq -r '.end.cpu_utilization_percent | "iperf3-client \(.host_total|floor)% iperf3-server \(.remote_total|floor)%"' "$json" 2>/dev/null)
+  metrics=$(metric_values | awk 'NR == FNR { a[$1] = $2; next } { printf "%s +%d ", $1, $2 - a[$1] }' "$RUN/diag-metrics0" - 2>/dev/null)
+  log "$(printf 'diag     %s  inner TCP sender halfway: %s gw threads: %s datagrams to client %s, send syscalls: %s (%s per syscall) %s' \
+        "$cpu" "${tcp:-?}" "$threads" "$(( in1 - DIAG_IN0 ))" "$sys" \
+        "$(awk -v d="$(( in1 - DIAG_IN0 ))" -v s="${sys##* }" 'BEGIN { if (s > 0) printf "%.1f", d / s; else print "-" }')" "$metrics")"
+}
+
 # run_test <phase> <test> <target> <iperf args...>; appends a TSV row
 run_test() {
   local phase=$1 name=$2 target=$3; shift 3
@@ -586,6 +644,7 @@ run_test() {
   s0=$(ns_ticks "$NS_GW"); c0=$(pid_ticks "${CLIENT_PID:-0}"); sy0=$(sys_ticks)
   local rd0 rd1; rd0=$(udp_counter "$NS_DEV" RcvbufErrors)
   tl0=$(( $(nft_bytes tls_in) + $(nft_bytes tls_out) )); dl0=$(( $(nft_bytes dtls_in) + $(nft_bytes dtls_out) ))
+  diag_start
   t0=$(now)
   pinned "$CLIENT_CPUS" timeout $(( DURATION + OMIT + 30 )) ip netns exec "$NS_DEV" \
     iperf3 -c "$target" -p "$IPERF_PORT" -t "$DURATION" -O "$OMIT" --connect-timeout 5000 -J "$@" > "$json" 2>&1
@@ -597,6 +656,7 @@ run_test() {
   mbps=$(jq -r '.end.sum_received.bits_per_second // empty' "$json" 2>/dev/null)
   retr=$(jq -r '.end.sum_sent.retransmits // 0' "$json" 2>/dev/null)
   err=$(jq -r '.error // empty' "$json" 2>/dev/null)
+  diag_end "$json" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
   if [[ -z $mbps ]]; then
     log "iperf3 $phase $name FAILED: ${err:-$(head -c 300 "$json")}"; mbps=0; FAILS=$((FAILS + 1))
   fi
