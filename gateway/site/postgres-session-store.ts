@@ -102,6 +102,7 @@ export class PostgresSessionStore implements SessionStore {
         new Date(s.createdAt),
         s.cookieExpiresAt === undefined ? null : new Date(s.cookieExpiresAt),
       ],
+      { prepared: true }, // once per login
     );
   }
 
@@ -124,6 +125,8 @@ export class PostgresSessionStore implements SessionStore {
          SELECT 'moved', id, $2, previous_node FROM taken WHERE previous_node <> $2)
        SELECT * FROM taken`,
       [cookieHash, node, remoteAddress, new Date(now - maxAgeMs), new Date(now)],
+      // Prepared: PostgreSQL plans this CTE once per pooled connection, not on every resume.
+      { prepared: true },
     );
     const row = rows[0];
     return row ? { ...sessionOf(row), previousNode: row.previous_node } : undefined;
@@ -148,7 +151,7 @@ export class PostgresSessionStore implements SessionStore {
           ? new Date(change.cookieExpiresAt)
           : null,
       ],
-      { idempotent: true },
+      { idempotent: true, prepared: true },
     );
   }
 

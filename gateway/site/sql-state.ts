@@ -16,7 +16,11 @@ export interface SqlState {
   query<R extends Record<string, unknown>>(
     text: string,
     values?: unknown[],
-    options?: { idempotent?: boolean },
+    /**
+     * `prepared`: a named prepared statement, parsed and planned once per pooled connection
+     * (fixed texts only: the name is derived from the text).
+     */
+    options?: { idempotent?: boolean; prepared?: boolean },
   ): Promise<SqlResult<R>>;
   transaction<T>(
     isolation: 'read committed' | 'repeatable read' | 'serializable',
