@@ -108,9 +108,9 @@ const scepSchema = z
     ),
     /**
      * Processes that serve SCEP (see workerCount): 1 = the appliance process; N = N worker
-     * processes sharing the listener (node:cluster) while the appliance process keeps the CA,
-     * database and CRL; auto = one per CPU. Each RSA operation runs on the thread that asked for
-     * it, so one process uses one core. Default 1. (0, the old spelling of auto, still loads with
+     * processes, each handed connections by the appliance process (which keeps the listener,
+     * the CA, database and CRL); auto = one per CPU. Each RSA operation runs on the thread that
+     * asked for it, so one process uses one core. Default 1. (0, the old spelling of auto, still loads with
      * a deprecation warning: see deprecated-values.ts.)
      */
     workers: workerCount.default(1),

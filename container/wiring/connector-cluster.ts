@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import type { Readiness } from '../admin/readiness.js';
 import type { OutpostConfig } from '../config/schema.js';
@@ -10,6 +11,7 @@ import type { ClusterRegistry } from './cluster-metrics.js';
 import { type ConnectorCore, openConnectorCore, retireCore } from './connector-core.js';
 import { scheduleMaintenance } from './connector-maintenance.js';
 import { registerKeyStoreHealth } from './key-store-factory.js';
+import { ScepDispatch, scepReadyMessage } from './scep-dispatch.js';
 
 /** Environment variables that carry the validated config and the share to a worker. */
 export const workerConfigEnv = 'OUTPOST_WORKER_CONFIG';
@@ -38,10 +40,11 @@ export interface ConnectorHandle {
 }
 
 /**
- * SCEP in `workers` processes sharing one listening port through node:cluster, so RSA work
- * (three private-key operations per enrollment) uses every core. The primary creates the CA and
- * migrates the database before any worker starts (so they never race to create them), owns CRL
- * renewal, restarts a worker that dies, and stops them all on shutdown.
+ * SCEP in `workers` processes, so RSA work (three private-key operations per enrollment) uses
+ * every core. The primary holds the listening socket and hands each connection to the worker with
+ * the fewest open (scep-dispatch.ts). It creates the CA and migrates the database before any
+ * worker starts (so they never race to create them), owns CRL renewal, restarts a worker that
+ * dies, and stops them all on shutdown.
  */
 export async function startConnectorCluster(options: ClusterOptions): Promise<ConnectorHandle> {
   const { logger, readiness, shutdown, workers } = options;
@@ -51,8 +54,10 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<Co
   let maintenance = scheduleMaintenance(core, logger, undefined, { owner: true });
   shutdown.register('connector maintenance', () => clearInterval(maintenance));
 
+  const dispatch = new ScepDispatch(logger);
   const live = new Set<Worker>();
-  const listening = new Set<Worker>();
+  /** Workers being handed connections. */
+  const serving = new Set<Worker>();
   /** Workers being replaced by a reconfiguration: their exit is expected. */
   const retired = new Set<Worker>();
   let stopping = false;
@@ -60,34 +65,68 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<Co
   const events = options.onWorkerMessage !== undefined;
   let env = workerEnv(config, workers, events);
 
-  const fork = (): Worker => {
+  const serve = (worker: Worker) => {
+    if (stopping || retired.has(worker) || worker.isDead()) return;
+    serving.add(worker);
+    dispatch.join(worker);
+  };
+  const unserve = (worker: Worker) => {
+    serving.delete(worker);
+    dispatch.leave(worker);
+  };
+  /** `serveWhenReady`: a replacement for a dead worker joins as soon as it is ready. */
+  const fork = (serveWhenReady: boolean): Worker => {
     const worker = cluster.fork(env);
     live.add(worker);
-    worker.once('listening', () => listening.add(worker));
-    worker.on('message', (message: unknown) => options.onWorkerMessage?.(message));
+    if (serveWhenReady)
+      void started(worker).then(
+        () => serve(worker),
+        () => undefined,
+      );
+    worker.on('message', (message: unknown) => {
+      dispatch.receive(worker, message);
+      options.onWorkerMessage?.(message);
+    });
     worker.once('exit', (code, signal) => {
       const wasRetired = retired.has(worker);
       live.delete(worker);
-      listening.delete(worker);
+      unserve(worker);
       retired.delete(worker);
       if (stopping || wasRetired) return;
       logger.error({ worker: worker.id, code, signal }, 'SCEP worker exited; starting another');
-      setTimeout(() => !stopping && fork(), restartDelayMs).unref();
+      setTimeout(() => !stopping && fork(true), restartDelayMs).unref();
     });
     return worker;
   };
   shutdown.register('SCEP workers', () => {
     stopping = true;
+    for (const worker of live) unserve(worker);
     return Promise.all([...live].map(stopWorker)).then(() => undefined);
   });
-  await Promise.all(Array.from({ length: workers }, () => started(fork())));
+  const first = Array.from({ length: workers }, () => fork(false));
+  await Promise.all(first.map(started));
+  for (const worker of first) serve(worker);
+  await dispatch.listen(config.connector.scep.listen);
+  // Registered last, so it runs first: no new connection once the workers are asked to stop.
+  shutdown.register('SCEP listener', () => dispatch.close());
   options.registry.attachWorkers(() => [...live]);
-  readiness.register('connector', async () => ({
-    ok: listening.size >= workers,
-    ...(listening.size >= workers
-      ? {}
-      : { detail: `${listening.size} of ${workers} SCEP workers listening` }),
-  }));
+  new Gauge({
+    name: 'outpost_scep_open_connections',
+    help: 'SCEP connections open on the SCEP workers (handed over by the primary, not yet closed)',
+    registers: [options.registry],
+    collect() {
+      this.set(dispatch.counts().reduce((a, b) => a + b, 0));
+    },
+  });
+  readiness.register('connector', async () => {
+    const ok = serving.size >= workers && dispatch.listening();
+    return ok
+      ? { ok }
+      : {
+          ok,
+          detail: `${serving.size} of ${workers} SCEP workers serving, listener ${dispatch.listening() ? 'open' : 'closed'}`,
+        };
+  });
   readiness.register('state', () => core.state.health());
   registerCaHealth(readiness, () => core);
   registerKeyStoreHealth(readiness, () => core);
@@ -95,9 +134,10 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<Co
   logger.info({ scep: `${scep.publicUrl}${scep.path}`, listen: scep.listen, workers }, 'connector ready');
 
   /**
-   * Rolling replacement: a full set of workers with the new config starts beside the old ones
-   * (cluster shares the port, so requests keep being served), then the old ones finish their
-   * requests and stop. If a new worker fails to start, the new ones stop and the old stay.
+   * Rolling replacement: a full set of workers with the new config starts beside the old ones,
+   * the listener moves if its address changed, new connections go to the new workers only, then
+   * the old ones finish their requests and stop. If a new worker fails to start, or the new
+   * address cannot be bound, the new workers stop and the old ones keep serving.
    */
   const reconfigure = async (next: OutpostConfig) => {
     const nextCore = await openConnectorCore(next, logger);
@@ -105,8 +145,9 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<Co
     env = workerEnv(next, workers, events);
     const fresh: Worker[] = [];
     try {
-      for (let i = 0; i < workers; i++) fresh.push(fork());
+      for (let i = 0; i < workers; i++) fresh.push(fork(false));
       await Promise.all(fresh.map(started));
+      await dispatch.listen(next.connector.scep.listen);
     } catch (e) {
       env = workerEnv(config, workers, events);
       for (const worker of fresh) retired.add(worker);
@@ -114,7 +155,11 @@ export async function startConnectorCluster(options: ClusterOptions): Promise<Co
       nextCore.close();
       throw e;
     }
-    for (const worker of previous) retired.add(worker);
+    for (const worker of fresh) serve(worker);
+    for (const worker of previous) {
+      retired.add(worker);
+      unserve(worker);
+    }
     await Promise.all(previous.map(stopWorker));
     clearInterval(maintenance);
     const replaced = core;
@@ -143,15 +188,18 @@ function started(worker: Worker): Promise<void> {
           detail: `exit code ${code}`,
         }),
       );
-    worker.once('exit', onExit);
-    worker.once('listening', () => {
+    const onMessage = (message: { type?: unknown } | null) => {
+      if (message?.type !== scepReadyMessage) return;
       worker.off('exit', onExit);
+      worker.off('message', onMessage);
       resolve();
-    });
+    };
+    worker.once('exit', onExit);
+    worker.on('message', onMessage);
   });
 }
 
-/** Asks the worker to close its listener and finish; kills it if it does not within the limit. */
+/** Asks the worker to finish its requests and close its connections; kills it if it does not within the limit. */
 function stopWorker(worker: Worker): Promise<void> {
   return new Promise((resolve) => {
     if (worker.isDead()) return resolve();

@@ -33,8 +33,10 @@ function scepRa(core: ConnectorCore): ScepRa {
 
 /**
  * The device-facing HTTP listener (SCEP + CRL) over an open core. With `share` processes behind
- * one port, each enforces its share of the per-client rate and concurrency limits (the cluster
- * spreads connections round-robin), so the configured totals hold for the whole appliance.
+ * one port, each enforces its share of the per-client rate and concurrency limits (the primary
+ * spreads connections evenly over them, scep-dispatch.ts), so the configured totals hold for the
+ * whole appliance. `listen: false` (a cluster worker): the server is made ready but binds no port;
+ * the primary hands it connections.
  */
 export async function startConnectorListener(
   core: ConnectorCore,
@@ -42,6 +44,7 @@ export async function startConnectorListener(
   logger: Logger,
   metrics: ConnectorMetrics,
   share = 1,
+  options: { listen: boolean } = { listen: true },
 ): Promise<FastifyInstance> {
   const { scep } = config.connector;
   const limits = {
@@ -65,6 +68,10 @@ export async function startConnectorListener(
   registerCrlRoute(app, () => core.ca.currentCrl());
   if (core.ocsp)
     registerOcspRoute(app, { responder: core.ocsp, logger: logger.child({ component: 'ocsp' }), metrics });
+  if (!options.listen) {
+    await app.ready();
+    return app;
+  }
   const where = parseListenAddress(scep.listen)!;
   await app.listen({ host: where.host, port: where.port });
   return app;

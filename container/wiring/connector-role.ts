@@ -14,7 +14,7 @@ import { registerKeyStoreHealth } from './key-store-factory.js';
 
 /**
  * Starts the connector role: in this process when one worker is configured, otherwise as a
- * cluster of SCEP worker processes sharing the port (connector-cluster.ts).
+ * cluster of SCEP worker processes the primary hands connections to (connector-cluster.ts).
  */
 export async function startConnectorRole(
   config: OutpostConfig,

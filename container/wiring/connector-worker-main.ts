@@ -9,10 +9,13 @@ import { workerEventSink } from './connector-events.js';
 import { issuanceEvents, startConnectorListener } from './connector-listener.js';
 import { scheduleMaintenance } from './connector-maintenance.js';
 import { type ConnectorMetrics, createConnectorMetrics } from './connector-metrics.js';
+import { scepReadyMessage } from './scep-dispatch.js';
+import { serveHandedConnections } from './scep-handed-connections.js';
 
 /**
  * Entry point of one SCEP worker process (forked by connector-cluster.ts). It gets the config the
- * primary already validated, serves SCEP on the shared port, and stops when the primary says so:
+ * primary already validated, serves SCEP on the connections the primary hands it (scep-dispatch.ts:
+ * the worker binds no port), and stops when the primary says so:
  * terminal signals go to the whole process group, and only the primary decides the order of
  * shutdown, so workers ignore SIGINT/SIGTERM.
  */
@@ -41,12 +44,20 @@ async function main(): Promise<void> {
   );
   metrics = createConnectorMetrics(registry, core.inventory);
   answerMetricsRequests(registry);
-  const app = await startConnectorListener(core, config, logger, metrics, share);
+  const app = await startConnectorListener(core, config, logger, metrics, share, { listen: false });
+  const connections = serveHandedConnections(app.server);
   const timer = scheduleMaintenance(core, logger, undefined, { owner: false });
+  process.send?.({ type: scepReadyMessage });
 
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return;
+    stopping = true;
     clearInterval(timer);
+    // The primary hands this worker nothing more; requests under way finish (later ones on the
+    // same connection get 503 and Connection: close), then the connections close.
     await app.close();
+    await connections.drained();
     core.close();
     process.exit(0);
   };
