@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningAppliance, startAppliance } from './testing/appliance.js';
+import { parse, stringify } from 'yaml';
+import { freePort, type RunningAppliance, startAppliance } from './testing/appliance.js';
 import { requirePeers } from './testing/peers.js';
 
 requirePeers('ss', 'pgrep');
@@ -115,5 +117,38 @@ describe('SCEP connections balanced over two SCEP workers by open connections', 
     expect((await fetch(`${app.adminUrl}/readyz`)).status).toBe(200);
     const res = await fetch(`${app.scepUrl}?operation=GetCACert`);
     expect(res.status).toBe(200);
+  });
+
+  it('a killed worker is replaced, and the replacement takes its share of a new burst', async () => {
+    process.kill(workers[0]!, 'SIGKILL');
+    let replaced: number[] = [];
+    for (let attempt = 0; attempt < 200 && replaced.length !== 2; attempt++) {
+      await sleep(50);
+      const { stdout } = await run('pgrep', ['-P', String(app.pid)]).catch(() => ({ stdout: '' }));
+      const pids = stdout.trim().split('\n').filter(Boolean).map(Number);
+      const ready = (await fetch(`${app.adminUrl}/readyz`)).status === 200;
+      if (ready && pids.length === 2 && !pids.includes(workers[0]!)) replaced = pids;
+    }
+    expect(replaced).toHaveLength(2);
+    sockets.push(...(await Promise.all(Array.from({ length: 16 }, () => keepAliveConnection(url)))));
+    expect(await spread(Number(url.port), replaced, sockets)).toEqual([8, 8]);
+    await openCount(app, 16);
+  });
+
+  it('SIGHUP with a new listen address: the new port serves, balanced, and the old one is closed', async () => {
+    for (const s of sockets.splice(0)) s.destroy();
+    const port = await freePort();
+    const tree = parse(readFileSync(app.configFile, 'utf8')) as { connector: { scep: { listen: string } } };
+    tree.connector.scep.listen = `127.0.0.1:${port}`;
+    writeFileSync(app.configFile, stringify(tree));
+    app.signal('SIGHUP');
+    expect(await app.waitForLog('configuration applied', 30_000), app.logs()).toBe(true);
+    const moved = new URL(`http://127.0.0.1:${port}${url.pathname}`);
+    const { stdout } = await run('pgrep', ['-P', String(app.pid)]);
+    const fresh = stdout.trim().split('\n').map(Number);
+    expect(fresh).toHaveLength(2);
+    sockets.push(...(await Promise.all(Array.from({ length: 16 }, () => keepAliveConnection(moved)))));
+    expect(await spread(port, fresh, sockets)).toEqual([8, 8]);
+    await expect(keepAliveConnection(url)).rejects.toThrow(/ECONNREFUSED/);
   });
 });

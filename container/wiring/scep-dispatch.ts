@@ -74,7 +74,7 @@ export class ScepDispatch {
     const previous = this.server;
     this.server = server;
     this.address = listen;
-    if (previous) await closeServer(previous);
+    if (previous) closeServer(previous);
   }
 
   /** Stops accepting; connections already handed over stay with their workers. */
@@ -82,7 +82,7 @@ export class ScepDispatch {
     const server = this.server;
     this.server = undefined;
     this.address = undefined;
-    if (server) await closeServer(server);
+    if (server) closeServer(server);
   }
 
   private dispatch(socket: Socket): void {
@@ -111,6 +111,11 @@ export class ScepDispatch {
   }
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
+/**
+ * Stops accepting at once. Not waiting for close's callback: Node tracks the sockets sent to
+ * workers and calls it only once the workers have closed them all, which keep-alive clients
+ * delay until the workers are stopped (after this).
+ */
+function closeServer(server: Server): void {
+  server.close(() => undefined);
 }
