@@ -1,6 +1,6 @@
-import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { PreparedRequest } from './client-material.js';
+import { KeepAlivePoster } from './keep-alive-poster.js';
 
 export interface LoadResult {
   concurrency: number;
@@ -21,34 +21,24 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-/** One POST on a keep-alive agent; resolves with the status and body. */
-function post(agent: Agent, url: URL, body: Buffer): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const headers = { 'content-type': 'application/x-pki-message', 'content-length': body.length };
-    const req = request(url, { method: 'POST', agent, headers, timeout: 30_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /**
- * POSTs every prepared request with `concurrency` workers; bounded: each request is sent once.
- * Each run gets its own keep-alive agent: the (synchronous, seconds-long) preparation of the next
- * run's messages must not leave it holding sockets the server has meanwhile closed as idle.
+ * POSTs every prepared request with `concurrency` workers, each on a keep-alive connection of its
+ * own (keep-alive-poster.ts: lighter than node:http's client, so less of this 2-core machine's
+ * CPU goes to the load generator; the same generator drives Outpost and scepserver); bounded:
+ * each request is sent once. Each run opens its own connections: the (synchronous, seconds-long)
+ * preparation of the next run's messages must not leave it holding sockets the server has
+ * meanwhile closed as idle.
  */
 export async function runLoad(
   url: string,
   requests: PreparedRequest[],
   concurrency: number,
 ): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const target = new URL(`${url}?operation=PKIOperation`);
+  const posters = Array.from(
+    { length: concurrency },
+    () => new KeepAlivePoster(target, 'application/x-pki-message'),
+  );
   const latencies: number[] = [];
   const responses: Array<Buffer | undefined> = new Array(requests.length);
   let next = 0;
@@ -58,12 +48,12 @@ export async function runLoad(
     httpErrors++;
     if (httpErrorReasons.length < 5) httpErrorReasons.push(reason);
   };
-  const worker = async () => {
+  const worker = async (poster: KeepAlivePoster) => {
     while (next < requests.length) {
       const index = next++;
       const started = performance.now();
       try {
-        const res = await post(agent, target, requests[index]!.body);
+        const res = await poster.post(requests[index]!.body);
         if (res.status === 200) responses[index] = res.body;
         else httpFailure(`HTTP ${res.status} ${res.body.toString('utf8', 0, 80).trim()}`);
       } catch (e) {
@@ -73,9 +63,9 @@ export async function runLoad(
     }
   };
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(posters.map(worker));
   const seconds = (performance.now() - started) / 1000;
-  agent.destroy();
+  for (const poster of posters) poster.close();
   latencies.sort((a, b) => a - b);
   return {
     concurrency,
