@@ -1,5 +1,6 @@
 import { constants } from 'node:crypto';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { buildServerChain } from './server-chain.js';
 import { setTls13Tickets } from './session-tickets.js';
 
 /**
@@ -67,9 +68,13 @@ export function gatewayTlsContextOptions(material: GatewayTlsMaterial): SecureCo
  */
 export const tls13TicketsPerHandshake = 1;
 
-/** The gateway's secure context: the options above, and one TLS 1.3 ticket per handshake. */
+/**
+ * The gateway's secure context: the options above, the server chain built once (not on every
+ * handshake, server-chain.ts), and one TLS 1.3 ticket per handshake.
+ */
 export function gatewayTlsContext(material: GatewayTlsMaterial): SecureContext {
   const context = createSecureContext(gatewayTlsContextOptions(material));
+  buildServerChain(context, material.cert);
   setTls13Tickets(context, tls13TicketsPerHandshake);
   return context;
 }
