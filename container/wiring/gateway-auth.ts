@@ -64,8 +64,8 @@ export async function gatewayAuth(
           }
         : { acceptUnknownStatus: true }),
     });
-    authenticators.certificate = async (chainDer, _remote, chain) =>
-      identity(await certificates.authenticate(chainDer, chain));
+    authenticators.certificate = async (chainDer, _remote, chain, tlsVerifiedAgainst) =>
+      identity(await certificates.authenticate(chainDer, chain, tlsVerifiedAgainst));
   }
   if (auth.methods.includes('password')) {
     const settings = config.directories[auth.password.directory!]!;

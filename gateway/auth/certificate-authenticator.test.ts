@@ -144,6 +144,39 @@ describe('CertificateAuthenticator', () => {
     await refusal(authenticator().authenticate([]), /no client certificate/);
   });
 
+  it('leaves out the signature check OpenSSL made: a leaf alone, verified in the handshake against exactly these anchors', async () => {
+    // The leaf with its signature broken: only a verify of the signature can tell.
+    const broken = Buffer.from(alice.der);
+    broken[broken.length - 1]! ^= 0x01;
+    expect(new X509Certificate(broken).verify(new X509Certificate(root.der).publicKey)).toBe(false);
+    await refusal(authenticator().authenticate([broken]), /no trusted issuer/);
+    // What OpenSSL verified against is the anchors: its verify stands for this one.
+    expect((await authenticator().authenticate([broken], undefined, [root.der])).username).toBe('alice');
+    // Anything else, and the signature is verified here.
+    await refusal(authenticator().authenticate([broken], undefined, [otherRoot.der]), /no trusted issuer/);
+    await refusal(
+      authenticator().authenticate([broken], undefined, [root.der, otherRoot.der]),
+      /no trusted issuer/,
+    );
+    await refusal(authenticator().authenticate([broken], undefined, []), /no trusted issuer/);
+    // A presented intermediate: OpenSSL's path may differ from ours, every link is verified here.
+    const brokenVia = Buffer.from(viaIntermediate.der);
+    brokenVia[brokenVia.length - 1]! ^= 0x01;
+    await refusal(
+      authenticator({ usernameFrom: 'uid' }).authenticate([brokenVia, intermediate.der], undefined, [
+        root.der,
+      ]),
+      /no trusted issuer/,
+    );
+    // Validity, usages and the CA flag are still checked.
+    await refusal(
+      authenticator({ clock: () => new Date(NOW.getTime() + 31 * day) }).authenticate([broken], undefined, [
+        root.der,
+      ]),
+      /not valid/,
+    );
+  });
+
   it('refuses a forged signature (same issuer name, other key)', async () => {
     const fakeRoot = await issue('CN=Outpost Root,O=Example', undefined, CA);
     const forged = await issue('CN=alice', fakeRoot);

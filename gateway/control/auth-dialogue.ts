@@ -23,6 +23,12 @@ export interface DialogueRequest {
   clientChainDer: Buffer[];
   /** The same chain as Node parsed it for the TLS socket (not parsed again), when at hand. */
   clientChain?: X509Certificate[];
+  /**
+   * The CA certificates (DER) OpenSSL verified the client chain against in the TLS handshake,
+   * when it did (the socket is `authorized`); the certificate authenticator may skip what that
+   * verification already proved.
+   */
+  clientChainVerifiedAgainst?: readonly Buffer[];
 }
 
 export interface DialogueResponse {
@@ -152,7 +158,12 @@ export class AuthDialogue {
   ): Promise<Identity | undefined> {
     const { methods, authenticators } = this.options;
     if (methods.includes('certificate') && authenticators.certificate && request.clientChainDer.length > 0) {
-      return authenticators.certificate(request.clientChainDer, request.remoteAddress, request.clientChain);
+      return authenticators.certificate(
+        request.clientChainDer,
+        request.remoteAddress,
+        request.clientChain,
+        request.clientChainVerifiedAgainst,
+      );
     }
     const token = bearerToken(request.headers);
     if (methods.includes('token') && authenticators.token && token) {

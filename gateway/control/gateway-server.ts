@@ -25,7 +25,7 @@ import type { Session } from '../session/session.js';
 import type { SessionTable } from '../session/session-table.js';
 import { ChunkPool } from '../tls/chunk-pool.js';
 import { loadEvp } from '../tls/evp.js';
-import { gatewayTlsContext } from '../tls/gateway-tls-context.js';
+import { clientCaCertificates, gatewayTlsContext } from '../tls/gateway-tls-context.js';
 import {
   connectionOf,
   type RecordLayerSetup,
@@ -153,6 +153,8 @@ export class GatewayServer {
    */
   private readonly handshaking = new Set<Socket>();
   private context: SecureContext;
+  /** The CA certificates `context` verifies client certificates against (gateway-tls-context.ts). */
+  private clientCaDer: readonly Buffer[] | undefined;
   private recordLayer: RecordLayerSetup | undefined;
   /** Connections accepted whose TLS handshake has not finished (PROXY header included), or waiting. */
   private readonly admission: HandshakeAdmission;
@@ -286,12 +288,15 @@ export class GatewayServer {
 
   private secureContext(cert: Buffer, key: Buffer): SecureContext {
     const { clientCa, maxVersion } = this.o.tls;
-    return gatewayTlsContext({
+    const context = gatewayTlsContext({
       cert,
       key,
       ...(clientCa ? { clientCa } : {}),
       ...(maxVersion ? { maxVersion } : {}),
     });
+    // Set with the context it describes (the callers assign the context at once).
+    this.clientCaDer = clientCa ? clientCaCertificates(clientCa) : undefined;
+    return context;
   }
 
   /** The takeover's crypto (Node's OpenSSL through koffi); undefined keeps tunnels on OpenSSL. */
@@ -357,6 +362,7 @@ export class GatewayServer {
     const connection = new TlsConnection(raw, {
       secureContext: this.context,
       requestCert: (this.o.tls.clientCa?.length ?? 0) > 0,
+      ...(this.clientCaDer ? { clientCaDer: this.clientCaDer } : {}),
       recordLayer: this.recordLayer,
       maxQueuedBytes,
       ...(client ? { client } : {}),
@@ -393,7 +399,9 @@ export class GatewayServer {
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const socket = req.socket as TLSSocket;
-    const remoteAddress = connectionOf(socket)?.remoteAddress ?? 'unknown';
+    const connection = connectionOf(socket);
+    const remoteAddress = connection?.remoteAddress ?? 'unknown';
+    const verifiedAgainst = connection?.clientChainVerifiedAgainst;
     if (req.method !== 'POST' && req.method !== 'GET') {
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, POST' }).end('method not allowed\n');
       return;
@@ -412,6 +420,7 @@ export class GatewayServer {
       headers: req.headers,
       remoteAddress,
       ...peerChain(socket),
+      ...(verifiedAgainst ? { clientChainVerifiedAgainst: verifiedAgainst } : {}),
     });
     res.writeHead(reply.status, reply.headers).end(reply.body);
   }

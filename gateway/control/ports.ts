@@ -9,9 +9,16 @@ import type { Session } from '../session/session.js';
 export interface GatewayAuthenticators {
   /**
    * Validates the TLS client certificate chain (leaf first, DER); `chain`, when given, is the same
-   * chain as Node already parsed it (parsing it again costs ~0.15 ms a certificate per login).
+   * chain as Node already parsed it (parsing it again costs ~0.15 ms a certificate per login);
+   * `tlsVerifiedAgainst`, when given, the CA certificates (DER) OpenSSL verified the chain
+   * against in the handshake (the socket is `authorized`).
    */
-  certificate?(chainDer: Buffer[], remoteAddress: string, chain?: X509Certificate[]): Promise<Identity>;
+  certificate?(
+    chainDer: Buffer[],
+    remoteAddress: string,
+    chain?: X509Certificate[],
+    tlsVerifiedAgainst?: readonly Buffer[],
+  ): Promise<Identity>;
   password?(username: string, password: string, remoteAddress: string): Promise<Identity>;
   /** Verifies a bearer token (openconnect --token-mode=oidc sends `Authorization: Bearer …`). */
   token?(token: string, remoteAddress: string): Promise<Identity>;

@@ -1,5 +1,6 @@
 import { constants } from 'node:crypto';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { pemBlocks } from '../../certs/pem.js';
 import { buildServerChain } from './server-chain.js';
 import { setTls13Tickets } from './session-tickets.js';
 
@@ -77,4 +78,23 @@ export function gatewayTlsContext(material: GatewayTlsMaterial): SecureContext {
   buildServerChain(context, material.cert);
   setTls13Tickets(context, tls13TicketsPerHandshake);
   return context;
+}
+
+/**
+ * The CA certificates (DER) a context made with `clientCa` verifies client certificates against:
+ * with `ca` given, Node's context store holds those certificates and nothing else (no default
+ * roots). Undefined when that cannot be told exactly: OpenSSL also reads TRUSTED CERTIFICATE and
+ * X509 CERTIFICATE blocks, so a bundle with any block or BEGIN line besides plain CERTIFICATE
+ * blocks gives undefined, and nothing is taken as verified against it.
+ */
+export function clientCaCertificates(clientCa: readonly (Buffer | string)[]): readonly Buffer[] | undefined {
+  const ders: Buffer[] = [];
+  for (const entry of clientCa) {
+    const text = entry.toString();
+    const blocks = pemBlocks(text);
+    const begins = text.split('-----BEGIN ').length - 1;
+    if (begins !== blocks.length || blocks.some((b) => b.label !== 'CERTIFICATE')) return undefined;
+    for (const block of blocks) ders.push(block.der);
+  }
+  return ders.length > 0 ? ders : undefined;
 }

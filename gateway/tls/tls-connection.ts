@@ -24,6 +24,8 @@ export interface RecordLayerSetup {
 export interface TlsConnectionOptions {
   secureContext: SecureContext;
   requestCert: boolean;
+  /** The CA certificates (DER) secureContext verifies client certificates against, when known exactly. */
+  clientCaDer?: readonly Buffer[];
   recordLayer: RecordLayerSetup | undefined;
   /** Bytes queued towards a client beyond which its packets are dropped, not buffered. */
   maxQueuedBytes: number;
@@ -156,6 +158,21 @@ export class TlsConnection {
   /** The client's address: from the PROXY header behind a balancer, else the TCP peer's. */
   get remoteAddress(): string | undefined {
     return this.o.client?.address ?? this.raw.remoteAddress;
+  }
+
+  /**
+   * The CA certificates OpenSSL verified the client's certificate against in the handshake (it
+   * presented one, and SSL_get_verify_result says X509_V_OK), or undefined. A TLSSocket made
+   * outside tls.Server never sets `authorized` (tls.Server's 'secure' handler does), so this asks
+   * the TLSWrap what that handler asks: verifyError(), null when the presented certificate
+   * verified. A resumed session carries the result of its first handshake, made with the same
+   * context (tickets are sealed with the context's own keys). Where the handle is gone, undefined.
+   */
+  get clientChainVerifiedAgainst(): readonly Buffer[] | undefined {
+    const handle = (this.tls as unknown as { _handle?: { verifyError?(): Error | null } | null })._handle;
+    if (!this.o.clientCaDer || typeof handle?.verifyError !== 'function') return undefined;
+    if (!this.tls.getPeerX509Certificate()) return undefined;
+    return handle.verifyError() === null ? this.o.clientCaDer : undefined;
   }
 
   /** The client's address family (its path MTU overhead), not the balancer's. */

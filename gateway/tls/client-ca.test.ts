@@ -1,0 +1,88 @@
+import { once } from 'node:events';
+import { type AddressInfo, createServer } from 'node:net';
+import { connect } from 'node:tls';
+import { afterAll, describe, expect, it } from 'vitest';
+import { toPem } from '../../certs/pem.js';
+import { TestPki } from '../../certs/testing/test-pki.js';
+import { clientCaCertificates, gatewayTlsContext } from './gateway-tls-context.js';
+import { TlsConnection } from './tls-connection.js';
+
+const pki = new TestPki({ prefix: 'outpost-client-ca-' });
+pki.selfSigned('server', { subject: '/CN=127.0.0.1', days: 2 });
+pki.selfSigned('device', { subject: '/CN=device', days: 2 });
+pki.selfSigned('stranger', { subject: '/CN=stranger', days: 2 });
+afterAll(() => pki.cleanup());
+const pem = (name: string) => pki.read(`${name}.pem`);
+
+describe('clientCaCertificates: the CA certificates a context verifies client certificates against', () => {
+  it('is every CERTIFICATE block of every entry, in order', () => {
+    const ders = clientCaCertificates([Buffer.from(pem('device') + pem('stranger')), pem('server')]);
+    expect(ders?.map((d) => toPem('CERTIFICATE', d))).toEqual([
+      pem('device'),
+      pem('stranger'),
+      pem('server'),
+    ]);
+  });
+
+  it.each([
+    [
+      'a TRUSTED CERTIFICATE block (OpenSSL reads it too)',
+      () => pem('device').replaceAll(' CERTIFICATE', ' TRUSTED CERTIFICATE'),
+    ],
+    ['an X509 CERTIFICATE block', () => pem('device').replaceAll(' CERTIFICATE', ' X509 CERTIFICATE')],
+    ['a key block beside the certificate', () => pem('device') + pki.read('device.key')],
+    ['a BEGIN line the PEM reader does not take', () => `${pem('device')}-----BEGIN CERTIFICATE-----\n`],
+    ['no certificate at all', () => ''],
+  ])('cannot be told exactly with %s: undefined', (_, bundle) => {
+    expect(clientCaCertificates([bundle()])).toBeUndefined();
+  });
+});
+
+/** What a TlsConnection says OpenSSL verified, for a client presenting `name`'s certificate. */
+async function verifiedAgainst(name: string): Promise<readonly Buffer[] | undefined> {
+  const clientCa = [Buffer.from(pem('device'))];
+  const clientCaDer = clientCaCertificates(clientCa)!;
+  const context = gatewayTlsContext({ cert: pem('server'), key: pki.read('server.key'), clientCa });
+  let seen: readonly Buffer[] | undefined;
+  const server = createServer((raw) => {
+    const connection = new TlsConnection(raw, {
+      secureContext: context,
+      requestCert: true,
+      clientCaDer,
+      recordLayer: undefined,
+      maxQueuedBytes: 1 << 20,
+    });
+    connection.tls.on('error', () => raw.destroy());
+    connection.tls.once('secure', () => {
+      seen = connection.clientChainVerifiedAgainst;
+      connection.tls.end();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const client = connect({
+      port: (server.address() as AddressInfo).port,
+      host: '127.0.0.1',
+      rejectUnauthorized: false,
+      cert: pem(name),
+      key: pki.read(`${name}.key`),
+    });
+    client.resume();
+    await once(client, 'close');
+    return seen;
+  } finally {
+    server.close();
+  }
+}
+
+describe('TlsConnection.clientChainVerifiedAgainst', () => {
+  it('names the CA certificates when OpenSSL verified the client certificate against them', async () => {
+    const ders = await verifiedAgainst('device');
+    expect(ders?.map((d) => toPem('CERTIFICATE', d))).toEqual([pem('device')]);
+  });
+
+  it('is undefined when the certificate did not verify', async () => {
+    expect(await verifiedAgainst('stranger')).toBeUndefined();
+  });
+});
