@@ -1,10 +1,11 @@
 import { once } from 'node:events';
-import { type AddressInfo, createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { connect } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toPem } from '../../certs/pem.js';
 import { TestPki } from '../../certs/testing/test-pki.js';
 import { clientCaCertificates, gatewayTlsContext } from './gateway-tls-context.js';
+import { withServer } from './testing/tls-client.js';
 import { TlsConnection } from './tls-connection.js';
 
 const pki = new TestPki({ prefix: 'outpost-client-ca-' });
@@ -44,7 +45,7 @@ async function verifiedAgainst(name: string): Promise<readonly Buffer[] | undefi
   const clientCaDer = clientCaCertificates(clientCa)!;
   const context = gatewayTlsContext({ cert: pem('server'), key: pki.read('server.key'), clientCa });
   let seen: readonly Buffer[] | undefined;
-  const server = createServer((raw) => {
+  const onSocket = (raw: Socket) => {
     const connection = new TlsConnection(raw, {
       secureContext: context,
       requestCert: true,
@@ -57,12 +58,10 @@ async function verifiedAgainst(name: string): Promise<readonly Buffer[] | undefi
       seen = connection.clientChainVerifiedAgainst;
       connection.tls.end();
     });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
+  };
+  return withServer(onSocket, async (port) => {
     const client = connect({
-      port: (server.address() as AddressInfo).port,
+      port,
       host: '127.0.0.1',
       rejectUnauthorized: false,
       cert: pem(name),
@@ -71,9 +70,7 @@ async function verifiedAgainst(name: string): Promise<readonly Buffer[] | undefi
     client.resume();
     await once(client, 'close');
     return seen;
-  } finally {
-    server.close();
-  }
+  });
 }
 
 describe('TlsConnection.clientChainVerifiedAgainst', () => {

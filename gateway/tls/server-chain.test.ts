@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { once } from 'node:events';
-import { type AddressInfo, createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import {
   tls13TicketsPerHandshake,
 } from './gateway-tls-context.js';
 import { buildServerChain, certificatesIn, hasServerChain } from './server-chain.js';
+import { withServer } from './testing/tls-client.js';
 
 const pki = new TestPki({ prefix: 'outpost-server-chain-' });
 pki.selfSigned('ca', { subject: '/CN=Chain Test CA', extensions: caExtensions });
@@ -26,14 +26,11 @@ const key = pki.read('server.key');
 
 /** The certificates a server on `context` sends (openssl s_client -showcerts, another implementation). */
 async function sentCertificates(context: SecureContext, version: '-tls1_2' | '-tls1_3'): Promise<string[]> {
-  const server = createServer((raw) => {
+  const onSocket = (raw: Socket) => {
     const tls = new TLSSocket(raw, { isServer: true, secureContext: context });
     tls.on('error', () => raw.destroy());
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
-    const { port } = server.address() as AddressInfo;
+  };
+  return withServer(onSocket, async (port) => {
     const run = promisify(execFile)('openssl', [
       's_client',
       '-connect',
@@ -46,9 +43,7 @@ async function sentCertificates(context: SecureContext, version: '-tls1_2' | '-t
     return [...stdout.matchAll(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)].map(
       (m) => m[0],
     );
-  } finally {
-    server.close();
-  }
+  });
 }
 
 const strip = (pem: string) => pem.replace(/\s+/g, '');

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { type AddressInfo, createServer, type Server } from 'node:net';
+import type { Socket } from 'node:net';
 import { connect, createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -8,7 +8,7 @@ import {
   tls13TicketsPerHandshake,
 } from './gateway-tls-context.js';
 import { setTls13Tickets } from './session-tickets.js';
-import { selfSignedP256 } from './testing/tls-client.js';
+import { selfSignedP256, withServer } from './testing/tls-client.js';
 
 const { cert, key, remove } = selfSignedP256();
 afterAll(remove);
@@ -18,16 +18,14 @@ afterAll(remove);
  * certificate, as certificate auth asks for one), counted by the client's 'session' events.
  */
 async function ticketsSent(context: SecureContext): Promise<number> {
-  const server: Server = createServer((raw) => {
+  const onSocket = (raw: Socket) => {
     const tls = new TLSSocket(raw, { isServer: true, secureContext: context, requestCert: true });
     tls.on('error', () => raw.destroy());
     tls.on('data', () => tls.end());
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
+  };
+  return withServer(onSocket, async (port) => {
     const client = connect({
-      port: (server.address() as AddressInfo).port,
+      port,
       host: '127.0.0.1',
       ca: cert,
       cert,
@@ -43,9 +41,7 @@ async function ticketsSent(context: SecureContext): Promise<number> {
     client.resume();
     await once(client, 'close');
     return tickets;
-  } finally {
-    server.close();
-  }
+  });
 }
 
 describe('TLS 1.3 tickets per handshake', () => {

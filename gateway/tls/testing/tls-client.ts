@@ -1,4 +1,5 @@
-import { type Socket, connect as tcpConnect } from 'node:net';
+import { once } from 'node:events';
+import { type AddressInfo, createServer, type Socket, connect as tcpConnect } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { TestPki } from '../../../certs/testing/test-pki.js';
 import { CstpFrameDecoder } from '../../cstp/index.js';
@@ -103,4 +104,19 @@ export async function tryRenegotiation(port: number): Promise<string> {
   });
   socket.destroy();
   return outcome;
+}
+
+/** Runs `run` against a loopback TCP server whose connections go to `onSocket`; closes it after. */
+export async function withServer<T>(
+  onSocket: (raw: Socket) => void,
+  run: (port: number) => Promise<T>,
+): Promise<T> {
+  const server = createServer(onSocket);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    return await run((server.address() as AddressInfo).port);
+  } finally {
+    server.close();
+  }
 }
