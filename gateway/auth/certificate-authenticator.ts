@@ -57,7 +57,7 @@ export class CertificateAuthenticator {
   /**
    * `parsed`: the same chain as X509Certificate objects already made (the TLS socket's), if any.
    * `tlsVerifiedAgainst`: the CA certificates (DER) OpenSSL verified this chain against in the
-   * TLS handshake (the socket is `authorized`), if it did; see tlsVerifiedLeaf.
+   * TLS handshake, if it did; see tlsVerifiedIssuer.
    */
   async authenticate(
     chainDer: Uint8Array[],
