@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../core/errors.js';
+import type { Session } from './session.js';
 import { SessionTable } from './session-table.js';
 
 const alice = { username: 'alice', groups: [], method: 'password' as const };
@@ -66,5 +68,107 @@ describe('SessionTable', () => {
     expect(t.size).toBe(0);
     t.setDrain(true);
     expect(() => t.create(alice, 'f')).toThrow(/not accepting/);
+  });
+
+  it('expire() ends what is due by its latest deadline, not by one a reconnect or a reconfigure replaced', () => {
+    const { t, advance } = table();
+    const closed: string[] = [];
+    t.onClosed = (s, r) => closed.push(`${s.remoteAddress}: ${r}`);
+    const early = t.create(alice, 'early').session; // authenticated, never connected
+    const back = t.create(alice, 'back').session;
+    t.markConnected(back);
+    t.markDisconnected(back);
+    advance(200_000);
+    t.markConnected(back); // reconnected: its first cookie deadline no longer holds
+    advance(100_001);
+    t.expire();
+    expect(closed).toEqual(['early: cookie timeout']);
+    expect(early.state).toBe('closed');
+    t.markDisconnected(back);
+    advance(300_000);
+    t.expire();
+    expect(closed).toHaveLength(1); // exactly at its deadline: not yet past it
+    advance(1);
+    t.expire();
+    expect(closed).toEqual(['early: cookie timeout', 'back: cookie timeout']);
+    const long = t.create(alice, 'long').session;
+    t.markConnected(long);
+    t.setLimits({ ...limits, sessionTimeoutSeconds: 10 });
+    advance(10_001);
+    t.expire();
+    expect(closed.at(-1)).toBe('long: session timeout');
+  });
+});
+
+type SessionOp =
+  | { kind: 'create' }
+  | { kind: 'connect' | 'disconnect' | 'close'; which: number }
+  | { kind: 'advance'; ms: number }
+  | { kind: 'lifetime'; seconds: number };
+
+const sessionOpArb: fc.Arbitrary<SessionOp> = fc.oneof(
+  fc.record({ kind: fc.constant('create' as const) }),
+  fc.record({
+    kind: fc.constantFrom('connect' as const, 'disconnect' as const, 'close' as const),
+    which: fc.nat(20),
+  }),
+  fc.record({
+    kind: fc.constant('advance' as const),
+    ms: fc.constantFrom(0, 1, 1_000, 7_000, 19_999, 45_000),
+  }),
+  fc.record({ kind: fc.constant('lifetime' as const), seconds: fc.constantFrom(30, 90, 3600) }),
+);
+
+describe('SessionTable expiry properties', () => {
+  it('after expire() no session is past its lifetime or (unless connected) its cookie, and none is ended early', () => {
+    fc.assert(
+      fc.property(fc.array(sessionOpArb, { maxLength: 60 }), (ops) => {
+        let now = 1_000_000;
+        let current = {
+          maxClients: 1000,
+          maxSessionsPerUser: 1000,
+          cookieTimeoutSeconds: 20,
+          sessionTimeoutSeconds: 60,
+        };
+        const t = new SessionTable(current, () => now);
+        const made: Session[] = [];
+        // The model: each session's cookie deadline while not connected (as the ops set it).
+        const cookieDeadline = new Map<Session, number | undefined>();
+        t.onClosed = (s, reason) => {
+          // Ended by expire() only once it was due (strictly past the deadline).
+          if (reason === 'session timeout')
+            expect(now - s.createdAt).toBeGreaterThan(current.sessionTimeoutSeconds * 1000);
+          if (reason === 'cookie timeout') expect(now).toBeGreaterThan(cookieDeadline.get(s)!);
+        };
+        for (const op of ops) {
+          const s = 'which' in op ? made[op.which % Math.max(1, made.length)] : undefined;
+          if (op.kind === 'create') {
+            const session = t.create(alice, `c${made.length}`).session;
+            made.push(session);
+            cookieDeadline.set(session, now + 20_000);
+          } else if (op.kind === 'advance') now += op.ms;
+          else if (op.kind === 'lifetime') {
+            current = { ...current, sessionTimeoutSeconds: op.seconds };
+            t.setLimits(current);
+          } else if (s && s.state !== 'closed') {
+            if (op.kind === 'connect') {
+              t.markConnected(s);
+              cookieDeadline.set(s, undefined);
+            } else if (op.kind === 'disconnect') {
+              t.markDisconnected(s);
+              cookieDeadline.set(s, now + 20_000);
+            } else t.close(s, 'client logout');
+          }
+          t.expire();
+          for (const session of made) {
+            if (session.state === 'closed') continue;
+            expect(now - session.createdAt).toBeLessThanOrEqual(current.sessionTimeoutSeconds * 1000);
+            const deadline = cookieDeadline.get(session);
+            if (deadline !== undefined) expect(now).toBeLessThanOrEqual(deadline);
+          }
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
