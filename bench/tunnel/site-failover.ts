@@ -433,6 +433,12 @@ async function main(): Promise<void> {
 
     // A now carries every tunnel (their timers, the site's heartbeat over them): its idle rate is
     // measured again, so the logins are not charged for the tunnels' upkeep.
+    // OUTPOST_BENCH_HOLD_S=N: A holds the resumed tunnels N s more before that (to profile its upkeep).
+    const holdS = Number(process.env.OUTPOST_BENCH_HOLD_S ?? 0);
+    if (holdS > 0) {
+      log(`holding ${before.held} tunnels on A (pid ${a.pid}) for ${holdS} s`);
+      await sleep(holdS * 1000);
+    }
     const rateHolding = await idleRate(a.pid);
     log(`${freshLogins} fresh certificate logins on A`);
     const [cpuL0, pgL0, tL0] = [processCpuMs(a.pid), await postgresCpuMs(site), Date.now()];
