@@ -110,18 +110,23 @@ export class DtlsTransport implements TunnelTransport {
    * (worker-vpn.c: DPD_TRIES 2, DPD_MAX_TRIES 3). Its end makes the tunnel fall back to TLS; the
    * client notices on its side with its own DTLS DPD and handshakes again when UDP works.
    */
-  idle(now: number): void {
-    if (this.closed) return;
+  idle(now: number): boolean {
+    if (this.closed) return false;
     if (this.o.channel.takeActivity()) this.lastReceived = now;
     const dpdMs = this.o.dpd * 1000;
     const silent = now - this.lastReceived;
-    if (silent > 3 * dpdMs) return this.o.channel.close('DTLS dead peer (DPD)', true);
+    if (silent > 3 * dpdMs) {
+      this.o.channel.close('DTLS dead peer (DPD)', true);
+      return false;
+    }
     if (silent > 2 * dpdMs && now - this.lastProbe > dpdMs) {
       this.lastProbe = now;
       this.sendFrame(Type.dpdRequest);
     }
     if (silent < 1000) this.lastActive = now;
     else if (now - this.lastActive >= hibernateAfterMs) this.o.channel.hibernate();
+    // Its DPD needs every second's call (the tunnel makes them while the channel is attached).
+    return true;
   }
 
   private receive(buffer: Buffer, start: number, end: number, address: number): void {

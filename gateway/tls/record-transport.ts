@@ -61,6 +61,8 @@ export class RecordTransport implements TunnelTransport {
   /** A record went either way since the last `idle` call. */
   private active = true;
   private quietSince = 0;
+  /** The layer's EVP contexts were freed and no record went either way since. */
+  private hibernated = false;
 
   constructor(o: RecordTransportOptions) {
     this.protocol = `${o.keys.suite.version} ${o.keys.suite.name}`;
@@ -140,13 +142,19 @@ export class RecordTransport implements TunnelTransport {
     this.close('destroyed');
   }
 
-  idle(now: number): void {
+  /** True until the layer hibernated after `hibernateAfterMs` without a record (then false until one comes). */
+  idle(now: number): boolean {
     if (this.active) {
       this.active = false;
       this.quietSince = now;
-    } else if (now - this.quietSince >= hibernateAfterMs && !this.ended) {
-      this.layer.hibernate();
+      this.hibernated = false;
+      return true;
     }
+    if (this.hibernated || this.ended) return false;
+    if (now - this.quietSince < hibernateAfterMs) return true;
+    this.layer.hibernate();
+    this.hibernated = true;
+    return false;
   }
 
   private seal(type: FrameType, payload?: Uint8Array): void {

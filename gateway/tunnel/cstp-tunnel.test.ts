@@ -237,7 +237,9 @@ describe('CstpTunnel', () => {
     const { t } = tunnel();
     const first = new FakeTransport();
     const ticks: number[] = [];
-    const second = Object.assign(new FakeTransport(), { idle: (now: number) => ticks.push(now) });
+    const second = Object.assign(new FakeTransport(), {
+      idle: (now: number) => ticks.push(now) > 0,
+    });
     t.attachDatagram(first);
     t.attachDatagram(second);
     expect(first.destroyed).toBe(true);
@@ -287,6 +289,34 @@ describe('CstpTunnel liveness (fixed clock)', () => {
     t.checkLiveness(Date.now() + seconds * 1000);
     expect(closed).toEqual(reason ? [reason] : []);
     expect(transport.lastFrameHex).toBe(frame);
+    t.terminate('server shutdown');
+  });
+
+  // When the shared sweep (liveness.ts) visits the tunnel next: `now` = the next second.
+  it.each<[string, { transportBusy?: boolean; datagram?: boolean; silentS: number }, 'now' | number]>([
+    [
+      'quiet, transport hibernated: at the DPD probe (2 × 30 s after the last record)',
+      { silentS: 5 },
+      60_001,
+    ],
+    ['its transport still has state to shed', { silentS: 5, transportBusy: true }, 'now'],
+    ['a datagram channel attached (its DPD runs on each visit)', { silentS: 5, datagram: true }, 'now'],
+    ['a DPD probe outstanding', { silentS: 61 }, 'now'],
+  ])('next visit: %s', (_name, c, expected) => {
+    const { t, transport } = tunnel({}, { dpd: 30, idle: 600 });
+    const start = t.lastReceived;
+    t.lastData = start;
+    if (c.transportBusy !== undefined) Object.assign(transport, { idle: () => c.transportBusy });
+    if (c.datagram) t.attachDatagram(new FakeTransport());
+    const now = start + c.silentS * 1000;
+    expect(t.checkLiveness(now)).toBe(expected === 'now' ? now : start + expected);
+    t.terminate('server shutdown');
+  });
+
+  it('next visit at the idle timeout when it comes before the DPD probe', () => {
+    const { t } = tunnel({}, { dpd: 1800, idle: 600 });
+    t.lastData = t.lastReceived;
+    expect(t.checkLiveness(t.lastReceived + 1000)).toBe(t.lastReceived + 600_001);
     t.terminate('server shutdown');
   });
 

@@ -145,18 +145,36 @@ export class CstpTunnel implements TunnelState {
     );
   }
 
-  /** Called about once a second by the shared liveness timer. */
-  checkLiveness(now: number): void {
+  /**
+   * Called by the shared liveness timer (liveness.ts) when due; returns when it is due next.
+   * Every second while a DPD probe is outstanding, while a datagram channel is attached (its own
+   * DPD runs on this call) and while the transport still has state to shed; otherwise not before
+   * the DPD probe or the idle timeout could be due (activity meanwhile only moves them later).
+   */
+  checkLiveness(now: number): number {
     const { dpd, idle } = this.o.timers;
     const silent = now - this.lastReceived;
-    if (silent > 3 * dpd * 1000) return this.terminate('DPD timeout');
-    if (silent > 2 * dpd * 1000 && now - this.lastProbe > dpd * 1000) {
+    if (silent > 3 * dpd * 1000) {
+      this.terminate('DPD timeout');
+      return Number.POSITIVE_INFINITY;
+    }
+    const probing = silent > 2 * dpd * 1000;
+    if (probing && now - this.lastProbe > dpd * 1000) {
       this.lastProbe = now;
       this.o.transport.sendFrame(FrameType.dpdRequest);
     }
-    if (now - this.lastData > idle * 1000) return this.terminate('idle timeout');
-    this.o.transport.idle?.(now);
-    this.datagram?.idle?.(now);
+    if (now - this.lastData > idle * 1000) {
+      this.terminate('idle timeout');
+      return Number.POSITIVE_INFINITY;
+    }
+    const transportBusy = this.o.transport.idle?.(now) ?? false;
+    if (this.datagram) {
+      this.datagram.idle?.(now);
+      return now;
+    }
+    if (probing || transportBusy) return now;
+    // Strictly past each limit, as the checks above judge it.
+    return Math.min(this.lastReceived + 2 * dpd * 1000, this.lastData + idle * 1000) + 1;
   }
 
   /** The tunnel ends (once): it leaves the liveness sweep and its tables (`onClose`). */

@@ -57,8 +57,12 @@ export interface TransportHandlers {
  * - Close: `end` sends `lastFrame` if given, then the protocol's close (close_notify), and lets
  *   the peer go within `graceMs`; `destroy` drops it now. Either way, and when the peer or the
  *   network ends it, call `handlers.closed` exactly once; nothing is delivered after it.
- * - Idle: `idle(now)` is called about once a second by the tunnel's liveness sweep; a transport
- *   may release per-connection buffers there (record-transport.ts hibernates its EVP contexts).
+ * - Idle: `idle(now)` is called about once a second by the tunnel's liveness sweep while it
+ *   returns true; a transport may release per-connection buffers there (record-transport.ts
+ *   hibernates its EVP contexts). Returning false says it has nothing left to do
+ *   until there is traffic again: a quiet tunnel is then visited only near its DPD and idle
+ *   deadlines (at least every liveness.ts `maxWaitMs`). A datagram transport is called every
+ *   second while it is attached, whatever it returns (its own DPD runs there).
  */
 export interface TunnelTransport {
   readonly kind: RecordLayerKind;
@@ -75,6 +79,9 @@ export interface TunnelTransport {
   /** Graceful end: `lastFrame` (the server's DISCONNECT), close_notify, then FIN; destroyed after `graceMs`. */
   end(lastFrame?: LastFrame, graceMs?: number): void;
   destroy(): void;
-  /** Called about once a second (the tunnel's liveness sweep): a chance to shed idle state. */
-  idle?(now: number): void;
+  /**
+   * Called about once a second (the tunnel's liveness sweep): a chance to shed idle state. True
+   * while it wants the next second's call too.
+   */
+  idle?(now: number): boolean;
 }
