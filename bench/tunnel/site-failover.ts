@@ -305,10 +305,14 @@ async function postgresCpuMs(site: Site): Promise<number> {
   return total;
 }
 
-/** A's CPU in ms per ms of wall time while nothing happens (heartbeats, event polls, timers). */
+/**
+ * A's CPU in ms per ms of wall time while nothing happens (heartbeats, event polls, timers).
+ * /proc counts CPU in 10 ms ticks, so a 3 s window read in steps of 3.3 ms/s and once gave 60
+ * ms/s where A normally reads 23–33 (±0.1–0.25 ms per resume at 18,800): 10 s steps by 1 ms/s.
+ */
 async function idleRate(pid: number): Promise<number> {
   const [cpu0, t0] = [processCpuMs(pid), Date.now()];
-  await sleep(3000);
+  await sleep(10_000);
   return (processCpuMs(pid) - cpu0) / (Date.now() - t0);
 }
 
