@@ -39,11 +39,22 @@ describe('clientCaCertificates: the CA certificates a context verifies client ce
   });
 });
 
-/** What a TlsConnection says OpenSSL verified, for a client presenting `name`'s certificate. */
-async function verifiedAgainst(name: string): Promise<readonly Buffer[] | undefined> {
-  const clientCa = [Buffer.from(pem('device'))];
+const clientCa = [Buffer.from(pem('device'))];
+const context = gatewayTlsContext({ cert: pem('server'), key: pki.read('server.key'), clientCa });
+
+interface Seen {
+  verifiedAgainst: readonly Buffer[] | undefined;
+  /** The TLS 1.3 ticket the client got, to resume with. */
+  session: Buffer | undefined;
+  reused: boolean;
+}
+
+/**
+ * What a TlsConnection says OpenSSL verified, for a client presenting `name`'s certificate
+ * (resuming `session` when given). One context for all, so that its tickets resume.
+ */
+async function connectAs(name: string, session?: Buffer): Promise<Seen> {
   const clientCaDer = clientCaCertificates(clientCa)!;
-  const context = gatewayTlsContext({ cert: pem('server'), key: pki.read('server.key'), clientCa });
   let seen: readonly Buffer[] | undefined;
   const onSocket = (raw: Socket) => {
     const connection = new TlsConnection(raw, {
@@ -56,8 +67,9 @@ async function verifiedAgainst(name: string): Promise<readonly Buffer[] | undefi
     connection.tls.on('error', () => raw.destroy());
     connection.tls.once('secure', () => {
       seen = connection.clientChainVerifiedAgainst;
-      connection.tls.end();
     });
+    // The client ends once it holds its ticket (sent after the handshake).
+    connection.tls.on('end', () => connection.tls.end());
   };
   return withServer(onSocket, async (port) => {
     const client = connect({
@@ -66,11 +78,28 @@ async function verifiedAgainst(name: string): Promise<readonly Buffer[] | undefi
       rejectUnauthorized: false,
       cert: pem(name),
       key: pki.read(`${name}.key`),
+      ...(session ? { session } : {}),
     });
+    let ticket: Buffer | undefined;
+    client.on('session', (s: Buffer) => {
+      ticket = s;
+      client.end();
+    });
+    let reused = false;
+    client.once('secureConnect', () => {
+      reused = client.isSessionReused();
+      // A resumed session gets no new ticket (one per full handshake): it ends once it is up.
+      if (session) client.end();
+    });
+    client.on('error', () => undefined);
     client.resume();
     await once(client, 'close');
-    return seen;
+    return { verifiedAgainst: seen, session: ticket, reused };
   });
+}
+
+async function verifiedAgainst(name: string): Promise<readonly Buffer[] | undefined> {
+  return (await connectAs(name)).verifiedAgainst;
 }
 
 describe('TlsConnection.clientChainVerifiedAgainst', () => {
@@ -81,5 +110,14 @@ describe('TlsConnection.clientChainVerifiedAgainst', () => {
 
   it('is undefined when the certificate did not verify', async () => {
     expect(await verifiedAgainst('stranger')).toBeUndefined();
+  });
+
+  it('is undefined on a resumed session: its verification was made in an earlier handshake', async () => {
+    const first = await connectAs('device');
+    expect(first.verifiedAgainst).toBeDefined();
+    expect(first.session).toBeDefined();
+    const second = await connectAs('device', first.session);
+    expect(second.reused).toBe(true);
+    expect(second.verifiedAgainst).toBeUndefined();
   });
 });

@@ -165,13 +165,14 @@ export class TlsConnection {
    * presented one, and SSL_get_verify_result says X509_V_OK), or undefined. A TLSSocket made
    * outside tls.Server never sets `authorized` (tls.Server's 'secure' handler does), so this asks
    * the TLSWrap what that handler asks: verifyError(), null when the presented certificate
-   * verified. A resumed session carries the result of its first handshake, made with the same
-   * context (tickets are sealed with the context's own keys). Where the handle is gone, undefined.
+   * verified. Only for a full handshake: a resumed session carries the result of an earlier one,
+   * which this connection did not see made, so its chain is verified again by whoever asks (a
+   * cookie resume never asks; openconnect does not resume TLS). Where the handle is gone, undefined.
    */
   get clientChainVerifiedAgainst(): readonly Buffer[] | undefined {
     const handle = (this.tls as unknown as { _handle?: { verifyError?(): Error | null } | null })._handle;
     if (!this.o.clientCaDer || typeof handle?.verifyError !== 'function') return undefined;
-    if (!this.tls.getPeerX509Certificate()) return undefined;
+    if (this.tls.isSessionReused() || !this.tls.getPeerX509Certificate()) return undefined;
     return handle.verifyError() === null ? this.o.clientCaDer : undefined;
   }
 
