@@ -85,6 +85,10 @@ export class KeepAlivePoster {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     if (!this.pending) return this.fail(new Error('bytes without a request'));
+    // parseReply bounds the head and the declared body; this bounds what a reply that never
+    // completes (a chunk-size line without its CRLF) can make this process hold.
+    if (this.buffered > MAX_HEAD_BYTES + MAX_BODY_BYTES + 64 * 1024)
+      return this.fail(new Error('response too large'));
     const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
     this.chunks = [data];
     let reply: { reply: PostReply; close: boolean; used: number } | undefined;
