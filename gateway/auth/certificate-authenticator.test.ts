@@ -144,7 +144,7 @@ describe('CertificateAuthenticator', () => {
     await refusal(authenticator().authenticate([]), /no client certificate/);
   });
 
-  it('leaves out the signature check OpenSSL made: a leaf alone, verified in the handshake against exactly these anchors', async () => {
+  it('leaves out the signature check OpenSSL made: a leaf alone or beside copies of anchors, verified in the handshake against exactly these anchors', async () => {
     // The leaf with its signature broken: only a verify of the signature can tell.
     const broken = Buffer.from(alice.der);
     broken[broken.length - 1]! ^= 0x01;
@@ -152,8 +152,21 @@ describe('CertificateAuthenticator', () => {
     await refusal(authenticator().authenticate([broken]), /no trusted issuer/);
     // What OpenSSL verified against is the anchors: its verify stands for this one.
     expect((await authenticator().authenticate([broken], undefined, [root.der])).username).toBe('alice');
+    // The leaf with a copy of the anchor after it (what most clients send): the same.
+    expect((await authenticator().authenticate([broken, root.der], undefined, [root.der])).username).toBe(
+      'alice',
+    );
+    expect((await authenticator().authenticate([alice.der, root.der])).username).toBe('alice');
     // Anything else, and the signature is verified here.
     await refusal(authenticator().authenticate([broken], undefined, [otherRoot.der]), /no trusted issuer/);
+    await refusal(
+      authenticator().authenticate([broken, otherRoot.der], undefined, [root.der]),
+      /no trusted issuer/,
+    );
+    await refusal(
+      authenticator().authenticate([broken, intermediate.der], undefined, [root.der]),
+      /no trusted issuer/,
+    );
     await refusal(
       authenticator().authenticate([broken], undefined, [root.der, otherRoot.der]),
       /no trusted issuer/,

@@ -68,15 +68,22 @@ export class CertificateAuthenticator {
     if (chainDer.length === 0) throw authFailure('certificate', 'no client certificate');
     if (chainDer.length > maxIntermediates + 2) throw authFailure('certificate', 'client chain too long');
     let chain: Link[];
+    // Clients commonly send their CA after the leaf (OpenSSL's and Node's automatic client chain,
+    // openconnect): a certificate equal to an anchor byte for byte is that anchor, not parsed again.
+    let onlyAnchorsBeside = true;
     try {
-      chain = chainDer.map((der, i) => link(der, parsed?.length === chainDer.length ? parsed[i] : undefined));
+      chain = chainDer.map((der, i) => {
+        const anchor = i > 0 ? this.anchors.find((a) => a.x509.raw.equals(der)) : undefined;
+        if (i > 0 && !anchor) onlyAnchorsBeside = false;
+        return anchor ?? link(der, parsed?.length === chainDer.length ? parsed[i] : undefined);
+      });
     } catch (e) {
       throw authFailure('certificate', 'malformed client certificate', e);
     }
     const now = (this.options.clock ?? (() => new Date()))();
     const leaf = chain[0]!;
     const name = leaf.parsed.subject.text;
-    const verifiedLeaf = chain.length === 1 && this.sameAnchors(tlsVerifiedAgainst);
+    const verifiedLeaf = onlyAnchorsBeside && this.sameAnchors(tlsVerifiedAgainst);
     const issuer = this.pathToAnchor(leaf, chain.slice(1), now, maxIntermediates, verifiedLeaf);
     checkLeafUsage(leaf);
     await this.checkRevocation(leaf, issuer);
@@ -134,13 +141,14 @@ export class CertificateAuthenticator {
 
   /**
    * The one anchor that names itself the leaf's issuer, when OpenSSL has already verified the
-   * leaf's signature with it: the leaf was presented alone, the handshake verified it (the socket
-   * is `authorized`) against exactly our anchors (the context's store holds only the `ca`
-   * certificates, the same bundle as ours), so OpenSSL's path was leaf → one of them, found with
-   * the same X509_check_issued that checkIssued calls, and the signature checked (with validity
-   * and purpose, which are checked here again, cheaply). When two anchors name themselves the
-   * issuer, which one OpenSSL used is unknown, and the signature is verified here as before.
-   * This saves one ECDSA/RSA verify per login (~70 us of ~4 ms, bench:sessions --site).
+   * leaf's signature with it: the leaf was presented alone or with nothing but copies of anchors
+   * (byte for byte), the handshake verified it (the socket is `authorized`) against exactly our
+   * anchors (the context's store holds only the `ca` certificates, the same bundle as ours), so
+   * every certificate OpenSSL could build a path with is an anchor, its path was leaf → one of
+   * them, found with the same X509_check_issued that checkIssued calls, and the signature checked
+   * (with validity and purpose, which are checked here again, cheaply). When two anchors name
+   * themselves the issuer, which one OpenSSL used is unknown, and the signature is verified here
+   * as before. This saves one ECDSA/RSA verify per login (~70 us of ~4 ms, bench:sessions --site).
    */
   private tlsVerifiedIssuer(leaf: Link): Link | undefined {
     const named = this.anchors.filter((a) => leaf.x509.checkIssued(a.x509));

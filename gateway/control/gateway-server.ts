@@ -419,7 +419,7 @@ export class GatewayServer {
       body,
       headers: req.headers,
       remoteAddress,
-      ...peerChain(socket),
+      ...peerChain(connection ? connection.peerCertificate() : socket.getPeerX509Certificate?.()),
       ...(verifiedAgainst ? { clientChainVerifiedAgainst: verifiedAgainst } : {}),
     });
     res.writeHead(reply.status, reply.headers).end(reply.body);
@@ -694,13 +694,19 @@ export class GatewayServer {
   }
 }
 
-function peerChain(socket: TLSSocket): { clientChainDer: Buffer[]; clientChain: X509Certificate[] } {
+/**
+ * The presented chain from the client's certificate as Node parsed it (TlsConnection.peerCertificate:
+ * Node hands the presented chain out once). One X509Certificate per presented certificate, its
+ * issuers from the chain the client sent. getPeerCertificate(true) built a legacy object
+ * (fingerprints, names, key) per certificate on every login, and left out a presented intermediate.
+ */
+function peerChain(leaf: X509Certificate | undefined): {
+  clientChainDer: Buffer[];
+  clientChain: X509Certificate[];
+} {
   const der: Buffer[] = [];
   const chain: X509Certificate[] = [];
-  // One X509Certificate per presented certificate, its issuers from the chain the client sent.
-  // getPeerCertificate(true) built a legacy object (fingerprints, names, key) per certificate on
-  // every login, and left out a presented intermediate.
-  let cert = socket.getPeerX509Certificate?.();
+  let cert = leaf;
   while (cert && chain.length < maxPeerChain) {
     const raw = cert.raw;
     der.push(raw);

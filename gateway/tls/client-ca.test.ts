@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { connect } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toPem } from '../../certs/pem.js';
-import { TestPki } from '../../certs/testing/test-pki.js';
+import { caExtensions, TestPki } from '../../certs/testing/test-pki.js';
 import { clientCaCertificates, gatewayTlsContext } from './gateway-tls-context.js';
 import { withServer } from './testing/tls-client.js';
 import { TlsConnection } from './tls-connection.js';
@@ -12,6 +12,10 @@ const pki = new TestPki({ prefix: 'outpost-client-ca-' });
 pki.selfSigned('server', { subject: '/CN=127.0.0.1', days: 2 });
 pki.selfSigned('device', { subject: '/CN=device', days: 2 });
 pki.selfSigned('stranger', { subject: '/CN=stranger', days: 2 });
+// A client certificate from an intermediate CA, sent with the intermediate.
+pki.selfSigned('root', { subject: '/CN=Root CA', extensions: caExtensions, days: 2 });
+pki.issue('intermediate', { issuer: 'root', subject: '/CN=Devices CA', extensions: caExtensions, days: 2 });
+pki.issue('via', { issuer: 'intermediate', subject: '/CN=via-intermediate', days: 2 });
 afterAll(() => pki.cleanup());
 const pem = (name: string) => pki.read(`${name}.pem`);
 
@@ -119,5 +123,52 @@ describe('TlsConnection.clientChainVerifiedAgainst', () => {
     const second = await connectAs('device', first.session);
     expect(second.reused).toBe(true);
     expect(second.verifiedAgainst).toBeUndefined();
+  });
+});
+
+describe('TlsConnection.peerCertificate', () => {
+  it('keeps the chain the client sent, also after clientChainVerifiedAgainst was read', async () => {
+    const rootCa = [Buffer.from(pem('root'))];
+    const rootContext = gatewayTlsContext({
+      cert: pem('server'),
+      key: pki.read('server.key'),
+      clientCa: rootCa,
+    });
+    let verified: readonly Buffer[] | undefined;
+    let chain: string[] = [];
+    const onSocket = (raw: Socket) => {
+      const connection = new TlsConnection(raw, {
+        secureContext: rootContext,
+        requestCert: true,
+        clientCaDer: clientCaCertificates(rootCa)!,
+        recordLayer: undefined,
+        maxQueuedBytes: 1 << 20,
+      });
+      connection.tls.on('error', () => raw.destroy());
+      connection.tls.once('secure', () => {
+        // The gateway's order (gateway-server.ts onRequest): the verification first, then the chain.
+        verified = connection.clientChainVerifiedAgainst;
+        for (let c = connection.peerCertificate(); c && chain.length < 4; c = c.issuerCertificate) {
+          chain.push(c.subject);
+        }
+        // Node 20 hands the presented chain out once: the socket itself no longer has it.
+        chain = [...chain, `then: ${connection.tls.getPeerX509Certificate()?.issuerCertificate?.subject}`];
+        connection.tls.end();
+      });
+    };
+    await withServer(onSocket, async (port) => {
+      const client = connect({
+        port,
+        host: '127.0.0.1',
+        rejectUnauthorized: false,
+        cert: pem('via') + pem('intermediate'),
+        key: pki.read('via.key'),
+      });
+      client.on('error', () => undefined);
+      client.resume();
+      await once(client, 'close');
+    });
+    expect(verified).toBeDefined();
+    expect(chain).toEqual(['CN=via-intermediate', 'CN=Devices CA', 'then: undefined']);
   });
 });

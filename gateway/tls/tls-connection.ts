@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import { isIPv6, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { type SecureContext, TLSSocket } from 'node:tls';
@@ -111,6 +112,7 @@ export class TlsConnection {
   private observingServer: boolean;
   private held: Buffer[] = [];
   private serverRecordSeen: (() => void) | undefined;
+  private peer: X509Certificate | undefined;
 
   constructor(
     readonly raw: Socket,
@@ -172,8 +174,20 @@ export class TlsConnection {
   get clientChainVerifiedAgainst(): readonly Buffer[] | undefined {
     const handle = (this.tls as unknown as { _handle?: { verifyError?(): Error | null } | null })._handle;
     if (!this.o.clientCaDer || typeof handle?.verifyError !== 'function') return undefined;
-    if (this.tls.isSessionReused() || !this.tls.getPeerX509Certificate()) return undefined;
+    if (this.tls.isSessionReused() || !this.peerCertificate()) return undefined;
     return handle.verifyError() === null ? this.o.clientCaDer : undefined;
+  }
+
+  /**
+   * The certificate the client presented, the rest of the chain it sent linked as
+   * `issuerCertificate`; undefined when it sent none. Asked of OpenSSL once and kept: Node 20's
+   * first getPeerX509Certificate() takes the presented chain out of the SSL object (it copies each
+   * certificate, a full parse, and deletes it from the session's chain), so any later call
+   * returns the leaf without the certificates that came with it.
+   */
+  peerCertificate(): X509Certificate | undefined {
+    this.peer ??= this.tls.getPeerX509Certificate();
+    return this.peer;
   }
 
   /** The client's address family (its path MTU overhead), not the balancer's. */
