@@ -41,6 +41,16 @@ class DirectionLog {
   }
 }
 
+/** The key log labels sessionKeys() reads, each followed by a space in its line. */
+const neededKeylogLabels = ['CLIENT_RANDOM ', 'CLIENT_TRAFFIC_SECRET_0 ', 'SERVER_TRAFFIC_SECRET_0 '];
+
+function startsWith(line: Buffer | string, prefix: string): boolean {
+  if (typeof line === 'string') return line.startsWith(prefix);
+  if (line.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (line[i] !== prefix.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Largest ServerHello body accepted (extensions included). */
 const maxServerHello = 4096;
 
@@ -83,8 +93,12 @@ export class HandshakeObserver {
     this.client.see(buffer, start, end);
   }
 
-  /** A line from the TLSSocket's `keylog` event. */
+  /**
+   * A line from the TLSSocket's `keylog` event. Only the lines sessionKeys() reads are parsed: a
+   * TLS 1.3 handshake logs five (handshake and exporter secrets too), on every connection.
+   */
   keylog(line: Buffer | string): void {
+    if (!neededKeylogLabels.some((label) => startsWith(line, label))) return;
     const entry = parseKeylogLine(line);
     if (entry) this.secrets.set(entry.label, entry);
   }

@@ -1,12 +1,12 @@
 import type { X509Certificate } from 'node:crypto';
 import { isIPv6, type Socket } from 'node:net';
-import { Duplex } from 'node:stream';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { TlsFailure } from '../tunnel/counters.js';
 import type { TunnelTransport } from '../tunnel/transport.js';
 import type { ChunkPool } from './chunk-pool.js';
 import type { Evp } from './evp.js';
 import { HandshakeObserver, isUnsupported, type SessionKeys } from './handshake-observer.js';
+import { OpensslFeed } from './openssl-feed.js';
 import { OpensslTransport } from './openssl-transport.js';
 import { MAX_CIPHERTEXT_TLS12, MAX_PLAINTEXT, TlsRecordSplitter } from './record.js';
 import type { RecordLayerOptions } from './record-layer.js';
@@ -90,7 +90,7 @@ export function connectionOf(socket: unknown): TlsConnection | undefined {
 }
 
 /**
- * One accepted TCP connection. OpenSSL (a TLSSocket over a Duplex we feed) runs the handshake and
+ * One accepted TCP connection. OpenSSL (a TLSSocket over a stream we feed, openssl-feed.ts) runs the handshake and
  * the HTTP auth dialogue, while every TLS record in both directions passes through here and is
  * observed (handshake-observer.ts). At `CONNECT /CSCOSSLC/tunnel` the connection can leave
  * OpenSSL: the client sends nothing after its CONNECT until it has the answer, so all its records
@@ -104,7 +104,7 @@ export function connectionOf(socket: unknown): TlsConnection | undefined {
  */
 export class TlsConnection {
   readonly tls: TLSSocket;
-  private readonly duplex: Duplex;
+  private readonly feed: OpensslFeed;
   private readonly observer = new HandshakeObserver();
   private readonly inbound = new TlsRecordSplitter(MAX_CIPHERTEXT_TLS12);
   private readonly outbound = new TlsRecordSplitter(MAX_CIPHERTEXT_TLS12);
@@ -113,6 +113,8 @@ export class TlsConnection {
   private held: Buffer[] = [];
   private serverRecordSeen: (() => void) | undefined;
   private peer: X509Certificate | undefined;
+  /** Until OpenSSL has finished the handshake (the TLSSocket's 'secure'). */
+  private handshaking = true;
 
   constructor(
     readonly raw: Socket,
@@ -120,40 +122,36 @@ export class TlsConnection {
   ) {
     this.mode = o.recordLayer ? 'observing' : 'passthrough';
     this.observingServer = o.recordLayer !== undefined;
-    this.duplex = new Duplex({
-      read() {},
-      write: (chunk: Buffer, _encoding, done) => {
-        this.fromOpenssl(chunk);
-        done();
-      },
-      // OpenSSL hands a handshake flight over as several records at once (Node corks this stream
-      // around them): one socket write for all, not a syscall per record.
-      writev: (chunks: Array<{ chunk: Buffer }>, done) => {
+    this.feed = new OpensslFeed({
+      write: (chunks) => {
+        if (chunks.length === 1) return this.fromOpenssl(chunks[0]!);
+        // OpenSSL hands a handshake flight over as several records at once (Node corks the
+        // stream around them): one socket write for all, not a syscall per record.
         raw.cork();
-        for (const { chunk } of chunks) this.fromOpenssl(chunk);
+        for (const chunk of chunks) this.fromOpenssl(chunk);
         raw.uncork();
-        done();
       },
-      final: (done) => {
+      end: () => {
         if (this.mode !== 'taken-over') raw.end();
-        done();
       },
-      destroy: (err, done) => {
+      destroy: () => {
         if (this.mode !== 'taken-over') raw.destroy();
-        done(err);
       },
     });
     raw.on('data', this.onRawData);
     raw.on('end', this.onRawEnd);
     raw.on('close', this.onRawClose);
     raw.on('error', this.onRawError);
-    this.tls = new TLSSocket(this.duplex, {
+    this.tls = new TLSSocket(this.feed as unknown as Socket, {
       isServer: true,
       secureContext: o.secureContext,
       requestCert: o.requestCert,
       rejectUnauthorized: false, // the certificate authenticator decides, so the client gets a form, not a reset
     });
     connections.set(this.tls, this);
+    this.tls.once('secure', () => {
+      this.handshaking = false;
+    });
     if (o.recordLayer) this.tls.on('keylog', (line: Buffer) => this.observer.keylog(line));
   }
 
@@ -205,9 +203,10 @@ export class TlsConnection {
     head: Buffer,
   ): Promise<{ transport: TunnelTransport; notTakenOver?: string }> {
     const setup = this.o.recordLayer;
-    const reason = setup ? this.cannotTakeOver() : 'record layer: openssl (configured)';
-    if (reason !== undefined || !setup) return this.stayWithOpenssl(response, head, reason);
-    const pinned = await this.answerAndPin(setup, response);
+    if (!setup) return this.stayWithOpenssl(response, head, 'record layer: openssl (configured)');
+    const keys = this.takeoverKeys();
+    if (typeof keys === 'string') return this.stayWithOpenssl(response, head, keys);
+    const pinned = await this.answerAndPin(setup, keys, response);
     if (typeof pinned === 'string') {
       if (pinned === clientSequenceLost) return this.stayWithOpenssl(response, head, pinned);
       return this.resumeOpenssl(head, pinned);
@@ -225,9 +224,10 @@ export class TlsConnection {
    */
   async handOff(response: Buffer, head: Buffer): Promise<TakenOver> {
     const setup = this.o.recordLayer;
-    const reason = setup ? this.cannotTakeOver() : 'record layer: openssl (configured)';
-    if (reason !== undefined || !setup) throw new TakeoverRefusedError(reason ?? 'no record layer');
-    const pinned = await this.answerAndPin(setup, response);
+    if (!setup) throw new TakeoverRefusedError('record layer: openssl (configured)');
+    const keys = this.takeoverKeys();
+    if (typeof keys === 'string') throw new TakeoverRefusedError(keys);
+    const pinned = await this.answerAndPin(setup, keys, response);
     if (typeof pinned === 'string') {
       this.raw.destroy();
       throw new Error(`tunnel cannot leave OpenSSL after the answer: ${pinned}`);
@@ -248,10 +248,10 @@ export class TlsConnection {
    */
   private async answerAndPin(
     setup: RecordLayerSetup,
+    keys: SessionKeys,
     response: Buffer,
   ): Promise<{ keys: SessionKeys; sequences: { client: number; server: number } } | string> {
     this.mode = 'holding';
-    const keys = this.observer.sessionKeys() as SessionKeys;
     const clientLog = this.observer.client;
     const client = sequenceOf(
       setup.evp,
@@ -264,16 +264,23 @@ export class TlsConnection {
     if (client < 0) return clientSequenceLost;
     const serverLog = this.observer.server;
     const expected = serverLog.protectedRecords + Math.ceil(response.length / MAX_PLAINTEXT);
+    // The TLSSocket is destroyed at the takeover, so wait for its write to complete as well: a
+    // write completing on a destroyed Node stream makes an ERR_STREAM_DESTROYED, stack trace and
+    // all (writable.js errorBuffer), ~60 us of every takeover, for a callback nobody has.
+    let written = false;
     const sealed = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), answerTimeoutMs);
       this.serverRecordSeen = () => {
-        if (serverLog.protectedRecords < expected) return;
+        if (serverLog.protectedRecords < expected || !written) return;
         clearTimeout(timer);
         this.serverRecordSeen = undefined;
         resolve(true);
       };
     });
-    this.tls.write(response);
+    this.tls.write(response, () => {
+      written = true;
+      this.serverRecordSeen?.();
+    });
     this.serverRecordSeen?.();
     if (!(await sealed)) {
       this.raw.destroy();
@@ -291,12 +298,13 @@ export class TlsConnection {
     return { keys, sequences: { client: client + 1, server: server + 1 } };
   }
 
-  private cannotTakeOver(): string | undefined {
+  /** The keys the connection would leave OpenSSL with, or why it cannot (derived once: HKDF per direction). */
+  private takeoverKeys(): SessionKeys | string {
     if (this.mode !== 'observing') return 'the record stream could not be followed';
     const keys = this.observer.sessionKeys();
     if (isUnsupported(keys)) return keys.unsupported;
     if (!this.observer.client.last || !this.observer.server.last) return 'no protected records seen';
-    return undefined;
+    return keys;
   }
 
   private stayWithOpenssl(
@@ -314,7 +322,7 @@ export class TlsConnection {
     this.observingServer = false;
     const held = [...this.held, this.inbound.takePending()];
     this.held = [];
-    for (const chunk of held) if (chunk.length > 0) this.duplex.push(chunk);
+    for (const chunk of held) if (chunk.length > 0) this.feed.push(chunk);
     const transport = new OpensslTransport(this.tls, this.o.maxQueuedBytes, head);
     return reason === undefined ? { transport } : { transport, notTakenOver: reason };
   }
@@ -347,19 +355,22 @@ export class TlsConnection {
   private readonly onRawData = (chunk: Buffer): void => {
     switch (this.mode) {
       case 'passthrough':
-        this.duplex.push(chunk);
+        this.feed.push(chunk);
         return;
       case 'holding':
         this.held.push(chunk);
         return;
       case 'observing':
         try {
-          this.inbound.push(chunk, (buffer, start, end) => {
-            const record = buffer.subarray(start, end);
-            if (this.mode === 'holding') return void this.held.push(Buffer.from(record));
-            this.observer.clientRecord(buffer, start, end);
-            this.duplex.push(record);
-          });
+          if (this.handshaking) this.observeHandshake(chunk);
+          else {
+            this.inbound.push(chunk, (buffer, start, end) => {
+              const record = buffer.subarray(start, end);
+              if (this.mode === 'holding') return void this.held.push(Buffer.from(record));
+              this.observer.clientRecord(buffer, start, end);
+              this.feed.push(record);
+            });
+          }
         } catch {
           // Not a stream of TLS 1.2/1.3 records (garbage, an SSLv2-style hello): nothing we
           // would serve, and OpenSSL could not be handed the exact bytes any more.
@@ -370,25 +381,51 @@ export class TlsConnection {
     }
   };
 
+  /**
+   * During the handshake, a chunk's whole records go to OpenSSL in one push, not one by one: each
+   * push is a pass through the stream, JSStreamSocket and TLSWrap, and a client's second flight
+   * (TLS 1.3: CCS, Certificate, CertificateVerify, Finished) comes as several records in one
+   * read. Every record is observed before the push, so what OpenSSL was given is still exactly
+   * what was observed. The CONNECT request can only come after the handshake, where records go
+   * one by one again so that those after it are held back.
+   */
+  private observeHandshake(chunk: Buffer): void {
+    let runStart = 0;
+    let runEnd = 0;
+    this.inbound.push(chunk, (buffer, start, end) => {
+      this.observer.clientRecord(buffer, start, end);
+      if (buffer === chunk && (runEnd === runStart || start === runEnd)) {
+        if (runEnd === runStart) runStart = start;
+        runEnd = end;
+        return;
+      }
+      // A record put together from several reads: after the run before it, on its own.
+      if (runEnd > runStart) this.feed.push(chunk.subarray(runStart, runEnd));
+      runStart = runEnd = 0;
+      this.feed.push(buffer.subarray(start, end));
+    });
+    if (runEnd > runStart) this.feed.push(chunk.subarray(runStart, runEnd));
+  }
+
   /** The takeover becomes impossible; OpenSSL gets the client's bytes unobserved from now on. */
   private stopObserving(): void {
     this.observingServer = false;
     if (this.mode !== 'observing') return;
     this.mode = 'passthrough';
     const pending = this.inbound.takePending();
-    if (pending.length > 0) this.duplex.push(pending);
+    if (pending.length > 0) this.feed.push(pending);
   }
 
   private readonly onRawEnd = (): void => {
-    this.duplex.push(null);
+    this.feed.push(null);
   };
 
   private readonly onRawClose = (): void => {
-    this.duplex.destroy();
+    this.feed.destroy();
   };
 
   private readonly onRawError = (err: Error): void => {
-    this.duplex.destroy(err);
+    this.feed.destroy(err);
   };
 
   /** Bytes OpenSSL wrote for the client; after the takeover nothing of OpenSSL's may reach it. */
