@@ -7,9 +7,11 @@
  * - ops-mem: instead, the real PKIOperation (ScepOperations: CMS, CSR, issuance, CertRep) over an
  *   in-memory SQLite inventory per process;
  * - ops-file: the same with every process on one WAL database file, as the appliance runs;
- * - fastify: the same behind the connector's fastify server and SCEP route (scep-routes.ts).
+ * - fastify: the same behind the connector's fastify server and SCEP route (scep-routes.ts);
+ * - appliance: the appliance itself as bench:scep starts it (its CLI, SCEP workers, metrics, events),
+ *   every reply checked as bench:scep checks it (validate.ts).
  */
-export const FLOOR_RUNGS = ['http', 'rsa', 'pub', 'ops-mem', 'ops-file', 'fastify'] as const;
+export const FLOOR_RUNGS = ['http', 'rsa', 'pub', 'ops-mem', 'ops-file', 'fastify', 'appliance'] as const;
 export type FloorRung = (typeof FLOOR_RUNGS)[number];
 
 export const floorChallenge = 'bench-challenge-secret';

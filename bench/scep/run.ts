@@ -1,7 +1,5 @@
-import { get } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { decodeSignedData } from '../../certs/cms/index.js';
 import { type RunningAppliance, startAppliance } from '../../test/testing/appliance.js';
 import { startScepServer } from '../../test/testing/scepserver.js';
 import { requireForBench } from '../needs.js';
@@ -12,6 +10,7 @@ import {
   directorySetup,
   scepUpstreamSetup,
 } from './backends.js';
+import { caCerts } from './ca-certs.js';
 import { type DeviceKey, makeDeviceKeys, prepareRequests } from './client-material.js';
 import { type LoadResult, runLoad } from './load.js';
 import { prefill } from './prefill.js';
@@ -78,29 +77,6 @@ interface Row {
   /** Server CPU seconds per enrollment during the timed phase, when the server's pid is known. */
   cpuPerEnrollment?: number;
   note?: string;
-}
-
-/**
- * GetCACert on a connection of its own: fetch's pooled socket may be one the server closes as
- * idle (keepAliveTimeout 5 s) at the very moment it is reused, after the seconds spent checking
- * the previous row and preparing the next ("other side closed").
- */
-async function caCerts(url: string): Promise<Buffer[]> {
-  const { contentType, body } = await new Promise<{ contentType: string; body: Buffer }>(
-    (resolve, reject) => {
-      get(`${url}?operation=GetCACert`, { agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ contentType: res.headers['content-type'] ?? '', body: Buffer.concat(chunks) }),
-        );
-        res.on('error', reject);
-      }).on('error', reject);
-    },
-  );
-  if (contentType.includes('x-x509-ca-ra-cert'))
-    return decodeSignedData(body, { maxBytes: 1 << 20 }).certificates;
-  return [body];
 }
 
 async function measure(
