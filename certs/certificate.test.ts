@@ -172,3 +172,42 @@ describe('serials and thumbprints', () => {
     );
   });
 });
+
+describe('parseCertificate with publicKey: lazy', () => {
+  let key: KeyPair;
+  const issue = (spki: Buffer) =>
+    buildCertificate(
+      {
+        subject: 'CN=device',
+        spkiDer: spki,
+        serial: Buffer.from([0x02]),
+        notBefore: NOW,
+        notAfter: new Date(NOW.getTime() + YEAR),
+        isCa: false,
+        keyUsage: ['digitalSignature'],
+        eku: ['clientAuth'],
+      },
+      keyPairSigner(key),
+      'sha256',
+    );
+  beforeAll(async () => {
+    key = await generateKeyPair('ec-p256');
+  });
+
+  it('gives the same key, imported on first read', () => {
+    const der = issue(spkiDer(key.publicKey));
+    const lazy = parseCertificate(der, { publicKey: 'lazy' });
+    expect(lazy.publicKey.export({ format: 'der', type: 'spki' })).toEqual(spkiDer(key.publicKey));
+    expect(lazy.publicKey).toBe(lazy.publicKey);
+    expect({ ...lazy, publicKey: undefined }).toEqual({ ...parseCertificate(der), publicKey: undefined });
+  });
+
+  it('parses a certificate whose key OpenSSL cannot import; reading the key throws', () => {
+    // SubjectPublicKeyInfo { AlgorithmIdentifier { 1.2.3.4 }, BIT STRING 00 01 02 }
+    const der = issue(Buffer.from('300c300506032a03040303000102', 'hex'));
+    expect(() => parseCertificate(der)).toThrow(/malformed certificate/);
+    const lazy = parseCertificate(der, { publicKey: 'lazy' });
+    expect(lazy.subject.text).toBe('CN=device');
+    expect(() => lazy.publicKey).toThrow();
+  });
+});

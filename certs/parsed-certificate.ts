@@ -55,10 +55,20 @@ export interface ParsedCertificate {
 /** Certificates bigger than this are not something we issue or accept as a CA. */
 const MAX_CERT_BYTES = 64 * 1024;
 
-export function parseCertificate(der: Uint8Array): ParsedCertificate {
+export interface ParseCertificateOptions {
+  /**
+   * `lazy`: the public key is imported on first read of `publicKey` (its errors surface there),
+   * for callers that may never need it: OpenSSL 3 imports an SPKI through its decoder chain,
+   * ~0.1-0.3 ms for each key not in the memo (public-key-cache.ts), more than the rest of the
+   * parse. Default `eager`: imported here, a key OpenSSL refuses fails the parse.
+   */
+  publicKey?: 'eager' | 'lazy';
+}
+
+export function parseCertificate(der: Uint8Array, options: ParseCertificateOptions = {}): ParsedCertificate {
   if (der.byteLength > MAX_CERT_BYTES) throw new DecodeError('certificate too large');
   try {
-    return parseUnchecked(der);
+    return parseUnchecked(der, options.publicKey === 'lazy');
   } catch (e) {
     if (e instanceof DecodeError) throw e;
     throw new DecodeError('malformed certificate', { cause: e });
@@ -70,7 +80,7 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
  * certificate here, as much as the RSA signature of the certificate being issued. The input is
  * copied once so that what we return does not change when the caller reuses its buffer.
  */
-function parseUnchecked(der: Uint8Array): ParsedCertificate {
+function parseUnchecked(der: Uint8Array, lazyKey: boolean): ParsedCertificate {
   const [tbs, signatureAlgorithm, signatureBits, ...extra] = childNodes(
     decodeX509Der(Buffer.from(der), 'Certificate'),
     'Certificate',
@@ -92,6 +102,7 @@ function parseUnchecked(der: Uint8Array): ParsedCertificate {
   const spkiDer = rawDer(spki);
   const algorithmDer = rawDer(signatureAlgorithm);
   let algorithmBlock: asn1js.AsnType | undefined;
+  let publicKey = lazyKey ? undefined : publicKeyFromSpki(spkiDer);
   return {
     der: toBuffer(der),
     subject: nameFromNode(subject),
@@ -100,7 +111,10 @@ function parseUnchecked(der: Uint8Array): ParsedCertificate {
     notBefore: timeValue(notBefore, 'notBefore'),
     notAfter: timeValue(notAfter, 'notAfter'),
     spkiDer,
-    publicKey: publicKeyFromSpki(spkiDer),
+    get publicKey(): KeyObject {
+      publicKey ??= publicKeyFromSpki(spkiDer);
+      return publicKey;
+    },
     ...extensionFacts(extensions, spkiDer),
     extensions,
     tbsDer: rawDer(tbs!),
