@@ -38,7 +38,7 @@ import { reconnectElsewhere } from '../tunnel/cstp-tunnel.js';
 import { clientLogout } from '../tunnel/inbound.js';
 import { LocalTunnels } from '../tunnel/local-tunnels.js';
 import type { RecordLayerKind } from '../tunnel/transport.js';
-import type { TunnelTimers } from '../tunnel/tunnel-state.js';
+import type { TunnelLog, TunnelTimers } from '../tunnel/tunnel-state.js';
 import type { WorkerTunnels } from '../workers/primary-worker-tunnels.js';
 import type { AuthDialogue } from './auth-dialogue.js';
 import { type DtlsPlan, dtlsAnswer, planDtls } from './dtls-plan.js';
@@ -46,6 +46,7 @@ import { connectParams, type GatewayPolicy, tunnelTimers } from './gateway-polic
 import { HandshakeAdmission } from './handshake-admission.js';
 import { LogLimiter } from './log-limiter.js';
 import type { AddressAllocator, BanList, SessionSite } from './ports.js';
+import { SessionLogger } from './session-logger.js';
 
 export interface GatewayServerOptions {
   tls: {
@@ -104,7 +105,7 @@ interface TunnelStart {
   /** This tunnel's DPD and idle timeout: the policy's, or its mobile ones for a phone. */
   timers: TunnelTimers;
   addresses: AddressAllocator;
-  log: Logger;
+  log: TunnelLog;
   /** The DTLS channel offered in the CONNECT answer, if any. */
   dtls: DtlsPlan | undefined;
 }
@@ -517,7 +518,7 @@ export class GatewayServer {
       this.o.logger.error({ err: e }, 'cannot build the CONNECT reply');
       return refuse('500 Internal Server Error', 'bad gateway policy');
     }
-    const log = this.o.logger.child({
+    const log = new SessionLogger(this.o.logger, {
       session: session.id,
       user: session.identity.username,
       remote: remoteAddress,
@@ -638,7 +639,7 @@ export class GatewayServer {
     mtu: number,
     records: string,
     tls: string,
-    log: Logger,
+    log: TunnelLog,
     worker?: number,
   ): void {
     this.o.sessions.markConnected(session);

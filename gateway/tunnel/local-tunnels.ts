@@ -6,14 +6,14 @@ import type { TunnelCounters } from './counters.js';
 import { CstpTunnel, ipv4Number } from './cstp-tunnel.js';
 import { routeBatch } from './outbound.js';
 import type { TunnelTransport } from './transport.js';
-import type { TunnelTimers } from './tunnel-state.js';
+import type { TunnelLog, TunnelTimers } from './tunnel-state.js';
 
 export interface LocalTunnelStart {
   transport: TunnelTransport;
   session: Session;
   mtu: number;
   timers: TunnelTimers;
-  logger: Logger;
+  logger: TunnelLog;
   /** Once, when the tunnel ends (after it left the tables). */
   onClose: (reason: string) => void;
 }

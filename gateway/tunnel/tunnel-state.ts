@@ -14,6 +14,9 @@ export interface TunnelTimers {
   idle: number;
 }
 
+/** What a tunnel logs through: a pino logger, or one session's (gateway/control/session-logger.ts). */
+export type TunnelLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+
 export interface TunnelOptions {
   /** The CONNECT-answered connection; any bytes past the request arrive through it first. */
   transport: TunnelTransport;
@@ -25,7 +28,7 @@ export interface TunnelOptions {
   /** The same for `buffer[at, at + length)` with buffer's native address (no view made); optional. */
   toTunFrom?: (buffer: Buffer, at: number, length: number, address: number) => boolean;
   counters: TunnelCounters;
-  logger: Logger;
+  logger: TunnelLog;
   onClose: (reason: string) => void;
 }
 
