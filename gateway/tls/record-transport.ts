@@ -6,7 +6,12 @@ import type { ChunkPool } from './chunk-pool.js';
 import type { Evp } from './evp.js';
 import type { SessionKeys } from './handshake-observer.js';
 import { AlertDescription, ContentType, TlsRecordError } from './record.js';
-import { PeerAlertError, RecordLayer, type RecordLayerOptions } from './record-layer.js';
+import {
+  PeerAlertError,
+  RecordLayer,
+  type RecordLayerEvents,
+  type RecordLayerOptions,
+} from './record-layer.js';
 import { readIntoSharedBuffer, startReading } from './socket-reading.js';
 
 /**
@@ -15,6 +20,14 @@ import { readIntoSharedBuffer, startReading } from './socket-reading.js';
  * open and quiet for hours, sending a keepalive now and then.
  */
 const hibernateAfterMs = 10_000;
+
+/**
+ * The transport a tunnel's socket carries, for the socket's listeners: they are functions shared
+ * by every tunnel (RecordTransport's static ones, called on the socket), not closures per tunnel,
+ * which an idle tunnel would keep in the heap (with their contexts) for as long as it lasts.
+ */
+const transportKey = Symbol('RecordTransport');
+type TunnelSocket = Socket & { [transportKey]?: RecordTransport };
 
 export interface RecordTransportOptions {
   socket: Socket;
@@ -41,7 +54,7 @@ export interface RecordTransportOptions {
  * in one read buffer shared by the thread's tunnels (socket-reading.ts).
  * The connection then holds no OpenSSL buffers: a raw socket, two EVP contexts and counters.
  */
-export class RecordTransport implements TunnelTransport {
+export class RecordTransport implements TunnelTransport, RecordLayerEvents {
   readonly kind: RecordLayerKind = 'outpost';
   readonly protocol: string;
   private readonly layer: RecordLayer;
@@ -56,6 +69,8 @@ export class RecordTransport implements TunnelTransport {
   private early: Buffer[] = [];
   private flushScheduled = false;
   private readonly flushBytes: number;
+  /** The native address of the thread's shared read buffer, or -1 when reads come as 'data' chunks. */
+  private readonly readAddress: number;
   private ended = false;
   private writeClosed = false;
   /** A record went either way since the last `idle` call. */
@@ -72,29 +87,18 @@ export class RecordTransport implements TunnelTransport {
     this.maxQueuedBytes = o.maxQueuedBytes;
     this.onTlsFailure = o.onTlsFailure;
     this.flushBytes = o.flushBytes ?? 48 * 1024;
-    this.layer = new RecordLayer(
-      o.evp,
-      o.pool,
-      o.keys,
-      o.sequences,
-      {
-        data: (buffer, start, end, address) => this.deliver(buffer, start, end, address),
-        closeNotify: () => this.onCloseNotify(),
-        outputQueued: () => this.scheduleFlush(),
-      },
-      o.layer,
-    );
-    const { socket } = o;
+    // The layer's events are this transport's own methods (data, closeNotify, outputQueued).
+    this.layer = new RecordLayer(o.evp, o.pool, o.keys, o.sequences, this, o.layer);
+    const socket: TunnelSocket = o.socket;
     socket.setNoDelay(true);
     if (o.head.length > 0) this.early.push(Buffer.from(o.head));
+    socket[transportKey] = this;
     // Reads into the thread's shared buffer where Node allows it, else one 'data' chunk per read.
-    const shared = readIntoSharedBuffer(socket, o.evp.address, (buffer, length) =>
-      this.receive(buffer, shared, length),
-    );
-    if (shared < 0) socket.on('data', (chunk: Buffer) => this.receive(chunk, this.evp.address(chunk)));
-    socket.on('end', () => this.close('connection closed'));
-    socket.on('close', () => this.close('connection closed'));
-    socket.on('error', (err) => this.close(`socket error: ${err.message}`));
+    this.readAddress = readIntoSharedBuffer(socket, o.evp.address, RecordTransport.onSharedRead);
+    if (this.readAddress < 0) socket.on('data', RecordTransport.onSocketData);
+    socket.on('end', RecordTransport.onSocketEnd);
+    socket.on('close', RecordTransport.onSocketEnd);
+    socket.on('error', RecordTransport.onSocketError);
     // A socket paused for a hand-off (TlsConnection.handOff) and kept in this process does not
     // resume on 'data' listeners, nor restart its handle's reads.
     socket.resume();
@@ -174,13 +178,40 @@ export class RecordTransport implements TunnelTransport {
     else this.scheduleFlush();
   }
 
+  // Socket listeners and the deferred flush, shared by every tunnel (see transportKey). Node calls
+  // a listener on its socket (`this`).
+  private static readonly onSharedRead = function (this: Socket, length: number, buffer: Buffer): void {
+    const transport = (this as TunnelSocket)[transportKey]!;
+    transport.receive(buffer, transport.readAddress, length);
+  };
+
+  private static readonly onSocketData = function (this: Socket, chunk: Buffer): void {
+    const transport = (this as TunnelSocket)[transportKey]!;
+    transport.receive(chunk, transport.evp.address(chunk));
+  };
+
+  private static readonly onSocketEnd = function (this: Socket): void {
+    (this as TunnelSocket)[transportKey]!.close('connection closed');
+  };
+
+  private static readonly onSocketError = function (this: Socket, err: Error): void {
+    (this as TunnelSocket)[transportKey]!.close(`socket error: ${err.message}`);
+  };
+
+  private static readonly flushLater = (transport: RecordTransport): void => transport.flush();
+
+  /** RecordLayerEvents: the layer queued records of its own (a KeyUpdate answer). */
+  outputQueued(): void {
+    this.scheduleFlush();
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    process.nextTick(this.flush);
+    process.nextTick(RecordTransport.flushLater, this);
   }
 
-  private readonly flush = (): void => {
+  private flush(): void {
     this.flushScheduled = false;
     const out = this.layer.takeOutput();
     if (out.length === 0) return;
@@ -193,7 +224,7 @@ export class RecordTransport implements TunnelTransport {
     for (const { chunk, length } of out)
       socket.write(chunk.buffer.subarray(0, length), () => pool.give(chunk));
     if (out.length > 1) socket.uncork();
-  };
+  }
 
   /** Client bytes `chunk[0, length)` at native `address`; nothing of them is kept after the call. */
   private receive(chunk: Buffer, address: number, length = chunk.length): void {
@@ -206,7 +237,8 @@ export class RecordTransport implements TunnelTransport {
     }
   }
 
-  private deliver(buffer: Buffer, start: number, end: number, address: number): void {
+  /** RecordLayerEvents: application data from the client (valid only during the call). */
+  data(buffer: Buffer, start: number, end: number, address: number): void {
     if (this.handlers) this.handlers.data(buffer, start, end, address);
     else this.early.push(Buffer.from(buffer.subarray(start, end)));
   }
@@ -230,8 +262,8 @@ export class RecordTransport implements TunnelTransport {
     this.close(`TLS error: ${error.message}`);
   }
 
-  /** close_notify from the client: answer with ours (RFC 8446 §6.1) and close. */
-  private onCloseNotify(): void {
+  /** RecordLayerEvents: close_notify from the client: answer with ours (RFC 8446 §6.1) and close. */
+  closeNotify(): void {
     if (!this.writeClosed) {
       this.layer.alert(AlertDescription.closeNotify);
       this.finishWriting();

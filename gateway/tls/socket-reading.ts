@@ -40,8 +40,11 @@ export function startReading(socket: Socket): void {
 /**
  * The bytes of one read of a socket that reads into the shared buffer: `buffer[0, length)`,
  * valid only during the call (the next read of any socket of this thread overwrites them).
+ * Called as Node calls its `onread` callback (net.connect): on the socket (`this`), with the
+ * length first. So one function can serve every socket of a kind, where a closure per socket
+ * would stay in the heap for as long as the (idle) tunnel lasts.
  */
-export type SharedRead = (buffer: Buffer, length: number) => void;
+export type SharedRead = (this: Socket, length: number, buffer: Buffer) => void;
 
 /**
  * Node's `onread` option (net.connect), given to a socket that already exists (an accepted one):
@@ -74,8 +77,8 @@ function keysOf(socket: Socket): OnreadKeys | null {
 let shared: { buffer: Buffer; address: number } | undefined;
 
 /**
- * Makes `socket` read into this thread's shared buffer and hand each read to `onRead`, instead of
- * a fresh 64 KiB allocation, a Buffer and a stream 'data' event per read (in a profile of a
+ * Makes `socket` read into this thread's shared buffer and hand each read to `onRead` (called on
+ * the socket), instead of a fresh 64 KiB allocation, a Buffer and a stream 'data' event per read (in a profile of a
  * single-stream upload through the tunnel: malloc and free, a BigInt address, the stream's push
  * and the scavenges after them, about 4% of the gateway's CPU). Returns the buffer's native
  * address, or -1 when it could not (Node without `onread` support, data already queued in the
@@ -100,9 +103,8 @@ export function readIntoSharedBuffer(
   const target = socket as unknown as Record<symbol, unknown>;
   target[onreadKeys.buffer] = buffer;
   target[onreadKeys.generator] = null;
-  target[onreadKeys.callback] = (length: number) => {
-    onRead(buffer, length);
-  };
+  // Node's read path calls `socket[kBufferCb](nread, socket[kBuffer])` (stream_base_commons.js).
+  target[onreadKeys.callback] = onRead;
   handle.useUserBuffer(buffer);
   return shared.address;
 }
