@@ -60,7 +60,11 @@ const EMPTY = Buffer.alloc(0);
  */
 export class CstpFrameDecoder {
   readonly maxPayload: number;
-  private readonly header = Buffer.alloc(FRAME_HEADER_LENGTH);
+  /**
+   * A header split across chunks, gathered here; made the first time one is (a Buffer costs about
+   * 200 bytes of heap, and a tunnel whose records each carry whole frames never needs it).
+   */
+  private header: Buffer | null = null;
   private headerFilled = 0;
   private body: Buffer | null = null;
   private bodyFilled = 0;
@@ -148,13 +152,15 @@ export class CstpFrameDecoder {
         continue;
       }
       const take = Math.min(end - pos, FRAME_HEADER_LENGTH - this.headerFilled);
-      chunk.copy(this.header, this.headerFilled, pos, pos + take);
+      this.header ??= Buffer.alloc(FRAME_HEADER_LENGTH);
+      const header = this.header;
+      chunk.copy(header, this.headerFilled, pos, pos + take);
       this.headerFilled += take;
       pos += take;
       if (this.headerFilled < FRAME_HEADER_LENGTH) continue;
       this.headerFilled = 0;
-      const length = this.checkHeader(this.header, 0);
-      const type = this.header[6] as FrameType;
+      const length = this.checkHeader(header, 0);
+      const type = header[6] as FrameType;
       if (length === 0) onFrame({ type, payload: EMPTY });
       else this.startBody(type, length);
     }

@@ -63,7 +63,11 @@ export type RecordHandler = (buffer: Buffer, start: number, end: number) => void
  * TLS stream); the splitter then stays failed.
  */
 export class TlsRecordSplitter {
-  private readonly header = Buffer.alloc(RECORD_HEADER_LENGTH);
+  /**
+   * A header split across reads, gathered here; made the first time one is (a Buffer costs about
+   * 200 bytes of heap, which an idle tunnel would keep for nothing).
+   */
+  private header: Buffer | null = null;
   private headerFilled = 0;
   private body: Buffer | null = null;
   private bodyFilled = 0;
@@ -80,7 +84,7 @@ export class TlsRecordSplitter {
   takePending(): Buffer {
     const pending = this.body
       ? Buffer.from(this.body.subarray(0, this.bodyFilled))
-      : Buffer.from(this.header.subarray(0, this.headerFilled));
+      : Buffer.from(this.header?.subarray(0, this.headerFilled) ?? []);
     this.body = null;
     this.bodyFilled = 0;
     this.headerFilled = 0;
@@ -130,16 +134,18 @@ export class TlsRecordSplitter {
         continue;
       }
       const take = Math.min(end - pos, RECORD_HEADER_LENGTH - this.headerFilled);
-      chunk.copy(this.header, this.headerFilled, pos, pos + take);
+      this.header ??= Buffer.alloc(RECORD_HEADER_LENGTH);
+      const header = this.header;
+      chunk.copy(header, this.headerFilled, pos, pos + take);
       this.headerFilled += take;
       pos += take;
       if (this.headerFilled < RECORD_HEADER_LENGTH) continue;
       this.headerFilled = 0;
-      const total = RECORD_HEADER_LENGTH + this.checkHeader(this.header, 0);
+      const total = RECORD_HEADER_LENGTH + this.checkHeader(header, 0);
       if (total === RECORD_HEADER_LENGTH) {
-        const record = Buffer.from(this.header);
+        const record = Buffer.from(header);
         onRecord(record, 0, record.length);
-      } else this.startBody(this.header, 0, total);
+      } else this.startBody(header, 0, total);
     }
   }
 
