@@ -139,16 +139,19 @@ function writeSequence(target: DataView, at: number, seq: number): void {
 
 /**
  * nonce = iv XOR (seq left-padded to 12 bytes), RFC 8446 §5.3 and RFC 7905 §2. The IV is given
- * as three big-endian words.
+ * as three big-endian words (int32: setUint32 writes their bits).
  */
-function writeXorNonce(target: DataView, at: number, iv: Uint32Array, seq: number): void {
-  target.setUint32(at, iv[0]!);
-  target.setUint32(at + 4, iv[1]! ^ Math.floor(seq / TWO_32));
-  target.setUint32(at + 8, iv[2]! ^ seq);
-}
-
-function ivWords(iv: Buffer): Uint32Array {
-  return Uint32Array.of(iv.readUInt32BE(0), iv.readUInt32BE(4), iv.readUInt32BE(8));
+function writeXorNonce(
+  target: DataView,
+  at: number,
+  iv0: number,
+  iv1: number,
+  iv2: number,
+  seq: number,
+): void {
+  target.setUint32(at, iv0);
+  target.setUint32(at + 4, iv1 ^ Math.floor(seq / TWO_32));
+  target.setUint32(at + 8, iv2 ^ seq);
 }
 
 /**
@@ -160,7 +163,6 @@ export abstract class Protection {
   private ctx = 0;
   protected seq: number;
   private disposed = false;
-  private readonly token = {};
   /** key ‖ iv, in memory of its own (a pooled slab slice would pin the whole slab). */
   private material: Buffer;
   private readonly keyLength: number;
@@ -192,7 +194,7 @@ export abstract class Protection {
   /** Frees the EVP context until the next record needs it (an idle tunnel). */
   release(): void {
     if (this.ctx === 0) return;
-    orphans.unregister(this.token);
+    orphans.unregister(this);
     this.evp.freeContext(this.ctx);
     this.ctx = 0;
   }
@@ -218,7 +220,8 @@ export abstract class Protection {
     if (this.ctx !== 0) return this.ctx;
     if (this.disposed) throw new TlsRecordError(AlertDescription.internalError, 'record protection disposed');
     const ctx = this.evp.newContext(this.suite.aead, this.material.subarray(0, this.keyLength), this.encrypt);
-    orphans.register(this, { evp: this.evp, ctx }, this.token);
+    // The protection is its own unregister token (held weakly): no token object per tunnel.
+    orphans.register(this, { evp: this.evp, ctx }, this);
     this.ctx = ctx;
     try {
       this.prepare(ctx);
@@ -365,7 +368,13 @@ class Tls13Protection extends Protection implements RecordSealer, RecordOpener {
   type = 0;
   plainStart = 0;
   plainEnd = 0;
-  private ivWords: Uint32Array;
+  /**
+   * The IV as three big-endian words, in fields rather than a Uint32Array: a typed array costs
+   * about 200 bytes of heap, two per held tunnel.
+   */
+  private iv0 = 0;
+  private iv1 = 0;
+  private iv2 = 0;
   /**
    * AES-GCM takes the whole nonce as a parameter (tlsivfixed with SIZE_MAX: copy all 12 bytes);
    * ChaCha20-Poly1305's parameter of that name sets its TLS-mode nonce only, so it is given the
@@ -375,20 +384,26 @@ class Tls13Protection extends Protection implements RecordSealer, RecordOpener {
 
   constructor(evp: Evp, suite: CipherSuite, keys: TrafficKeys, encrypt: boolean, initialSequence: number) {
     super(evp, suite, keys, encrypt, initialSequence);
-    this.ivWords = ivWords(keys.iv);
+    this.setIv(keys.iv);
     this.gcm = suite.aead !== 'chacha20-poly1305';
   }
 
   /** New keys after a KeyUpdate (RFC 8446 §4.6.3): the sequence number starts again at 0. */
   rekey(keys: TrafficKeys): void {
     this.replaceKeys(keys);
-    this.ivWords = ivWords(keys.iv);
+    this.setIv(keys.iv);
+  }
+
+  private setIv(iv: Buffer): void {
+    this.iv0 = iv.readInt32BE(0);
+    this.iv1 = iv.readInt32BE(4);
+    this.iv2 = iv.readInt32BE(8);
   }
 
   /** Writes the next record's nonce into the scratch area (nonce = iv XOR seq, §5.3). */
   private nextNonce(): Scratch {
     const s = scratchOf(this.evp);
-    writeXorNonce(s.view, NONCE, this.ivWords, this.nextSequence());
+    writeXorNonce(s.view, NONCE, this.iv0, this.iv1, this.iv2, this.nextSequence());
     return s;
   }
 
