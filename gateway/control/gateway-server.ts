@@ -37,7 +37,7 @@ import type { TunnelCounters } from '../tunnel/counters.js';
 import { reconnectElsewhere } from '../tunnel/cstp-tunnel.js';
 import { clientLogout } from '../tunnel/inbound.js';
 import { LocalTunnels } from '../tunnel/local-tunnels.js';
-import type { RecordLayerKind } from '../tunnel/transport.js';
+import type { RecordLayerKind, TunnelTransport } from '../tunnel/transport.js';
 import type { TunnelLog, TunnelTimers } from '../tunnel/tunnel-state.js';
 import type { WorkerTunnels } from '../workers/primary-worker-tunnels.js';
 import type { AuthDialogue } from './auth-dialogue.js';
@@ -534,40 +534,47 @@ export class GatewayServer {
   }
 
   private startLocal(connection: TlsConnection, response: Buffer, head: Buffer, t: TunnelStart): void {
-    const local = this.local!;
-    const { session, log } = t;
     connection.startTunnel(response, head).then(
       ({ transport, notTakenOver }) => {
-        if (notTakenOver) log.debug({ reason: notTakenOver }, 'tunnel stays on the OpenSSL record layer');
-        if (session.state === 'closed') return void transport.end();
-        const onClose = this.closer(session, t.policy, t.addresses);
-        let forgetDtls: (() => void) | undefined;
-        const tunnel = local.open({
-          transport,
-          session,
-          mtu: t.mtu,
-          timers: t.timers,
-          logger: log,
-          onClose: (reason) => {
-            forgetDtls?.();
-            onClose(reason);
-          },
-        });
-        const service = this.o.dtls?.service;
-        if (t.dtls && service && !tunnel.closed) {
-          forgetDtls = service.register({
-            id: t.dtls.id,
-            params: t.dtls.params,
-            dataMtu: t.mtu,
-            dpd: t.timers.dpd,
-            attach: (datagram) => tunnel.attachDatagram(datagram),
-            fallback: transport,
-          });
-        }
-        this.connected(session, t.mtu, transport.kind, transport.protocol, log);
+        if (notTakenOver) t.log.debug({ reason: notTakenOver }, 'tunnel stays on the OpenSSL record layer');
+        if (t.session.state === 'closed') return void transport.end();
+        this.openLocal(t, transport);
       },
-      (e) => log.warn({ reason: (e as Error).message }, 'tunnel not started'),
+      (e) => t.log.warn({ reason: (e as Error).message }, 'tunnel not started'),
     );
+  }
+
+  /**
+   * The tunnel in this process. Made in a function of its own, so that the one closure an idle
+   * tunnel keeps for its end holds only what the end needs (not startLocal's context, nor the
+   * TunnelStart).
+   */
+  private openLocal(t: TunnelStart, transport: TunnelTransport): void {
+    const { session, policy, addresses, log } = t;
+    let forgetDtls: (() => void) | undefined;
+    const tunnel = this.local!.open({
+      transport,
+      session,
+      mtu: t.mtu,
+      timers: t.timers,
+      logger: log,
+      onClose: (reason) => {
+        forgetDtls?.();
+        this.tunnelClosed(session, reason, policy, addresses);
+      },
+    });
+    const service = this.o.dtls?.service;
+    if (t.dtls && service && !tunnel.closed) {
+      forgetDtls = service.register({
+        id: t.dtls.id,
+        params: t.dtls.params,
+        dataMtu: t.mtu,
+        dpd: t.timers.dpd,
+        attach: (datagram) => tunnel.attachDatagram(datagram),
+        fallback: transport,
+      });
+    }
+    this.connected(session, t.mtu, transport.kind, transport.protocol, log);
   }
 
   /** Hands the connection to tunnel worker `worker` (gateway.workers > 1). */

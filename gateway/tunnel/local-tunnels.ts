@@ -35,11 +35,21 @@ export class LocalTunnels {
 
   private faultsLogged = 0;
 
+  /** Every tunnel's TUN writers: one pair for all, not two closures per (idle) tunnel. */
+  private readonly toTun: (packet: Buffer) => boolean;
+  private readonly toTunFrom:
+    | ((buffer: Buffer, at: number, length: number, address: number) => boolean)
+    | undefined;
+
   constructor(
     private readonly device: PacketDevice,
     private readonly counters: TunnelCounters,
     private readonly logger: Logger,
   ) {
+    this.toTun = (packet) => device.write(packet);
+    this.toTunFrom = device.writeFrom
+      ? (buffer, at, length, address) => device.writeFrom!(buffer, at, length, address)
+      : undefined;
     device.onPackets((batch) => routeBatch(batch, this.byIpv4, this.byIpv6));
     device.onFault?.((error, packets) => this.deviceFault(error, packets));
   }
@@ -73,19 +83,13 @@ export class LocalTunnels {
     const { session } = start;
     const ipv4 = ipv4Number(session.ipv4);
     const ipv6 = session.ipv6;
-    const device = this.device;
     const tunnel = new CstpTunnel({
       transport: start.transport,
       session,
       mtu: start.mtu,
       timers: start.timers,
-      toTun: (packet) => device.write(packet),
-      ...(device.writeFrom
-        ? {
-            toTunFrom: (buffer: Buffer, at: number, length: number, address: number) =>
-              device.writeFrom!(buffer, at, length, address),
-          }
-        : {}),
+      toTun: this.toTun,
+      ...(this.toTunFrom ? { toTunFrom: this.toTunFrom } : {}),
       counters: this.counters,
       logger: start.logger,
       onClose: (reason) => {
