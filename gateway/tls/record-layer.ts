@@ -63,8 +63,14 @@ export class RecordLayer {
   private readonly splitter: TlsRecordSplitter;
   private readonly opener: RecordOpener;
   private readonly sealer: RecordSealer;
-  private clientSecret: Buffer | undefined;
-  private serverSecret: Buffer | undefined;
+  /**
+   * TLS 1.3: the client's then the server's current traffic secret (KeyUpdate derives the next
+   * ones), in one buffer: a Buffer costs about 230 bytes of heap, per held tunnel. Memory of its
+   * own (allocUnsafeSlow): a slice of Node's shared 8 KiB slabs would keep the whole slab.
+   * Undefined for TLS 1.2.
+   */
+  private secrets: Buffer | undefined;
+  private readonly clientSecretLength: number;
   private readonly keyUpdateAfter: number;
   private current: Chunk | null = null;
   private used = 0;
@@ -90,8 +96,14 @@ export class RecordLayer {
       this.opener.dispose();
       throw e;
     }
-    this.clientSecret = keys.client.secret && ownCopy(keys.client.secret);
-    this.serverSecret = keys.server.secret && ownCopy(keys.server.secret);
+    const client = keys.client.secret;
+    const server = keys.server.secret;
+    this.clientSecretLength = client?.length ?? 0;
+    if (client && server) {
+      this.secrets = Buffer.allocUnsafeSlow(client.length + server.length);
+      client.copy(this.secrets, 0);
+      server.copy(this.secrets, client.length);
+    }
     this.keyUpdateAfter = options.keyUpdateAfter ?? 2 ** 24;
     if (pool.chunkSize < RECORD_HEADER_LENGTH + MAX_PLAINTEXT + this.sealer.prefix + this.sealer.suffix) {
       throw new RangeError('output chunks must hold a full record');
@@ -190,10 +202,8 @@ export class RecordLayer {
     for (const out of this.ready) this.pool.give(out.chunk);
     this.current = null;
     this.ready = [];
-    this.clientSecret?.fill(0);
-    this.serverSecret?.fill(0);
-    this.clientSecret = undefined;
-    this.serverSecret = undefined;
+    this.secrets?.fill(0);
+    this.secrets = undefined;
   }
 
   private reserve(length: number): void {
@@ -265,11 +275,9 @@ export class RecordLayer {
     if (request !== 0 && request !== 1) {
       throw new TlsRecordError(AlertDescription.decodeError, `KeyUpdate request ${request}`);
     }
-    const previous = this.clientSecret;
-    if (!previous) throw new TlsRecordError(AlertDescription.internalError, 'no traffic secret');
-    this.clientSecret = ownCopy(tls13NextTrafficSecret(this.suite, previous));
-    previous.fill(0);
-    if (canRekey(this.opener)) this.opener.rekey(tls13TrafficKeys(this.suite, this.clientSecret));
+    if (!this.secrets) throw new TlsRecordError(AlertDescription.internalError, 'no traffic secret');
+    const clientSecret = this.nextSecret(0, this.clientSecretLength);
+    if (canRekey(this.opener)) this.opener.rekey(tls13TrafficKeys(this.suite, clientSecret));
     if (request === 1) {
       this.updateOwnKeys(false);
       this.events.outputQueued();
@@ -278,7 +286,7 @@ export class RecordLayer {
 
   /** Sends KeyUpdate under the current keys, then switches to the next server secret (§4.6.3). */
   private updateOwnKeys(requestUpdate: boolean): void {
-    if (!canRekey(this.sealer) || !this.serverSecret) return;
+    if (!canRekey(this.sealer) || !this.secrets) return;
     this.reserve(5);
     const chunk = this.current!;
     const at = this.plaintextOffset;
@@ -286,22 +294,19 @@ export class RecordLayer {
     chunk.buffer.writeUIntBE(1, at + 1, 3);
     chunk.buffer[at + 4] = requestUpdate ? 1 : 0;
     this.end(ContentType.handshake, 5);
-    const serverSecret = tls13NextTrafficSecret(this.suite, this.serverSecret);
-    this.serverSecret.fill(0);
-    this.serverSecret = ownCopy(serverSecret);
-    const keys: TrafficKeys = tls13TrafficKeys(this.suite, this.serverSecret);
+    const serverSecret = this.nextSecret(this.clientSecretLength, this.secrets.length);
+    const keys: TrafficKeys = tls13TrafficKeys(this.suite, serverSecret);
     this.sealer.rekey(keys);
   }
-}
 
-/**
- * A copy in memory of its own. Small Buffers come from Node's shared 8 KiB slabs, and one kept
- * slice keeps its whole slab: two secrets held per idle tunnel pinned 8 KiB each.
- */
-function ownCopy(bytes: Buffer): Buffer {
-  const copy = Buffer.allocUnsafeSlow(bytes.length);
-  bytes.copy(copy);
-  return copy;
+  /** Replaces the secret at `secrets[start, end)` with the next one (RFC 8446 §7.2) and returns it. */
+  private nextSecret(start: number, end: number): Buffer {
+    const current = this.secrets!.subarray(start, end);
+    const next = tls13NextTrafficSecret(this.suite, current);
+    next.copy(current);
+    next.fill(0);
+    return current;
+  }
 }
 
 /** The peer ended the connection with a fatal alert. */
