@@ -3,6 +3,7 @@ import { FRAME_HEADER_LENGTH, FrameType, writeFrameHeader } from '../cstp/index.
 import type { TlsFailure } from '../tunnel/counters.js';
 import type { LastFrame, RecordLayerKind, TransportHandlers, TunnelTransport } from '../tunnel/transport.js';
 import type { ChunkPool } from './chunk-pool.js';
+import type { CipherSuite } from './cipher-suites.js';
 import type { Evp } from './evp.js';
 import type { SessionKeys } from './handshake-observer.js';
 import { AlertDescription, ContentType, TlsRecordError } from './record.js';
@@ -20,6 +21,17 @@ import { readIntoSharedBuffer, startReading } from './socket-reading.js';
  * open and quiet for hours, sending a keepalive now and then.
  */
 const hibernateAfterMs = 10_000;
+
+/** "TLSv1.3 TLS_AES_128_GCM_SHA256", one string per suite: not a concatenated string per tunnel. */
+const protocols = new Map<CipherSuite, string>();
+function protocolOf(suite: CipherSuite): string {
+  let protocol = protocols.get(suite);
+  if (protocol === undefined) {
+    protocol = `${suite.version} ${suite.name}`;
+    protocols.set(suite, protocol);
+  }
+  return protocol;
+}
 
 /**
  * The transport a tunnel's socket carries, for the socket's listeners: they are functions shared
@@ -80,7 +92,7 @@ export class RecordTransport implements TunnelTransport, RecordLayerEvents {
   private hibernated = false;
 
   constructor(o: RecordTransportOptions) {
-    this.protocol = `${o.keys.suite.version} ${o.keys.suite.name}`;
+    this.protocol = protocolOf(o.keys.suite);
     this.socket = o.socket;
     this.evp = o.evp;
     this.pool = o.pool;
