@@ -17,6 +17,7 @@ import {
   canRekey,
   createOpener,
   createSealer,
+  keyStoreLength,
   type RecordOpener,
   type RecordSealer,
 } from './record-protection.js';
@@ -64,12 +65,14 @@ export class RecordLayer {
   private readonly opener: RecordOpener;
   private readonly sealer: RecordSealer;
   /**
-   * TLS 1.3: the client's then the server's current traffic secret (KeyUpdate derives the next
-   * ones), in one buffer: a Buffer costs about 230 bytes of heap, per held tunnel. Memory of its
-   * own (allocUnsafeSlow): a slice of Node's shared 8 KiB slabs would keep the whole slab.
-   * Undefined for TLS 1.2.
+   * The connection's key material in one buffer (a Buffer costs about 230 bytes of heap, per held
+   * tunnel): the opener's and the sealer's key ‖ iv (their KeyStores), then, TLS 1.3, the
+   * client's and the server's current traffic secrets (KeyUpdate derives the next ones) from
+   * `secretsAt`. Memory of its own (allocUnsafeSlow): a slice of Node's shared 8 KiB slabs would
+   * keep the whole slab. Undefined once disposed.
    */
-  private secrets: Buffer | undefined;
+  private keyStore: Buffer | undefined;
+  private readonly secretsAt: number;
   private readonly clientSecretLength: number;
   private readonly keyUpdateAfter: number;
   private current: Chunk | null = null;
@@ -89,20 +92,29 @@ export class RecordLayer {
     this.suite = keys.suite;
     const tls13 = keys.suite.version === 'TLSv1.3';
     this.splitter = new TlsRecordSplitter(tls13 ? MAX_CIPHERTEXT_TLS13 : MAX_CIPHERTEXT_TLS12);
-    this.opener = createOpener(evp, keys.suite, keys.client.keys, sequences.client);
-    try {
-      this.sealer = createSealer(evp, keys.suite, keys.server.keys, sequences.server);
-    } catch (e) {
-      this.opener.dispose();
-      throw e;
-    }
     const client = keys.client.secret;
     const server = keys.server.secret;
-    this.clientSecretLength = client?.length ?? 0;
+    const protectionLength = keyStoreLength(keys.suite);
+    this.secretsAt = 2 * protectionLength;
+    this.clientSecretLength = client && server ? client.length : 0;
+    const store = Buffer.allocUnsafeSlow(
+      this.secretsAt + (client && server ? client.length + server.length : 0),
+    );
     if (client && server) {
-      this.secrets = Buffer.allocUnsafeSlow(client.length + server.length);
-      client.copy(this.secrets, 0);
-      server.copy(this.secrets, client.length);
+      client.copy(store, this.secretsAt);
+      server.copy(store, this.secretsAt + client.length);
+    }
+    this.keyStore = store;
+    this.opener = createOpener(evp, keys.suite, keys.client.keys, sequences.client, { buffer: store, at: 0 });
+    try {
+      this.sealer = createSealer(evp, keys.suite, keys.server.keys, sequences.server, {
+        buffer: store,
+        at: protectionLength,
+      });
+    } catch (e) {
+      this.opener.dispose();
+      store.fill(0);
+      throw e;
     }
     this.keyUpdateAfter = options.keyUpdateAfter ?? 2 ** 24;
     if (pool.chunkSize < RECORD_HEADER_LENGTH + MAX_PLAINTEXT + this.sealer.prefix + this.sealer.suffix) {
@@ -202,8 +214,8 @@ export class RecordLayer {
     for (const out of this.ready) this.pool.give(out.chunk);
     this.current = null;
     this.ready = [];
-    this.secrets?.fill(0);
-    this.secrets = undefined;
+    this.keyStore?.fill(0);
+    this.keyStore = undefined;
   }
 
   private reserve(length: number): void {
@@ -275,8 +287,10 @@ export class RecordLayer {
     if (request !== 0 && request !== 1) {
       throw new TlsRecordError(AlertDescription.decodeError, `KeyUpdate request ${request}`);
     }
-    if (!this.secrets) throw new TlsRecordError(AlertDescription.internalError, 'no traffic secret');
-    const clientSecret = this.nextSecret(0, this.clientSecretLength);
+    if (!this.keyStore || this.clientSecretLength === 0) {
+      throw new TlsRecordError(AlertDescription.internalError, 'no traffic secret');
+    }
+    const clientSecret = this.nextSecret(this.secretsAt, this.secretsAt + this.clientSecretLength);
     if (canRekey(this.opener)) this.opener.rekey(tls13TrafficKeys(this.suite, clientSecret));
     if (request === 1) {
       this.updateOwnKeys(false);
@@ -286,7 +300,7 @@ export class RecordLayer {
 
   /** Sends KeyUpdate under the current keys, then switches to the next server secret (§4.6.3). */
   private updateOwnKeys(requestUpdate: boolean): void {
-    if (!canRekey(this.sealer) || !this.secrets) return;
+    if (!canRekey(this.sealer) || !this.keyStore || this.clientSecretLength === 0) return;
     this.reserve(5);
     const chunk = this.current!;
     const at = this.plaintextOffset;
@@ -294,14 +308,14 @@ export class RecordLayer {
     chunk.buffer.writeUIntBE(1, at + 1, 3);
     chunk.buffer[at + 4] = requestUpdate ? 1 : 0;
     this.end(ContentType.handshake, 5);
-    const serverSecret = this.nextSecret(this.clientSecretLength, this.secrets.length);
+    const serverSecret = this.nextSecret(this.secretsAt + this.clientSecretLength, this.keyStore.length);
     const keys: TrafficKeys = tls13TrafficKeys(this.suite, serverSecret);
     this.sealer.rekey(keys);
   }
 
-  /** Replaces the secret at `secrets[start, end)` with the next one (RFC 8446 §7.2) and returns it. */
+  /** Replaces the secret at `keyStore[start, end)` with the next one (RFC 8446 §7.2) and returns it. */
   private nextSecret(start: number, end: number): Buffer {
-    const current = this.secrets!.subarray(start, end);
+    const current = this.keyStore!.subarray(start, end);
     const next = tls13NextTrafficSecret(this.suite, current);
     next.copy(current);
     next.fill(0);

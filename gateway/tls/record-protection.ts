@@ -163,9 +163,14 @@ export abstract class Protection {
   private ctx = 0;
   protected seq: number;
   private disposed = false;
-  /** key ‖ iv, in memory of its own (a pooled slab slice would pin the whole slab). */
+  /**
+   * key ‖ iv at `materialAt`, in memory of its own (a pooled slab slice would pin the whole
+   * slab): the caller's KeyStore, or a buffer of this protection's.
+   */
   private material: Buffer;
+  private materialAt: number;
   private readonly keyLength: number;
+  private readonly ivLength: number;
 
   constructor(
     protected readonly evp: Evp,
@@ -173,9 +178,19 @@ export abstract class Protection {
     keys: TrafficKeys,
     protected readonly encrypt: boolean,
     initialSequence: number,
+    store?: KeyStore,
   ) {
     this.keyLength = keys.key.length;
-    this.material = keyMaterial(keys);
+    this.ivLength = keys.iv.length;
+    const length = this.keyLength + this.ivLength;
+    if (store && store.at >= 0 && store.buffer.length - store.at >= length) {
+      this.material = store.buffer;
+      this.materialAt = store.at;
+    } else {
+      this.material = Buffer.allocUnsafeSlow(length);
+      this.materialAt = 0;
+    }
+    this.writeMaterial(keys);
     this.seq = initialSequence;
     this.context(); // fail here, not at the first record, if OpenSSL refuses the key
   }
@@ -203,7 +218,7 @@ export abstract class Protection {
   dispose(): void {
     this.release();
     this.disposed = true;
-    this.material.fill(0);
+    this.wipeMaterial();
   }
 
   /** Whether an EVP context is held right now. */
@@ -212,14 +227,20 @@ export abstract class Protection {
   }
 
   protected get iv(): Buffer {
-    return this.material.subarray(this.keyLength);
+    const at = this.materialAt + this.keyLength;
+    return this.material.subarray(at, at + this.ivLength);
   }
 
   /** The EVP context, made (again) when needed. */
   protected context(): number {
     if (this.ctx !== 0) return this.ctx;
     if (this.disposed) throw new TlsRecordError(AlertDescription.internalError, 'record protection disposed');
-    const ctx = this.evp.newContext(this.suite.aead, this.material.subarray(0, this.keyLength), this.encrypt);
+    const at = this.materialAt;
+    const ctx = this.evp.newContext(
+      this.suite.aead,
+      this.material.subarray(at, at + this.keyLength),
+      this.encrypt,
+    );
     // The protection is its own unregister token (held weakly): no token object per tunnel.
     orphans.register(this, { evp: this.evp, ctx }, this);
     this.ctx = ctx;
@@ -238,9 +259,21 @@ export abstract class Protection {
   /** New keys (TLS 1.3 KeyUpdate): the sequence number starts again at 0. */
   protected replaceKeys(keys: TrafficKeys): void {
     this.release();
-    this.material.fill(0);
-    this.material = keyMaterial(keys);
+    this.wipeMaterial();
+    if (keys.key.length !== this.keyLength || keys.iv.length !== this.ivLength) {
+      throw new RangeError('new keys of another length');
+    }
+    this.writeMaterial(keys);
     this.seq = 0;
+  }
+
+  private writeMaterial(keys: TrafficKeys): void {
+    keys.key.copy(this.material, this.materialAt);
+    keys.iv.copy(this.material, this.materialAt + this.keyLength);
+  }
+
+  private wipeMaterial(): void {
+    this.material.fill(0, this.materialAt, this.materialAt + this.keyLength + this.ivLength);
   }
 
   protected nextSequence(): number {
@@ -252,11 +285,19 @@ export abstract class Protection {
   }
 }
 
-function keyMaterial(keys: TrafficKeys): Buffer {
-  const material = Buffer.allocUnsafeSlow(keys.key.length + keys.iv.length);
-  keys.key.copy(material, 0);
-  keys.iv.copy(material, keys.key.length);
-  return material;
+/**
+ * Where a protection keeps its key ‖ iv: `buffer` from `at` on, memory of the caller's (one
+ * buffer for a connection's keys and secrets: a Buffer costs about 230 bytes of heap per held
+ * tunnel). The protection wipes its part when disposed.
+ */
+export interface KeyStore {
+  buffer: Buffer;
+  at: number;
+}
+
+/** Bytes a protection keeps in its KeyStore for `suite`'s keys. */
+export function keyStoreLength(suite: CipherSuite): number {
+  return suite.keyLength + suite.ivLength;
 }
 
 /**
@@ -270,8 +311,15 @@ export class Tls12Protection extends Protection implements RecordSealer, RecordO
   plainStart = 0;
   plainEnd = 0;
 
-  constructor(evp: Evp, suite: CipherSuite, keys: TrafficKeys, encrypt: boolean, initialSequence: number) {
-    super(evp, suite, keys, encrypt, initialSequence);
+  constructor(
+    evp: Evp,
+    suite: CipherSuite,
+    keys: TrafficKeys,
+    encrypt: boolean,
+    initialSequence: number,
+    store?: KeyStore,
+  ) {
+    super(evp, suite, keys, encrypt, initialSequence, store);
     this.prefix = suite.aead === 'chacha20-poly1305' ? 0 : GCM_EXPLICIT_NONCE_LENGTH;
   }
 
@@ -382,8 +430,15 @@ class Tls13Protection extends Protection implements RecordSealer, RecordOpener {
    */
   private readonly gcm: boolean;
 
-  constructor(evp: Evp, suite: CipherSuite, keys: TrafficKeys, encrypt: boolean, initialSequence: number) {
-    super(evp, suite, keys, encrypt, initialSequence);
+  constructor(
+    evp: Evp,
+    suite: CipherSuite,
+    keys: TrafficKeys,
+    encrypt: boolean,
+    initialSequence: number,
+    store?: KeyStore,
+  ) {
+    super(evp, suite, keys, encrypt, initialSequence, store);
     this.setIv(keys.iv);
     this.gcm = suite.aead !== 'chacha20-poly1305';
   }
@@ -477,16 +532,28 @@ class Tls13Protection extends Protection implements RecordSealer, RecordOpener {
 export type Tls13Sealer = RecordSealer & { rekey(keys: TrafficKeys): void };
 export type Tls13Opener = RecordOpener & { rekey(keys: TrafficKeys): void };
 
-export function createSealer(evp: Evp, suite: CipherSuite, keys: TrafficKeys, sequence = 0): RecordSealer {
+export function createSealer(
+  evp: Evp,
+  suite: CipherSuite,
+  keys: TrafficKeys,
+  sequence = 0,
+  store?: KeyStore,
+): RecordSealer {
   return suite.version === 'TLSv1.3'
-    ? new Tls13Protection(evp, suite, keys, true, sequence)
-    : new Tls12Protection(evp, suite, keys, true, sequence);
+    ? new Tls13Protection(evp, suite, keys, true, sequence, store)
+    : new Tls12Protection(evp, suite, keys, true, sequence, store);
 }
 
-export function createOpener(evp: Evp, suite: CipherSuite, keys: TrafficKeys, sequence = 0): RecordOpener {
+export function createOpener(
+  evp: Evp,
+  suite: CipherSuite,
+  keys: TrafficKeys,
+  sequence = 0,
+  store?: KeyStore,
+): RecordOpener {
   return suite.version === 'TLSv1.3'
-    ? new Tls13Protection(evp, suite, keys, false, sequence)
-    : new Tls12Protection(evp, suite, keys, false, sequence);
+    ? new Tls13Protection(evp, suite, keys, false, sequence, store)
+    : new Tls12Protection(evp, suite, keys, false, sequence, store);
 }
 
 /** The TLS 1.3 KeyUpdate hook of a sealer or opener made for a TLS 1.3 suite. */
