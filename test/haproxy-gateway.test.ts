@@ -102,6 +102,20 @@ describe.skipIf(!isRoot())(
           ['laptop-2', '10.200.3.2'],
         ]);
         expect(app.logs()).toMatch(/"remote":"10\.200\.3\.2".*"tunnel connected"/);
+        // A session's lines carry its bindings (gateway/control/session-logger.ts).
+        const connected = app
+          .logs()
+          .split('\n')
+          .filter((l) => l.includes('"msg":"tunnel connected"'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        expect(connected).toContainEqual(
+          expect.objectContaining({
+            component: 'gateway',
+            session: expect.any(String),
+            user: 'laptop-2',
+            remote: '10.200.3.2',
+          }),
+        );
       } finally {
         for (const vpn of vpns) await vpn.stop();
       }
