@@ -21,6 +21,18 @@ interface SessionRow extends Record<string, unknown> {
   cookie_expires_at: Date | null;
 }
 
+/** What take() returns: the row's own fields, times in epoch milliseconds (float8). */
+interface TakenRow extends Record<string, unknown> {
+  id: string;
+  identity: Identity;
+  state: SessionState;
+  ipv4: string | null;
+  ipv6: string | null;
+  created_ms: number;
+  cookie_expires_ms: number | null;
+  previous_node: string;
+}
+
 interface EventRow extends Record<string, unknown> {
   seq: string;
   kind: SiteEvent['kind'];
@@ -35,10 +47,6 @@ interface EventRow extends Record<string, unknown> {
 
 const SESSION_COLUMNS =
   'id, cookie_hash, identity, remote_address, node, state, ipv4, ipv6, created_at, cookie_expires_at';
-/** The same columns of `gateway_sessions s` (an UPDATE … FROM whose RETURNING must name them). */
-const SESSION_COLUMNS_OF_S = SESSION_COLUMNS.split(', ')
-  .map((c) => `s.${c}`)
-  .join(', ');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -109,27 +117,47 @@ export class PostgresSessionStore implements SessionStore {
   /**
    * One statement (one round trip, the hot path of a failover storm): the row is locked, checked
    * as `resumable` checks it, moved to `node`, and a `moved` event written when its owner changed.
+   * It returns only what the caller does not already hold (the cookie's hash, the node and the
+   * remote address are its own arguments), and the times as epoch milliseconds: two timestamp
+   * parses and two Date-to-text conversions less per resume in the pg driver.
    */
   async take(cookieHash: string, node: string, remoteAddress: string, maxAgeMs: number, now: number) {
-    const { rows } = await this.sql.query<SessionRow & { previous_node: string }>(
+    const { rows } = await this.sql.query<TakenRow>(
       `WITH found AS (
          SELECT id, node AS previous_node FROM gateway_sessions
-         WHERE cookie_hash = $1 AND state <> 'closed' AND created_at >= $4
-           AND (state = 'connected' OR cookie_expires_at IS NULL OR cookie_expires_at > $5)
+         WHERE cookie_hash = $1 AND state <> 'closed' AND created_at >= to_timestamp($4::float8 / 1000)
+           AND (state = 'connected' OR cookie_expires_at IS NULL
+             OR cookie_expires_at > to_timestamp($5::float8 / 1000))
          FOR UPDATE),
        taken AS (
          UPDATE gateway_sessions s SET node = $2, remote_address = $3 FROM found WHERE s.id = found.id
-         RETURNING ${SESSION_COLUMNS_OF_S}, found.previous_node),
+         RETURNING s.id, s.identity, s.state, s.ipv4, s.ipv6,
+           floor(extract(epoch FROM s.created_at) * 1000)::float8 AS created_ms,
+           floor(extract(epoch FROM s.cookie_expires_at) * 1000)::float8 AS cookie_expires_ms,
+           found.previous_node),
        moved AS (
          INSERT INTO gateway_events (kind, session_id, node, previous_node)
          SELECT 'moved', id, $2, previous_node FROM taken WHERE previous_node <> $2)
        SELECT * FROM taken`,
-      [cookieHash, node, remoteAddress, new Date(now - maxAgeMs), new Date(now)],
+      [cookieHash, node, remoteAddress, now - maxAgeMs, now],
       // Prepared: PostgreSQL plans this CTE once per pooled connection, not on every resume.
       { prepared: true },
     );
     const row = rows[0];
-    return row ? { ...sessionOf(row), previousNode: row.previous_node } : undefined;
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      cookieHash,
+      identity: row.identity,
+      remoteAddress,
+      node,
+      state: row.state,
+      ...(row.ipv4 !== null ? { ipv4: row.ipv4 } : {}),
+      ...(row.ipv6 !== null ? { ipv6: row.ipv6 } : {}),
+      createdAt: row.created_ms,
+      ...(row.cookie_expires_ms !== null ? { cookieExpiresAt: row.cookie_expires_ms } : {}),
+      previousNode: row.previous_node,
+    };
   }
 
   async update(
