@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { hash, randomBytes, randomUUID } from 'node:crypto';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import { isServerDisconnectReason, type ServerDisconnectReason } from '../cstp/index.js';
 import { ExpiryHeap } from '../pool/expiry-heap.js';
@@ -20,8 +20,9 @@ export interface SessionLimits {
   sessionTimeoutSeconds: number;
 }
 
+/** One-shot crypto.hash (Node >= 20.12): no Hash object per CONNECT, as createHash made. */
 export function hashCookie(cookie: string): string {
-  return createHash('sha256').update(cookie, 'utf8').digest('hex');
+  return hash('sha256', cookie, 'hex');
 }
 
 /**
