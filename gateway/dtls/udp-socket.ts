@@ -81,6 +81,8 @@ export class UdpSocket implements DatagramSender {
     }
   };
 
+  private boundPort: number | undefined;
+
   private constructor(
     socket: Socket,
     readonly pool: ChunkPool,
@@ -186,8 +188,10 @@ export class UdpSocket implements DatagramSender {
     );
   }
 
+  /** Asked on every CONNECT that offers DTLS; node:dgram's address() is a native call each time. */
   get port(): number {
-    return this.socket.address().port;
+    this.boundPort ??= this.socket.address().port;
+    return this.boundPort;
   }
 
   get queuedBytes(): number {
