@@ -25,9 +25,27 @@ export function inBlocks(address: string, blocks: readonly string[]): boolean {
   const parsed = parseIpAddress(address);
   if (!parsed) return false;
   return blocks.some((block) => {
-    const cidr = parseCidr(block);
+    const cidr = parsedBlock(block);
     return cidr.family === parsed.family && contains(cidr, parsed.value);
   });
+}
+
+/**
+ * Blocks are the site's configured pools (a handful per node), asked about on every resume of a
+ * failover storm: each is parsed once. Bounded all the same (a table that grows past the bound
+ * starts afresh), since blocks also come from other nodes' rows.
+ */
+const parsedBlocks = new Map<string, Cidr>();
+const PARSED_BLOCKS_KEPT = 1024;
+
+function parsedBlock(block: string): Cidr {
+  let cidr = parsedBlocks.get(block);
+  if (!cidr) {
+    cidr = parseCidr(block);
+    if (parsedBlocks.size >= PARSED_BLOCKS_KEPT) parsedBlocks.clear();
+    parsedBlocks.set(block, cidr);
+  }
+  return cidr;
 }
 
 function contains(cidr: Cidr, value: bigint): boolean {
