@@ -9,7 +9,7 @@ import {
 import { frameHandler, fromDatagram, fromTransport } from './inbound.js';
 import { unwatchLiveness, watchLiveness } from './liveness.js';
 import { toClient } from './outbound.js';
-import type { TunnelTransport } from './transport.js';
+import type { TransportHandlers, TunnelTransport } from './transport.js';
 import type { TunnelOptions, TunnelState } from './tunnel-state.js';
 
 /**
@@ -67,21 +67,7 @@ export class CstpTunnel implements TunnelState {
     this.handleFrame = frameHandler(this);
     watchLiveness(this);
     o.session.disconnect = (reason) => this.terminate(reason);
-    o.transport.setHandlers({
-      data: (buffer, start, end, address) => {
-        // DATA on TLS while a datagram channel is attached: the client gave that channel up on
-        // its side (its DTLS DPD failed); packets to it follow it to TLS, as in ocserv
-        // (worker-vpn.c parse_cstp_data).
-        if (
-          this.sender !== o.transport &&
-          wholeDataFrameLength(buffer, start, end, this.decoder.maxPayload) >= 0
-        ) {
-          this.sender = o.transport;
-        }
-        fromTransport(this, buffer, start, end, address);
-      },
-      closed: (reason) => this.finish(reason),
-    });
+    o.transport.setHandlers(new TlsHandlers(this));
   }
 
   /** A packet from the TUN for this client: `data[offset, offset + length)`, `address` = data's or -1. */
@@ -186,5 +172,29 @@ export class CstpTunnel implements TunnelState {
     this.datagram?.destroy();
     this.o.session.disconnect = undefined;
     this.o.onClose(reason);
+  }
+}
+
+/**
+ * What the TLS transport calls on its tunnel: an object with methods, not two closures (and the
+ * constructor's context) kept per idle tunnel.
+ */
+class TlsHandlers implements TransportHandlers {
+  constructor(private readonly t: CstpTunnel) {}
+
+  data(buffer: Buffer, start: number, end: number, address: number): void {
+    const t = this.t;
+    const tls = t.o.transport;
+    // DATA on TLS while a datagram channel is attached: the client gave that channel up on its
+    // side (its DTLS DPD failed); packets to it follow it to TLS, as in ocserv
+    // (worker-vpn.c parse_cstp_data).
+    if (t.sender !== tls && wholeDataFrameLength(buffer, start, end, t.decoder.maxPayload) >= 0) {
+      t.sender = tls;
+    }
+    fromTransport(t, buffer, start, end, address);
+  }
+
+  closed(reason: string): void {
+    this.t.finish(reason);
   }
 }
