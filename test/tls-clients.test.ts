@@ -1,4 +1,6 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { enrollDevice } from './testing/enroll-device.js';
 import { type GatewayAppliance, startGatewayAppliance } from './testing/gateway-appliance.js';
 import { isRoot, VpnTopology } from './testing/netns.js';
@@ -21,7 +23,9 @@ describe.skipIf(!isRoot())(
 
     beforeAll(async () => {
       topology = await VpnTopology.create();
-      app = await startGatewayAppliance(topology);
+      // One TLS 1.3 ticket per handshake, so that TLS 1.3 clients can resume (the default sends
+      // none: the last test reloads to it).
+      app = await startGatewayAppliance(topology, { tlsPolicy: { tls13Tickets: 1 } });
       device = await enrollDevice(topology, app, 'tls-probe');
     }, 120_000);
     afterAll(async () => {
@@ -42,6 +46,9 @@ describe.skipIf(!isRoot())(
         };
       }
     }
+
+    /** TLS 1.3 NewSessionTicket messages s_client reports. */
+    const ticketsIn = (out: string) => out.match(/Post-Handshake New Session Ticket arrived/g)?.length ?? 0;
 
     const url = 'https://10.200.1.1/';
     const versions = [
@@ -86,9 +93,10 @@ describe.skipIf(!isRoot())(
           const session = `/tmp/outpost-tls-${process.pid}-${opensslVersion}-${id.openssl ? 'cert' : 'anon'}.pem`;
           const base = `openssl s_client -connect 10.200.1.1:443 ${opensslVersion} -CAfile ${app.caFile} ${id.openssl}`;
           // TLS 1.3 tickets come after the handshake: keep the first connection open a moment.
-          await sh(`(sleep 1) | ${base} -sess_out ${session}`);
+          const first = await sh(`(sleep 1) | ${base} -sess_out ${session}`);
           const r = await sh(`(sleep 1) | ${base} -sess_in ${session}; rm -f ${session}`);
           expect(r.out, r.out).toMatch(/^Reused, TLSv1\.[23]/m);
+          if (version === 'TLS 1.3') expect(ticketsIn(first.out), first.out).toBe(1);
         });
       }
     }
@@ -152,6 +160,28 @@ describe.skipIf(!isRoot())(
       expect(lifted.stdout).toContain('ban on 10.200.1.2 lifted');
       expect(await get(withCertificate)).toBe('200');
       expect(JSON.parse((await app.cli(['sessions', 'bans', '--json'])).stdout)).toEqual([]);
+    });
+
+    // Last: it reloads the appliance to the default TLS policy.
+    it('the default tls13Tickets (0), applied by SIGHUP: no TLS 1.3 ticket, TLS 1.2 still resumes', async () => {
+      const tree = parse(readFileSync(app.configFile, 'utf8')) as { gateway: Record<string, unknown> };
+      delete tree.gateway.tlsPolicy;
+      writeFileSync(app.configFile, stringify(tree));
+      app.signal('SIGHUP');
+      for (let i = 0; i < 100 && !app.logs().includes('configuration applied'); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(app.logs()).toContain('configuration applied');
+      const id = `-cert ${device.certFile} -key ${device.keyFile}`;
+      const session = `/tmp/outpost-tls-${process.pid}-default.pem`;
+      const base = `openssl s_client -connect 10.200.1.1:443 -CAfile ${app.caFile} ${id}`;
+      const tls13 = await sh(`(sleep 1) | ${base} -tls1_3 -sess_out ${session}; ls ${session}`);
+      expect(tls13.out, tls13.out).toMatch(/^New, TLSv1\.3/m);
+      expect(ticketsIn(tls13.out), tls13.out).toBe(0);
+      expect(tls13.out).toMatch(/No such file/); // s_client saves a TLS 1.3 session only from a ticket
+      await sh(`(sleep 1) | ${base} -tls1_2 -sess_out ${session}`);
+      const tls12 = await sh(`(sleep 1) | ${base} -tls1_2 -sess_in ${session}; rm -f ${session}`);
+      expect(tls12.out, tls12.out).toMatch(/^Reused, TLSv1\.2/m);
     });
   },
 );

@@ -252,11 +252,16 @@ export const gatewaySchema = z.strictObject({
    * `outpost` moves each tunnel off OpenSSL onto Outpost's record layer (gateway/tls; faster, and
    * no OpenSSL buffers held per idle session), `openssl` keeps every tunnel on Node's TLSSocket.
    * Connections the record layer cannot take (non-AEAD suites) stay on OpenSSL either way.
+   * `tls13Tickets`: TLS 1.3 session tickets sent after each full handshake. Default 0: no
+   * AnyConnect client is known to resume TLS 1.3 (openconnect never resumes; ocserv sends no TLS
+   * 1.3 ticket), and each ticket costs the handshake a re-parse of the client certificate
+   * (gateway/tls/gateway-tls-context.ts). TLS 1.2 resumption (tickets) does not depend on it.
    */
   tlsPolicy: section(
     z.strictObject({
       maxVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3'),
       recordLayer: z.enum(['outpost', 'openssl']).default('outpost'),
+      tls13Tickets: boundedInt(0, 8).default(0),
     }),
   ),
   /**

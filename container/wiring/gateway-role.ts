@@ -150,6 +150,7 @@ export async function startGatewayRole(
       ...(auth.clientCaPem ? { clientCa: [Buffer.from(auth.clientCaPem)] } : {}),
       maxVersion: gw.tlsPolicy.maxVersion,
       recordLayer: gw.tlsPolicy.recordLayer,
+      tls13Tickets: gw.tlsPolicy.tls13Tickets,
     },
     dialogue,
     sessions,

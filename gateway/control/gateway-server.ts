@@ -60,6 +60,8 @@ export interface GatewayServerOptions {
      * from OpenSSL (gateway/tls), `openssl` leaves every connection on Node's TLSSocket.
      */
     recordLayer?: RecordLayerKind;
+    /** TLS 1.3 session tickets per full handshake (default: none, gateway-tls-context.ts). */
+    tls13Tickets?: number;
   };
   dialogue: AuthDialogue;
   sessions: SessionTable;
@@ -214,9 +216,14 @@ export class GatewayServer {
   }
 
   /**
-   * TLS versions and record layer for connections accepted from now on; open tunnels keep theirs.
+   * TLS versions, record layer and TLS 1.3 tickets for connections accepted from now on; open
+   * tunnels keep theirs.
    */
-  setTlsPolicy(policy: { maxVersion: 'TLSv1.2' | 'TLSv1.3'; recordLayer: RecordLayerKind }): void {
+  setTlsPolicy(policy: {
+    maxVersion: 'TLSv1.2' | 'TLSv1.3';
+    recordLayer: RecordLayerKind;
+    tls13Tickets: number;
+  }): void {
     const before = this.o.tls.recordLayer ?? 'outpost';
     this.o.tls = { ...this.o.tls, ...policy };
     this.reloadTls(this.o.tls.cert, this.o.tls.key);
@@ -288,12 +295,13 @@ export class GatewayServer {
   }
 
   private secureContext(cert: Buffer, key: Buffer): SecureContext {
-    const { clientCa, maxVersion } = this.o.tls;
+    const { clientCa, maxVersion, tls13Tickets } = this.o.tls;
     const context = gatewayTlsContext({
       cert,
       key,
       ...(clientCa ? { clientCa } : {}),
       ...(maxVersion ? { maxVersion } : {}),
+      ...(tls13Tickets !== undefined ? { tls13Tickets } : {}),
     });
     // Set with the context it describes (the callers assign the context at once).
     this.clientCaDer = clientCa ? clientCaCertificates(clientCa) : undefined;

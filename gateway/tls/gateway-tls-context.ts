@@ -40,6 +40,8 @@ export interface GatewayTlsMaterial {
   /** CA bundle client certificates are requested for (certificate auth). */
   clientCa?: Buffer[];
   maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** TLS 1.3 NewSessionTicket messages per full handshake (default: defaultTls13Tickets). */
+  tls13Tickets?: number;
 }
 
 /**
@@ -64,19 +66,31 @@ export function gatewayTlsContextOptions(material: GatewayTlsMaterial): SecureCo
 }
 
 /**
- * TLS 1.3 session tickets per full handshake: one (OpenSSL's default is two, and each costs a
- * re-parse of the client certificate, session-tickets.ts). A client resumes over one of them.
+ * TLS 1.3 session tickets per full handshake by default: none. Each one costs a re-parse of the
+ * client certificate and a TLS record (session-tickets.ts: ~5% of gateway A's CPU in
+ * `bench:sessions -- --site`), and no AnyConnect client is known to use it:
+ * - openconnect never resumes its CSTP TLS session: each connection starts a fresh one (GnuTLS
+ *   build: gnutls_init per connection, never gnutls_session_set_data; libopenconnect.so.5 does
+ *   not import it; OpenSSL build: no SSL_set_session on the HTTPS connection).
+ * - ocserv, the server Cisco clients are used with besides Cisco's own, sends no TLS 1.3 ticket at
+ *   all (it never calls gnutls_session_ticket_enable_server), and turns TLS 1.3 off for Cisco
+ *   clients (cisco-client-compat, its issue #318); its TLS session cache (worker-resume.c) serves
+ *   TLS 1.2 session IDs. TLS 1.2 resumption (RFC 5077 tickets) is untouched by this setting.
+ * - In a site, tickets are sealed with each node's own keys: a client failing over to another
+ *   node cannot use the one it holds.
+ * A client that does resume TLS 1.3 still connects, with a full handshake; where such clients are
+ * common, `gateway.tlsPolicy.tls13Tickets: 1` gives them one ticket each.
  */
-export const tls13TicketsPerHandshake = 1;
+export const defaultTls13Tickets = 0;
 
 /**
  * The gateway's secure context: the options above, the server chain built once (not on every
- * handshake, server-chain.ts), and one TLS 1.3 ticket per handshake.
+ * handshake, server-chain.ts), and `tls13Tickets` TLS 1.3 tickets per handshake.
  */
 export function gatewayTlsContext(material: GatewayTlsMaterial): SecureContext {
   const context = createSecureContext(gatewayTlsContextOptions(material));
   buildServerChain(context, material.cert);
-  setTls13Tickets(context, tls13TicketsPerHandshake);
+  setTls13Tickets(context, material.tls13Tickets ?? defaultTls13Tickets);
   return context;
 }
 

@@ -5,10 +5,10 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { caExtensions, TestPki } from '../../certs/testing/test-pki.js';
 import {
+  defaultTls13Tickets,
   type GatewayTlsMaterial,
   gatewayTlsContext,
   gatewayTlsContextOptions,
-  tls13TicketsPerHandshake,
 } from './gateway-tls-context.js';
 import { buildServerChain, certificatesIn, hasServerChain } from './server-chain.js';
 import { withServer } from './testing/tls-client.js';
@@ -75,6 +75,6 @@ describe.each([
     expect(hasServerChain(plain)).toBe(!alone);
     expect(buildServerChain(plain, cert)).toBe(alone);
     expect(hasServerChain(plain)).toBe(true);
-    expect(hasServerChain(gatewayTlsContext(material), tls13TicketsPerHandshake)).toBe(true);
+    expect(hasServerChain(gatewayTlsContext(material), defaultTls13Tickets)).toBe(true);
   });
 });

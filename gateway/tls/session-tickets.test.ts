@@ -2,11 +2,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { connect, createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  gatewayTlsContext,
-  gatewayTlsContextOptions,
-  tls13TicketsPerHandshake,
-} from './gateway-tls-context.js';
+import { defaultTls13Tickets, gatewayTlsContext, gatewayTlsContextOptions } from './gateway-tls-context.js';
 import { setTls13Tickets } from './session-tickets.js';
 import { selfSignedP256, withServer } from './testing/tls-client.js';
 
@@ -50,9 +46,14 @@ describe('TLS 1.3 tickets per handshake', () => {
     expect(await ticketsSent(context)).toBe(2);
   });
 
-  it('the gateway context sends one', async () => {
-    expect(tls13TicketsPerHandshake).toBe(1);
-    expect(await ticketsSent(gatewayTlsContext({ cert, key, clientCa: [cert] }))).toBe(1);
+  it('the gateway context sends none by default', async () => {
+    expect(defaultTls13Tickets).toBe(0);
+    expect(await ticketsSent(gatewayTlsContext({ cert, key, clientCa: [cert] }))).toBe(0);
+  });
+
+  it.each([0, 1, 2])('the gateway context with tls13Tickets %i sends that many', async (n) => {
+    const context = gatewayTlsContext({ cert, key, clientCa: [cert], tls13Tickets: n });
+    expect(await ticketsSent(context)).toBe(n);
   });
 
   it.each([0, 1, 3])('setTls13Tickets(%i) is what the client sees', async (n) => {
