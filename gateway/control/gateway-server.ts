@@ -14,6 +14,7 @@ import { sourceAddressKey } from '../auth/source-address-key.js';
 import {
   buildConnectResponse,
   type ConnectRequest,
+  type HeaderMap,
   negotiateMtu,
   parseConnectRequest,
 } from '../cstp/index.js';
@@ -42,6 +43,7 @@ import type { TunnelLog, TunnelTimers } from '../tunnel/tunnel-state.js';
 import type { WorkerTunnels } from '../workers/primary-worker-tunnels.js';
 import type { AuthDialogue } from './auth-dialogue.js';
 import { type DtlsPlan, dtlsAnswer, planDtls } from './dtls-plan.js';
+import { type FirstRequestRoutes, routeFirstRequest } from './first-request.js';
 import { connectParams, type GatewayPolicy, tunnelTimers } from './gateway-policy.js';
 import { HandshakeAdmission } from './handshake-admission.js';
 import { LogLimiter } from './log-limiter.js';
@@ -117,6 +119,8 @@ const maxBodyBytes = 64 * 1024;
 const maxPeerChain = 8;
 const maxQueuedBytes = 4 * 1024 * 1024;
 const handshakeTimeoutMs = 10_000;
+/** How long a connection may take to send its first request head (the HTTP server's headersTimeout). */
+const headersTimeoutMs = 10_000;
 /**
  * Handshake admission (handshake-admission.ts): 256 handshakes in progress are about half a second
  * of TLS work on one core (a server handshake with a client certificate costs Node 1-2 ms), far
@@ -172,7 +176,7 @@ export class GatewayServer {
     this.admission = new HandshakeAdmission({ ...admissionLimits, onShed: o.shed });
     this.recordLayer = this.recordLayerSetup();
     this.http = createHttpServer({
-      headersTimeout: 10_000,
+      headersTimeout: headersTimeoutMs,
       requestTimeout: 15_000,
       keepAliveTimeout: 30_000,
       maxHeaderSize: 16 * 1024,
@@ -381,12 +385,30 @@ export class GatewayServer {
     tls.once('secure', () => {
       clearTimeout(timer);
       this.admission.opened(raw);
-      this.http.emit('connection', tls);
+      routeFirstRequest(tls, headersTimeoutMs, this.firstRequestRoutes(tls));
     });
     tls.on('error', (err) => {
       this.o.logger.debug({ remote: connection.remoteAddress, reason: err.message }, 'TLS connection failed');
       raw.destroy();
     });
+  }
+
+  /**
+   * A resumed session's only request is its CONNECT, read here (gateway/cstp/connect-head.ts);
+   * every other first request goes to the HTTP server, which is handed what was read first:
+   * emitted to its 'data' listener at once, not unshift()ed, because the server consumes the
+   * TLSSocket's handle directly and would parse the next record before an unshifted chunk.
+   */
+  private firstRequestRoutes(tls: TLSSocket): FirstRequestRoutes {
+    return {
+      tunnel: (headers, head) => this.connectTunnel(tls, '/CSCOSSLC/tunnel', headers, head),
+      http: (read) => {
+        this.http.emit('connection', tls);
+        tls.emit('data', read);
+      },
+      // What the HTTP server answers a connection that sends no head within its headersTimeout.
+      idle: () => void tls.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n'),
+    };
   }
 
   /** Closes a connection whose handshake ran out of time: counted, and one log line a minute. */
@@ -435,7 +457,16 @@ export class GatewayServer {
   }
 
   private onConnect(req: IncomingMessage, stream: Duplex, head: Buffer): void {
-    const socket = stream as TLSSocket;
+    this.connectTunnel(stream as TLSSocket, req.url, req.headers, head);
+  }
+
+  /** `CONNECT target` with these headers (as req.headers), from the HTTP server or read directly. */
+  private connectTunnel(
+    socket: TLSSocket,
+    target: string | undefined,
+    headers: HeaderMap,
+    head: Buffer,
+  ): void {
     const connection = connectionOf(socket);
     const remoteAddress = connection?.remoteAddress ?? 'unknown';
     const refuse = (status: string, reason: string) => {
@@ -443,11 +474,11 @@ export class GatewayServer {
       socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     };
     if (!connection) return refuse('500 Internal Server Error', 'connection not found');
-    if (req.url !== '/CSCOSSLC/tunnel') return refuse('404 Not Found', `unknown CONNECT target ${req.url}`);
+    if (target !== '/CSCOSSLC/tunnel') return refuse('404 Not Found', `unknown CONNECT target ${target}`);
     let request: ConnectRequest | undefined;
     let session: Session;
     try {
-      request = parseConnectRequest(req.headers);
+      request = parseConnectRequest(headers);
       const found = this.o.sessions.find(request.cookie);
       // A cookie this node does not know may be another node's (no error built on that path:
       // a failover storm takes it for every client).

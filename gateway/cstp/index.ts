@@ -13,6 +13,12 @@ export {
   parseConfigAuth,
 } from './config-auth.js';
 export {
+  type ConnectHeadDecline,
+  type ConnectHeadResult,
+  defaultMaxHeadBytes,
+  readConnectHead,
+} from './connect-head.js';
+export {
   type ConnectRequest,
   type ConnectRequestLimits,
   type DtlsOffer,
