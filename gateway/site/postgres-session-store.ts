@@ -1,3 +1,5 @@
+import { isOutpostError } from '../../core/errors.js';
+import { type BatchOutcome, RoundTripBatch } from '../../core/round-trip-batch.js';
 import type { Ban } from '../auth/ban-points.js';
 import type { Identity } from '../session/identity.js';
 import type { SessionState } from '../session/session.js';
@@ -33,6 +35,22 @@ interface TakenRow extends Record<string, unknown> {
   previous_node: string;
 }
 
+/** A row of the batched take: the cookie it answers. */
+interface TakenInBatchRow extends TakenRow {
+  cookie_hash: string;
+}
+
+/** One take() call, as the batch carries it. */
+interface TakeAsk {
+  cookieHash: string;
+  node: string;
+  remoteAddress: string;
+  maxAgeMs: number;
+  now: number;
+}
+
+type Taken = StoredSession & { previousNode: string };
+
 interface EventRow extends Record<string, unknown> {
   seq: string;
   kind: SiteEvent['kind'];
@@ -47,6 +65,61 @@ interface EventRow extends Record<string, unknown> {
 
 const SESSION_COLUMNS =
   'id, cookie_hash, identity, remote_address, node, state, ipv4, ipv6, created_at, cookie_expires_at';
+/**
+ * take() for one cookie: the row is locked, checked as `resumable` checks it, moved to the node,
+ * and a `moved` event written when its owner changed. It returns only what the caller does not
+ * already hold (the cookie's hash, the node and the remote address are its own arguments), and
+ * the times as epoch milliseconds: two timestamp parses and two Date-to-text conversions less per
+ * resume in the pg driver.
+ */
+const TAKE_ONE = `WITH found AS (
+    SELECT id, node AS previous_node FROM gateway_sessions
+    WHERE cookie_hash = $1 AND state <> 'closed' AND created_at >= to_timestamp($4::float8 / 1000)
+      AND (state = 'connected' OR cookie_expires_at IS NULL
+        OR cookie_expires_at > to_timestamp($5::float8 / 1000))
+    FOR UPDATE),
+  taken AS (
+    UPDATE gateway_sessions s SET node = $2, remote_address = $3 FROM found WHERE s.id = found.id
+    RETURNING s.id, s.identity, s.state, s.ipv4, s.ipv6,
+      floor(extract(epoch FROM s.created_at) * 1000)::float8 AS created_ms,
+      floor(extract(epoch FROM s.cookie_expires_at) * 1000)::float8 AS cookie_expires_ms,
+      found.previous_node),
+  moved AS (
+    INSERT INTO gateway_events (kind, session_id, node, previous_node)
+    SELECT 'moved', id, $2, previous_node FROM taken WHERE previous_node <> $2)
+  SELECT * FROM taken`;
+
+/**
+ * TAKE_ONE for several distinct cookies at once, each with its own node, remote address and
+ * limits (arrays in step). The rows are found through the cookie_hash index (`= ANY`), and
+ * locked in id order: two nodes taking overlapping batches at once then wait on each other
+ * instead of deadlocking (PostgreSQL 15 §13.3.4: locks taken in one consistent order).
+ */
+const TAKE_MANY = `WITH asked AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[])
+      AS a(cookie_hash, node, remote_address, oldest_ms, now_ms)),
+  found AS (
+    SELECT s.id, s.node AS previous_node, a.node, a.remote_address
+    FROM gateway_sessions s JOIN asked a ON a.cookie_hash = s.cookie_hash
+    WHERE s.cookie_hash = ANY($1::text[]) AND s.state <> 'closed'
+      AND s.created_at >= to_timestamp(a.oldest_ms / 1000)
+      AND (s.state = 'connected' OR s.cookie_expires_at IS NULL
+        OR s.cookie_expires_at > to_timestamp(a.now_ms / 1000))
+    ORDER BY s.id
+    FOR UPDATE OF s),
+  taken AS (
+    UPDATE gateway_sessions s SET node = found.node, remote_address = found.remote_address
+    FROM found WHERE s.id = found.id
+    RETURNING s.cookie_hash, s.id, s.identity, s.state, s.ipv4, s.ipv6,
+      floor(extract(epoch FROM s.created_at) * 1000)::float8 AS created_ms,
+      floor(extract(epoch FROM s.cookie_expires_at) * 1000)::float8 AS cookie_expires_ms,
+      found.previous_node, found.node),
+  moved AS (
+    INSERT INTO gateway_events (kind, session_id, node, previous_node)
+    SELECT 'moved', id, node, previous_node FROM taken WHERE previous_node <> node)
+  SELECT cookie_hash, id, identity, state, ipv4, ipv6, created_ms, cookie_expires_ms, previous_node
+  FROM taken`;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -115,49 +188,58 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   /**
-   * One statement (one round trip, the hot path of a failover storm): the row is locked, checked
-   * as `resumable` checks it, moved to `node`, and a `moved` event written when its owner changed.
-   * It returns only what the caller does not already hold (the cookie's hash, the node and the
-   * remote address are its own arguments), and the times as epoch milliseconds: two timestamp
-   * parses and two Date-to-text conversions less per resume in the pg driver.
+   * The hot path of a failover storm: the takes asked while this process's previous one is on
+   * the wire go as one statement (round-trip-batch.ts), one backend wake-up, plan and commit
+   * for all of them instead of one each.
    */
-  async take(cookieHash: string, node: string, remoteAddress: string, maxAgeMs: number, now: number) {
+  private readonly takes = new RoundTripBatch((asks: TakeAsk[]) => this.takeBatch(asks));
+
+  take(
+    cookieHash: string,
+    node: string,
+    remoteAddress: string,
+    maxAgeMs: number,
+    now: number,
+  ): Promise<Taken | undefined> {
+    return this.takes.run({ cookieHash, node, remoteAddress, maxAgeMs, now });
+  }
+
+  /** Each ask answered as a take() of its own would be, in the order asked (inOneStatement). */
+  private takeBatch(asks: TakeAsk[]): Promise<Array<BatchOutcome<Taken | undefined>>> {
+    return inOneStatement(
+      asks,
+      (ask) => ask.cookieHash,
+      async (firsts) => {
+        const rows = await this.takeMany(firsts);
+        return (ask) => takenOf(rows.get(ask.cookieHash), ask);
+      },
+      (ask) => this.takeOne(ask),
+    );
+  }
+
+  private async takeOne(ask: TakeAsk): Promise<Taken | undefined> {
     const { rows } = await this.sql.query<TakenRow>(
-      `WITH found AS (
-         SELECT id, node AS previous_node FROM gateway_sessions
-         WHERE cookie_hash = $1 AND state <> 'closed' AND created_at >= to_timestamp($4::float8 / 1000)
-           AND (state = 'connected' OR cookie_expires_at IS NULL
-             OR cookie_expires_at > to_timestamp($5::float8 / 1000))
-         FOR UPDATE),
-       taken AS (
-         UPDATE gateway_sessions s SET node = $2, remote_address = $3 FROM found WHERE s.id = found.id
-         RETURNING s.id, s.identity, s.state, s.ipv4, s.ipv6,
-           floor(extract(epoch FROM s.created_at) * 1000)::float8 AS created_ms,
-           floor(extract(epoch FROM s.cookie_expires_at) * 1000)::float8 AS cookie_expires_ms,
-           found.previous_node),
-       moved AS (
-         INSERT INTO gateway_events (kind, session_id, node, previous_node)
-         SELECT 'moved', id, $2, previous_node FROM taken WHERE previous_node <> $2)
-       SELECT * FROM taken`,
-      [cookieHash, node, remoteAddress, now - maxAgeMs, now],
+      TAKE_ONE,
+      [ask.cookieHash, ask.node, ask.remoteAddress, ask.now - ask.maxAgeMs, ask.now],
       // Prepared: PostgreSQL plans this CTE once per pooled connection, not on every resume.
       { prepared: true },
     );
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      id: row.id,
-      cookieHash,
-      identity: row.identity,
-      remoteAddress,
-      node,
-      state: row.state,
-      ...(row.ipv4 !== null ? { ipv4: row.ipv4 } : {}),
-      ...(row.ipv6 !== null ? { ipv6: row.ipv6 } : {}),
-      createdAt: row.created_ms,
-      ...(row.cookie_expires_ms !== null ? { cookieExpiresAt: row.cookie_expires_ms } : {}),
-      previousNode: row.previous_node,
-    };
+    return takenOf(rows[0], ask);
+  }
+
+  private async takeMany(asks: TakeAsk[]): Promise<Map<string, TakenInBatchRow>> {
+    const { rows } = await this.sql.query<TakenInBatchRow>(
+      TAKE_MANY,
+      [
+        asks.map((a) => a.cookieHash),
+        asks.map((a) => a.node),
+        asks.map((a) => a.remoteAddress),
+        asks.map((a) => a.now - a.maxAgeMs),
+        asks.map((a) => a.now),
+      ],
+      { prepared: true },
+    );
+    return new Map(rows.map((row) => [row.cookie_hash, row]));
   }
 
   async update(
@@ -299,6 +381,72 @@ export class PostgresSessionStore implements SessionStore {
       { idempotent: true },
     );
   }
+}
+
+/** What take() answers from its row: the caller's own arguments, the row's fields. */
+function takenOf(row: TakenRow | undefined, ask: TakeAsk): Taken | undefined {
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    cookieHash: ask.cookieHash,
+    identity: row.identity,
+    remoteAddress: ask.remoteAddress,
+    node: ask.node,
+    state: row.state,
+    ...(row.ipv4 !== null ? { ipv4: row.ipv4 } : {}),
+    ...(row.ipv6 !== null ? { ipv6: row.ipv6 } : {}),
+    createdAt: row.created_ms,
+    ...(row.cookie_expires_ms !== null ? { cookieExpiresAt: row.cookie_expires_ms } : {}),
+    previousNode: row.previous_node,
+  };
+}
+
+/**
+ * A batch of asks as one statement (`many`, for the asks of distinct keys) where it can be, with
+ * the answer each ask would have had as a statement of its own (`one`), in the order asked:
+ * - a lone ask goes alone;
+ * - an ask whose key came earlier in the batch (two CONNECTs with one cookie) goes after the
+ *   statement, as it would have gone after the earlier one;
+ * - a dropped connection (OutpostError `unavailable`) fails them all, as it would have each;
+ *   any other failure of the statement as a whole (a deadlock with another node, a key already
+ *   there) is retried one ask at a time, so that only the ask at fault fails.
+ */
+async function inOneStatement<A, R>(
+  asks: A[],
+  keyOf: (ask: A) => string,
+  many: (firsts: A[]) => Promise<(ask: A) => R>,
+  one: (ask: A) => Promise<R>,
+): Promise<Array<BatchOutcome<R>>> {
+  if (asks.length === 1) return settleInOrder([() => one(asks[0]!)]);
+  const keys = new Set<string>();
+  const first = asks.map((ask) => {
+    const key = keyOf(ask);
+    if (keys.has(key)) return false;
+    keys.add(key);
+    return true;
+  });
+  let answer: (ask: A) => R;
+  try {
+    answer = await many(asks.filter((_, i) => first[i]));
+  } catch (e) {
+    if (isOutpostError(e)) throw e;
+    return settleInOrder(asks.map((ask) => () => one(ask)));
+  }
+  return settleInOrder(asks.map((ask, i) => (first[i] ? async () => answer(ask) : () => one(ask))));
+}
+
+/** Runs each step after the one before, each answer (or error) its own. */
+async function settleInOrder<R>(steps: Array<() => Promise<R>>): Promise<Array<BatchOutcome<R>>> {
+  const outcomes: Array<BatchOutcome<R>> = [];
+  for (const step of steps) {
+    outcomes.push(
+      await step().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+    );
+  }
+  return outcomes;
 }
 
 function sessionOf(row: SessionRow): StoredSession {

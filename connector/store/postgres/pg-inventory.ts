@@ -1,4 +1,5 @@
 import { ErrorCodes, isOutpostError, OutpostError } from '../../../core/errors.js';
+import { type BatchOutcome, RoundTripBatch } from '../../../core/round-trip-batch.js';
 import type { RevocationReason } from '../../../link/schema/revocation-reason.js';
 import type {
   ChallengeUse,
@@ -12,7 +13,6 @@ import { spendChallenge } from './pg-challenge-spend.js';
 import { isUniqueViolation } from './pg-errors.js';
 import { byteaFromJson, PARKED_COLUMNS, parkedFromJson } from './pg-pending-store.js';
 import type { PostgresState } from './pg-state.js';
-import { type BatchOutcome, RoundTripBatch } from './round-trip-batch.js';
 
 type Row = CertificateRow<Date>;
 

@@ -101,6 +101,45 @@ export function describeSessionStoreContract(name: string, fresh: () => Promise<
       expect(await store.take(closed.cookieHash, 'gw-b', 'x', HOUR, T0)).toBeUndefined();
     });
 
+    it('take: takes asked at once each get the answer one after the other would (a cookie twice: both get the session, the second from this node)', async () => {
+      const store = await fresh();
+      const live = [1, 2, 3, 4, 5].map((n) =>
+        session({ state: 'connected', ipv4: `10.210.100.${130 + n}`, cookieExpiresAt: undefined }),
+      );
+      const expired = session({ state: 'disconnected', cookieExpiresAt: T0 + 1000 });
+      const closed = session();
+      for (const s of [...live, expired, closed]) await store.insert(s);
+      await store.close({ id: closed.id }, 'disconnected by an administrator', T0 + 300_000);
+      const before = await store.latestSeq();
+      const asked = [
+        ...live.map((s) => s.cookieHash),
+        'no-such-hash',
+        expired.cookieHash,
+        closed.cookieHash,
+        live[0]!.cookieHash,
+      ];
+      const taken = await Promise.all(
+        asked.map((hash, i) => store.take(hash, 'gw-b', `203.0.113.${i}`, HOUR, T0 + 2000)),
+      );
+      expect(taken).toEqual([
+        ...live.map((s, i) => ({
+          ...s,
+          node: 'gw-b',
+          remoteAddress: `203.0.113.${i}`,
+          previousNode: 'gw-a',
+        })),
+        undefined,
+        undefined,
+        undefined,
+        { ...live[0]!, node: 'gw-b', remoteAddress: '203.0.113.8', previousNode: 'gw-b' },
+      ]);
+      const moved = (await store.events(before, 100)).map((e) => (e.kind === 'moved' ? e.sessionId : e.kind));
+      expect(moved.sort()).toEqual(live.map((s) => s.id).sort());
+      // The row holds the address of the last take.
+      const rows = await store.openSessions();
+      expect(rows.find((r) => r.id === live[0]!.id)?.remoteAddress).toBe('203.0.113.8');
+    });
+
     it('update: the owner records state and addresses; a node that lost the session changes nothing', async () => {
       const store = await fresh();
       const s = session();

@@ -16,8 +16,9 @@ const MAX_BATCH = 64;
  * one idle moment go at the end of the current event-loop turn, setImmediate). Each statement
  * costs the server a wake-up of its backend, a parse of the Bind, an executor start and, for a
  * write, a commit with its WAL write; and it costs node-postgres a pool checkout and a result
- * parse. Under load (bench:scep --site: 8 enrollments in flight per SCEP process) k calls then
- * pay that once, and an idle node pays nothing more than before: a lone call goes at once.
+ * parse. Under load (bench:scep --site: 8 enrollments in flight per SCEP process; a gateway
+ * site's failover storm: hundreds of cookies resumed at once) k calls then pay that once, and an
+ * idle node pays nothing more than before: a lone call goes at once.
  *
  * `send` answers each item on its own (a duplicate serial fails alone, a lookup that finds nothing
  * is one `{ value }` among others). A promise settles only once the statement that carries its
