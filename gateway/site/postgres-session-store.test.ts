@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, OutpostError } from '../../core/errors.js';
 import { PostgresSessionStore } from './postgres-session-store.js';
+import type { StoredSession } from './session-store.js';
 import type { SqlResult, SqlState } from './sql-state.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -22,8 +23,9 @@ function rowFor(hash: string) {
 }
 
 /**
- * The SQL side, scripted: what each statement carried (the cookie hashes: an array for a batch,
- * a string for one take), and its answer from `answer`, which may throw.
+ * The SQL side, scripted: what each statement carried (its first parameter: the cookie hashes or
+ * session ids, an array for a batch, a string for one call), and its answer from `answer`, which
+ * may throw.
  */
 function scriptedSql(answer: (hashes: string[], batch: boolean) => Array<Record<string, unknown>>) {
   const statements: Array<string | string[]> = [];
@@ -81,5 +83,29 @@ describe('PostgresSessionStore.take batching', () => {
     expect(
       outcomes.map((o) => (o.status === 'fulfilled' ? o.value?.id : (o.reason as Error).message)),
     ).toEqual(answers);
+  });
+});
+
+describe('PostgresSessionStore.insert batching', () => {
+  const stored = (id: string): StoredSession => ({
+    id,
+    cookieHash: `hash-${id}`,
+    identity: { username: 'alice', groups: ['Devices'], method: 'certificate' },
+    remoteAddress: '198.51.100.7',
+    node: 'gw-a',
+    state: 'authenticated',
+    createdAt: T0,
+  });
+
+  it('sends the inserts asked at once as one statement; one refused in a batch fails alone', async () => {
+    const { sql, statements } = scriptedSql((ids) => {
+      if (ids.includes('taken')) throw Object.assign(new Error('duplicate key'), { code: '23505' });
+      return [];
+    });
+    const store = new PostgresSessionStore(sql);
+    await Promise.all(['s1', 's2'].map((id) => store.insert(stored(id))));
+    const outcomes = await Promise.allSettled(['s3', 'taken', 's4'].map((id) => store.insert(stored(id))));
+    expect(statements).toEqual([['s1', 's2'], ['s3', 'taken', 's4'], 's3', 'taken', 's4']);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   });
 });

@@ -120,6 +120,27 @@ const TAKE_MANY = `WITH asked AS (
   SELECT cookie_hash, id, identity, state, ipv4, ipv6, created_ms, cookie_expires_ms, previous_node
   FROM taken`;
 
+/** A session's columns, in this order, for INSERT_ONE's parameters and INSERT_MANY's arrays. */
+const INSERTED = `id, cookie_hash, username, device, identity, remote_address, node, state, ipv4, ipv6,
+  created_at, cookie_expires_at`;
+const INSERT_ONE = `INSERT INTO gateway_sessions (${INSERTED})
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
+const INSERT_MANY = `INSERT INTO gateway_sessions (${INSERTED})
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
+    $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[])`;
+
+/** update()'s parameters: id, node, state, ipv4, ipv6, cookie expiry. */
+type UpdateAsk = [string, string, string, string | null, string | null, Date | null];
+const UPDATE_ONE = `UPDATE gateway_sessions SET state = $3, ipv4 = coalesce($4, ipv4),
+    ipv6 = coalesce($5, ipv6), cookie_expires_at = $6
+  WHERE id = $1 AND node = $2 AND state <> 'closed'`;
+/** UPDATE_ONE for the distinct sessions of a batch, one array per parameter. */
+const UPDATE_MANY = `UPDATE gateway_sessions s SET state = u.state, ipv4 = coalesce(u.ipv4, s.ipv4),
+    ipv6 = coalesce(u.ipv6, s.ipv6), cookie_expires_at = u.cookie_expires_at
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+    AS u(id, node, state, ipv4, ipv6, cookie_expires_at)
+  WHERE s.id = u.id AND s.node = u.node AND s.state <> 'closed'`;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -164,27 +185,25 @@ export class PostgresSessionStore implements SessionStore {
     });
   }
 
-  async insert(s: StoredSession): Promise<void> {
-    await this.sql.query(
-      `INSERT INTO gateway_sessions (id, cookie_hash, username, device, identity, remote_address, node,
-         state, ipv4, ipv6, created_at, cookie_expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [
-        s.id,
-        s.cookieHash,
-        s.identity.username,
-        s.identity.device ?? null,
-        JSON.stringify(s.identity),
-        s.remoteAddress,
-        s.node,
-        s.state,
-        s.ipv4 ?? null,
-        s.ipv6 ?? null,
-        new Date(s.createdAt),
-        s.cookieExpiresAt === undefined ? null : new Date(s.cookieExpiresAt),
-      ],
-      { prepared: true }, // once per login
-    );
+  /** The logins' inserts, batched like the takes (one per login). */
+  private readonly inserts = new RoundTripBatch((sessions: StoredSession[]) =>
+    inOneStatement(
+      sessions,
+      (s) => s.id,
+      async (firsts) => {
+        await this.sql.query(INSERT_MANY, columnsOf(firsts.map(insertValues)), { prepared: true });
+        return () => undefined;
+      },
+      (s) => this.insertOne(s),
+    ),
+  );
+
+  insert(s: StoredSession): Promise<void> {
+    return this.inserts.run(s);
+  }
+
+  private async insertOne(s: StoredSession): Promise<void> {
+    await this.sql.query(INSERT_ONE, insertValues(s), { prepared: true });
   }
 
   /**
@@ -242,27 +261,38 @@ export class PostgresSessionStore implements SessionStore {
     return new Map(rows.map((row) => [row.cookie_hash, row]));
   }
 
-  async update(
+  /** The tunnels' state writes, batched like the takes (one per login, up and down of a tunnel). */
+  private readonly updates = new RoundTripBatch((asks: UpdateAsk[]) =>
+    inOneStatement(
+      asks,
+      (ask) => ask[0],
+      async (firsts) => {
+        await this.sql.query(UPDATE_MANY, columnsOf(firsts), { idempotent: true, prepared: true });
+        return () => undefined;
+      },
+      (ask) => this.updateOne(ask),
+    ),
+  );
+
+  update(
     id: string,
     node: string,
     change: { state: 'connected' | 'disconnected'; ipv4?: string; ipv6?: string; cookieExpiresAt?: number },
   ): Promise<void> {
-    await this.sql.query(
-      `UPDATE gateway_sessions SET state = $3, ipv4 = coalesce($4, ipv4), ipv6 = coalesce($5, ipv6),
-         cookie_expires_at = $6
-       WHERE id = $1 AND node = $2 AND state <> 'closed'`,
-      [
-        id,
-        node,
-        change.state,
-        change.ipv4 ?? null,
-        change.ipv6 ?? null,
-        change.state === 'disconnected' && change.cookieExpiresAt !== undefined
-          ? new Date(change.cookieExpiresAt)
-          : null,
-      ],
-      { idempotent: true, prepared: true },
-    );
+    return this.updates.run([
+      id,
+      node,
+      change.state,
+      change.ipv4 ?? null,
+      change.ipv6 ?? null,
+      change.state === 'disconnected' && change.cookieExpiresAt !== undefined
+        ? new Date(change.cookieExpiresAt)
+        : null,
+    ]);
+  }
+
+  private async updateOne(ask: UpdateAsk): Promise<void> {
+    await this.sql.query(UPDATE_ONE, ask, { idempotent: true, prepared: true });
   }
 
   async close(match: SessionMatch, reason: string, cookieExpiresAt: number) {
@@ -381,6 +411,28 @@ export class PostgresSessionStore implements SessionStore {
       { idempotent: true },
     );
   }
+}
+
+function insertValues(s: StoredSession): unknown[] {
+  return [
+    s.id,
+    s.cookieHash,
+    s.identity.username,
+    s.identity.device ?? null,
+    JSON.stringify(s.identity),
+    s.remoteAddress,
+    s.node,
+    s.state,
+    s.ipv4 ?? null,
+    s.ipv6 ?? null,
+    new Date(s.createdAt),
+    s.cookieExpiresAt === undefined ? null : new Date(s.cookieExpiresAt),
+  ];
+}
+
+/** Rows of parameters turned into one array per parameter (for unnest). */
+function columnsOf(rows: ReadonlyArray<readonly unknown[]>): unknown[][] {
+  return rows[0]!.map((_, c) => rows.map((row) => row[c]));
 }
 
 /** What take() answers from its row: the caller's own arguments, the row's fields. */

@@ -160,6 +160,30 @@ export function describeSessionStoreContract(name: string, fresh: () => Promise<
       ]);
     });
 
+    it('insert, update: asked at once, each as alone (a session written twice at once: the later write wins)', async () => {
+      const store = await fresh();
+      const [first, second, third] = [1, 2, 3].map((n) => session({ remoteAddress: `198.51.100.${n}` }));
+      await Promise.all([first!, second!, third!].map((s) => store.insert(s)));
+      await Promise.all([
+        store.update(first!.id, 'gw-a', { state: 'connected', ipv4: '10.210.100.1' }),
+        store.update(second!.id, 'gw-a', { state: 'connected', ipv4: '10.210.100.2' }),
+        // gw-b does not own it: nothing changes
+        store.update(third!.id, 'gw-b', { state: 'connected', ipv4: '10.210.100.3' }),
+        store.update(first!.id, 'gw-a', { state: 'disconnected', cookieExpiresAt: T0 + 5000 }),
+      ]);
+      const rows = await store.openSessions();
+      const row = (id: string) => rows.find((r) => r.id === id);
+      const { cookieExpiresAt: _none, ...connected } = second!;
+      expect(row(first!.id)).toEqual({
+        ...first,
+        state: 'disconnected',
+        ipv4: '10.210.100.1',
+        cookieExpiresAt: T0 + 5000,
+      });
+      expect(row(second!.id)).toEqual({ ...connected, state: 'connected', ipv4: '10.210.100.2' });
+      expect(row(third!.id)).toEqual(third);
+    });
+
     it('close: by id, by user, by device, wherever they run; an event each; twice closes nothing', async () => {
       const store = await fresh();
       const a = session({ node: 'gw-a' });
