@@ -190,6 +190,36 @@ describe('CertificateAuthenticator', () => {
     );
   });
 
+  it('takes the issuer OpenSSL verified with from the anchors without a signature check, one anchor or several', async () => {
+    const broken = Buffer.from(alice.der);
+    broken[broken.length - 1]! ^= 0x01;
+    const bundle = toPem('CERTIFICATE', root.der) + toPem('CERTIFICATE', otherRoot.der);
+    const twoAnchors = authenticator({ trustAnchorsPem: bundle });
+    expect((await twoAnchors.authenticate([broken], undefined, [root.der, otherRoot.der])).username).toBe(
+      'alice',
+    );
+    await refusal(twoAnchors.authenticate([broken], undefined, [root.der]), /no trusted issuer/);
+  });
+
+  it.each([
+    ['a CA leaf (keyCertSign)', { isCa: true, keyUsage: ['digitalSignature', 'keyCertSign'] }, 'refused'],
+    [
+      'cA true with a keyUsage lacking keyCertSign',
+      { isCa: true, keyUsage: ['digitalSignature'] },
+      'accepted',
+    ],
+    ['cA false', { isCa: false, keyUsage: ['digitalSignature'] }, 'accepted'],
+  ])('judges %s as a CA the same whether OpenSSL verified it or not', async (_, usage, verdict) => {
+    const leaf = await issue('CN=carol', root, usage);
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => 'accepted',
+        (e: OutpostError) => (/CA certificate/.test(e.message) ? 'refused' : e.message),
+      );
+    expect(await outcome(authenticator().authenticate([leaf.der]))).toBe(verdict);
+    expect(await outcome(authenticator().authenticate([leaf.der], undefined, [root.der]))).toBe(verdict);
+  });
+
   it('refuses a forged signature (same issuer name, other key)', async () => {
     const fakeRoot = await issue('CN=Outpost Root,O=Example', undefined, CA);
     const forged = await issue('CN=alice', fakeRoot);

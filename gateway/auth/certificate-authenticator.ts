@@ -26,7 +26,8 @@ export interface CertificateAuthenticatorOptions {
 }
 
 interface Link {
-  x509: X509Certificate;
+  /** Made on first read (OpenSSL 3.0 parses the key through its decoders, ~0.3 ms): see link(). */
+  readonly x509: X509Certificate;
   parsed: ParsedCertificate;
 }
 
@@ -106,7 +107,10 @@ export class CertificateAuthenticator {
     maxIntermediates: number,
     verifiedLeaf: boolean,
   ): X509Certificate {
-    if (leaf.x509.ca) throw authFailure('certificate', `${leaf.parsed.subject.text} is a CA certificate`);
+    // X509Certificate.ca is X509_check_ca() === 1; for a leaf OpenSSL verified (its extensions
+    // valid), that is what caByExtensions reads, without making the leaf's X509Certificate.
+    const leafIsCa = verifiedLeaf ? caByExtensions(leaf.parsed) : leaf.x509.ca;
+    if (leafIsCa) throw authFailure('certificate', `${leaf.parsed.subject.text} is a CA certificate`);
     let current = leaf;
     let leafIssuer: X509Certificate | undefined;
     const unused = [...presented];
@@ -149,8 +153,12 @@ export class CertificateAuthenticator {
    * (with validity and purpose, which are checked here again, cheaply). When two anchors name
    * themselves the issuer, which one OpenSSL used is unknown, and the signature is verified here
    * as before. This saves one ECDSA/RSA verify per login (~70 us of ~4 ms, bench:sessions --site).
+   * With a single anchor, that anchor is the one (no other certificate was there to build a path
+   * with), and the leaf's X509Certificate is not made at all.
    */
   private tlsVerifiedIssuer(leaf: Link): Link | undefined {
+    // One anchor: the path OpenSSL verified, leaf and copies of that anchor only, was leaf → it.
+    if (this.anchors.length === 1) return this.anchors[0];
     const named = this.anchors.filter((a) => leaf.x509.checkIssued(a.x509));
     return named.length === 1 ? named[0] : undefined;
   }
@@ -188,11 +196,30 @@ export class CertificateAuthenticator {
 function link(der: Uint8Array, x509?: X509Certificate): Link {
   const buffer = Buffer.from(der);
   // The key is X509Certificate's (issued() verifies with x509.publicKey): a device's key, new at
-  // each login, is not imported a second time (~0.3 ms, parsed-certificate.ts).
+  // each login, is not imported a second time (~0.3 ms, parsed-certificate.ts). The
+  // X509Certificate itself is made when first read: a leaf OpenSSL verified against our single
+  // anchor never needs it.
+  const parsed = parseCertificate(buffer, { publicKey: 'lazy' });
+  let made = x509;
   return {
-    x509: x509 ?? new X509Certificate(buffer),
-    parsed: parseCertificate(buffer, { publicKey: 'lazy' }),
+    get x509(): X509Certificate {
+      made ??= new X509Certificate(buffer);
+      return made;
+    },
+    parsed,
   };
+}
+
+/**
+ * X509_check_ca(cert) === 1 (OpenSSL 3.0 check_ca) for a certificate whose extensions OpenSSL
+ * accepted: basicConstraints present with cA true, and a keyUsage, when present, allowing
+ * keyCertSign.
+ */
+function caByExtensions(cert: ParsedCertificate): boolean {
+  const hasBasicConstraints = cert.extensions.some((e) => e.oid === Oid.basicConstraints);
+  const hasKeyUsage = cert.extensions.some((e) => e.oid === Oid.keyUsage);
+  if (hasKeyUsage && !cert.keyUsage.includes('keyCertSign')) return false;
+  return hasBasicConstraints && cert.isCa;
 }
 
 /** Names and key identifiers chain (checkIssued) and the signature verifies with the issuer's key. */

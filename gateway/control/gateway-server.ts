@@ -450,7 +450,7 @@ export class GatewayServer {
       body,
       headers: req.headers,
       remoteAddress,
-      ...peerChain(connection ? connection.peerCertificate() : socket.getPeerX509Certificate?.()),
+      ...clientChain(connection, socket),
       ...(verifiedAgainst ? { clientChainVerifiedAgainst: verifiedAgainst } : {}),
     });
     res.writeHead(reply.status, reply.headers).end(reply.body);
@@ -747,6 +747,30 @@ export class GatewayServer {
  * issuers from the chain the client sent. getPeerCertificate(true) built a legacy object
  * (fingerprints, names, key) per certificate on every login, and left out a presented intermediate.
  */
+/**
+ * The chain the client presented: as read from its TLS 1.3 handshake records when they could be
+ * (DER only: the certificate authenticator parses what it needs, and an X509Certificate of the
+ * leaf only when it must verify a signature itself), else as Node parsed it.
+ */
+function clientChain(
+  connection: TlsConnection | undefined,
+  socket: TLSSocket,
+): { clientChainDer: Buffer[]; clientChain?: X509Certificate[] } {
+  const presented = connection?.presentedChainDer();
+  if (presented && presented.length > 0) return { clientChainDer: presentedChain(presented) };
+  return peerChain(connection ? connection.peerCertificate() : socket.getPeerX509Certificate?.());
+}
+
+/** As peerChain() walks Node's chain: at most maxPeerChain, up to a certificate sent twice in a row. */
+function presentedChain(presented: Buffer[]): Buffer[] {
+  const der: Buffer[] = [];
+  for (const cert of presented) {
+    if (der.length === maxPeerChain || der.at(-1)?.equals(cert)) break;
+    der.push(cert);
+  }
+  return der;
+}
+
 function peerChain(leaf: X509Certificate | undefined): {
   clientChainDer: Buffer[];
   clientChain: X509Certificate[];

@@ -1,4 +1,6 @@
 import { type CipherSuite, cipherSuite, type TlsVersion } from './cipher-suites.js';
+import { clientCertificateChain } from './client-certificate-message.js';
+import type { Evp } from './evp.js';
 import { type TrafficKeys, tls12TrafficKeys, tls13TrafficKeys } from './key-schedule.js';
 import { type KeylogEntry, parseKeylogLine } from './keylog.js';
 import { ContentType, RECORD_HEADER_LENGTH } from './record.js';
@@ -41,8 +43,23 @@ class DirectionLog {
   }
 }
 
-/** The key log labels sessionKeys() reads, each followed by a space in its line. */
-const neededKeylogLabels = ['CLIENT_RANDOM ', 'CLIENT_TRAFFIC_SECRET_0 ', 'SERVER_TRAFFIC_SECRET_0 '];
+/**
+ * The key log labels sessionKeys() reads, and the client handshake secret that
+ * clientCertificates() reads, each followed by a space in its line.
+ */
+const neededKeylogLabels = [
+  'CLIENT_RANDOM ',
+  'CLIENT_TRAFFIC_SECRET_0 ',
+  'SERVER_TRAFFIC_SECRET_0 ',
+  'CLIENT_HANDSHAKE_TRAFFIC_SECRET ',
+];
+
+/**
+ * TLS 1.3 client records kept for clientCertificates(): its Certificate, CertificateVerify and
+ * Finished take one record from OpenSSL, GnuTLS and Node clients; a chain past 8 full records
+ * is read from OpenSSL instead.
+ */
+const maxHandshakeRecords = 8;
 
 function startsWith(line: Buffer | string, prefix: string): boolean {
   if (typeof line === 'string') return line.startsWith(prefix);
@@ -72,6 +89,8 @@ export class HandshakeObserver {
   private readonly scanner = new HandshakeScanner(new Set([HandshakeType.serverHello]), maxServerHello);
   private readonly secrets = new Map<string, KeylogEntry>();
   private failure: string | undefined;
+  /** The client's first protected TLS 1.3 records (its handshake flight comes first), until read. */
+  private clientHandshakeRecords: Buffer[] | undefined = [];
 
   /** A record OpenSSL wrote towards the client. */
   serverRecord(buffer: Buffer, start: number, end: number): void {
@@ -90,7 +109,38 @@ export class HandshakeObserver {
 
   /** A record the client sent (and OpenSSL was given). */
   clientRecord(buffer: Buffer, start: number, end: number): void {
-    this.client.see(buffer, start, end);
+    if (!this.client.see(buffer, start, end)) return;
+    const kept = this.clientHandshakeRecords;
+    if (
+      kept &&
+      kept.length < maxHandshakeRecords &&
+      buffer[start] === ContentType.applicationData &&
+      this.serverHello?.version === 0x0304
+    ) {
+      kept.push(this.client.last!); // see() made it a copy of its own
+    }
+  }
+
+  /** Drops what clientCertificates() would read (the connection is past its login). */
+  forgetClientRecords(): void {
+    this.clientHandshakeRecords = undefined;
+    this.secrets.delete('CLIENT_HANDSHAKE_TRAFFIC_SECRET');
+  }
+
+  /**
+   * The certificates the client presented in its TLS 1.3 handshake (DER, leaf first), read once
+   * from its records (client-certificate-message.ts); undefined for TLS 1.2, a resumed session,
+   * or whenever they cannot be read, and on any later call. The kept records are dropped.
+   */
+  clientCertificates(evp: Evp): Buffer[] | undefined {
+    const records = this.clientHandshakeRecords;
+    const hello = this.serverHello;
+    const secret = this.secrets.get('CLIENT_HANDSHAKE_TRAFFIC_SECRET');
+    this.forgetClientRecords();
+    if (!records || records.length === 0 || !hello || !secret || this.failure) return undefined;
+    const suite = cipherSuite(hello.cipherSuite, 'TLSv1.3');
+    if (hello.version !== 0x0304 || !suite) return undefined;
+    return clientCertificateChain(evp, suite, secret.secret, records);
   }
 
   /**

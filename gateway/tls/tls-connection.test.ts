@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
@@ -54,12 +54,17 @@ async function harness(
     requestCert?: boolean;
     /** Overrides of the gateway's context options (a legacy suite list, say). */
     context?: SecureContextOptions;
+    /** Called with each HTTP request's connection, before it is answered. */
+    onRequest?: (connection: TlsConnection) => void;
   } = {},
 ): Promise<Harness> {
   const failures: TlsFailure[] = [];
   const tunnels: Harness['tunnels'] = [];
   const pool = new ChunkPool(evp, 64 * 1024, 16);
-  const http = createHttpServer((req, res) => res.end(`hello ${req.url}`));
+  const http = createHttpServer((req, res) => {
+    options.onRequest?.(connectionOf(req.socket)!);
+    res.end(`hello ${req.url}`);
+  });
   // One context for all connections, the gateway's own: TLS 1.2 tickets are keyed by it.
   const secureContext = createSecureContext({
     ...gatewayTlsContextOptions({ cert, key, ...(options.requestCert ? { clientCa: [cert] } : {}) }),
@@ -315,6 +320,45 @@ describe.each([
     }
   });
 });
+
+describe.each([
+  ['TLS 1.3 with a client certificate', 'TLSv1.3' as const, true, 'the certificate'],
+  ['TLS 1.3 without one', 'TLSv1.3' as const, false, 'none'],
+  ['TLS 1.2 with a client certificate', 'TLSv1.2' as const, true, 'not read'],
+])(
+  'the certificates the client presented, read from its records: %s',
+  (_, maxVersion, withCert, expected) => {
+    it(`gives ${expected}, as OpenSSL has them`, async () => {
+      const seen: Array<{ presented?: string[]; openssl?: string }> = [];
+      const h = await harness({
+        requestCert: true,
+        onRequest: (connection) =>
+          seen.push({
+            ...(connection.presentedChainDer()
+              ? { presented: connection.presentedChainDer()!.map(hex) }
+              : {}),
+            ...(connection.peerCertificate() ? { openssl: hex(connection.peerCertificate()!.raw) } : {}),
+          }),
+      });
+      try {
+        const c = await client(h.port, { maxVersion, ...(withCert ? { cert, key } : {}) });
+        await until(() => seen.length === 1, 'the request');
+        const der = hex(new X509Certificate(cert).raw);
+        const want = {
+          'the certificate': { presented: [der], openssl: der },
+          none: { presented: [] },
+          'not read': { openssl: der },
+        }[expected];
+        expect(seen[0]).toEqual(want);
+        c.socket.destroy();
+      } finally {
+        await h.close();
+      }
+    });
+  },
+);
+
+const hex = (b: Buffer) => b.toString('hex');
 
 describe('what the gateway context offers', () => {
   it('refuses client-initiated TLS 1.2 renegotiation with a no_renegotiation alert, and serves the next client', async () => {
