@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { exportJWK, SignJWT } from 'jose';
 import { stringify } from 'yaml';
+import { applianceNodeFlags } from '../../container/node-flags.js';
 import { requireForBench } from '../needs.js';
 import {
   BenchNamespace,
@@ -413,7 +414,14 @@ interface Gateway {
 }
 
 function startGateway(run: Run, configFile: string): Gateway {
-  const server = run.spawnInNs(process.execPath, [outpostCli, 'run', '--config', configFile]);
+  // As the appliance is started (container/node-flags.ts).
+  const server = run.spawnInNs(process.execPath, [
+    ...applianceNodeFlags,
+    outpostCli,
+    'run',
+    '--config',
+    configFile,
+  ]);
   const logStream = createWriteStream(run.serverLog);
   let tail = '';
   const keep = (d: Buffer) => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { caExtensions, TestPki } from '../../certs/testing/test-pki.js';
+import { applianceNodeFlags } from '../../container/node-flags.js';
 import { type RunningHaproxy, startHaproxy } from '../../test/testing/haproxy.js';
 import { postgresPrograms, type RunningPostgres, startPostgres } from '../../test/testing/postgres.js';
 import { requireForBench } from '../needs.js';
@@ -171,7 +172,15 @@ async function startGateway(site: Site, name: NodeName): Promise<Gateway> {
   // OUTPOST_BENCH_NODE_FLAGS: more node flags for gateway A (`--perf-basic-prof` for `perf record`).
   const flags = name === 'a' ? (process.env.OUTPOST_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean) : [];
   profiling.push(...flags);
-  const child = site.spawnInNs(process.execPath, [...profiling, outpostCli, 'run', '--config', configFile]);
+  // As the appliance is started (container/node-flags.ts), then the bench's own flags for A.
+  const child = site.spawnInNs(process.execPath, [
+    ...applianceNodeFlags,
+    ...profiling,
+    outpostCli,
+    'run',
+    '--config',
+    configFile,
+  ]);
   const out = createWriteStream(join(tmpdir(), `outpost-site-bench-${name}.log`));
   let tail = '';
   const keep = (d: Buffer) => {
