@@ -1,4 +1,3 @@
-import type { X509Certificate } from 'node:crypto';
 import {
   createServer as createHttpServer,
   type Server as HttpServer,
@@ -42,12 +41,13 @@ import type { RecordLayerKind, TunnelTransport } from '../tunnel/transport.js';
 import type { TunnelLog, TunnelTimers } from '../tunnel/tunnel-state.js';
 import type { WorkerTunnels } from '../workers/primary-worker-tunnels.js';
 import type { AuthDialogue } from './auth-dialogue.js';
+import { dialogueRequest } from './dialogue-request.js';
 import { type DtlsPlan, dtlsAnswer, planDtls } from './dtls-plan.js';
-import { type FirstRequestRoutes, routeFirstRequest } from './first-request.js';
 import { connectParams, type GatewayPolicy, tunnelTimers } from './gateway-policy.js';
 import { HandshakeAdmission } from './handshake-admission.js';
 import { LogLimiter } from './log-limiter.js';
 import type { AddressAllocator, BanList, SessionSite } from './ports.js';
+import { type RequestRoutes, routeRequests } from './request-router.js';
 import { SessionLogger } from './session-logger.js';
 
 export interface GatewayServerOptions {
@@ -115,12 +115,13 @@ interface TunnelStart {
 }
 
 const maxBodyBytes = 64 * 1024;
-/** Certificates of a client chain looked at (the authenticator allows 3 intermediates). */
-const maxPeerChain = 8;
 const maxQueuedBytes = 4 * 1024 * 1024;
 const handshakeTimeoutMs = 10_000;
 /** How long a connection may take to send its first request head (the HTTP server's headersTimeout). */
 const headersTimeoutMs = 10_000;
+/** How long a connection may stay idle between requests (the HTTP server's keepAliveTimeout). */
+const keepAliveTimeoutMs = 30_000;
+const requestWaits = { firstMs: headersTimeoutMs, keepAliveMs: keepAliveTimeoutMs, maxBodyBytes };
 /**
  * Handshake admission (handshake-admission.ts): 256 handshakes in progress are about half a second
  * of TLS work on one core (a server handshake with a client certificate costs Node 1-2 ms), far
@@ -143,9 +144,10 @@ const freeChunks = 256;
 
 /**
  * The gateway's TLS listener. TCP connections are accepted here and TLS runs in a TLSSocket per
- * connection (gateway/tls/tls-connection.ts), whose cleartext goes to Node's HTTP server for the auth
- * dialogue (POSTs). `CONNECT /CSCOSSLC/tunnel` is answered here and the connection then carries
- * CSTP: on Outpost's record layer when the takeover succeeds, else on the TLSSocket.
+ * connection (gateway/tls/tls-connection.ts). Its cleartext requests are read here while they are the
+ * strict, whole auth POSTs and CONNECT openconnect sends (request-router.ts), else by Node's HTTP
+ * server. `CONNECT /CSCOSSLC/tunnel` is answered here and the connection then carries CSTP: on
+ * Outpost's record layer when the takeover succeeds, else on the TLSSocket.
  * Limits: TLS 1.2+, handshake and header time limits (slowloris), body size, queued bytes.
  */
 export class GatewayServer {
@@ -178,7 +180,7 @@ export class GatewayServer {
     this.http = createHttpServer({
       headersTimeout: headersTimeoutMs,
       requestTimeout: 15_000,
-      keepAliveTimeout: 30_000,
+      keepAliveTimeout: keepAliveTimeoutMs,
       maxHeaderSize: 16 * 1024,
       connectionsCheckingInterval: 1000,
     });
@@ -385,7 +387,7 @@ export class GatewayServer {
     tls.once('secure', () => {
       clearTimeout(timer);
       this.admission.opened(raw);
-      routeFirstRequest(tls, headersTimeoutMs, this.firstRequestRoutes(tls));
+      routeRequests(tls, requestWaits, this.requestRoutes(tls));
     });
     tls.on('error', (err) => {
       this.o.logger.debug({ remote: connection.remoteAddress, reason: err.message }, 'TLS connection failed');
@@ -394,14 +396,17 @@ export class GatewayServer {
   }
 
   /**
-   * A resumed session's only request is its CONNECT, read here (gateway/cstp/connect-head.ts);
-   * every other first request goes to the HTTP server, which is handed what was read first:
-   * emitted to its 'data' listener at once, not unshift()ed, because the server consumes the
-   * TLSSocket's handle directly and would parse the next record before an unshifted chunk.
+   * The auth POSTs and the CONNECT of a login, and a resumed session's CONNECT, are read here
+   * (gateway/cstp/auth-post.ts, connect-head.ts; request-router.ts); at any other request the
+   * HTTP server takes the connection, handed what was read first: emitted to its 'data' listener
+   * at once, not unshift()ed, because the server consumes the TLSSocket's handle directly and
+   * would parse the next record before an unshifted chunk.
    */
-  private firstRequestRoutes(tls: TLSSocket): FirstRequestRoutes {
+  private requestRoutes(tls: TLSSocket): RequestRoutes {
     return {
       tunnel: (headers, head) => this.connectTunnel(tls, '/CSCOSSLC/tunnel', headers, head),
+      post: (request) =>
+        this.o.dialogue.handle(dialogueRequest(tls, request.target, request.headers, request.body)),
       http: (read) => {
         this.http.emit('connection', tls);
         tls.emit('data', read);
@@ -429,10 +434,6 @@ export class GatewayServer {
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const socket = req.socket as TLSSocket;
-    const connection = connectionOf(socket);
-    const remoteAddress = connection?.remoteAddress ?? 'unknown';
-    const verifiedAgainst = connection?.clientChainVerifiedAgainst;
     if (req.method !== 'POST' && req.method !== 'GET') {
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, POST' }).end('method not allowed\n');
       return;
@@ -441,18 +442,12 @@ export class GatewayServer {
     try {
       body = await readBody(req, maxBodyBytes);
     } catch {
-      this.o.bans.penalize(remoteAddress, 'protocol');
+      this.o.bans.penalize(connectionOf(req.socket as TLSSocket)?.remoteAddress ?? 'unknown', 'protocol');
       res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' }).end('request too large\n');
       return;
     }
-    const reply = await this.o.dialogue.handle({
-      path: req.url ?? '/',
-      body,
-      headers: req.headers,
-      remoteAddress,
-      ...clientChain(connection, socket),
-      ...(verifiedAgainst ? { clientChainVerifiedAgainst: verifiedAgainst } : {}),
-    });
+    const request = dialogueRequest(req.socket as TLSSocket, req.url ?? '/', req.headers, body);
+    const reply = await this.o.dialogue.handle(request);
     res.writeHead(reply.status, reply.headers).end(reply.body);
   }
 
@@ -739,54 +734,6 @@ export class GatewayServer {
     );
     this.o.sessionEnded?.(session);
   }
-}
-
-/**
- * The presented chain from the client's certificate as Node parsed it (TlsConnection.peerCertificate:
- * Node hands the presented chain out once). One X509Certificate per presented certificate, its
- * issuers from the chain the client sent. getPeerCertificate(true) built a legacy object
- * (fingerprints, names, key) per certificate on every login, and left out a presented intermediate.
- */
-/**
- * The chain the client presented: as read from its TLS 1.3 handshake records when they could be
- * (DER only: the certificate authenticator parses what it needs, and an X509Certificate of the
- * leaf only when it must verify a signature itself), else as Node parsed it.
- */
-function clientChain(
-  connection: TlsConnection | undefined,
-  socket: TLSSocket,
-): { clientChainDer: Buffer[]; clientChain?: X509Certificate[] } {
-  const presented = connection?.presentedChainDer();
-  if (presented && presented.length > 0) return { clientChainDer: presentedChain(presented) };
-  return peerChain(connection ? connection.peerCertificate() : socket.getPeerX509Certificate?.());
-}
-
-/** As peerChain() walks Node's chain: at most maxPeerChain, up to a certificate sent twice in a row. */
-function presentedChain(presented: Buffer[]): Buffer[] {
-  const der: Buffer[] = [];
-  for (const cert of presented) {
-    if (der.length === maxPeerChain || der.at(-1)?.equals(cert)) break;
-    der.push(cert);
-  }
-  return der;
-}
-
-function peerChain(leaf: X509Certificate | undefined): {
-  clientChainDer: Buffer[];
-  clientChain: X509Certificate[];
-} {
-  const der: Buffer[] = [];
-  const chain: X509Certificate[] = [];
-  let cert = leaf;
-  while (cert && chain.length < maxPeerChain) {
-    const raw = cert.raw;
-    der.push(raw);
-    chain.push(cert);
-    const issuer = cert.issuerCertificate;
-    if (!issuer || issuer.raw.equals(raw)) break;
-    cert = issuer;
-  }
-  return { clientChainDer: der, clientChain: chain };
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {

@@ -55,20 +55,45 @@ export function readConnectHead(bytes: Buffer, maxHeadBytes = defaultMaxHeadByte
   const end = bytes.indexOf(endOfHead, requestLine.length - 2);
   if (end < 0) return bytes.length >= maxHeadBytes ? declined('too-large') : { kind: 'incomplete' };
   if (end + 4 > maxHeadBytes) return declined('too-large');
-  // No prototype: a header named __proto__ is just a name here.
-  const headers: HeaderMap = Object.create(null);
-  let lineStart = requestLine.length;
-  while (lineStart < end + 2) {
-    const lineEnd = bytes.indexOf(CR, lineStart);
-    const line = headerLine(bytes, lineStart, lineEnd);
-    if (!line) return declined('malformed');
-    addHeader(headers, line.name, line.value);
-    lineStart = lineEnd + 2;
-  }
+  const block = readHeaderLines(bytes, requestLine.length, end);
+  if (!block) return declined('malformed');
+  const { headers } = block;
   if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) {
     return declined('has-body');
   }
   return { kind: 'head', headers, headLength: end + 4 };
+}
+
+/** A request head's header lines, read as Node's strict parser and IncomingMessage read them. */
+export interface HeaderLines {
+  /** Lower-cased names, repeats merged as req.headers merges them; no prototype. */
+  headers: HeaderMap;
+  /**
+   * A header whose repeats Node drops (firstValueWins) came more than once: what llhttp makes of
+   * that differs by header (two Content-Lengths are an error), so a caller that cares declines.
+   */
+  repeatedSingle: boolean;
+}
+
+/**
+ * The header lines from `start` (just after the request line's CRLF) to `end` (where the head's
+ * CRLF CRLF starts), or undefined when a line is outside the strict grammar. Shared by every
+ * request this gateway reads without Node's HTTP server (this CONNECT, auth-post.ts's POST).
+ */
+export function readHeaderLines(bytes: Buffer, start: number, end: number): HeaderLines | undefined {
+  // No prototype: a header named __proto__ is just a name here.
+  const headers: HeaderMap = Object.create(null);
+  let repeatedSingle = false;
+  let lineStart = start;
+  while (lineStart < end + 2) {
+    const lineEnd = bytes.indexOf(CR, lineStart);
+    const line = headerLine(bytes, lineStart, lineEnd);
+    if (!line) return undefined;
+    if (headers[line.name] !== undefined && firstValueWins.has(line.name)) repeatedSingle = true;
+    addHeader(headers, line.name, line.value);
+    lineStart = lineEnd + 2;
+  }
+  return { headers, repeatedSingle };
 }
 
 function declined(reason: ConnectHeadDecline): ConnectHeadResult {

@@ -3,6 +3,12 @@
  * The TLS server feeds it POST bodies, CONNECT headers and the tunnel's byte stream.
  */
 export { type AuthCompleteParams, buildAuthComplete } from './auth-complete.js';
+export {
+  type AuthPostDecline,
+  type AuthPostLimits,
+  type AuthPostResult,
+  readAuthPost,
+} from './auth-post.js';
 export { type AuthFormField, type AuthRequestParams, buildAuthRequest } from './auth-request.js';
 export {
   type ConfigAuthInit,
@@ -63,6 +69,7 @@ export {
   maxPayloadForMtu,
   PAYLOAD_SLACK,
 } from './frame-decoder.js';
+export { buildHttpResponse, type HttpAnswer } from './http-response.js';
 export {
   type IgnoredMtu,
   IPV6_MIN_MTU,
