@@ -76,5 +76,5 @@ USER outpost
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node runs with the appliance's flags (container/node-flags.ts says why; its test keeps this in step).
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=64", "/app/dist/container/entrypoint-main.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=32", "/app/dist/container/entrypoint-main.js"]
 CMD ["run"]

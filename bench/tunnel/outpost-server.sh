@@ -29,4 +29,4 @@ YAML
 # OUTPOST_NODE_OPTIONS: extra node flags for profiling (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
 # The appliance's node flags (container/node-flags.ts; its test keeps this line in step).
 # shellcheck disable=SC2086
-exec node --max-semi-space-size=64 ${OUTPOST_NODE_OPTIONS:-} "$ROOT/dist/container/cli/main.js" run --config "$CFG"
+exec node --max-semi-space-size=32 ${OUTPOST_NODE_OPTIONS:-} "$ROOT/dist/container/cli/main.js" run --config "$CFG"
