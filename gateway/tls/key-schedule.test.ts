@@ -82,4 +82,28 @@ describe('TLS 1.3 key schedule (RFC 8446 §7.1-7.3)', () => {
       '11105e3b04b71dc5ca88c71519f728b1b4158419e3c296dd6ea7f6ec048fc82ca80d2784893d8c153bcf89f391334238',
     );
   });
+
+  it('derives the RFC 8448 §3 server handshake key and IV', () => {
+    // Simple 1-RTT handshake: server_handshake_traffic_secret → write key and IV.
+    const secret = Buffer.from('b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38', 'hex');
+    const keys = tls13TrafficKeys(cipherSuite(0x1301, 'TLSv1.3')!, secret);
+    expect(keys.key.toString('hex')).toBe('3fce516009c21727d0f2e4e86ee403bc');
+    expect(keys.iv.toString('hex')).toBe('5d313eb2671276ee13000b30');
+  });
+
+  it.each([
+    [0x1301, secret256],
+    [0x1302, secret384],
+    [0x1303, secret256],
+  ])('traffic keys of suite %s equal the general HKDF-Expand-Label, repeated calls alike', (id, secret) => {
+    const suite = cipherSuite(id, 'TLSv1.3')!;
+    const none = Buffer.alloc(0);
+    for (let round = 0; round < 2; round++) {
+      const keys = tls13TrafficKeys(suite, secret);
+      expect(keys.key.equals(hkdfExpandLabel(suite.hash, secret, 'key', none, suite.keyLength))).toBe(true);
+      expect(keys.iv.equals(hkdfExpandLabel(suite.hash, secret, 'iv', none, 12))).toBe(true);
+      const next = tls13NextTrafficSecret(suite, secret);
+      expect(next.equals(hkdfExpandLabel(suite.hash, secret, 'traffic upd', none, secret.length))).toBe(true);
+    }
+  });
 });
