@@ -32,6 +32,20 @@ describe('SessionTable', () => {
     expect(t.byCookieValue(cookie)).toBe(session); // reconnect within the cookie timeout
   });
 
+  it('hands out 32 random bytes per cookie, never the same twice across pool refills', () => {
+    const t = new SessionTable({ ...limits, maxClients: 1000, maxSessionsPerUser: 1000 });
+    const cookies = new Set<string>();
+    // 300 cookies: more than two fills of the 4 KiB pool they are drawn from.
+    for (let i = 0; i < 300; i++) {
+      const { session, cookie } = t.create(alice, '192.0.2.1');
+      expect(cookie).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(Buffer.from(cookie, 'base64url').length).toBe(32);
+      expect(t.byCookieValue(cookie)).toBe(session);
+      cookies.add(cookie);
+    }
+    expect(cookies.size).toBe(300);
+  });
+
   it('refuses a cookie after the cookie timeout of a disconnected session', () => {
     const { t, advance } = table();
     const { session, cookie } = t.create(alice, '192.0.2.1');
