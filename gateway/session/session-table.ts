@@ -143,8 +143,15 @@ export class SessionTable {
       'id' | 'identity' | 'remoteAddress' | 'cookieHash' | 'createdAt' | 'state' | 'cookieExpiresAt'
     >,
   ): Session {
+    // Field by field, not a spread of `fields`: one object literal shape for every session.
     const session: Session = {
-      ...fields,
+      id: fields.id,
+      identity: fields.identity,
+      remoteAddress: fields.remoteAddress,
+      cookieHash: fields.cookieHash,
+      createdAt: fields.createdAt,
+      state: fields.state,
+      cookieExpiresAt: fields.cookieExpiresAt,
       lastActivity: this.clock(),
       bytesIn: 0,
       bytesOut: 0,
