@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { CipherSuite } from './cipher-suites.js';
+import { type HmacHash, loadHmac } from './evp-hmac.js';
 
 /** One direction's record protection keys. */
 export interface TrafficKeys {
@@ -86,6 +87,8 @@ export function hkdfExpandLabel(
   return hkdfExpand(hash, secret, info, length);
 }
 
+const libcryptoHmac = loadHmac();
+
 /** info ‖ 0x01 by `label/length` (a handful: key and iv per key length, traffic upd per hash). */
 const firstBlockInputs = new Map<string, Buffer>();
 
@@ -95,9 +98,10 @@ const firstBlockInputs = new Map<string, Buffer>();
  * T(1) = HMAC(secret, info ‖ 0x01), cut to `length`. The info ‖ 0x01 bytes depend only on the
  * label and length and are built once; each derivation is one HMAC with one update, instead of
  * the general path's label, info, counter and output buffers (issue 16: two derivations per
- * login and per resume, ~6 us each in the gateway's profile).
+ * login and per resume, ~6 us each in the gateway's profile). The HMAC is libcrypto's with a
+ * kept context (evp-hmac.ts) where koffi is there, node:crypto's elsewhere: the same bytes.
  */
-function expandLabelOneBlock(hash: string, secret: Buffer, label: string, length: number): Buffer {
+function expandLabelOneBlock(hash: HmacHash, secret: Buffer, label: string, length: number): Buffer {
   const key = `${label}/${length}`;
   let input = firstBlockInputs.get(key);
   if (!input) {
@@ -110,7 +114,7 @@ function expandLabelOneBlock(hash: string, secret: Buffer, label: string, length
     ]);
     firstBlockInputs.set(key, input);
   }
-  const block = createHmac(hash, secret).update(input).digest();
+  const block = libcryptoHmac?.(hash, secret, input) ?? createHmac(hash, secret).update(input).digest();
   if (length > block.length) {
     throw new RangeError(`HKDF-Expand-Label: ${length} bytes need more than one block`);
   }
