@@ -118,6 +118,30 @@ describe.each([
     expect(akiLine?.replace(/:/g, '').toLowerCase()).toBe(ca.ski.toString('hex'));
   });
 
+  it('reads every UTCTime field in its place, and has no pathLen where none is set', () => {
+    const notBefore = new Date('2031-11-23T17:45:59Z'); // month, day, hour, minute, second all differ
+    const der = buildCertificate(
+      {
+        subject: 'CN=times',
+        spkiDer: spkiDer(f.leafKey.publicKey),
+        issuer: caDer,
+        serial: Buffer.from([0x01]),
+        notBefore,
+        notAfter: new Date('2049-12-31T23:59:58Z'),
+        isCa: false,
+        keyUsage: ['digitalSignature'],
+        eku: ['clientAuth'],
+      },
+      keyPairSigner(f.caKey),
+      f.hash,
+    );
+    const parsed = parseCertificate(der);
+    expect(parsed.notBefore).toEqual(notBefore);
+    expect(parsed.notAfter).toEqual(new Date('2049-12-31T23:59:58Z'));
+    expect('pathLen' in parsed).toBe(false);
+    expect(parsed).toMatchObject({ isCa: false, keyUsage: ['digitalSignature'], eku: ['clientAuth'] });
+  });
+
   it('marks SAN critical when the subject is empty, and uses GeneralizedTime from 2050', () => {
     const der = buildCertificate(
       {

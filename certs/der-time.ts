@@ -37,6 +37,6 @@ function generalizedTime(text: string): Date | undefined {
 }
 
 function utc(year: number, m: RegExpExecArray, millis: number): Date {
-  const [month, day, hour, minute, second] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as number[];
-  return new Date(Date.UTC(year, month! - 1, day, hour, minute, second, millis));
+  const month = Number(m[2]);
+  return new Date(Date.UTC(year, month - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), millis));
 }

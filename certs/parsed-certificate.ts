@@ -103,7 +103,10 @@ function parseUnchecked(der: Uint8Array, lazyKey: boolean): ParsedCertificate {
   const algorithmDer = rawDer(signatureAlgorithm);
   let algorithmBlock: asn1js.AsnType | undefined;
   let publicKey = lazyKey ? undefined : publicKeyFromSpki(spkiDer);
-  return {
+  const facts = extensionFacts(extensions, spkiDer);
+  // Every field written out, none spread in: a spread in the middle of a literal with accessors
+  // made V8 copy the facts property by property at run time (issue 16: the leaf of each login).
+  const cert: ParsedCertificate = {
     der: toBuffer(der),
     subject: nameFromNode(subject),
     issuer: nameFromNode(issuer),
@@ -115,7 +118,11 @@ function parseUnchecked(der: Uint8Array, lazyKey: boolean): ParsedCertificate {
       publicKey ??= publicKeyFromSpki(spkiDer);
       return publicKey;
     },
-    ...extensionFacts(extensions, spkiDer),
+    ski: facts.ski,
+    isCa: facts.isCa,
+    sans: facts.sans,
+    keyUsage: facts.keyUsage,
+    eku: facts.eku,
     extensions,
     tbsDer: rawDer(tbs!),
     // asn1js form kept for the exported type; built on first use only (isSignedBy, callers).
@@ -125,6 +132,8 @@ function parseUnchecked(der: Uint8Array, lazyKey: boolean): ParsedCertificate {
     },
     signature: signatureValue(signatureBits),
   };
+  if (facts.pathLen !== undefined) cert.pathLen = facts.pathLen; // absent, as before, when unset
+  return cert;
 }
 
 /** INTEGER contents as encoded; asn1js accepted an empty INTEGER as a serial, so do we. */
