@@ -11,44 +11,24 @@
  * node binary exports it; where it or koffi is missing, loadHmac answers undefined and the
  * caller uses node:crypto.
  */
-import { createRequire } from 'node:module';
+import { type Libcrypto, libcryptoBinding } from './libcrypto.js';
 
 export type HmacHash = 'sha256' | 'sha384';
 
 /** HMAC(key, data) with `hash`, in a Buffer of its own. Synchronous; not reentrant across threads. */
 export type Hmac = (hash: HmacHash, key: Uint8Array, data: Uint8Array) => Buffer;
 
-interface Koffi {
-  load(path: string | null): {
-    func(name: string, result: string, params: string[]): (...a: unknown[]) => unknown;
-  };
-  address(value: unknown): bigint;
-}
-
-let loaded: Hmac | null | undefined;
-
 /** The libcrypto HMAC, or undefined where koffi or the symbols are missing. */
-export function loadHmac(): Hmac | undefined {
-  if (loaded !== undefined) return loaded ?? undefined;
-  try {
-    loaded = bind();
-  } catch {
-    loaded = null;
-  }
-  return loaded ?? undefined;
-}
+export const loadHmac: () => Hmac | undefined = libcryptoBinding(bind);
 
 const digestNames: Record<HmacHash, { name: string; size: number }> = {
   sha256: { name: 'SHA256', size: 32 },
   sha384: { name: 'SHA384', size: 48 },
 };
 
-function bind(): Hmac {
-  const require = createRequire(import.meta.url);
-  const koffi = require('koffi') as Koffi;
-  const lib = koffi.load(null);
+function bind(lib: Libcrypto): Hmac {
   const p = 'uintptr_t';
-  const fn = <T>(name: string, result: string, params: string[]) => lib.func(name, result, params) as T;
+  const fn = lib.fn;
   const mdFetch = fn<(libctx: number, name: string, props: number) => bigint>('EVP_MD_fetch', 'void *', [
     p,
     'str',
@@ -67,7 +47,7 @@ function bind(): Hmac {
     'size_t',
   ]);
   const final = fn<(ctx: number, out: number, outLength: number) => number>('HMAC_Final', 'int', [p, p, p]);
-  const address = (bytes: Uint8Array) => Number(koffi.address(bytes));
+  const address = lib.address;
   const contexts = new Map<HmacHash, { ctx: number; md: number; size: number }>();
   const context = (hash: HmacHash) => {
     let c = contexts.get(hash);

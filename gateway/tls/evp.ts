@@ -10,8 +10,8 @@
  * `base + offset` instead of building a Buffer view per call. Buffers handed over that way must
  * stay referenced for the duration of the call, which synchronous calls guarantee.
  */
-import { createRequire } from 'node:module';
 import type { Aead } from './cipher-suites.js';
+import { type Libcrypto, libcryptoBinding } from './libcrypto.js';
 
 /** From <openssl/evp.h>. */
 export const EvpCtrl = {
@@ -47,32 +47,12 @@ export interface Evp {
   copy(to: number, from: number, length: number): void;
 }
 
-interface Koffi {
-  load(path: string | null): {
-    func(name: string, result: string, params: string[]): (...a: unknown[]) => unknown;
-  };
-  address(value: unknown): bigint;
-}
-
-let loaded: Evp | null | undefined;
-
 /** Node's libcrypto through koffi, or undefined where koffi or the symbols are missing. */
-export function loadEvp(): Evp | undefined {
-  if (loaded !== undefined) return loaded ?? undefined;
-  try {
-    loaded = bind();
-  } catch {
-    loaded = null;
-  }
-  return loaded ?? undefined;
-}
+export const loadEvp: () => Evp | undefined = libcryptoBinding(bind);
 
-function bind(): Evp {
-  const require = createRequire(import.meta.url);
-  const koffi = require('koffi') as Koffi;
-  const lib = koffi.load(null);
+function bind(lib: Libcrypto): Evp {
   const p = 'uintptr_t';
-  const fn = <T>(name: string, result: string, params: string[]) => lib.func(name, result, params) as T;
+  const fn = lib.fn;
   const ctxNew = fn<() => bigint>('EVP_CIPHER_CTX_new', 'void *', []);
   const ctxFree = fn<(ctx: number) => void>('EVP_CIPHER_CTX_free', 'void', [p]);
   const ciphers: Record<Aead, () => bigint> = {
@@ -105,7 +85,7 @@ function bind(): Evp {
   ]);
   const setParams = fn<(ctx: number, params: number) => number>('EVP_CIPHER_CTX_set_params', 'int', [p, p]);
   const getParams = fn<(ctx: number, params: number) => number>('EVP_CIPHER_CTX_get_params', 'int', [p, p]);
-  const address = (bytes: Uint8Array) => Number(koffi.address(bytes));
+  const address = lib.address;
   // void, not the pointer memcpy returns: no result conversion on the hot path (see libc.ts).
   const memcpy = fn<(to: number, from: number, length: number) => void>('memcpy', 'void', [p, p, 'size_t']);
   return {
